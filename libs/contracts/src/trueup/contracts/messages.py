@@ -1,0 +1,472 @@
+"""The events, commands and queries of every flow in ARCHITECTURE.md.
+
+Events are facts in the past tense, commands are imperatives, queries ask and are
+answered over request-reply. Each payload names its versioned `message_type`; the
+`CATALOGUE` ties each one to its subject pattern, stream and producer, and is the source
+of `docs/asyncapi.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from trueup.contracts import subjects
+from trueup.contracts.envelope import Payload
+from trueup.contracts.types import Amount, Name
+
+# --- shared shapes -----------------------------------------------------------------
+
+
+class UsageSource(StrEnum):
+    CSV = "csv"
+    WEBHOOK = "webhook"
+    CONNECTOR = "connector"
+    PUSH = "push"
+
+
+class UsageRecord(Payload):
+    """A quantity a vendor reports for one (vendor account, SKU) at a time."""
+
+    vendor_account_id: Name
+    vendor_account_name: str = ""
+    sku: Name
+    sku_name: str = ""
+    quantity: Amount = Field(ge=0)
+    as_of: datetime
+    psa_account_hint: str | None = None
+    """A PSA account id carried in the vendor's data, if any (helps mapping)."""
+
+
+class Actor(Payload):
+    """Who caused a change: a user, an auto-reconcile rule, or the system."""
+
+    kind: Literal["user", "rule", "system", "api_key"]
+    id: str
+    name: str = ""
+
+
+class PsaAccount(Payload):
+    psa_id: str
+    name: str
+    identifier: str = ""
+
+
+class PsaContract(Payload):
+    psa_id: str
+    account_psa_id: str
+    name: str
+    status: str
+    start_date: date | None = None
+    end_date: date | None = None
+    billing_cycle: Literal["monthly", "quarterly", "semi_annual", "annual"] = "monthly"
+    bill_in_advance: bool = True
+    proration_allowed: bool = True
+    currency: str = "USD"
+
+
+class PsaLineItem(Payload):
+    psa_id: str
+    contract_psa_id: str
+    product_id: str
+    product_name: str
+    quantity: Amount
+    unit_price: Amount
+    unit_cost: Amount
+    effective_date: date | None = None
+    cancelled_date: date | None = None
+
+
+# --- events ------------------------------------------------------------------------
+
+
+class UsageReported(Payload):
+    """A batch of usage from one vendor source."""
+
+    message_type: ClassVar[str] = "usage.reported.v1"
+
+    vendor: Name
+    source: UsageSource
+    batch_id: str
+    records: list[UsageRecord]
+    replaces_accounts: list[str] = Field(default_factory=list)
+    """Vendor accounts whose earlier usage from this vendor this batch replaces (a newer
+    file replaces, it does not add)."""
+
+
+class ImportStatus(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    UNCHANGED = "unchanged"
+
+
+class ImportFinished(Payload):
+    """An import job ended: completed, failed, or unchanged (the same bytes again)."""
+
+    message_type: ClassVar[str] = "ingest.import.finished.v1"
+
+    import_id: str
+    vendor: str
+    file_name: str
+    status: ImportStatus
+    rows_read: int = 0
+    rows_imported: int = 0
+    rows_skipped: int = 0
+    totals_rows_ignored: int = 0
+    error: str | None = None
+    actor: Actor | None = None
+
+
+class PsaSnapshot(Payload):
+    """One batch of PSA state as last read; a full sync ends with `PsaSyncCompleted`."""
+
+    message_type: ClassVar[str] = "psa.snapshot.v1"
+
+    connection_id: str
+    sync_id: str
+    batch_no: int = Field(ge=0)
+    full: bool
+    accounts: list[PsaAccount] = Field(default_factory=list)
+    contracts: list[PsaContract] = Field(default_factory=list)
+    line_items: list[PsaLineItem] = Field(default_factory=list)
+    removed_contract_ids: list[str] = Field(default_factory=list)
+    removed_line_item_ids: list[str] = Field(default_factory=list)
+
+
+class PsaSyncCompleted(Payload):
+    """A sync finished; on a full sync, anything not seen in it has left the PSA."""
+
+    message_type: ClassVar[str] = "psa.sync.completed.v1"
+
+    connection_id: str
+    sync_id: str
+    full: bool
+    batches: int
+    accounts: int
+    contracts: int
+    line_items: int
+    active_accounts: int
+    succeeded: bool = True
+    error: str | None = None
+
+
+class CardsChanged(Payload):
+    """Cards were created, updated or changed state; the gateway pushes this to browsers."""
+
+    message_type: ClassVar[str] = "recon.cards.changed.v1"
+
+    card_ids: list[str]
+    reason: str
+
+
+class MappingChanged(Payload):
+    """An account or service mapping was made, changed, excluded or removed."""
+
+    message_type: ClassVar[str] = "recon.mapping.changed.v1"
+
+    kind: Literal["account", "service"]
+    change: Literal["mapped", "unmapped", "excluded", "updated"]
+    vendor: str
+    vendor_key: str
+    target_id: str | None
+    actor: Actor
+    automatic: bool = False
+
+
+class ActionRecorded(Payload):
+    """A person or a rule actioned a card (approve, add, dismiss)."""
+
+    message_type: ClassVar[str] = "recon.action.recorded.v1"
+
+    action_id: str
+    card_id: str
+    action: Literal["approve", "add", "dismiss"]
+    actor: Actor
+    account_name: str = ""
+    service_line: str = ""
+    contract_psa_id: str | None = None
+    quantity_before: Amount | None = None
+    quantity_after: Amount | None = None
+    unit_price: Amount | None = None
+    effective_date: date | None = None
+    reason: str | None = None
+
+
+class WritebackOutcome(Payload):
+    """Fields shared by the three writeback outcomes."""
+
+    job_id: str
+    idempotency_key: str
+    card_id: str
+    action_id: str
+    psa: str
+    contract_psa_id: str
+    line_item_psa_id: str | None
+    quantity_before: Amount | None
+    quantity_after: Amount | None
+    effective_date: date | None
+    psa_record_url: str | None = None
+
+
+class WritebackApplied(WritebackOutcome):
+    message_type: ClassVar[str] = "writeback.applied.v1"
+
+    written_ids: list[str] = Field(default_factory=list)
+
+
+class WritebackConflict(WritebackOutcome):
+    """The PSA's quantity was no longer what the card showed: nothing was written."""
+
+    message_type: ClassVar[str] = "writeback.conflict.v1"
+
+    expected_quantity: Amount
+    found_quantity: Amount
+
+
+class WritebackFailed(WritebackOutcome):
+    message_type: ClassVar[str] = "writeback.failed.v1"
+
+    error: str
+    attempts: int
+    dead_lettered: bool
+
+
+class SettingsChanged(Payload):
+    """A tenant setting changed (billing cycle, rules, PSA connection, webhooks...)."""
+
+    message_type: ClassVar[str] = "tenant.settings.changed.v1"
+
+    section: str
+    actor: Actor
+    summary: str
+
+
+# --- commands ----------------------------------------------------------------------
+
+
+class SyncPsa(Payload):
+    message_type: ClassVar[str] = "cmd.psa.sync.v1"
+
+    connection_id: str | None = None
+    full: bool = False
+
+
+class ImportFile(Payload):
+    """Run (or commit) an import of a file already in the object store."""
+
+    message_type: ClassVar[str] = "cmd.ingest.import.v1"
+
+    import_id: str
+    object_name: str
+    file_name: str
+    vendor: str | None = None
+
+
+class RecordAction(Payload):
+    """A person or script actions a card."""
+
+    message_type: ClassVar[str] = "cmd.recon.action.v1"
+
+    card_id: str
+    action: Literal["approve", "add", "dismiss"]
+    actor: Actor
+    idempotency_key: str
+    quantity: Amount | None = None
+    effective_date: date | None = None
+    reason: str | None = None
+
+
+class ApplyWriteback(Payload):
+    """Write one approved change to the PSA, exactly once (keyed by `idempotency_key`)."""
+
+    message_type: ClassVar[str] = "cmd.writeback.apply.v1"
+
+    idempotency_key: str
+    card_id: str
+    action_id: str
+    action: Literal["approve", "add"]
+    actor: Actor
+    connection_id: str
+    contract_psa_id: str
+    line_item_psa_id: str | None
+    product_id: str | None = None
+    product_name: str = ""
+    expected_quantity: Amount | None
+    new_quantity: Amount
+    unit_price: Amount | None = None
+    unit_cost: Amount | None = None
+    effective_date: date
+    prorate: bool = False
+
+
+# --- queries -----------------------------------------------------------------------
+
+
+class ListCards(Payload):
+    message_type: ClassVar[str] = "query.recon.cards.v1"
+
+    kind: str | None = None
+    state: str | None = None
+    vendor: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class CardView(Payload):
+    card_id: str
+    kind: str
+    state: str
+    account_name: str
+    service_line: str
+    contract_name: str = ""
+    vendor: str = ""
+    psa_quantity: Amount | None
+    vendor_quantity: Amount | None
+    delta: Amount
+    stale: bool = False
+    updated_at: datetime
+
+
+class CardPage(Payload):
+    items: list[CardView]
+    next_cursor: str | None = None
+
+
+# --- the catalogue -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    """How a message travels: its subject pattern, kind, producer and consumers."""
+
+    model: type[Payload]
+    subject: str
+    kind: Literal["event", "command", "query"]
+    producer: str
+    consumers: tuple[str, ...]
+    reply: type[Payload] | None = None
+
+
+T = subjects.ANY_TENANT
+CATALOGUE: tuple[MessageSpec, ...] = (
+    MessageSpec(
+        UsageReported,
+        subjects.event("usage", T, "reported"),
+        "event",
+        "vendor_ingestion",
+        ("reconciliation", "audit"),
+    ),
+    MessageSpec(
+        ImportFinished,
+        subjects.event("ingest", T, "import.finished"),
+        "event",
+        "vendor_ingestion",
+        ("audit", "gateway"),
+    ),
+    MessageSpec(
+        PsaSnapshot, subjects.event("psa", T, "snapshot"), "event", "psa_sync", ("reconciliation",)
+    ),
+    MessageSpec(
+        PsaSyncCompleted,
+        subjects.event("psa", T, "sync.completed"),
+        "event",
+        "psa_sync",
+        ("reconciliation", "audit"),
+    ),
+    MessageSpec(
+        CardsChanged,
+        subjects.event("recon", T, "cards.changed"),
+        "event",
+        "reconciliation",
+        ("gateway",),
+    ),
+    MessageSpec(
+        MappingChanged,
+        subjects.event("recon", T, "mapping.changed"),
+        "event",
+        "reconciliation",
+        ("audit",),
+    ),
+    MessageSpec(
+        ActionRecorded,
+        subjects.event("recon", T, "action.recorded"),
+        "event",
+        "reconciliation",
+        ("audit",),
+    ),
+    MessageSpec(
+        WritebackApplied,
+        subjects.event("writeback", T, "applied"),
+        "event",
+        "writeback",
+        ("reconciliation", "psa_sync", "audit"),
+    ),
+    MessageSpec(
+        WritebackConflict,
+        subjects.event("writeback", T, "conflict"),
+        "event",
+        "writeback",
+        ("reconciliation", "audit"),
+    ),
+    MessageSpec(
+        WritebackFailed,
+        subjects.event("writeback", T, "failed"),
+        "event",
+        "writeback",
+        ("reconciliation", "audit"),
+    ),
+    MessageSpec(
+        SettingsChanged,
+        subjects.event("tenant", T, "settings.changed"),
+        "event",
+        "gateway",
+        ("audit",),
+    ),
+    MessageSpec(SyncPsa, subjects.command("psa", T, "sync"), "command", "gateway", ("psa_sync",)),
+    MessageSpec(
+        ImportFile,
+        subjects.command("ingest", T, "import"),
+        "command",
+        "gateway",
+        ("vendor_ingestion",),
+    ),
+    MessageSpec(
+        RecordAction,
+        subjects.command("recon", T, "action"),
+        "command",
+        "gateway",
+        ("reconciliation",),
+    ),
+    MessageSpec(
+        ApplyWriteback,
+        subjects.command("writeback", T, "apply"),
+        "command",
+        "reconciliation",
+        ("writeback",),
+    ),
+    MessageSpec(
+        ListCards,
+        subjects.query("recon", T, "cards"),
+        "query",
+        "gateway",
+        ("reconciliation",),
+        reply=CardPage,
+    ),
+)
+
+
+def spec_for(model: type[Payload]) -> MessageSpec:
+    """The catalogue entry of a payload class."""
+    for spec in CATALOGUE:
+        if spec.model is model:
+            return spec
+    raise LookupError(f"{model.__name__} is not in the catalogue")
+
+
+def subject_for(model: type[Payload], tenant_id: str) -> str:
+    """The concrete subject of a message for one tenant."""
+    return spec_for(model).subject.replace(".*.", f".{tenant_id}.", 1)

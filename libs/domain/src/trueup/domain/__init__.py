@@ -1,0 +1,1 @@
+"""TrueUp domain library."""

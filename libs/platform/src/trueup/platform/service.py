@@ -1,0 +1,204 @@
+"""What every service process is made of: database, broker, outbox relay, HTTP probes.
+
+A service's `main.py` builds a `ServiceRuntime`, registers its consumers and query
+responders on `runtime.broker`, and exposes `runtime.http_app(...)`. `run_service` is
+the `python -m trueup.<service>` entry point: `serve` (default) or `migrate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from trueup.platform.broker import create_broker, provision_streams
+from trueup.platform.database import Database
+from trueup.platform.logging import configure_logging, get_logger
+from trueup.platform.messaging import OutboxRelay
+from trueup.platform.metrics import CONSUMER_LAG
+from trueup.platform.migrations import upgrade
+from trueup.platform.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class ServiceRuntime:
+    """The long-lived parts of one service process."""
+
+    def __init__(self, settings: ServiceSettings, migrations: Path | None = None) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.migrations = migrations
+        self.database = Database(settings.resolved_database_url(), settings.resolved_schema())
+        self.broker = create_broker(
+            settings.nats_url, self.name, graceful_timeout=settings.graceful_timeout_seconds
+        )
+        self.relay = OutboxRelay(
+            self.database, self.broker, self.name, poll_seconds=settings.outbox_poll_seconds
+        )
+        self._lag_task: asyncio.Task[None] | None = None
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self.started = False
+
+    def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once the broker and relay are up (seeding, schedulers...)."""
+        self._on_start.append(hook)
+
+    def migrate(self) -> None:
+        """Bring this service's database to the latest migration."""
+        if self.migrations is not None:
+            upgrade(
+                self.migrations,
+                self.settings.resolved_database_url(),
+                self.database.schema,
+            )
+
+    async def start(self) -> None:
+        """Provision streams, start consuming, start the outbox relay."""
+        await provision_streams(self.settings.nats_url)
+        await self.broker.start()
+        self.relay.start()
+        self._lag_task = asyncio.create_task(self._watch_lag(), name=f"{self.name}-lag")
+        self.started = True
+        for hook in self._on_start:
+            await hook()
+        log.info("service started", nats_url=self.settings.nats_url)
+
+    async def stop(self) -> None:
+        """Drain in-flight messages (up to the graceful timeout), then close everything."""
+        self.started = False
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
+        await self.broker.stop()
+        await self.relay.stop()
+        await self.database.dispose()
+        log.info("service stopped")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceRuntime]:
+        """Start for the duration of a block (tests, scripts)."""
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    async def readiness(self) -> dict[str, bool]:
+        """Whether the broker and the database answer."""
+        checks = {"broker": False, "database": False}
+        with contextlib.suppress(Exception):
+            checks["broker"] = self.started and bool(await self.broker.ping(timeout=1.0))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.database.ping(), timeout=2.0)
+            checks["database"] = True
+        return checks
+
+    async def _watch_lag(self) -> None:
+        # Consumer lag drives KEDA scaling of ingestion; read it from JetStream itself.
+        while True:
+            await asyncio.sleep(15)
+            with contextlib.suppress(Exception):
+                js = self.broker.config.connection_state.stream
+                for sub in self.broker.subscribers:
+                    durable = getattr(sub, "durable", None)
+                    stream = getattr(getattr(sub, "stream", None), "name", None)
+                    if durable and stream:
+                        info = await js.consumer_info(stream, durable)
+                        CONSUMER_LAG.labels(stream=stream, consumer=durable).set(
+                            info.num_pending or 0
+                        )
+
+    def http_app(
+        self,
+        *routers: APIRouter,
+        title: str | None = None,
+        configure: Callable[[FastAPI], None] | None = None,
+    ) -> FastAPI:
+        """A FastAPI app with `/healthz`, `/readyz`, `/metrics`, and the given routers.
+
+        Its lifespan starts and stops the runtime, so uvicorn's SIGTERM handling drains
+        in-flight messages before the process exits.
+        """
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=title or f"TrueUp {self.name}", lifespan=lifespan)
+        app.include_router(self.probes())
+        for router in routers:
+            app.include_router(router)
+        if configure is not None:
+            configure(app)
+        return app
+
+    def probes(self) -> APIRouter:
+        """Kubernetes probes and Prometheus metrics."""
+        router = APIRouter(include_in_schema=False)
+
+        @router.get("/healthz")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": self.name}
+
+        @router.get("/readyz")
+        async def readyz() -> JSONResponse:
+            checks = await self.readiness()
+            ok = all(checks.values())
+            return JSONResponse(
+                {"status": "ready" if ok else "not ready", "checks": checks},
+                status_code=200 if ok else 503,
+            )
+
+        @router.get("/metrics")
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        return router
+
+
+def run_service(
+    settings_class: type[S],
+    build_app: Callable[[S], tuple[ServiceRuntime, FastAPI]],
+    argv: Sequence[str] | None = None,
+) -> None:
+    """`python -m trueup.<service> [serve|migrate]`."""
+    parser = argparse.ArgumentParser(prog=f"python -m trueup.{settings_class().service_name}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    settings = settings_class()
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    runtime, app = build_app(settings)
+    runtime.migrate()
+    if args.command == "migrate":
+        log.info("migrated", database=_safe_url(settings.resolved_database_url()))
+        return
+    config: dict[str, Any] = {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": int(settings.graceful_timeout_seconds) + 5,
+    }
+    uvicorn.run(app, **config)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,53 @@
+"""The one settings base class. Every service subclasses it once (env prefix `TRUEUP_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares; read from `TRUEUP_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="TRUEUP_", extra="ignore", frozen=True)
+
+    service_name: str = "trueup"
+    environment: Literal["dev", "test", "prod"] = "dev"
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; empty means a SQLite file under data_dir.",
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema of this service (default: service name)."
+    )
+    data_dir: Path = Path(".data")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+    graceful_timeout_seconds: float = 15.0
+    max_deliver: int = Field(default=8, ge=1, description="Deliveries before dead-lettering.")
+    request_timeout_seconds: float = 5.0
+    outbox_poll_seconds: float = 1.0
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or this service's own SQLite file under `data_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / (self.service_name + '.db')}"
+
+    def resolved_schema(self) -> str:
+        """The PostgreSQL schema this service owns."""
+        return self.database_schema or self.service_name
+
+
+def secret_value(secret: SecretStr | None) -> str | None:
+    """Unwrap an optional secret at the last moment, never for logging."""
+    return secret.get_secret_value() if secret is not None else None

@@ -1,0 +1,4 @@
+from trueup.audit.models import metadata
+from trueup.platform.migrations import run_alembic_env
+
+run_alembic_env(metadata)

@@ -1,0 +1,1 @@
+"""TrueUp gateway service."""

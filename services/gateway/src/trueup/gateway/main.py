@@ -1,0 +1,69 @@
+"""Builds the gateway: the one HTTP door for people and scripts, and the web UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from trueup.gateway import problems
+from trueup.gateway.endpoints import auth, cards
+from trueup.gateway.identity import service as identity
+from trueup.gateway.middleware import EdgeMiddleware
+from trueup.gateway.settings import Settings
+from trueup.gateway.web import mount_web_app
+from trueup.platform.service import ServiceRuntime
+from trueup.platform.settings import secret_value
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+UPLOAD_PATHS = ("/api/v1/imports",)
+
+
+def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
+    runtime = ServiceRuntime(settings, MIGRATIONS)
+
+    async def bootstrap() -> None:
+        async with runtime.database.transaction() as session:
+            await identity.bootstrap(
+                session,
+                tenant_id=settings.bootstrap_tenant_id,
+                tenant_name=settings.bootstrap_tenant_name,
+                email=settings.bootstrap_email,
+                password=secret_value(settings.bootstrap_password),
+                api_key=secret_value(settings.bootstrap_api_key),
+            )
+
+    runtime.on_start(bootstrap)
+
+    def configure(app: FastAPI) -> None:
+        app.state.settings = settings
+        app.state.database = runtime.database
+        app.state.broker = runtime.broker
+        app.state.jwt_secret = settings.jwt_secret.get_secret_value()
+        app.state.query_timeout = settings.query_timeout_seconds
+        problems.install(app)
+        if settings.cors_origins:
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_credentials=True,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "Idempotency-Key"],
+            )
+        app.add_middleware(
+            EdgeMiddleware,
+            max_request_bytes=settings.max_request_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+            upload_paths=UPLOAD_PATHS,
+            rate_per_minute=settings.rate_limit_per_minute,
+        )
+        mount_web_app(app)
+
+    app = runtime.http_app(
+        auth.router,
+        cards.router,
+        title="TrueUp API",
+        configure=configure,
+    )
+    return runtime, app

@@ -1,0 +1,167 @@
+"""Edges every request passes: correlation id, size limits, rate limits, security headers.
+
+Pure ASGI middleware, so a streamed upload is counted as it arrives and never buffered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from trueup.contracts import new_id
+from trueup.gateway.problems import PROBLEM_JSON, Problem
+from trueup.platform.logging import bound_context
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    ),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+async def _send_problem(send: Send, problem: Problem, headers: list[tuple[bytes, bytes]]) -> None:
+    body = problem.model_dump_json(exclude_none=True).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+class EdgeMiddleware:
+    """Correlation id, request size limit, per-credential rate limit, security headers."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_request_bytes: int,
+        max_upload_bytes: int,
+        upload_paths: tuple[str, ...],
+        rate_per_minute: int,
+    ) -> None:
+        self.app = app
+        self.max_request_bytes = max_request_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.upload_paths = upload_paths
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.rate = RateLimitItemPerMinute(rate_per_minute)
+
+    def _limit_for(self, path: str) -> int:
+        if any(path.startswith(p) for p in self.upload_paths):
+            return self.max_upload_bytes
+        return self.max_request_bytes
+
+    @staticmethod
+    def _credential_key(scope: Scope) -> str:
+        headers = dict(scope.get("headers") or [])
+        credential = headers.get(b"authorization") or b""
+        if not credential:
+            cookie = headers.get(b"cookie", b"")
+            for part in cookie.split(b";"):
+                name, _, value = part.strip().partition(b"=")
+                if name == b"trueup_session":
+                    credential = value
+        if credential:
+            return "cred:" + hashlib.sha256(credential).hexdigest()[:32]
+        client = scope.get("client") or ("unknown", 0)
+        return f"ip:{client[0]}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        correlation_id = (headers.get(b"x-correlation-id") or b"").decode()[:64] or new_id()
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        extra = [(b"x-correlation-id", correlation_id.encode())]
+        path: str = scope.get("path", "")
+
+        if path.startswith("/api/") and not await self.limiter.hit(
+            self.rate, self._credential_key(scope)
+        ):
+            await _send_problem(
+                send,
+                Problem(
+                    title="Too Many Requests",
+                    status=429,
+                    detail=f"More than {self.rate.amount} requests a minute; slow down.",
+                    instance=path,
+                ),
+                [*extra, (b"retry-after", b"10")],
+            )
+            return
+
+        limit = self._limit_for(path)
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_problem(
+                send,
+                Problem(
+                    title="Content Too Large",
+                    status=413,
+                    detail=f"The request body is larger than the limit of {limit} bytes.",
+                    instance=path,
+                ),
+                extra,
+            )
+            return
+
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLargeError
+            return message
+
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, *extra]
+            await send(message)
+
+        with bound_context(correlation_id=correlation_id):
+            try:
+                await self.app(scope, counting_receive, send_with_headers)
+            except _TooLargeError:
+                if not started:
+                    await _send_problem(
+                        send,
+                        Problem(
+                            title="Content Too Large",
+                            status=413,
+                            detail=f"The request body is larger than the limit of {limit} bytes.",
+                            instance=path,
+                        ),
+                        extra,
+                    )

@@ -1,0 +1,1 @@
+"""TrueUp psa_sync service."""

@@ -1,0 +1,20 @@
+"""Builds the reconciliation service: consumers, query responders, probes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from trueup.platform.service import ServiceRuntime
+from trueup.reconciliation.handlers import queries, usage
+from trueup.reconciliation.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
+    runtime = ServiceRuntime(settings, MIGRATIONS)
+    usage.register(runtime)
+    queries.register(runtime)
+    return runtime, runtime.http_app()

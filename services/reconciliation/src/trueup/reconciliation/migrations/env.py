@@ -1,0 +1,4 @@
+from trueup.platform.migrations import run_alembic_env
+from trueup.reconciliation.models import metadata
+
+run_alembic_env(metadata)

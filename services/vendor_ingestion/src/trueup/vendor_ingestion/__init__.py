@@ -1,0 +1,1 @@
+"""TrueUp vendor_ingestion service."""

@@ -1,0 +1,1 @@
+"""TrueUp writeback service."""

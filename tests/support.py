@@ -1,0 +1,60 @@
+"""Helpers for tests that run services in-process against real NATS and databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import FastAPI
+
+from tests.conftest import Databases
+from trueup.platform.service import ServiceRuntime
+from trueup.platform.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+T = TypeVar("T")
+
+
+async def settings_for(
+    settings_class: type[S], databases: Databases, nats_url: str, **overrides: Any
+) -> S:
+    """Settings of one service wired to the test's NATS and a fresh database of its own."""
+    name = settings_class().service_name
+    url, schema = await databases.for_service(name)
+    values: dict[str, Any] = {
+        "nats_url": nats_url,
+        "database_url": url,
+        "database_schema": schema,
+        "environment": "test",
+        "outbox_poll_seconds": 0.2,
+        "graceful_timeout_seconds": 5.0,
+        **overrides,
+    }
+    return settings_class(**values)
+
+
+@asynccontextmanager
+async def running_service(
+    build: Callable[[S], tuple[ServiceRuntime, FastAPI]], settings: S
+) -> AsyncIterator[tuple[ServiceRuntime, FastAPI]]:
+    """Migrate and start one service in this process for the duration of the block."""
+    runtime, app = build(settings)
+    await asyncio.to_thread(runtime.migrate)
+    async with runtime.running():
+        yield runtime, app
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0, what: str = "condition"
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)
