@@ -1,1 +1,80 @@
-"""TrueUp psa library."""
+"""PSA clients (ConnectWise PSA, Autotask, HaloPSA) behind one `PsaClient` interface,
+and simulators of their APIs (`trueup.psa.simulators`).
+"""
+
+from trueup.psa.autotask import AutotaskClient, AutotaskCredentials
+from trueup.psa.base import PsaClient, RetryPolicy
+from trueup.psa.connectwise import ConnectWiseClient, ConnectWiseCredentials
+from trueup.psa.errors import (
+    PsaAuthError,
+    PsaConflict,
+    PsaError,
+    PsaNotFound,
+    PsaRateLimited,
+    PsaRequestError,
+    PsaResponseError,
+    PsaServerError,
+    PsaTimeout,
+    PsaTransientError,
+    PsaUnsupported,
+)
+from trueup.psa.factory import (
+    PsaCredentials,
+    create_client,
+    credentials_from_dict,
+    credentials_to_dict,
+)
+from trueup.psa.halo import HaloClient, HaloCredentials
+from trueup.psa.models import (
+    BillingCycle,
+    Capabilities,
+    ContractStatus,
+    LineItemRef,
+    PsaAccount,
+    PsaContract,
+    PsaKind,
+    PsaLineItem,
+    PsaProduct,
+    RecordWritten,
+    WriteResult,
+)
+from trueup.psa.snapshot import SnapshotBatch, active_snapshot
+
+__all__ = [
+    "AutotaskClient",
+    "AutotaskCredentials",
+    "BillingCycle",
+    "Capabilities",
+    "ConnectWiseClient",
+    "ConnectWiseCredentials",
+    "ContractStatus",
+    "HaloClient",
+    "HaloCredentials",
+    "LineItemRef",
+    "PsaAccount",
+    "PsaAuthError",
+    "PsaClient",
+    "PsaConflict",
+    "PsaContract",
+    "PsaCredentials",
+    "PsaError",
+    "PsaKind",
+    "PsaLineItem",
+    "PsaNotFound",
+    "PsaProduct",
+    "PsaRateLimited",
+    "PsaRequestError",
+    "PsaResponseError",
+    "PsaServerError",
+    "PsaTimeout",
+    "PsaTransientError",
+    "PsaUnsupported",
+    "RecordWritten",
+    "RetryPolicy",
+    "SnapshotBatch",
+    "WriteResult",
+    "active_snapshot",
+    "create_client",
+    "credentials_from_dict",
+    "credentials_to_dict",
+]

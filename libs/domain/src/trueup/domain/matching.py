@@ -1,0 +1,463 @@
+"""Account-mapping suggestions: which PSA account a vendor account most likely is.
+
+Vendor names never match PSA names exactly ("Acme, Inc." vs "ACME Incorporated"), so:
+
+- **Exact** matches map themselves: a PSA account id carried in the vendor's data, or a
+  name identical apart from case and spacing.
+- Everything else gets **scored suggestions**. Names are normalised (diacritics, case,
+  punctuation, "&" vs "and", legal suffixes, e-mail domains) and compared with rapidfuzz.
+  A suggestion reaches the strong band (``DEFAULT_SUGGESTION_THRESHOLD``) only when every
+  distinctive word of one name has a counterpart in the other and no other account is
+  nearly as close; otherwise its score is capped below the band and the reason says why.
+- Nothing that is not exact is applied without a person, unless the tenant sets an
+  auto-apply threshold (off by default).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from trueup.domain.model import Account, AccountMapping
+
+DEFAULT_SUGGESTION_THRESHOLD = Decimal(90)
+DEFAULT_MIN_SCORE = Decimal(60)
+NORMALISED_MATCH_SCORE = Decimal(99)
+# Fuzzy scores stop here so a name equal after normalising always ranks above them.
+_FUZZY_CEILING = 98.0
+EXACT_SCORE = Decimal(100)
+# Two candidates closer than this are ambiguous: neither may be strong.
+AMBIGUITY_MARGIN = 4.0
+# A word counts as present in the other name when it is at least this similar to a word
+# there (absorbs typos like "Accountng"/"Accounting" but not "Northside"/"Southside").
+WORD_MATCH = 80.0
+_BELOW_THRESHOLD = float(DEFAULT_SUGGESTION_THRESHOLD) - 1.0
+
+# Legal forms, dropped wherever they stand at the end of a name.
+_LEGAL_FORMS = frozenset(
+    [
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "llc",
+        "llp",
+        "lp",
+        "lllp",
+        "pllc",
+        "plc",
+        "pc",
+        "pa",
+        "ltd",
+        "limited",
+        "gmbh",
+        "ag",
+        "kg",
+        "ohg",
+        "ug",
+        "sa",
+        "sas",
+        "sarl",
+        "srl",
+        "spa",
+        "bv",
+        "nv",
+        "oy",
+        "ab",
+        "as",
+        "aps",
+        "asa",
+        "pty",
+        "pte",
+        "bhd",
+        "sdn",
+        "kk",
+        "sc",
+    ]
+)
+# Words that add nothing to identity; ignored when checking that every word has a twin.
+_GENERIC_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "of",
+        "group",
+        "holdings",
+        "holding",
+        "services",
+        "service",
+        "solutions",
+        "associates",
+        "partners",
+        "international",
+        "intl",
+        "usa",
+        "us",
+        "america",
+        "enterprises",
+        "enterprise",
+        "co",
+        "company",
+        "inc",
+        "llc",
+        "hq",
+        "main",
+        "office",
+        "head",
+        "site",
+        "headquarters",
+        "agency",
+        "dr",
+    ]
+)
+# Common spellings brought to one form before comparing.
+_SYNONYMS = {
+    "&": "and",
+    "+": "and",
+    "mgmt": "management",
+    "mgt": "management",
+    "vet": "veterinary",
+    "coop": "cooperative",
+    "physio": "physiotherapy",
+    "acct": "accounting",
+    "ste": "sainte",
+    "mt": "mount",
+    "ft": "fort",
+    "bros": "brothers",
+    "assoc": "associates",
+    "assocs": "associates",
+    "svcs": "services",
+    "svc": "services",
+    "mfg": "manufacturing",
+    "intl": "international",
+    "natl": "national",
+    "dept": "department",
+    "ctr": "center",
+    "centre": "center",
+    "med": "medical",
+    "univ": "university",
+    "grp": "group",
+    "hosp": "hospital",
+    "dds": "dental",
+    "tech": "technology",
+    "technologies": "technology",
+    "cpas": "cpa",
+    "labs": "lab",
+    "laboratories": "lab",
+    "laboratory": "lab",
+}
+_EXPANSIONS = frozenset(_SYNONYMS.values())
+_TRAILING_NOISE = _LEGAL_FORMS | {"the"}
+_EMAIL_DOMAIN = re.compile(r"\.(onmicrosoft\.com|com|net|org|co\.uk|us|io|biz|edu)\b")
+_BRACKETS = re.compile(r"[\(\[][^\)\]]*[\)\]]")
+_NON_WORD = re.compile(r"[^a-z0-9&+ ]+")
+_POSSESSIVE = re.compile(r"'s\b")
+
+
+class MatchBasis(StrEnum):
+    """Why a suggestion was made."""
+
+    PSA_ID = "psa_id"
+    EXACT_NAME = "exact_name"
+    NORMALISED_NAME = "normalised_name"
+    FUZZY_NAME = "fuzzy_name"
+
+
+@dataclass(frozen=True, slots=True)
+class VendorAccountRef:
+    """A vendor account to be mapped: its key, its name, and a PSA id if the vendor has one."""
+
+    vendor: str
+    vendor_account: str
+    name: str
+    psa_account_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MappingSuggestion:
+    """A scored candidate PSA account for a vendor account, with the reason."""
+
+    vendor: str
+    vendor_account: str
+    vendor_name: str
+    account_id: str
+    account_name: str
+    score: Decimal
+    basis: MatchBasis
+    reason: str
+
+    @property
+    def is_exact(self) -> bool:
+        """True for matches that map themselves (PSA id or identical name)."""
+        return self.basis in (MatchBasis.PSA_ID, MatchBasis.EXACT_NAME)
+
+    def to_mapping(self) -> AccountMapping:
+        """The account mapping accepting this suggestion creates."""
+        return AccountMapping(self.vendor, self.vendor_account, self.account_id)
+
+
+def _fold(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Letters NFKD does not decompose.
+    return stripped.casefold().replace("ø", "o").replace("æ", "ae").replace("ł", "l")
+
+
+def exact_key(name: str) -> str:
+    """The name with only case, Unicode form and spacing made uniform."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+@lru_cache(maxsize=65536)
+def normalise_name(name: str) -> str:
+    """Normalise a company name for comparison.
+
+    Drops diacritics, case, bracketed notes, e-mail domains, punctuation and trailing
+    legal forms; writes "&" as "and"; expands common abbreviations; joins initials.
+    "Acme, Inc." and "ACME Incorporated" both become "acme".
+    """
+    text = _fold(name)
+    text = _BRACKETS.sub(" ", text)
+    text = _EMAIL_DOMAIN.sub(" ", text)
+    text = _POSSESSIVE.sub("s", text)
+    text = text.replace("'", "").replace("’", "")
+    text = text.replace("&", " & ").replace("+", " + ")
+    text = _NON_WORD.sub(" ", text)
+    words = [_SYNONYMS.get(word, word) for word in text.split()]
+    # "St." opens saints' names ("St. Mary's Clinic") and closes streets ("Elm St").
+    words = [("saint" if i == 0 else "street") if w == "st" else w for i, w in enumerate(words)]
+    # "A B C Plumbing" and "A.B.C. Plumbing" are "abc plumbing".
+    joined: list[str] = []
+    for word in words:
+        if len(word) == 1 and word.isalpha() and joined and _is_initials(joined[-1]):
+            joined[-1] += word
+        else:
+            joined.append(word)
+    # "The Harbor Group" and "Harbor Group, The"; "Acme Holdings Co. Ltd" loses "co ltd".
+    while len(joined) > 1 and joined[0] == "the":
+        joined.pop(0)
+    while len(joined) > 1 and joined[-1] in _TRAILING_NOISE:
+        joined.pop()
+    return " ".join(joined)
+
+
+def _is_initials(word: str) -> bool:
+    return word.isalpha() and len(word) <= 3 and word not in _EXPANSIONS
+
+
+def _distinct_words(normalised: str) -> list[str]:
+    return [w for w in normalised.split() if w not in _GENERIC_WORDS]
+
+
+def _missing_words(left: str, right: str) -> list[str]:
+    """Distinctive words of `left` with no similar word in `right` (joined forms count)."""
+    right_words = right.split()
+    right_joined = right.replace(" ", "")
+    missing: list[str] = []
+    for word in _distinct_words(left):
+        if word in right_joined and len(word) >= 3:
+            continue
+        best = max((fuzz.ratio(word, other) for other in right_words), default=0.0)
+        if best < WORD_MATCH or (word.isdigit() and word not in right_words):
+            missing.append(word)
+    return missing
+
+
+def name_score(left: str, right: str) -> float:
+    """Similarity (0-100) of two normalised names: word order and spacing do not matter."""
+    if not left or not right:
+        return 0.0
+    scores = [
+        fuzz.token_sort_ratio(left, right),
+        fuzz.ratio(left.replace(" ", ""), right.replace(" ", "")),
+    ]
+    # Compared again without generic words, so "Crestline Capital" and "Crestline Capital
+    # Partners" count as equal; the missing-word check guards what this lets through.
+    left_core, right_core = " ".join(_distinct_words(left)), " ".join(_distinct_words(right))
+    if left_core and right_core:
+        scores.append(fuzz.token_sort_ratio(left_core, right_core))
+    return max(scores)
+
+
+def _preselect_score(left: str, right: str, **_: object) -> float:
+    return name_score(left, right)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    account: Account
+    normalised: str
+    score: float
+    reason: str
+
+
+def _judge(vendor_norm: str, account: Account, account_norm: str) -> _Candidate:
+    score = name_score(vendor_norm, account_norm)
+    missing = _missing_words(vendor_norm, account_norm) + _missing_words(account_norm, vendor_norm)
+    if missing:
+        capped = min(score, _BELOW_THRESHOLD)
+        reason = f"names {score:.0f}% similar; words without a counterpart: {', '.join(missing)}"
+        return _Candidate(account, account_norm, capped, reason)
+    return _Candidate(
+        account,
+        account_norm,
+        score,
+        f"names {score:.0f}% similar after normalising ('{vendor_norm}' ~ '{account_norm}')",
+    )
+
+
+def _decimal_score(score: float) -> Decimal:
+    return Decimal(f"{min(score, _FUZZY_CEILING):.1f}")
+
+
+def suggest_for_account(
+    vendor_account: VendorAccountRef,
+    accounts: Sequence[Account],
+    *,
+    min_score: Decimal = DEFAULT_MIN_SCORE,
+    limit: int = 3,
+) -> tuple[MappingSuggestion, ...]:
+    """Up to `limit` candidate PSA accounts for one vendor account, best first."""
+    return _suggest(vendor_account, accounts, _Normalised.of(accounts), min_score, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Normalised:
+    accounts: tuple[Account, ...]
+    names: tuple[str, ...]
+    by_id: dict[str, Account]
+    by_exact: dict[str, list[Account]]
+    by_normalised: dict[str, list[Account]]
+
+    @classmethod
+    def of(cls, accounts: Sequence[Account]) -> _Normalised:
+        ordered = tuple(sorted(accounts, key=lambda a: (a.name, a.id)))
+        by_exact: dict[str, list[Account]] = {}
+        by_normalised: dict[str, list[Account]] = {}
+        names = tuple(normalise_name(a.name) for a in ordered)
+        for account, norm in zip(ordered, names, strict=True):
+            by_exact.setdefault(exact_key(account.name), []).append(account)
+            by_normalised.setdefault(norm, []).append(account)
+        return cls(ordered, names, {a.id: a for a in ordered}, by_exact, by_normalised)
+
+
+def _suggestion(
+    ref: VendorAccountRef, account: Account, score: Decimal, basis: MatchBasis, reason: str
+) -> MappingSuggestion:
+    return MappingSuggestion(
+        vendor=ref.vendor,
+        vendor_account=ref.vendor_account,
+        vendor_name=ref.name,
+        account_id=account.id,
+        account_name=account.name,
+        score=score,
+        basis=basis,
+        reason=reason,
+    )
+
+
+def _suggest(
+    ref: VendorAccountRef,
+    accounts: Sequence[Account],
+    index: _Normalised,
+    min_score: Decimal,
+    limit: int,
+) -> tuple[MappingSuggestion, ...]:
+    if ref.psa_account_hint is not None and ref.psa_account_hint in index.by_id:
+        account = index.by_id[ref.psa_account_hint]
+        reason = f"the vendor's data carries PSA account id {ref.psa_account_hint}"
+        return (_suggestion(ref, account, EXACT_SCORE, MatchBasis.PSA_ID, reason),)
+    exact = index.by_exact.get(exact_key(ref.name), [])
+    if len(exact) == 1:
+        reason = "identical name"
+        return (_suggestion(ref, exact[0], EXACT_SCORE, MatchBasis.EXACT_NAME, reason),)
+    vendor_norm = normalise_name(ref.name)
+    same = index.by_normalised.get(vendor_norm, [])
+    if len(same) == 1:
+        reason = f"same name after normalising ('{vendor_norm}')"
+        return (
+            _suggestion(ref, same[0], NORMALISED_MATCH_SCORE, MatchBasis.NORMALISED_NAME, reason),
+        )
+    cutoff = float(min_score)
+    found = process.extract(
+        vendor_norm,
+        index.names,
+        scorer=_preselect_score,
+        limit=max(limit, 2) + 3,
+        score_cutoff=min(cutoff, _BELOW_THRESHOLD - AMBIGUITY_MARGIN),
+    )
+    judged = sorted(
+        (_judge(vendor_norm, index.accounts[i], index.names[i]) for _, _, i in found),
+        key=lambda c: (-round(c.score, 1), c.account.name, c.account.id),
+    )
+    judged = _resolve_ambiguity(judged, same)
+    return tuple(
+        _suggestion(ref, c.account, _decimal_score(c.score), MatchBasis.FUZZY_NAME, c.reason)
+        for c in judged[:limit]
+        if c.score >= cutoff
+    )
+
+
+def _resolve_ambiguity(judged: list[_Candidate], same: list[Account]) -> list[_Candidate]:
+    if len(same) > 1:
+        names = " / ".join(a.name for a in same)
+        return [
+            _Candidate(c.account, c.normalised, _BELOW_THRESHOLD, f"several accounts: {names}")
+            for c in judged
+            if c.account in same
+        ] + [c for c in judged if c.account not in same]
+    if len(judged) >= 2 and judged[0].score - judged[1].score < AMBIGUITY_MARGIN:
+        best, runner_up = judged[0], judged[1]
+        capped = min(best.score, _BELOW_THRESHOLD)
+        reason = f"{best.reason}; ambiguous: '{runner_up.account.name}' is nearly as close"
+        return [_Candidate(best.account, best.normalised, capped, reason), *judged[1:]]
+    return judged
+
+
+def suggest_account_mappings(
+    vendor_accounts: Iterable[VendorAccountRef],
+    accounts: Sequence[Account],
+    *,
+    min_score: Decimal = DEFAULT_MIN_SCORE,
+    limit: int = 3,
+) -> tuple[MappingSuggestion, ...]:
+    """Suggestions for many vendor accounts, grouped by vendor account, best first.
+
+    Deterministic: the same inputs give the same suggestions in the same order.
+    """
+    index = _Normalised.of(accounts)
+    ordered = sorted(vendor_accounts, key=lambda r: (r.vendor, r.vendor_account))
+    result: list[MappingSuggestion] = []
+    for ref in ordered:
+        result.extend(_suggest(ref, accounts, index, min_score, limit))
+    return tuple(result)
+
+
+def mappings_to_apply(
+    suggestions: Iterable[MappingSuggestion],
+    *,
+    auto_apply_threshold: Decimal | None = None,
+) -> tuple[AccountMapping, ...]:
+    """Mappings to create without a person: exact matches, plus the best suggestion per
+    vendor account at or above the tenant's auto-apply threshold when one is set."""
+    chosen: dict[tuple[str, str], MappingSuggestion] = {}
+    seen: set[tuple[str, str]] = set()
+    for suggestion in suggestions:
+        key = (suggestion.vendor, suggestion.vendor_account)
+        if key in seen:
+            continue  # only the best suggestion of a vendor account may apply itself
+        seen.add(key)
+        if suggestion.is_exact or (
+            auto_apply_threshold is not None and suggestion.score >= auto_apply_threshold
+        ):
+            chosen[key] = suggestion
+    return tuple(chosen[key].to_mapping() for key in sorted(chosen))

@@ -1,0 +1,117 @@
+"""NinjaOne connector: approved devices per organization, counted by device class."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from trueup.vendors.connectors.base import (
+    Clock,
+    Connector,
+    ConnectorError,
+    Schedule,
+    Sleep,
+    utc_now,
+)
+from trueup.vendors.connectors.http import ClientCredentials, VendorHttp
+from trueup.vendors.usage import UsageRecord
+
+DEFAULT_BASE_URL = "https://app.ninjarmm.com"
+TOKEN_PATH = "/ws/oauth/token"  # noqa: S105 - a path
+PAGE_SIZE = 1000
+
+#: Readable names for NinjaOne's node classes, used as SKU names.
+NODE_CLASS_NAMES = {
+    "WINDOWS_WORKSTATION": "Windows workstation",
+    "WINDOWS_SERVER": "Windows server",
+    "MAC": "Mac",
+    "MAC_SERVER": "Mac server",
+    "LINUX_WORKSTATION": "Linux workstation",
+    "LINUX_SERVER": "Linux server",
+    "VMWARE_VM_HOST": "VMware host",
+    "VMWARE_VM_GUEST": "VMware guest",
+    "HYPERV_VMM_HOST": "Hyper-V host",
+    "HYPERV_VMM_GUEST": "Hyper-V guest",
+}
+
+
+class NinjaOneConnector(Connector):
+    """Usage = approved devices per organization and node class (one SKU per class).
+
+    Devices waiting for approval are not managed yet, so they are not billed.
+    """
+
+    name = "ninjaone"
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        base_url: str = DEFAULT_BASE_URL,
+        vendor: str = "ninjaone",
+        schedule: Schedule | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = utc_now,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.schedule = schedule or Schedule(every=timedelta(hours=6))
+        self._clock = clock
+        self._http = VendorHttp(self.name, base_url=base_url, transport=transport, sleep=sleep)
+        self._auth = ClientCredentials(
+            self._http,
+            token_url=TOKEN_PATH,
+            client_id=client_id,
+            client_secret=client_secret,
+            extra={"scope": "monitoring"},
+            clock=clock,
+        )
+
+    async def _all(self, path: str) -> list[dict[str, Any]]:
+        # Cursor paging: `after` is the last id seen; a short page is the last one.
+        items: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = await self._http.get_json(
+                path,
+                params={"pageSize": PAGE_SIZE, "after": after},
+                headers=await self._auth.headers(),
+            )
+            if not isinstance(page, list):
+                raise ConnectorError(self.name, f"{path} did not answer a list")
+            items.extend(page)
+            if len(page) < PAGE_SIZE:
+                return items
+            after = int(page[-1]["id"])
+
+    async def poll(self) -> list[UsageRecord]:
+        """Count approved devices per organization and node class."""
+        observed_at = self._clock()
+        organizations = {int(o["id"]): o for o in await self._all("/v2/organizations")}
+        counts: Counter[tuple[int, str]] = Counter(
+            (int(device["organizationId"]), str(device["nodeClass"]))
+            for device in await self._all("/v2/devices")
+            if device.get("approvalStatus", "APPROVED") == "APPROVED"
+        )
+        return [
+            UsageRecord(
+                vendor=self.vendor,
+                vendor_account_id=str(organization_id),
+                vendor_account_name=organizations.get(organization_id, {}).get("name"),
+                sku=node_class,
+                sku_name=NODE_CLASS_NAMES.get(node_class, node_class),
+                quantity=Decimal(count),
+                observed_at=observed_at,
+                record_id=f"{self.vendor}:{observed_at.isoformat()}:{organization_id}:{node_class}",
+            )
+            for (organization_id, node_class), count in sorted(counts.items())
+        ]
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._http.aclose()

@@ -1,0 +1,177 @@
+"""The tenant's cycle: hidden-until-next-cycle, default and bulk effective dates."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from trueup.domain import (
+    Action,
+    ActionKind,
+    BillingCycle,
+    BillingTiming,
+    Card,
+    CardKind,
+    CardRecord,
+    CardState,
+    Contract,
+    Period,
+    bulk_effective_dates,
+    card_status,
+    default_effective_date,
+    is_hidden,
+    record_action,
+    tenant_cycle,
+)
+
+
+class TestTenantCycle:
+    @pytest.mark.parametrize(
+        ("day", "start_day", "start", "end"),
+        [
+            (date(2026, 11, 15), 1, date(2026, 11, 1), date(2026, 12, 1)),
+            (date(2026, 11, 15), 20, date(2026, 10, 20), date(2026, 11, 20)),
+            (date(2026, 11, 20), 20, date(2026, 11, 20), date(2026, 12, 20)),
+            (date(2026, 1, 5), 10, date(2025, 12, 10), date(2026, 1, 10)),
+        ],
+    )
+    def test_cycle_has_its_own_start_day(
+        self, day: date, start_day: int, start: date, end: date
+    ) -> None:
+        assert tenant_cycle(day, start_day) == Period(start, end)
+
+    def test_start_day_must_exist_in_every_month(self) -> None:
+        with pytest.raises(ValueError, match="1-28"):
+            tenant_cycle(date(2026, 1, 1), 31)
+
+
+class TestHiddenUntilNextCycle:
+    @pytest.mark.parametrize(
+        ("actioned_on", "today", "start_day", "hidden"),
+        [
+            (date(2026, 11, 3), date(2026, 11, 28), 1, True),
+            (date(2026, 11, 30), date(2026, 12, 1), 1, False),
+            (date(2026, 11, 18), date(2026, 11, 19), 20, True),
+            (date(2026, 11, 18), date(2026, 11, 20), 20, False),
+            (None, date(2026, 11, 20), 1, False),
+        ],
+    )
+    def test_is_hidden(
+        self, actioned_on: date | None, today: date, start_day: int, hidden: bool
+    ) -> None:
+        assert is_hidden(actioned_on, today, start_day) is hidden
+
+    @pytest.mark.parametrize("state", [CardState.APPROVED, CardState.APPLIED, CardState.DISMISSED])
+    def test_actioned_card_is_hidden_then_comes_back_pending(self, state: CardState) -> None:
+        record = CardRecord(state, actioned_on=date(2026, 11, 10))
+        during = card_status(record, date(2026, 11, 25))
+        assert (during.state, during.hidden) == (state, True)
+        after = card_status(record, date(2026, 12, 2))
+        assert (after.state, after.hidden, after.actioned_on) == (CardState.PENDING, False, None)
+
+    @pytest.mark.parametrize("state", [CardState.CONFLICT, CardState.FAILED, CardState.PENDING])
+    def test_problems_stay_visible(self, state: CardState) -> None:
+        status = card_status(CardRecord(state, date(2026, 11, 10)), date(2026, 11, 25))
+        assert (status.state, status.hidden) == (state, False)
+
+    def test_new_card_is_pending(self) -> None:
+        status = card_status(None, date(2026, 11, 25))
+        assert (status.state, status.hidden) == (CardState.PENDING, False)
+
+
+def contract(
+    cid: str,
+    timing: BillingTiming,
+    *,
+    backdating: bool = False,
+    cycle: BillingCycle = BillingCycle.MONTHLY,
+) -> Contract:
+    return Contract(
+        cid,
+        "a1",
+        cid,
+        start=date(2026, 1, 1),
+        timing=timing,
+        billing_cycle=cycle,
+        backdating_allowed=backdating,
+    )
+
+
+def card(cid: str, contract_id: str | None, kind: CardKind = CardKind.RECONCILE) -> Card:
+    return Card(
+        id=cid,
+        tenant_id="t",
+        kind=kind,
+        account_id="a1",
+        service_line_id="s",
+        contract_id=contract_id,
+        line_item_id=None,
+        psa_quantity=Decimal(1),
+        vendor_quantity=Decimal(2),
+        target_quantity=Decimal(2),
+        billed_elsewhere=Decimal(0),
+        unit_price=Decimal(1),
+        unit_cost=Decimal(0),
+        currency="USD",
+        billing_cycle=BillingCycle.MONTHLY,
+    )
+
+
+class TestEffectiveDates:
+    TODAY = date(2026, 11, 15)
+
+    @pytest.mark.parametrize(
+        ("timing", "cycle", "expected"),
+        [
+            (BillingTiming.ADVANCE, BillingCycle.MONTHLY, date(2026, 12, 1)),
+            (BillingTiming.ADVANCE, BillingCycle.QUARTERLY, date(2027, 1, 1)),
+            (BillingTiming.ARREARS, BillingCycle.MONTHLY, date(2026, 11, 15)),
+            (BillingTiming.ARREARS, BillingCycle.ANNUAL, date(2026, 11, 15)),
+        ],
+    )
+    def test_default_effective_date(
+        self, timing: BillingTiming, cycle: BillingCycle, expected: date
+    ) -> None:
+        assert default_effective_date(contract("c", timing, cycle=cycle), self.TODAY) == expected
+
+    def test_bulk_default_dates_follow_each_contract(self) -> None:
+        contracts = {
+            "adv": contract("adv", BillingTiming.ADVANCE),
+            "arr": contract("arr", BillingTiming.ARREARS),
+        }
+        result = bulk_effective_dates([card("x", "adv"), card("y", "arr")], contracts, self.TODAY)
+        assert result.dates == {"x": date(2026, 12, 1), "y": self.TODAY}
+        assert result.refused == {}
+
+    def test_bulk_date_is_refused_only_where_backdating_is_forbidden(self) -> None:
+        contracts = {
+            "strict": contract("strict", BillingTiming.ADVANCE),
+            "lenient": contract("lenient", BillingTiming.ADVANCE, backdating=True),
+        }
+        result = bulk_effective_dates(
+            [card("x", "strict"), card("y", "lenient"), card("z", None)],
+            contracts,
+            self.TODAY,
+            effective=date(2026, 10, 5),
+        )
+        assert result.dates == {"y": date(2026, 10, 5)}
+        assert set(result.refused) == {"x", "z"}
+        assert "back-dating" in result.refused["x"]
+
+
+class TestRecordingActions:
+    @pytest.mark.parametrize(
+        ("kind", "state"),
+        [
+            (ActionKind.APPROVE, CardState.APPROVED),
+            (ActionKind.ADD, CardState.APPROVED),
+            (ActionKind.DISMISS, CardState.DISMISSED),
+        ],
+    )
+    def test_an_action_hides_the_card_for_the_cycle(
+        self, kind: ActionKind, state: CardState
+    ) -> None:
+        record = record_action(Action("t:li:1", kind), date(2026, 11, 15))
+        assert record == CardRecord(state, actioned_on=date(2026, 11, 15))
+        assert card_status(record, date(2026, 11, 30)).hidden
+        assert not card_status(record, date(2026, 12, 1)).hidden
