@@ -127,6 +127,7 @@ class PsaSnapshot(Payload):
     message_type: ClassVar[str] = "psa.snapshot.v1"
 
     connection_id: str
+    psa: str = ""
     sync_id: str
     batch_no: int = Field(ge=0)
     full: bool
@@ -194,12 +195,17 @@ class ActionRecorded(Payload):
     unit_price: Amount | None = None
     effective_date: date | None = None
     reason: str | None = None
+    unit_price_before: Amount | None = None
+    """The line item's unit price before the action (`unit_price` is the price after)."""
+    changes: list[ProratedChange] = Field(default_factory=list)
+    """The dated (prorated) steps of an approve or add, as sent to writeback."""
 
 
 class WritebackOutcome(Payload):
     """Fields shared by the three writeback outcomes."""
 
     job_id: str
+    actor: Actor
     idempotency_key: str
     card_id: str
     action_id: str
@@ -210,6 +216,12 @@ class WritebackOutcome(Payload):
     quantity_after: Amount | None
     effective_date: date | None
     psa_record_url: str | None = None
+    # Carried over from the ApplyWriteback command, so the activity log can show and
+    # filter the outcome without depending on the order events arrive in.
+    account_name: str = ""
+    service_line: str = ""
+    unit_price: Amount | None = None
+    changes: list[ProratedChange] = Field(default_factory=list)
 
 
 class WritebackApplied(WritebackOutcome):
@@ -280,8 +292,19 @@ class RecordAction(Payload):
     reason: str | None = None
 
 
+class ProratedChange(Payload):
+    """One dated step of a card's change: from `effective_date` the quantity is `quantity`."""
+
+    effective_date: date
+    quantity: Amount = Field(ge=0)
+
+
 class ApplyWriteback(Payload):
-    """Write one approved change to the PSA, exactly once (keyed by `idempotency_key`)."""
+    """Write one approved change to the PSA, exactly once (keyed by `idempotency_key`).
+
+    `changes` holds one step for a plain change, several for a card carrying several
+    prorated changes; they are written in date order.
+    """
 
     message_type: ClassVar[str] = "cmd.writeback.apply.v1"
 
@@ -291,49 +314,162 @@ class ApplyWriteback(Payload):
     action: Literal["approve", "add"]
     actor: Actor
     connection_id: str
+    psa: Literal["connectwise", "autotask", "halo"]
     contract_psa_id: str
     line_item_psa_id: str | None
     product_id: str | None = None
     product_name: str = ""
+    account_name: str = ""
     expected_quantity: Amount | None
-    new_quantity: Amount
+    changes: list[ProratedChange] = Field(min_length=1)
     unit_price: Amount | None = None
     unit_cost: Amount | None = None
-    effective_date: date
     prorate: bool = False
+
+
+class RetryWriteback(Payload):
+    """A person retries a dead-lettered writeback job."""
+
+    message_type: ClassVar[str] = "cmd.writeback.retry.v1"
+
+    job_id: str
+    actor: Actor
+
+
+class GetPsaConnection(Payload):
+    """Writeback asks psa_sync for a connection; credentials come back sealed, never clear."""
+
+    message_type: ClassVar[str] = "query.psa.connection.v1"
+
+    connection_id: str
+
+
+class PsaConnectionSealed(Payload):
+    connection_id: str
+    psa: Literal["connectwise", "autotask", "halo"]
+    sealed_credentials: str
+    """Credentials sealed with the shared credential key (`trueup.platform.secrets`)."""
 
 
 # --- queries -----------------------------------------------------------------------
 
 
-class ListCards(Payload):
-    message_type: ClassVar[str] = "query.recon.cards.v1"
+PsaKindName = Literal["connectwise", "autotask", "halo"]
 
-    kind: str | None = None
-    state: str | None = None
-    vendor: str | None = None
+
+class SavePsaConnection(Payload):
+    """Create or replace a tenant's PSA connection (credentials travel once, to psa_sync)."""
+
+    message_type: ClassVar[str] = "query.psa.connection.save.v1"
+
+    psa: PsaKindName
+    name: str = Field(min_length=1, max_length=200)
+    credentials: dict[str, str]
+    """ConnectWise: site, company_id, public_key, private_key, client_id[, codebase];
+    Autotask: username, secret, integration_code[, zone_url]; Halo: base_url, client_id,
+    client_secret[, tenant]."""
+    actor: Actor
+    connection_id: str | None = None
+
+
+class TestPsaConnection(Payload):
+    """Try a connection's credentials against the PSA."""
+
+    __test__ = False  # not a pytest test class
+    message_type: ClassVar[str] = "query.psa.connection.test.v1"
+
+    connection_id: str
+
+
+class GetSyncStatus(Payload):
+    message_type: ClassVar[str] = "query.psa.status.v1"
+
+
+class PsaConnectionStatus(Payload):
+    """A connection as the settings page shows it: never its credentials."""
+
+    connection_id: str
+    psa: PsaKindName
+    name: str
+    status: Literal["never_synced", "syncing", "ok", "error", "bad_credentials"]
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    freshness_seconds: int | None = None
+    accounts: int = 0
+    contracts: int = 0
+    line_items: int = 0
+
+
+class SyncStatus(Payload):
+    connections: list[PsaConnectionStatus]
+    active_accounts: int
+    """Accounts with at least one active contract: the tenant's billing-tier figure."""
+
+
+class ConnectionTestResult(Payload):
+    ok: bool
+    detail: str
+
+
+class ListActivity(Payload):
+    """Filters over the activity log; `since`/`until` bound `occurred_at`."""
+
+    message_type: ClassVar[str] = "query.audit.activity.v1"
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor_id: str | None = None
+    account: str | None = None
+    service_line: str | None = None
+    contract_psa_id: str | None = None
+    card_id: str | None = None
+    action_type: str | None = None
+    outcome: str | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
 
 
-class CardView(Payload):
-    card_id: str
-    kind: str
-    state: str
-    account_name: str
-    service_line: str
-    contract_name: str = ""
-    vendor: str = ""
-    psa_quantity: Amount | None
-    vendor_quantity: Amount | None
-    delta: Amount
-    stale: bool = False
-    updated_at: datetime
+class ActivityEntry(Payload):
+    """One append-only activity log entry."""
+
+    entry_id: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: Actor
+    action_type: str
+    outcome: str | None = None
+    summary: str
+    card_id: str | None = None
+    account_name: str = ""
+    service_line: str = ""
+    contract_psa_id: str | None = None
+    quantity_before: Amount | None = None
+    quantity_after: Amount | None = None
+    price_before: Amount | None = None
+    price_after: Amount | None = None
+    effective_date: date | None = None
+    prorated_lines: list[ProratedChange] = Field(default_factory=list)
+    correlation_id: str
+    psa_record_url: str | None = None
 
 
-class CardPage(Payload):
-    items: list[CardView]
+class ActivityPage(Payload):
+    items: list[ActivityEntry]
     next_cursor: str | None = None
+
+
+class SetActivityRetention(Payload):
+    """A tenant's activity-log retention in days (the product promises 14 by default)."""
+
+    message_type: ClassVar[str] = "query.audit.retention.v1"
+
+    days: int = Field(ge=1, le=3650)
+    actor: Actor
+
+
+class ActivityRetention(Payload):
+    days: int
 
 
 # --- the catalogue -----------------------------------------------------------------
@@ -431,7 +567,7 @@ CATALOGUE: tuple[MessageSpec, ...] = (
         ImportFile,
         subjects.command("ingest", T, "import"),
         "command",
-        "gateway",
+        "vendor_ingestion",
         ("vendor_ingestion",),
     ),
     MessageSpec(
@@ -449,12 +585,59 @@ CATALOGUE: tuple[MessageSpec, ...] = (
         ("writeback",),
     ),
     MessageSpec(
-        ListCards,
-        subjects.query("recon", T, "cards"),
+        RetryWriteback,
+        subjects.command("writeback", T, "retry"),
+        "command",
+        "gateway",
+        ("writeback",),
+    ),
+    MessageSpec(
+        GetPsaConnection,
+        subjects.query("psa", T, "connection"),
+        "query",
+        "writeback",
+        ("psa_sync",),
+        reply=PsaConnectionSealed,
+    ),
+    MessageSpec(
+        SavePsaConnection,
+        subjects.query("psa", T, "connection.save"),
         "query",
         "gateway",
-        ("reconciliation",),
-        reply=CardPage,
+        ("psa_sync",),
+        reply=PsaConnectionStatus,
+    ),
+    MessageSpec(
+        TestPsaConnection,
+        subjects.query("psa", T, "connection.test"),
+        "query",
+        "gateway",
+        ("psa_sync",),
+        reply=ConnectionTestResult,
+    ),
+    MessageSpec(
+        GetSyncStatus,
+        subjects.query("psa", T, "status"),
+        "query",
+        "gateway",
+        ("psa_sync",),
+        reply=SyncStatus,
+    ),
+    MessageSpec(
+        ListActivity,
+        subjects.query("audit", T, "activity"),
+        "query",
+        "gateway",
+        ("audit",),
+        reply=ActivityPage,
+    ),
+    MessageSpec(
+        SetActivityRetention,
+        subjects.query("audit", T, "retention"),
+        "query",
+        "gateway",
+        ("audit",),
+        reply=ActivityRetention,
     ),
 )
 
@@ -470,3 +653,10 @@ def spec_for(model: type[Payload]) -> MessageSpec:
 def subject_for(model: type[Payload], tenant_id: str) -> str:
     """The concrete subject of a message for one tenant."""
     return spec_for(model).subject.replace(".*.", f".{tenant_id}.", 1)
+
+
+# Areas with many messages keep them in their own module; their specs join the catalogue.
+from trueup.contracts import ingest as _ingest  # noqa: E402
+from trueup.contracts import recon as _recon  # noqa: E402
+
+CATALOGUE = (*CATALOGUE, *_ingest.SPECS, *_recon.SPECS)

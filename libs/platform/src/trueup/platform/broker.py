@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import nats
@@ -25,7 +25,7 @@ from faststream.nats import (
     StreamConfig,
 )
 from nats.js.errors import BadRequestError, NotFoundError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from trueup.contracts.envelope import Envelope, Payload, QueryError, Reply
 from trueup.contracts.streams import ALL_STREAMS, StreamSpec, stream_for
@@ -55,8 +55,9 @@ def create_broker(nats_url: str, service: str, *, graceful_timeout: float = 15.0
     )
 
 
-def _stream_config(spec: StreamSpec) -> StreamConfig:
+def _stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
     return StreamConfig(
+        num_replicas=replicas,
         name=spec.name,
         subjects=list(spec.subjects),
         description=spec.description,
@@ -65,13 +66,15 @@ def _stream_config(spec: StreamSpec) -> StreamConfig:
     )
 
 
-async def provision_streams(nats_url: str, specs: tuple[StreamSpec, ...] = ALL_STREAMS) -> None:
+async def provision_streams(
+    nats_url: str, specs: tuple[StreamSpec, ...] = ALL_STREAMS, *, replicas: int = 1
+) -> None:
     """Create or update every stream; safe to run from every service at every start."""
     connection = await nats.connect(nats_url)
     try:
         js = connection.jetstream()
         for spec in specs:
-            config = _stream_config(spec)
+            config = _stream_config(spec, replicas)
             try:
                 await js.stream_info(spec.name)
             except NotFoundError:
@@ -108,16 +111,50 @@ def durable_consumer(
     model: type[P],
     handler: EventHandler[P],
     max_deliver: int = 8,
-    batch_size: int = 16,
+    batch_size: int = 1,
     ack_wait_seconds: float = 60.0,
 ) -> None:
     """Register a durable pull consumer that parses envelopes of `model` for `handler`.
 
-    `handler` must be idempotent (use the inbox): JetStream delivers at least once.
+    `handler` must be idempotent (use the inbox): JetStream delivers at least once. A
+    fetched batch is handled concurrently, so keep `batch_size=1` (the default) where
+    order matters, e.g. a usage batch that replaces earlier usage.
+    """
+    ordered_consumer(
+        broker,
+        service=service,
+        name=name,
+        subject=subject,
+        handlers={model: handler},
+        max_deliver=max_deliver,
+        batch_size=batch_size,
+        ack_wait_seconds=ack_wait_seconds,
+    )
+
+
+def ordered_consumer(
+    broker: NatsBroker,
+    *,
+    service: str,
+    name: str,
+    subject: str,
+    handlers: Mapping[type[Payload], EventHandler[Any]],
+    max_deliver: int = 8,
+    batch_size: int = 1,
+    ack_wait_seconds: float = 60.0,
+) -> None:
+    """One durable pull consumer for several message types on one subject filter.
+
+    Messages are handled in stream order, one type after another as they were published:
+    a full PSA sync's snapshot batches are applied before its `sync.completed`, which
+    separate consumers could not promise. Types without a handler are acked and skipped.
     """
     spec = stream_for(subject)
     durable = f"{service}-{name}"
-    envelope_model: type[Envelope[P]] = Envelope[model]  # type: ignore[valid-type]
+    by_type: dict[str, tuple[type[Envelope[Any]], EventHandler[Any]]] = {
+        model.message_type: (Envelope[model], handler)  # type: ignore[valid-type]
+        for model, handler in handlers.items()
+    }
 
     @broker.subscriber(
         subject,
@@ -132,9 +169,20 @@ def durable_consumer(
     async def consume(msg: NatsMessage) -> None:
         delivered = _deliveries(msg)
         try:
+            message_type = _Typed.model_validate_json(msg.body).type
+        except ValidationError as exc:
+            await _dead_letter(broker, service, msg, f"not an envelope: {exc}")
+            await msg.ack()
+            return
+        entry = by_type.get(message_type)
+        if entry is None:
+            await msg.ack()
+            return
+        envelope_model, handler = entry
+        try:
             envelope = envelope_model.model_validate_json(msg.body)
         except ValidationError as exc:
-            await _dead_letter(broker, service, msg, f"unparseable {model.__name__}: {exc}")
+            await _dead_letter(broker, service, msg, f"unparseable {message_type}: {exc}")
             await msg.ack()
             return
         started = time.perf_counter()
@@ -159,6 +207,12 @@ def durable_consumer(
                 HANDLER_SECONDS.labels(service=service, subject=name).observe(
                     time.perf_counter() - started
                 )
+
+
+class _Typed(BaseModel):
+    """Just enough of an envelope to route it."""
+
+    type: str
 
 
 def _deliveries(msg: NatsMessage) -> int:

@@ -8,6 +8,7 @@ sees only that tenant's rows (and a transaction without a tenant sees none).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,11 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 (before 3.12) begins a transaction only before the first write, so
+    # a SAVEPOINT issued first (the inbox's) would open and, on release, commit on its
+    # own: an inbox row could outlive the rolled-back effect it records. The driver stays
+    # out of transaction control; `_sqlite_begin` starts every transaction itself.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the single writer; busy_timeout makes a second writer
     # wait instead of failing with "database is locked".
@@ -37,6 +43,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A write transaction takes the write lock up front (IMMEDIATE): a deferred one that
+    # read first could not upgrade once another writer committed (SQLITE_BUSY, which the
+    # busy timeout does not wait out). Reads stay deferred and run beside the writer (WAL).
+    if connection.get_execution_options().get(READONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READONLY = "trueup_readonly"
 
 
 class Database:
@@ -62,15 +81,39 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if not self.is_postgres:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**{READONLY: True}), expire_on_commit=False
+        )
+        # SQLite has one writer at a time; handing the database from one transaction of
+        # this process to the next directly beats SQLite's busy handler, which polls with
+        # sleeps of up to 100 ms. (Transactions of one task must therefore not nest.)
+        self._writer: asyncio.Lock | None = None if self.is_postgres else asyncio.Lock()
 
     @asynccontextmanager
-    async def transaction(self, tenant_id: str | None = None) -> AsyncIterator[AsyncSession]:
+    async def transaction(
+        self, tenant_id: str | None = None, *, readonly: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """A session in one transaction, committed on success and rolled back on error.
 
         With `tenant_id`, PostgreSQL's row-level security scopes the transaction to it.
+        `readonly` transactions run beside writers on SQLite instead of queueing for the
+        write lock; they must not write.
         """
-        async with self.sessionmaker() as session, session.begin():
+        if self._writer is not None and not readonly:
+            async with self._writer, self._transaction(tenant_id, readonly) as session:
+                yield session
+            return
+        async with self._transaction(tenant_id, readonly) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _transaction(
+        self, tenant_id: str | None, readonly: bool
+    ) -> AsyncIterator[AsyncSession]:
+        maker = self.read_sessionmaker if readonly else self.sessionmaker
+        async with maker() as session, session.begin():
             if self.is_postgres and tenant_id is not None:
                 await session.execute(
                     text("SELECT set_config(:name, :value, true)"),

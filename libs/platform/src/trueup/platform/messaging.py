@@ -126,34 +126,63 @@ class OutboxRelay:
         """Publish every unpublished row, oldest first; returns how many were published."""
         published = 0
         while True:
+            batch = await (
+                self._publish_locked() if self.database.is_postgres else self._publish_batch()
+            )
+            published += batch
+            if batch == 0:
+                OUTBOX_PENDING.labels(service=self.service).set(0)
+                return published
+
+    def _pending(self) -> sa.Select[Any]:
+        return (
+            sa.select(outbox_table)
+            .where(outbox_table.c.published_at.is_(None))
+            .order_by(outbox_table.c.id)
+            .limit(self.batch_size)
+        )
+
+    async def _publish_rows(self, rows: Any) -> None:
+        for row in rows:
+            await publish_envelope(
+                self.broker,
+                row["subject"],
+                row["body"],
+                row["event_id"],
+                row["headers"].get("correlation_id", row["event_id"]),
+            )
+
+    async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
+        await session.execute(
+            outbox_table.update()
+            .where(outbox_table.c.id.in_(ids))
+            .values(published_at=datetime.now(UTC))
+        )
+
+    async def _publish_locked(self) -> int:
+        # Several replicas may relay at once: each row goes to the one that locked it.
+        async with self.database.transaction() as session:
+            rows = (
+                (await session.execute(self._pending().with_for_update(skip_locked=True)))
+                .mappings()
+                .all()
+            )
+            await self._publish_rows(rows)
+            if rows:
+                await self._mark(session, [r["id"] for r in rows])
+            return len(rows)
+
+    async def _publish_batch(self) -> int:
+        # One process per SQLite file: read, publish, then mark, without holding the single
+        # write lock while talking to NATS. A crash before the mark re-publishes the rows,
+        # which the stream drops by their Nats-Msg-Id.
+        async with self.database.transaction(readonly=True) as session:
+            rows = (await session.execute(self._pending())).mappings().all()
+        await self._publish_rows(rows)
+        if rows:
             async with self.database.transaction() as session:
-                query = (
-                    sa.select(outbox_table)
-                    .where(outbox_table.c.published_at.is_(None))
-                    .order_by(outbox_table.c.id)
-                    .limit(self.batch_size)
-                )
-                if self.database.is_postgres:
-                    # Several replicas may relay at once; each row goes to one of them.
-                    query = query.with_for_update(skip_locked=True)
-                rows = (await session.execute(query)).mappings().all()
-                if not rows:
-                    OUTBOX_PENDING.labels(service=self.service).set(0)
-                    return published
-                for row in rows:
-                    await publish_envelope(
-                        self.broker,
-                        row["subject"],
-                        row["body"],
-                        row["event_id"],
-                        row["headers"].get("correlation_id", row["event_id"]),
-                    )
-                await session.execute(
-                    outbox_table.update()
-                    .where(outbox_table.c.id.in_([r["id"] for r in rows]))
-                    .values(published_at=datetime.now(UTC))
-                )
-                published += len(rows)
+                await self._mark(session, [r["id"] for r in rows])
+        return len(rows)
 
     async def republish_since(self, since: datetime) -> int:
         """Mark rows created since `since` unpublished again (the stream lost them)."""

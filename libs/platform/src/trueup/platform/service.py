@@ -48,7 +48,12 @@ class ServiceRuntime:
         )
         self._lag_task: asyncio.Task[None] | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self.started = False
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` first when stopping (before the broker drains)."""
+        self._on_stop.append(hook)
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once the broker and relay are up (seeding, schedulers...)."""
@@ -65,7 +70,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         """Provision streams, start consuming, start the outbox relay."""
-        await provision_streams(self.settings.nats_url)
+        if self.settings.provision_streams:
+            await provision_streams(self.settings.nats_url, replicas=self.settings.stream_replicas)
         await self.broker.start()
         self.relay.start()
         self._lag_task = asyncio.create_task(self._watch_lag(), name=f"{self.name}-lag")
@@ -77,6 +83,11 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Drain in-flight messages (up to the graceful timeout), then close everything."""
         self.started = False
+        for hook in self._on_stop:
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed")
         if self._lag_task is not None:
             self._lag_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -175,19 +186,26 @@ class ServiceRuntime:
 def run_service(
     settings_class: type[S],
     build_app: Callable[[S], tuple[ServiceRuntime, FastAPI]],
+    migrations: Path,
     argv: Sequence[str] | None = None,
 ) -> None:
-    """`python -m trueup.<service> [serve|migrate]`."""
+    """`python -m trueup.<service> [serve|migrate]`.
+
+    `migrate` builds nothing but the database connection, so it runs without the
+    service's other settings (a migration job needs no credential keys).
+    """
     parser = argparse.ArgumentParser(prog=f"python -m trueup.{settings_class().service_name}")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     args = parser.parse_args(argv)
     settings = settings_class()
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    runtime, app = build_app(settings)
-    runtime.migrate()
     if args.command == "migrate":
+        ServiceRuntime(settings, migrations).migrate()
         log.info("migrated", database=_safe_url(settings.resolved_database_url()))
         return
+    runtime, app = build_app(settings)
+    if settings.migrate_on_start:
+        runtime.migrate()
     config: dict[str, Any] = {
         "host": settings.http_host,
         "port": settings.http_port,

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from trueup.platform.secrets import CredentialSealer
+
 
 class ServiceSettings(BaseSettings):
     """Settings every service shares; read from `TRUEUP_*` environment variables."""
@@ -32,6 +34,12 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
 
+    migrate_on_start: bool = True
+    """Migrate the database when the service starts (off where a migration job runs)."""
+    provision_streams: bool = True
+    """Create or update the JetStream streams at start (off where they are managed)."""
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+
     graceful_timeout_seconds: float = 15.0
     max_deliver: int = Field(default=8, ge=1, description="Deliveries before dead-lettering.")
     request_timeout_seconds: float = 5.0
@@ -51,3 +59,23 @@ class ServiceSettings(BaseSettings):
 def secret_value(secret: SecretStr | None) -> str | None:
     """Unwrap an optional secret at the last moment, never for logging."""
     return secret.get_secret_value() if secret is not None else None
+
+
+class CredentialKeySettings(BaseSettings):
+    """For services that open PSA credentials (psa_sync, writeback)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRUEUP_", extra="ignore", frozen=True)
+
+    credential_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Comma-separated Fernet keys; the first seals, any opens (rotation).",
+    )
+
+    def credential_sealer(self) -> CredentialSealer:
+        """The sealer for PSA credentials; fails clearly when no key is configured."""
+        keys = [k.strip() for k in self.credential_keys.get_secret_value().split(",") if k.strip()]
+        if not keys:
+            raise RuntimeError(
+                "TRUEUP_CREDENTIAL_KEYS is not set: PSA credentials cannot be sealed or opened"
+            )
+        return CredentialSealer(keys)

@@ -488,8 +488,13 @@ class PsaClient(abc.ABC):
         semaphore = asyncio.Semaphore(self._max_concurrency)
 
         async def run(coro: Any) -> Any:
-            async with semaphore:
-                return await coro
+            try:
+                async with semaphore:
+                    return await coro
+            finally:
+                # When a sibling fails, gather cancels us, possibly before `coro` started;
+                # closing it then avoids a "never awaited" warning (a no-op otherwise).
+                coro.close()
 
         return list(await asyncio.gather(*(run(c) for c in coros)))
 

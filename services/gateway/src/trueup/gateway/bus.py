@@ -4,15 +4,71 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import nats.errors
 from faststream.nats import NatsBroker
 
 from trueup.contracts import Payload, wrap
+from trueup.contracts.envelope import Reply
 from trueup.contracts.messages import subject_for
 from trueup.gateway.identity.principal import Principal
 from trueup.gateway.problems import ProblemError
 from trueup.platform.broker import ask
 
 R = TypeVar("R", bound=Payload)
+
+
+_RESULT_PREFIX = b'{"result":'
+_RESULT_SUFFIX = b',"error":null}'
+
+
+async def query_raw(
+    broker: NatsBroker,
+    principal: Principal,
+    payload: Payload,
+    reply_model: type[R],
+    *,
+    timeout: float,
+    correlation_id: str | None = None,
+) -> bytes:
+    """Like `query`, but returns the result's JSON as the service sent it.
+
+    The hot list endpoint forwards the page unparsed: the service built it from the same
+    schema, and parsing and re-serialising a hundred cards would double the gateway's
+    work per request. Anything but a plain result (an error) goes through `query`'s path.
+    """
+    subject = subject_for(type(payload), principal.tenant_id)
+    envelope = wrap(payload, tenant_id=principal.tenant_id, correlation_id=correlation_id)
+    try:
+        response = await broker.request(
+            envelope.model_dump_json().encode(),
+            subject,
+            timeout=timeout,
+            correlation_id=envelope.correlation_id,
+        )
+    except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+        raise _unavailable(f"no answer on {subject}") from exc
+    body: bytes = response.body
+    if body.startswith(_RESULT_PREFIX) and body.endswith(_RESULT_SUFFIX):
+        return body[len(_RESULT_PREFIX) : -len(_RESULT_SUFFIX)]
+    reply_type: type[Reply[R]] = Reply[reply_model]  # type: ignore[valid-type]
+    return _result(reply_type.model_validate_json(body)).model_dump_json().encode()
+
+
+def _unavailable(reason: str) -> ProblemError:
+    return ProblemError(
+        503,
+        "Service Unavailable",
+        f"The service that answers this did not reply in time ({reason}). Try again shortly.",
+        headers={"Retry-After": "2"},
+    )
+
+
+def _result(reply: Reply[R]) -> R:
+    if reply.error is not None:
+        raise ProblemError(reply.error.status, reply.error.title, reply.error.detail or None)
+    if reply.result is None:
+        raise ProblemError(502, "Bad Gateway", "The service sent an empty reply.")
+    return reply.result
 
 
 async def query(
@@ -30,14 +86,5 @@ async def query(
     try:
         reply = await ask(broker, subject, envelope, reply_model, timeout=timeout)
     except TimeoutError as exc:
-        raise ProblemError(
-            503,
-            "Service Unavailable",
-            f"The service that answers this did not reply in time ({exc}). Try again shortly.",
-            headers={"Retry-After": "2"},
-        ) from exc
-    if reply.error is not None:
-        raise ProblemError(reply.error.status, reply.error.title, reply.error.detail or None)
-    if reply.result is None:
-        raise ProblemError(502, "Bad Gateway", "The service sent an empty reply.")
-    return reply.result
+        raise _unavailable(str(exc)) from exc
+    return _result(reply)

@@ -8,8 +8,23 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from trueup.gateway import problems
-from trueup.gateway.endpoints import auth, cards
+from trueup.gateway.cache import CredentialCache
+from trueup.gateway.endpoints import (
+    activity,
+    auth,
+    cards,
+    events,
+    imports,
+    mappings,
+    usage,
+    users,
+    webhooks,
+)
+from trueup.gateway.endpoints import (
+    settings as settings_endpoints,
+)
 from trueup.gateway.identity import service as identity
+from trueup.gateway.live import LiveHub
 from trueup.gateway.middleware import EdgeMiddleware
 from trueup.gateway.settings import Settings
 from trueup.gateway.web import mount_web_app
@@ -22,6 +37,8 @@ UPLOAD_PATHS = ("/api/v1/imports",)
 
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
+    live = LiveHub()
+    live.register(runtime.broker)
 
     async def bootstrap() -> None:
         async with runtime.database.transaction() as session:
@@ -40,6 +57,9 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         app.state.settings = settings
         app.state.database = runtime.database
         app.state.broker = runtime.broker
+        app.state.live = live
+        app.state.pages = live.pages
+        app.state.credentials = CredentialCache()
         app.state.jwt_secret = settings.jwt_secret.get_secret_value()
         app.state.query_timeout = settings.query_timeout_seconds
         problems.install(app)
@@ -63,6 +83,14 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     app = runtime.http_app(
         auth.router,
         cards.router,
+        activity.router,
+        imports.router,
+        usage.router,
+        webhooks.router,
+        mappings.router,
+        settings_endpoints.router,
+        users.router,
+        events.router,
         title="TrueUp API",
         configure=configure,
     )

@@ -9,7 +9,7 @@ import hashlib
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.contracts import new_id
@@ -67,7 +67,8 @@ class EdgeMiddleware:
         self.max_request_bytes = max_request_bytes
         self.max_upload_bytes = max_upload_bytes
         self.upload_paths = upload_paths
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        # A sliding-window counter is O(1) per hit; a moving window keeps every timestamp.
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
         self.rate = RateLimitItemPerMinute(rate_per_minute)
 
     def _limit_for(self, path: str) -> int:
@@ -153,6 +154,7 @@ class EdgeMiddleware:
         with bound_context(correlation_id=correlation_id):
             try:
                 await self.app(scope, counting_receive, send_with_headers)
+                _forget_pages_after_write(scope)
             except _TooLargeError:
                 if not started:
                     await _send_problem(
@@ -165,3 +167,14 @@ class EdgeMiddleware:
                         ),
                         extra,
                     )
+
+
+def _forget_pages_after_write(scope: Scope) -> None:
+    # A write through this replica may change cards; its own cached pages go at once
+    # rather than when the change event comes back over NATS.
+    if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+        return
+    principal = scope.get("state", {}).get("principal")
+    pages = getattr(getattr(scope.get("app"), "state", None), "pages", None)
+    if principal is not None and pages is not None:
+        pages.invalidate(principal.tenant_id)

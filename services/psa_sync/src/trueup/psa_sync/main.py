@@ -1,12 +1,17 @@
-"""Builds the psa_sync service."""
+"""Builds the psa_sync service: sync scheduler, command consumers, queries."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from trueup.platform.service import ServiceRuntime
+from trueup.psa_sync.demo import connect_demo_tenant
+from trueup.psa_sync.handlers import commands, queries
+from trueup.psa_sync.scheduler import SyncScheduler
+from trueup.psa_sync.service import Syncer
 from trueup.psa_sync.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -14,4 +19,31 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
+    sealer = settings.credential_sealer()
+    syncer = Syncer(
+        runtime.database,
+        sealer,
+        batch_size=settings.snapshot_batch_size,
+        full_sync_every=settings.full_sync_every,
+        timeout=settings.psa_timeout_seconds,
+        retry_seconds=settings.psa_retry_seconds,
+    )
+    scheduler = SyncScheduler(
+        runtime.database,
+        syncer,
+        interval=timedelta(seconds=settings.sync_interval_seconds),
+        tick_seconds=settings.scheduler_tick_seconds,
+    )
+    commands.register(runtime, scheduler)
+    queries.register(runtime, sealer, scheduler, settings.psa_timeout_seconds)
+
+    async def start() -> None:
+        if settings.demo_tenant_id:
+            await connect_demo_tenant(
+                runtime.database, sealer, settings.demo_tenant_id, settings.demo_connectwise_url
+            )
+        scheduler.start()
+
+    runtime.on_start(start)
+    runtime.on_stop(scheduler.stop)
     return runtime, runtime.http_app()

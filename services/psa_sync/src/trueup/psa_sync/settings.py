@@ -1,8 +1,20 @@
-from trueup.platform.settings import ServiceSettings
+from trueup.platform.settings import CredentialKeySettings, ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, CredentialKeySettings):
     """psa_sync settings (`TRUEUP_*`)."""
 
     service_name: str = "psa_sync"
     http_port: int = 8011
+    sync_interval_seconds: int = 900
+    """How often each connection syncs incrementally on its own."""
+    full_sync_every: int = 24
+    """Every Nth scheduled sync is a full one, which also notices deletions."""
+    snapshot_batch_size: int = 500
+    scheduler_tick_seconds: float = 1.0
+    psa_timeout_seconds: float = 30.0
+    psa_retry_seconds: float = 300.0
+    """How long one PSA call keeps retrying 429s and 5xx before the sync gives up."""
+    demo_tenant_id: str | None = None
+    """When set (the embedded runtime sets `demo`), connect that tenant to the demo PSA."""
+    demo_connectwise_url: str = "http://127.0.0.1:8101"

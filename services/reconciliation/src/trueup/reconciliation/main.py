@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from trueup.platform.service import ServiceRuntime
-from trueup.reconciliation.handlers import queries, usage
+from trueup.reconciliation.handlers import events, queries
 from trueup.reconciliation.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -15,6 +15,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
-    usage.register(runtime)
+    events.register(runtime)
     queries.register(runtime)
     return runtime, runtime.http_app()

@@ -3,66 +3,192 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trueup.reconciliation.models import Card, Usage
+from trueup.reconciliation.models import (
+    AccountMappingRow,
+    AccountRow,
+    ActionRow,
+    Base,
+    CardRow,
+    ContractRow,
+    LineItemRow,
+    ServiceLineRow,
+    ServiceMappingRow,
+    TenantSettingsRow,
+    Usage,
+)
+
+M = TypeVar("M", bound=Base)
+
+Totals = tuple[int, Decimal, Decimal, Decimal, Decimal]
+_TOTALS: dict[tuple[str, str], tuple[int, Totals]] = {}
 
 
-class UsageRepository:
+def _where_key(where: Sequence[Any]) -> str:
+    return " AND ".join(
+        str(clause.compile(compile_kwargs={"literal_binds": True})) for clause in where
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TenantData:
+    """Every row reconciliation reads to compute a tenant's cards."""
+
+    tenant_id: str
+    accounts: Sequence[AccountRow]
+    contracts: Sequence[ContractRow]
+    line_items: Sequence[LineItemRow]
+    service_lines: Sequence[ServiceLineRow]
+    usage: Sequence[Usage]
+    account_mappings: Sequence[AccountMappingRow]
+    service_mappings: Sequence[ServiceMappingRow]
+    cards: Sequence[CardRow]
+
+
+class Repository:
+    """Reconciliation's data for one tenant."""
+
     def __init__(self, session: AsyncSession, tenant_id: str) -> None:
         self.session = session
         self.tenant_id = tenant_id
 
-    async def replace_accounts(self, vendor: str, vendor_account_ids: Sequence[str]) -> None:
-        """Forget this vendor's usage for these accounts (a newer file replaces it)."""
-        if vendor_account_ids:
-            await self.session.execute(
-                sa.delete(Usage).where(
-                    Usage.tenant_id == self.tenant_id,
-                    Usage.vendor == vendor,
-                    Usage.vendor_account_id.in_(vendor_account_ids),
-                )
-            )
-
-    async def upsert(self, usage: Usage) -> None:
-        assert usage.tenant_id == self.tenant_id
-        await self.session.merge(usage)
-
-    async def all(self) -> Sequence[Usage]:
+    async def _all(self, model: type[M], *where: Any) -> Sequence[M]:
         result = await self.session.scalars(
-            sa.select(Usage).where(Usage.tenant_id == self.tenant_id)
+            sa.select(model).where(model.tenant_id == self.tenant_id, *where)  # type: ignore[attr-defined]
         )
         return result.all()
 
+    async def load(self) -> TenantData:
+        return TenantData(
+            tenant_id=self.tenant_id,
+            accounts=await self._all(AccountRow),
+            contracts=await self._all(ContractRow),
+            line_items=await self._all(LineItemRow),
+            service_lines=await self._all(ServiceLineRow),
+            usage=await self._all(Usage),
+            account_mappings=await self._all(AccountMappingRow),
+            service_mappings=await self._all(ServiceMappingRow),
+            cards=await self._all(CardRow),
+        )
 
-class CardRepository:
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
+    async def merge(self, row: Base) -> None:
+        assert getattr(row, "tenant_id", None) == self.tenant_id
+        await self.session.merge(row)
 
-    async def upsert(self, card: Card) -> None:
-        assert card.tenant_id == self.tenant_id
-        await self.session.merge(card)
+    async def get(self, model: type[M], *key: str) -> M | None:
+        return await self.session.get(model, (self.tenant_id, *key))
 
-    async def page(
+    async def delete_where(self, model: type[M], *where: Any) -> int:
+        result = await self.session.execute(
+            sa.delete(model).where(model.tenant_id == self.tenant_id, *where)  # type: ignore[attr-defined]
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- PSA projection -----------------------------------------------------------
+
+    async def remove_contracts(self, contract_ids: Sequence[str]) -> None:
+        if contract_ids:
+            await self.delete_where(LineItemRow, LineItemRow.contract_id.in_(contract_ids))
+            await self.delete_where(ContractRow, ContractRow.contract_id.in_(contract_ids))
+
+    async def remove_line_items(self, line_item_ids: Sequence[str]) -> None:
+        if line_item_ids:
+            await self.delete_where(LineItemRow, LineItemRow.line_item_id.in_(line_item_ids))
+
+    async def contracts_of(self, account_id: str) -> Sequence[ContractRow]:
+        return await self._all(ContractRow, ContractRow.account_id == account_id)
+
+    # --- usage --------------------------------------------------------------------
+
+    async def replace_usage_accounts(self, vendor: str, vendor_accounts: Sequence[str]) -> None:
+        if vendor_accounts:
+            await self.delete_where(
+                Usage, Usage.vendor == vendor, Usage.vendor_account_id.in_(vendor_accounts)
+            )
+
+    # --- cards --------------------------------------------------------------------
+
+    async def card(self, card_id: str) -> CardRow | None:
+        return await self.get(CardRow, card_id)
+
+    async def cards(
         self,
-        *,
-        kind: str | None,
-        state: str | None,
-        vendor: str | None,
-        limit: int,
-        after: str | None,
-    ) -> Sequence[Card]:
-        query = sa.select(Card).where(Card.tenant_id == self.tenant_id)
-        if kind:
-            query = query.where(Card.kind == kind)
-        if state:
-            query = query.where(Card.state == state)
-        if vendor:
-            query = query.where(Card.vendor == vendor)
-        if after:
-            query = query.where(Card.card_id > after)
-        result = await self.session.scalars(query.order_by(Card.card_id).limit(limit))
-        return result.all()
+        where: Sequence[Any],
+        order_by: Sequence[Any],
+        limit: int | None = None,
+    ) -> Sequence[CardRow]:
+        query = sa.select(CardRow).where(CardRow.tenant_id == self.tenant_id, *where)
+        query = query.order_by(*order_by)
+        if limit is not None:
+            query = query.limit(limit)
+        return (await self.session.scalars(query)).all()
+
+    async def cards_version(self) -> int:
+        row = await self.settings_row()
+        return row.cards_version if row else 0
+
+    async def bump_cards_version(self) -> None:
+        """Mark the tenant's cards changed (invalidates cached list totals everywhere)."""
+        row = await self.settings_row()
+        if row is None:
+            await self.merge(
+                TenantSettingsRow(tenant_id=self.tenant_id, settings={}, cards_version=1)
+            )
+        else:
+            row.cards_version = (row.cards_version or 0) + 1
+
+    async def card_totals(self, where: Sequence[Any]) -> Totals:
+        """Count and money totals of the matching cards.
+
+        Summed in Python: on SQLite the amounts are text, and SQL's SUM would go through
+        floats. Sums are cached per filter against the tenant's cards version, so paging a
+        large list does not add them up again until a card changes.
+        """
+        key = (self.tenant_id, _where_key(where))
+        version = await self.cards_version()
+        cached = _TOTALS.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        columns = (
+            CardRow.revenue_change,
+            CardRow.cost_change,
+            CardRow.profit_change,
+            CardRow.mrr_change,
+        )
+        rows = (
+            await self.session.execute(
+                sa.select(*columns).where(CardRow.tenant_id == self.tenant_id, *where)
+            )
+        ).all()
+        zero = Decimal(0)
+        sums = [sum((row[i] or zero for row in rows), zero) for i in range(4)]
+        totals = (len(rows), sums[0], sums[1], sums[2], sums[3])
+        if len(_TOTALS) > 1024:
+            _TOTALS.clear()
+        _TOTALS[key] = (version, totals)
+        return totals
+
+    # --- actions --------------------------------------------------------------------
+
+    async def action_by_key(self, idempotency_key: str) -> ActionRow | None:
+        return await self.session.scalar(
+            sa.select(ActionRow).where(
+                ActionRow.tenant_id == self.tenant_id, ActionRow.idempotency_key == idempotency_key
+            )
+        )
+
+    async def add_action(self, row: ActionRow) -> None:
+        assert row.tenant_id == self.tenant_id
+        self.session.add(row)
+        await self.session.flush()
+
+    # --- settings -------------------------------------------------------------------
+
+    async def settings_row(self) -> TenantSettingsRow | None:
+        return await self.get(TenantSettingsRow)

@@ -1,33 +1,210 @@
-"""Reconciliation use cases. Handlers call these inside one transaction; they never commit."""
+"""Reconciliation use cases. Handlers call these inside one transaction; they never commit.
+
+Every change of input (a PSA snapshot, usage, a mapping, a setting) ends in `recompute`,
+which runs the domain's `reconcile` over the tenant's state, stores the cards that
+changed, and announces them.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trueup.contracts import Envelope, caused_by
-from trueup.contracts.messages import (
-    CardPage,
-    CardsChanged,
-    CardView,
-    ListCards,
-    UsageReported,
-    subject_for,
-)
+from trueup import domain as d
+from trueup.contracts import Envelope, Payload, caused_by, new_id, wrap
+from trueup.contracts import messages as m
+from trueup.contracts import recon as r
+from trueup.platform.broker import QueryFailedError
 from trueup.platform.messaging import enqueue
-from trueup.reconciliation.models import Card, Usage
-from trueup.reconciliation.repository import CardRepository, UsageRepository
+from trueup.reconciliation import state as st
+from trueup.reconciliation.models import (
+    AccountMappingRow,
+    AccountRow,
+    ActionRow,
+    CardRow,
+    ContractRow,
+    LineItemRow,
+    ServiceLineRow,
+    ServiceMappingRow,
+    TenantSettingsRow,
+    Usage,
+)
+from trueup.reconciliation.repository import Repository
+
+SYSTEM = m.Actor(kind="system", id="reconciliation", name="TrueUp")
 
 
-async def apply_usage(session: AsyncSession, envelope: Envelope[UsageReported]) -> list[str]:
-    """Store a usage batch and recompute the cards it touches; returns their ids."""
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _announce(
+    session: AsyncSession, tenant_id: str, payload: Payload, cause: Envelope[Any] | None
+) -> None:
+    envelope = caused_by(cause, payload) if cause else wrap(payload, tenant_id=tenant_id)
+    await enqueue(session, m.subject_for(type(payload), tenant_id), envelope)
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+async def billing_settings(repo: Repository) -> r.BillingSettings:
+    row = await repo.settings_row()
+    if row is None or not row.settings:
+        return r.BillingSettings()
+    return r.BillingSettings.model_validate_json(_json(row.settings))
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+async def save_settings(
+    session: AsyncSession, tenant_id: str, query: Envelope[r.SaveSettings]
+) -> r.BillingSettings:
+    repo = Repository(session, tenant_id)
+    settings = query.payload.settings
+    try:
+        st.domain_settings(settings)  # the domain refuses a rule without a size limit
+    except ValueError as exc:
+        raise QueryFailedError(422, "Invalid settings", str(exc)) from exc
+    row = await repo.settings_row()
+    stored = settings.model_dump(mode="json")
+    if row is None:
+        await repo.merge(TenantSettingsRow(tenant_id=tenant_id, settings=stored, active_accounts=0))
+    else:
+        row.settings = stored
+    await _announce(
+        session,
+        tenant_id,
+        m.SettingsChanged(
+            section="billing",
+            actor=query.payload.actor,
+            summary=(
+                f"cycle starts day {settings.cycle_start_day}, "
+                f"{settings.proration_convention} proration, {len(settings.rules)} rule(s)"
+            ),
+        ),
+        query,
+    )
+    await recompute(session, tenant_id, reason="settings", cause=query)
+    return settings
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+async def apply_snapshot(session: AsyncSession, envelope: Envelope[m.PsaSnapshot]) -> None:
+    """Project one batch of PSA state; incremental batches recompute at once, a full sync
+    waits for its `sync.completed`."""
+    tenant_id = envelope.tenant_id
+    snapshot = envelope.payload
+    repo = Repository(session, tenant_id)
+    for account in snapshot.accounts:
+        existing = await repo.get(AccountRow, account.psa_id)
+        await repo.merge(
+            AccountRow(
+                tenant_id=tenant_id,
+                account_id=account.psa_id,
+                name=account.name,
+                identifier=account.identifier,
+                connection_id=snapshot.connection_id,
+                suppress_new_revenue=existing.suppress_new_revenue if existing else False,
+            )
+        )
+    for contract in snapshot.contracts:
+        await repo.merge(
+            ContractRow(
+                tenant_id=tenant_id,
+                contract_id=contract.psa_id,
+                account_id=contract.account_psa_id,
+                name=contract.name,
+                status=contract.status,
+                start_date=contract.start_date,
+                end_date=contract.end_date,
+                billing_cycle=contract.billing_cycle,
+                bill_in_advance=contract.bill_in_advance,
+                proration_allowed=contract.proration_allowed,
+                currency=contract.currency,
+                connection_id=snapshot.connection_id,
+                psa=snapshot.psa,
+            )
+        )
+    for item in snapshot.line_items:
+        await repo.merge(
+            LineItemRow(
+                tenant_id=tenant_id,
+                line_item_id=item.psa_id,
+                contract_id=item.contract_psa_id,
+                product_id=item.product_id,
+                product_name=item.product_name,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                unit_cost=item.unit_cost,
+                effective_date=item.effective_date,
+                cancelled_date=item.cancelled_date,
+            )
+        )
+        if await repo.get(ServiceLineRow, item.product_id) is None:
+            # Every PSA product is a service line; its first price is the catalogue price
+            # New Revenue is valued at until a person enters one.
+            await repo.merge(
+                ServiceLineRow(
+                    tenant_id=tenant_id,
+                    service_line_id=item.product_id,
+                    name=item.product_name,
+                    product_id=item.product_id,
+                    vendor_tag=None,
+                    sales_unit="each",
+                    catalogue_unit_price=item.unit_price,
+                    catalogue_unit_cost=item.unit_cost,
+                )
+            )
+    await repo.remove_contracts(snapshot.removed_contract_ids)
+    await repo.remove_line_items(snapshot.removed_line_item_ids)
+    await session.flush()
+    if not snapshot.full:
+        await recompute(session, tenant_id, reason="psa", cause=envelope)
+
+
+async def apply_sync_completed(
+    session: AsyncSession, envelope: Envelope[m.PsaSyncCompleted]
+) -> None:
+    if not envelope.payload.succeeded:
+        return
+    repo = Repository(session, envelope.tenant_id)
+    row = await repo.settings_row()
+    if row is None:
+        await repo.merge(
+            TenantSettingsRow(
+                tenant_id=envelope.tenant_id,
+                settings={},
+                last_sync_at=envelope.occurred_at,
+                active_accounts=0,
+            )
+        )
+    else:
+        row.last_sync_at = envelope.occurred_at
+    await session.flush()
+    await recompute(session, envelope.tenant_id, reason="psa", cause=envelope)
+
+
+async def apply_usage(session: AsyncSession, envelope: Envelope[m.UsageReported]) -> list[str]:
+    """Store a usage batch (a newer file replaces, it does not add) and recompute."""
     tenant_id = envelope.tenant_id
     batch = envelope.payload
-    usage = UsageRepository(session, tenant_id)
-    await usage.replace_accounts(batch.vendor, batch.replaces_accounts)
+    repo = Repository(session, tenant_id)
+    await repo.replace_usage_accounts(batch.vendor, batch.replaces_accounts)
+    await session.flush()
     for record in batch.records:
-        await usage.upsert(
+        await repo.merge(
             Usage(
                 tenant_id=tenant_id,
                 vendor=batch.vendor,
@@ -39,63 +216,664 @@ async def apply_usage(session: AsyncSession, envelope: Envelope[UsageReported]) 
                 as_of=record.as_of,
                 source=batch.source.value,
                 batch_id=batch.batch_id,
+                psa_account_hint=record.psa_account_hint,
             )
         )
-    cards = CardRepository(session, tenant_id)
-    now = datetime.now(UTC)
-    changed: list[str] = []
-    for record in batch.records:
-        card_id = f"usage:{batch.vendor}:{record.vendor_account_id}:{record.sku}"
-        await cards.upsert(
-            Card(
-                tenant_id=tenant_id,
-                card_id=card_id,
-                kind="new_revenue",
-                state="pending",
-                account_name=record.vendor_account_name or record.vendor_account_id,
-                service_line=record.sku_name or record.sku,
-                contract_name="",
-                vendor=batch.vendor,
-                psa_quantity=None,
-                vendor_quantity=record.quantity,
-                delta=record.quantity,
-                stale=False,
-                updated_at=now,
+    await session.flush()
+    return await recompute(session, tenant_id, reason="usage", cause=envelope)
+
+
+# --- recompute ----------------------------------------------------------------------------
+
+
+async def _auto_map(
+    session: AsyncSession,
+    repo: Repository,
+    data: Any,
+    settings: r.BillingSettings,
+    cause: Envelope[Any] | None,
+) -> bool:
+    """Map exact matches (and, above the tenant's threshold, fuzzy ones) without a person."""
+    mapped_accounts = {(m_.vendor, m_.vendor_account) for m_ in data.account_mappings}
+    refs = {
+        (u.vendor, u.vendor_account_id): d.VendorAccountRef(
+            vendor=u.vendor,
+            vendor_account=u.vendor_account_id,
+            name=u.vendor_account_name or u.vendor_account_id,
+            psa_account_hint=u.psa_account_hint,
+        )
+        for u in data.usage
+        if (u.vendor, u.vendor_account_id) not in mapped_accounts
+    }
+    changed = False
+    if refs and data.accounts:
+        accounts = [st.account(a) for a in data.accounts]
+        suggestions = d.suggest_account_mappings(refs.values(), accounts, limit=1)
+        threshold = settings.auto_map_threshold
+        for mapping in d.mappings_to_apply(suggestions, auto_apply_threshold=threshold):
+            await repo.merge(
+                AccountMappingRow(
+                    tenant_id=repo.tenant_id,
+                    vendor=mapping.vendor,
+                    vendor_account=mapping.vendor_account,
+                    account_id=mapping.account_id,
+                    excluded=False,
+                    automatic=True,
+                    updated_at=_now(),
+                    updated_by="automatic",
+                )
+            )
+            await _announce(
+                session,
+                repo.tenant_id,
+                m.MappingChanged(
+                    kind="account",
+                    change="mapped",
+                    vendor=mapping.vendor,
+                    vendor_key=mapping.vendor_account,
+                    target_id=mapping.account_id,
+                    actor=SYSTEM,
+                    automatic=True,
+                ),
+                cause,
+            )
+            changed = True
+    mapped_skus = {(s.vendor, s.sku) for s in data.service_mappings}
+    by_name: dict[str, str] = {}
+    for line in data.service_lines:
+        by_name.setdefault(d.normalise_name(line.name), line.service_line_id)
+    for u in data.usage:
+        if (u.vendor, u.sku) in mapped_skus:
+            continue
+        line_id = by_name.get(d.normalise_name(u.sku_name or u.sku)) or by_name.get(
+            d.normalise_name(u.sku)
+        )
+        if line_id is None:
+            continue
+        mapped_skus.add((u.vendor, u.sku))
+        await repo.merge(
+            ServiceMappingRow(
+                tenant_id=repo.tenant_id,
+                vendor=u.vendor,
+                sku=u.sku,
+                service_line_id=line_id,
+                factor=Decimal(1),
+                rounding=d.RoundingRule.UP.value,
+                excluded=False,
+                automatic=True,
             )
         )
-        changed.append(card_id)
-    if changed:
-        announcement = caused_by(envelope, CardsChanged(card_ids=changed, reason="usage"))
-        await enqueue(session, subject_for(CardsChanged, tenant_id), announcement)
+        await _announce(
+            session,
+            repo.tenant_id,
+            m.MappingChanged(
+                kind="service",
+                change="mapped",
+                vendor=u.vendor,
+                vendor_key=u.sku,
+                target_id=line_id,
+                actor=SYSTEM,
+                automatic=True,
+            ),
+            cause,
+        )
+        changed = True
     return changed
 
 
-async def list_cards(session: AsyncSession, query: Envelope[ListCards]) -> CardPage:
-    """One page of the tenant's cards."""
-    filters = query.payload
-    rows = await CardRepository(session, query.tenant_id).page(
-        kind=filters.kind,
-        state=filters.state,
-        vendor=filters.vendor,
-        limit=filters.limit + 1,
-        after=filters.cursor,
-    )
-    items = [
-        CardView(
-            card_id=row.card_id,
-            kind=row.kind,
-            state=row.state,
-            account_name=row.account_name,
-            service_line=row.service_line,
-            contract_name=row.contract_name,
-            vendor=row.vendor,
-            psa_quantity=row.psa_quantity,
-            vendor_quantity=row.vendor_quantity,
-            delta=row.delta,
-            stale=row.stale,
-            updated_at=row.updated_at,
+async def recompute(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    reason: str,
+    cause: Envelope[Any] | None = None,
+    today: date | None = None,
+) -> list[str]:
+    """Recompute every card of the tenant; store and announce the ones that changed."""
+    repo = Repository(session, tenant_id)
+    settings = await billing_settings(repo)
+    data = await repo.load()
+    if await _auto_map(session, repo, data, settings, cause):
+        await session.flush()
+        data = await repo.load()
+    now = _now()
+    today = today or now.date()
+    result = d.reconcile(st.tenant_state(data, settings), today=today, now=now)
+    accounts = {a.account_id: a.name for a in data.accounts}
+    lines = {s.service_line_id: s for s in data.service_lines}
+    contracts = {c.contract_id: c.name for c in data.contracts}
+    existing = {c.card_id: c for c in data.cards}
+    changed: list[str] = []
+    for card in result.cards:
+        line = lines.get(card.service_line_id or "")
+        row = st.card_row(
+            card,
+            account_name=accounts.get(card.account_id, card.account_id),
+            service_line_name=line.name if line else (card.service_line_id or ""),
+            contract_name=contracts.get(card.contract_id or "", ""),
+            now=now,
         )
-        for row in rows[: filters.limit]
+        old = existing.pop(card.id, None)
+        if old is not None:
+            row.error = old.error if row.state in ("failed", "conflict") else None
+            row.last_job_id = old.last_job_id
+            row.planned_effective_date = old.planned_effective_date
+            if old.fingerprint == row.fingerprint and old.error == row.error:
+                continue
+        if line is not None and line.vendor_tag is None and card.vendors:
+            # An import tags the service lines it feeds with its vendor.
+            line.vendor_tag = card.vendors[0]
+        await repo.merge(row)
+        changed.append(card.id)
+    for gone in existing:
+        await repo.delete_where(CardRow, CardRow.card_id == gone)
+        changed.append(gone)
+    settings_row = await repo.settings_row()
+    if settings_row is None:
+        await repo.merge(
+            TenantSettingsRow(
+                tenant_id=tenant_id, settings={}, active_accounts=result.active_accounts
+            )
+        )
+    elif settings_row.active_accounts != result.active_accounts:
+        settings_row.active_accounts = result.active_accounts
+    if changed:
+        await repo.bump_cards_version()
+        await _announce(session, tenant_id, m.CardsChanged(card_ids=changed, reason=reason), cause)
+    await session.flush()
+    for card in result.cards:
+        if card.auto_approval is not None and card.state is d.CardState.PENDING and not card.hidden:
+            await act(
+                session,
+                tenant_id,
+                r.ActionQuery(
+                    card_id=card.id,
+                    action="approve",
+                    actor=m.Actor(
+                        kind="rule",
+                        id=card.auto_approval.rule_name,
+                        name=card.auto_approval.explanation,
+                    ),
+                    idempotency_key=f"rule:{card.id}:{today.isoformat()}",
+                ),
+                cause=cause,
+                today=today,
+            )
+    return changed
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+def _changes(request: r.ChangeRequest, card: CardRow, default_date: date) -> list[m.ProratedChange]:
+    if request.prorated_changes:
+        return sorted(request.prorated_changes, key=lambda c: c.effective_date)
+    quantity = request.quantity if request.quantity is not None else card.target_quantity
+    if quantity is None:
+        raise QueryFailedError(
+            422, "No quantity", "This card has no vendor quantity; enter the quantity to write."
+        )
+    return [
+        m.ProratedChange(effective_date=request.effective_date or default_date, quantity=quantity)
     ]
-    next_cursor = items[-1].card_id if len(rows) > filters.limit else None
-    return CardPage(items=items, next_cursor=next_cursor)
+
+
+async def act(
+    session: AsyncSession,
+    tenant_id: str,
+    request: r.ActionQuery,
+    *,
+    cause: Envelope[Any] | None = None,
+    today: date | None = None,
+) -> r.ActionAccepted:
+    """Approve, add, dismiss, restore or retry one card; idempotent by its key."""
+    repo = Repository(session, tenant_id)
+    previous = await repo.action_by_key(request.idempotency_key)
+    if previous is not None:
+        return r.ActionAccepted(
+            action_id=previous.action_id,
+            card_id=previous.card_id,
+            state=previous.result_state,  # type: ignore[arg-type]
+        )
+    card = await repo.card(request.card_id)
+    if card is None:
+        raise QueryFailedError(404, "Not Found", f"No card {request.card_id}.")
+    today = today or _now().date()
+    action_id = new_id()
+    detail: dict[str, Any] = {"reason": request.reason}
+    outgoing: list[Payload] = []
+    contract_row = await repo.get(ContractRow, card.contract_id) if card.contract_id else None
+
+    if request.action == "restore":
+        if card.state != "dismissed":
+            raise QueryFailedError(
+                409, "Conflict", f"Only a dismissed card can be restored; this one is {card.state}."
+            )
+        card.state, card.hidden, card.actioned_on = "pending", False, None
+    elif request.action == "retry":
+        if card.state != "failed" or not card.last_job_id:
+            raise QueryFailedError(
+                409,
+                "Conflict",
+                f"Only a failed writeback can be retried; this card is {card.state}.",
+            )
+        outgoing.append(m.RetryWriteback(job_id=card.last_job_id, actor=request.actor))
+        card.state, card.error, card.hidden = "approved", None, True
+    elif request.action == "set_effective_date":
+        if request.change.effective_date is None:
+            raise QueryFailedError(422, "Invalid request", "effective_date is required.")
+        _check_date(contract_row, request.change.effective_date, today)
+        card.planned_effective_date = request.change.effective_date
+        detail["effective_date"] = request.change.effective_date.isoformat()
+    else:
+        if card.state != "pending" or card.hidden:
+            raise QueryFailedError(
+                409,
+                "Conflict",
+                f"This card is {card.state} and cannot be {request.action}d; refresh to see it.",
+            )
+        if request.action == "dismiss":
+            card.state, card.hidden, card.actioned_on = "dismissed", True, today
+        else:
+            outgoing.append(
+                await _writeback_command(repo, card, contract_row, request, action_id, today)
+            )
+            card.state, card.hidden, card.actioned_on = "approved", True, today
+            command = outgoing[-1]
+            assert isinstance(command, m.ApplyWriteback)
+            detail["changes"] = [c.model_dump(mode="json") for c in command.changes]
+    await repo.add_action(
+        ActionRow(
+            tenant_id=tenant_id,
+            action_id=action_id,
+            idempotency_key=request.idempotency_key,
+            card_id=card.card_id,
+            kind=request.action,
+            actor=request.actor.model_dump(mode="json"),
+            detail=detail,
+            result_state=card.state,
+            created_at=_now(),
+        )
+    )
+    card.updated_at = _now()
+    card.fingerprint = st.fingerprint(card)
+    await repo.bump_cards_version()
+    if request.action in ("approve", "add", "dismiss"):
+        first = outgoing[0] if outgoing else None
+        changes = first.changes if isinstance(first, m.ApplyWriteback) else []
+        outgoing.insert(
+            0,
+            m.ActionRecorded(
+                action_id=action_id,
+                card_id=card.card_id,
+                action=request.action,  # type: ignore[arg-type]
+                actor=request.actor,
+                account_name=card.account_name,
+                service_line=card.service_line,
+                contract_psa_id=card.contract_id,
+                quantity_before=card.psa_quantity,
+                quantity_after=changes[-1].quantity if changes else None,
+                unit_price=card.unit_price,
+                effective_date=changes[0].effective_date if changes else None,
+                reason=request.reason,
+                unit_price_before=card.unit_price if card.line_item_id else None,
+                changes=list(changes),
+            ),
+        )
+    for payload in outgoing:
+        await _announce(session, tenant_id, payload, cause)
+    await _announce(
+        session, tenant_id, m.CardsChanged(card_ids=[card.card_id], reason=request.action), cause
+    )
+    return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
+
+
+def _check_date(contract_row: ContractRow | None, effective: date, today: date) -> None:
+    if contract_row is None:
+        return
+    try:
+        d.check_effective_date(st.contract(contract_row), effective, today)
+    except d.DomainError as exc:
+        raise QueryFailedError(422, "Effective date not allowed", str(exc)) from exc
+
+
+async def _writeback_command(
+    repo: Repository,
+    card: CardRow,
+    contract_row: ContractRow | None,
+    request: r.ActionQuery,
+    action_id: str,
+    today: date,
+) -> m.ApplyWriteback:
+    if request.action == "add":
+        if card.kind != "new_revenue":
+            raise QueryFailedError(409, "Conflict", "Only a New Revenue card can be added.")
+        contract_id = request.contract_id or card.contract_id
+        contract_row = await repo.get(ContractRow, contract_id) if contract_id else None
+        if contract_row is None or contract_row.account_id != card.account_id:
+            raise QueryFailedError(
+                422, "Invalid contract", "Choose an active contract of this card's account."
+            )
+    elif card.kind == "new_revenue":
+        raise QueryFailedError(409, "Conflict", "A New Revenue card is added, not approved.")
+    if contract_row is None:
+        raise QueryFailedError(409, "Conflict", "The card's contract is no longer in the PSA.")
+    contract = st.contract(contract_row)
+    default_date = card.planned_effective_date or d.default_effective_date(contract, today)
+    changes = _changes(request.change, card, default_date)
+    for change in changes:
+        _check_date(contract_row, change.effective_date, today)
+    line = await repo.get(ServiceLineRow, card.service_line_id) if card.service_line_id else None
+    prorate = request.prorate or (
+        contract_row.proration_allowed
+        and (len(changes) > 1 or bool(request.change.prorated_changes))
+    )
+    return m.ApplyWriteback(
+        idempotency_key=f"{repo.tenant_id}:{action_id}",
+        card_id=card.card_id,
+        action_id=action_id,
+        action="add" if request.action == "add" else "approve",
+        actor=request.actor,
+        connection_id=contract_row.connection_id,
+        psa=contract_row.psa or "connectwise",  # type: ignore[arg-type]
+        contract_psa_id=contract_row.contract_id,
+        line_item_psa_id=card.line_item_id,
+        product_id=line.product_id if line else None,
+        product_name=line.name if line else card.service_line,
+        account_name=card.account_name,
+        expected_quantity=card.psa_quantity if request.action == "approve" else None,
+        changes=changes,
+        unit_price=request.unit_price if request.unit_price is not None else card.unit_price,
+        unit_cost=request.unit_cost if request.unit_cost is not None else card.unit_cost,
+        prorate=prorate and contract_row.proration_allowed,
+    )
+
+
+async def bulk(
+    session: AsyncSession, tenant_id: str, request: Envelope[r.BulkActionQuery]
+) -> r.BulkResult:
+    """The same action over a selection or a filter; each card succeeds or fails alone."""
+    query = request.payload
+    repo = Repository(session, tenant_id)
+    ids = list(query.card_ids)
+    if query.filter is not None:
+        rows = await repo.cards(_where(query.filter), [CardRow.card_id])
+        ids.extend(row.card_id for row in rows if row.card_id not in ids)
+    accepted: list[r.ActionAccepted] = []
+    rejected: list[r.BulkRejection] = []
+    for card_id in ids:
+        try:
+            async with session.begin_nested():
+                accepted.append(
+                    await act(
+                        session,
+                        tenant_id,
+                        r.ActionQuery(
+                            card_id=card_id,
+                            action=query.action,
+                            actor=query.actor,
+                            idempotency_key=f"{query.idempotency_key}:{card_id}",
+                            change=r.ChangeRequest(effective_date=query.effective_date),
+                            reason=query.reason,
+                        ),
+                        cause=request,
+                    )
+                )
+        except QueryFailedError as exc:
+            rejected.append(r.BulkRejection(card_id=card_id, status=exc.status, detail=exc.detail))
+    return r.BulkResult(accepted=accepted, rejected=rejected)
+
+
+async def apply_writeback_outcome(
+    session: AsyncSession,
+    envelope: Envelope[m.WritebackApplied]
+    | Envelope[m.WritebackConflict]
+    | Envelope[m.WritebackFailed],
+) -> None:
+    """Move the card to applied, conflict or failed (the last two stay visible)."""
+    outcome = envelope.payload
+    repo = Repository(session, envelope.tenant_id)
+    card = await repo.card(outcome.card_id)
+    if card is None:
+        return
+    if isinstance(outcome, m.WritebackApplied):
+        card.state, card.error = "applied", None
+    elif isinstance(outcome, m.WritebackConflict):
+        card.state, card.hidden = "conflict", False
+        card.error = (
+            f"The PSA now shows {outcome.found_quantity}, not the {outcome.expected_quantity} "
+            "this card showed; nothing was written. Check the PSA, then reconcile again."
+        )
+    else:
+        card.state, card.hidden = "failed", False
+        card.error = outcome.error
+        card.last_job_id = outcome.job_id
+    card.updated_at = _now()
+    card.fingerprint = st.fingerprint(card)
+    await repo.bump_cards_version()
+    await _announce(
+        session,
+        envelope.tenant_id,
+        m.CardsChanged(card_ids=[card.card_id], reason=f"writeback.{card.state}"),
+        envelope,
+    )
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def _where(f: r.CardFilter) -> list[Any]:
+    where: list[Any] = []
+    if not f.include_hidden:
+        where.append(CardRow.hidden.is_(False))
+    if f.kind:
+        where.append(CardRow.kind == f.kind)
+    if f.state:
+        where.append(CardRow.state == f.state)
+    if f.vendor:
+        where.append(CardRow.vendors.contains(f.vendor))
+    if f.service_line_id:
+        where.append(CardRow.service_line_id == f.service_line_id)
+    if f.account_id:
+        where.append(CardRow.account_id == f.account_id)
+    if f.contract_id:
+        where.append(CardRow.contract_id == f.contract_id)
+    if f.q:
+        like = f"%{f.q.lower()}%"
+        where.append(
+            sa.or_(
+                sa.func.lower(CardRow.account_name).like(like),
+                sa.func.lower(CardRow.service_line).like(like),
+                sa.func.lower(CardRow.contract_name).like(like),
+            )
+        )
+    return where
+
+
+_SORTS: dict[str, Sequence[Any]] = {
+    "service_line": (CardRow.service_line, CardRow.account_name, CardRow.card_id),
+    "account": (CardRow.account_name, CardRow.service_line, CardRow.card_id),
+    "contract": (CardRow.contract_name, CardRow.service_line, CardRow.card_id),
+    "updated": (CardRow.updated_at.desc(), CardRow.card_id),
+}
+
+
+async def list_cards(session: AsyncSession, tenant_id: str, query: r.ListCardsQuery) -> r.CardList:
+    """A page of cards; the cursor is an offset into a stable order (ties broken by id)."""
+    repo = Repository(session, tenant_id)
+    where = _where(query.filter)
+    offset = int(query.cursor) if query.cursor and query.cursor.isdigit() else 0
+    if query.sort in ("delta", "revenue"):
+        # Decimal columns are text on SQLite, so numeric order is taken in Python.
+        rows = list(await repo.cards(where, [CardRow.card_id]))
+        key = (
+            (lambda c: abs(c.delta))
+            if query.sort == "delta"
+            else (lambda c: abs(c.revenue_change or Decimal(0)))
+        )
+        rows.sort(key=key, reverse=True)
+        page = rows[offset : offset + query.limit + 1]
+    else:
+        statement = (
+            sa.select(CardRow)
+            .where(CardRow.tenant_id == tenant_id, *where)
+            .order_by(*_SORTS[query.sort])
+            .offset(offset)
+            .limit(query.limit + 1)
+        )
+        page = list((await session.scalars(statement)).all())
+    count, revenue, cost, profit, mrr = await repo.card_totals(where)
+    items = [st.card_item(row) for row in page[: query.limit]]
+    return r.CardList(
+        items=items,
+        next_cursor=str(offset + query.limit) if len(page) > query.limit else None,
+        totals=r.CardTotals(
+            cards=count,
+            revenue_change=revenue,
+            cost_change=cost,
+            profit_change=profit,
+            mrr_change=mrr,
+        ),
+    )
+
+
+async def card_details(session: AsyncSession, tenant_id: str, card_id: str) -> r.CardDetails:
+    repo = Repository(session, tenant_id)
+    card = await repo.card(card_id)
+    if card is None:
+        raise QueryFailedError(404, "Not Found", f"No card {card_id}.")
+    contract_row = await repo.get(ContractRow, card.contract_id) if card.contract_id else None
+    today = _now().date()
+    contract_facts = None
+    default_date = today
+    if contract_row is not None:
+        contract_facts = _contract_facts(contract_row)
+        default_date = card.planned_effective_date or d.default_effective_date(
+            st.contract(contract_row), today
+        )
+    account = await repo.get(AccountRow, card.account_id)
+    mappings = await repo._all(AccountMappingRow, AccountMappingRow.account_id == card.account_id)
+    usage_names = {
+        (u.vendor, u.vendor_account_id): u.vendor_account_name for u in await repo._all(Usage)
+    }
+    settings_row = await repo.settings_row()
+    return r.CardDetails(
+        card=st.card_item(card),
+        contract=contract_facts,
+        names=r.CardNames(
+            psa_account_name=account.name if account else card.account_name,
+            psa_contract_name=card.contract_name,
+            vendor_accounts=[
+                r.VendorAccountName(
+                    vendor=row.vendor,
+                    vendor_account=row.vendor_account,
+                    name=usage_names.get((row.vendor, row.vendor_account), row.vendor_account),
+                    mapping="automatic" if row.automatic else "manual",
+                )
+                for row in mappings
+                if not row.excluded
+            ],
+            psa_synced_at=settings_row.last_sync_at if settings_row else None,
+            usage_as_of=card.usage_as_of,
+        ),
+        change=r.ChangeFacts(
+            vendor_quantity=card.vendor_quantity,
+            psa_quantity=card.psa_quantity,
+            unit_price=card.unit_price,
+            unit_cost=card.unit_cost,
+            default_effective_date=default_date,
+            proration_allowed=contract_row.proration_allowed if contract_row else False,
+            contributions=[r.Contribution.model_validate(c) for c in card.contributions],
+        ),
+    )
+
+
+def _contract_facts(row: ContractRow) -> r.ContractFacts:
+    return r.ContractFacts(
+        contract_id=row.contract_id,
+        name=row.name,
+        psa=row.psa,
+        status=row.status,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        billing_cycle=row.billing_cycle,
+        bill_in_advance=row.bill_in_advance,
+        proration_allowed=row.proration_allowed,
+        currency=row.currency,
+    )
+
+
+async def preview(session: AsyncSession, tenant_id: str, query: r.PreviewQuery) -> r.ChangePreview:
+    """Exactly the lines approving would write, with their revenue and profit effect."""
+    repo = Repository(session, tenant_id)
+    row = await repo.card(query.card_id)
+    if row is None:
+        raise QueryFailedError(404, "Not Found", f"No card {query.card_id}.")
+    contract_row = await repo.get(ContractRow, row.contract_id) if row.contract_id else None
+    if contract_row is None:
+        raise QueryFailedError(409, "Conflict", "The card's contract is no longer in the PSA.")
+    settings = await billing_settings(repo)
+    today = _now().date()
+    contract = st.contract(contract_row)
+    default_date = row.planned_effective_date or d.default_effective_date(contract, today)
+    changes = _changes(query.change, row, default_date)
+    for change in changes:
+        _check_date(contract_row, change.effective_date, today)
+    unit_price = row.unit_price
+    if unit_price is None:
+        raise QueryFailedError(422, "No price", "Enter a unit price to preview this change.")
+    unit_cost = row.unit_cost or Decimal(0)
+    domain_settings = st.domain_settings(settings)
+    preview_ = d.preview_changes(
+        contract,
+        quantity_before=row.psa_quantity,
+        unit_price=unit_price,
+        changes=[d.QuantityChange(c.effective_date, c.quantity) for c in changes],
+        today=today,
+        convention=domain_settings.proration,
+        policy=domain_settings.rounding,
+    )
+    cost_preview = d.preview_changes(
+        contract,
+        quantity_before=row.psa_quantity,
+        unit_price=unit_cost,
+        changes=[d.QuantityChange(c.effective_date, c.quantity) for c in changes],
+        today=today,
+        convention=domain_settings.proration,
+        policy=domain_settings.rounding,
+    )
+    lines = []
+    for line, cost_line in zip(preview_.lines, cost_preview.lines, strict=True):
+        lines.append(
+            r.PreviewLine(
+                effective_date=line.effective,
+                quantity_before=line.quantity_before,
+                quantity_after=line.quantity_after,
+                period_start=line.period.start,
+                period_end=line.period.end,
+                days=line.days_charged,
+                revenue=line.amount.amount,
+                cost=cost_line.amount.amount,
+                profit=line.amount.amount - cost_line.amount.amount,
+            )
+        )
+    revenue = preview_.total.amount
+    cost = cost_preview.total.amount
+    delta = preview_.final_quantity - row.psa_quantity
+    months = Decimal(d.BillingCycle(contract_row.billing_cycle).months)
+    mrr = d.round_amount(delta * unit_price / months, contract_row.currency)
+    after = preview_.final_quantity * unit_price
+    margin = (
+        d.round_amount((after - preview_.final_quantity * unit_cost) / after * 100, "USD")
+        if after
+        else None
+    )
+    return r.ChangePreview(
+        lines=lines,
+        revenue_change=revenue,
+        cost_change=cost,
+        profit_change=revenue - cost,
+        mrr_change=mrr,
+        margin=margin,
+        currency=contract_row.currency,
+    )

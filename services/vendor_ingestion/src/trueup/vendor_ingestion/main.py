@@ -1,25 +1,92 @@
-"""Builds the vendor_ingestion service."""
+"""Builds the vendor_ingestion service: queries, the import consumer, webhooks, connectors."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from trueup.contracts.ingest import IMPORTS_TTL_SECONDS
+from trueup.platform.logging import get_logger
 from trueup.platform.service import ServiceRuntime
-from trueup.vendor_ingestion.demo import seed_demo_usage
+from trueup.vendor_ingestion import files
+from trueup.vendor_ingestion.connectors import ConnectorScheduler
+from trueup.vendor_ingestion.demo import configure_demo_connectors
+from trueup.vendor_ingestion.handlers import commands, queries
+from trueup.vendor_ingestion.imports import ImportContext
+from trueup.vendor_ingestion.service import purge_idempotency_keys
 from trueup.vendor_ingestion.settings import Settings
+from trueup.vendor_ingestion.webhooks import WebhookReceiver
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = get_logger(__name__)
 
 
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
-    demo_tenant = settings.demo_tenant_id
-    if demo_tenant:
+    context = ImportContext(
+        database=runtime.database,
+        broker=runtime.broker,
+        relay=runtime.relay,
+        scratch_dir=settings.resolved_scratch_dir(),
+        usage_batch_size=settings.usage_batch_size,
+    )
+    receiver = WebhookReceiver(
+        runtime.database,
+        runtime.relay,
+        max_body_bytes=settings.webhook_max_body_bytes,
+        tolerance=timedelta(seconds=settings.webhook_tolerance_seconds),
+        batch_size=settings.usage_batch_size,
+    )
+    scheduler = ConnectorScheduler(
+        runtime.database,
+        runtime.relay,
+        tick_seconds=settings.connector_tick_seconds,
+        retry_seconds=settings.connector_retry_seconds,
+        batch_size=settings.usage_batch_size,
+    )
+    queries.register(runtime, context, receiver)
+    commands.register(runtime, context)
+    purge_task: list[asyncio.Task[None]] = []
 
-        async def seed() -> None:
-            await seed_demo_usage(runtime, demo_tenant)
+    async def purge_forever() -> None:
+        while True:
+            try:
+                await purge_idempotency_keys(
+                    runtime.database, retention_days=settings.idempotency_retention_days
+                )
+            except Exception:
+                log.exception("idempotency key purge failed")
+            # The object store's TTL drops uploads nobody committed; drop their copies too.
+            await asyncio.to_thread(
+                files.sweep_scratch, settings.resolved_scratch_dir(), IMPORTS_TTL_SECONDS
+            )
+            await asyncio.sleep(settings.purge_interval_seconds)
 
-        runtime.on_start(seed)
-    return runtime, runtime.http_app()
+    async def start() -> None:
+        demo_tenant = settings.demo_tenant_id
+        if demo_tenant:
+            await configure_demo_connectors(scheduler, settings, demo_tenant)
+        receiver.start()
+        scheduler.start()
+        purge_task.append(asyncio.create_task(purge_forever(), name="vendor_ingestion-purge"))
+
+    async def stop() -> None:
+        await scheduler.stop()
+        await receiver.stop()
+        for task in purge_task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    runtime.on_start(start)
+    runtime.on_stop(stop)
+    app = runtime.http_app(receiver.router(), title="TrueUp vendor ingestion")
+    app.state.runtime = runtime
+    app.state.scheduler = scheduler
+    app.state.receiver = receiver
+    return runtime, app

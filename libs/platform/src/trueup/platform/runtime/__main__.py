@@ -25,6 +25,7 @@ import httpx
 
 from trueup.platform.runtime.nats_server import EmbeddedNats, free_port, port_is_free
 from trueup.platform.runtime.supervisor import ProcessSpec, Supervisor
+from trueup.platform.secrets import CredentialSealer
 
 SERVICES: tuple[tuple[str, int], ...] = (
     ("gateway", 8000),
@@ -71,6 +72,7 @@ def _demo_credentials(paths: Paths) -> dict[str, str]:
     if paths.credentials.exists():
         stored = json.loads(paths.credentials.read_text())
     credentials = {
+        "credential_key": stored.get("credential_key") or CredentialSealer.generate_key(),
         "email": stored.get("email", "admin@demo-msp.example"),
         "password": stored.get("password") or secrets.token_urlsafe(12),
         "api_key": stored.get("api_key") or "tu_demo_" + secrets.token_urlsafe(24),
@@ -174,6 +176,8 @@ async def up(paths: Paths) -> int:
         "TRUEUP_ENVIRONMENT": "dev",
         "TRUEUP_DEMO_TENANT_ID": "demo",
         "TRUEUP_BOOTSTRAP_API_KEY": credentials["api_key"],
+        "TRUEUP_CREDENTIAL_KEYS": os.environ.get("TRUEUP_CREDENTIAL_KEYS")
+        or credentials["credential_key"],
         "TRUEUP_BOOTSTRAP_EMAIL": credentials["email"],
         "TRUEUP_BOOTSTRAP_PASSWORD": credentials["password"],
         "PYTHONUNBUFFERED": "1",

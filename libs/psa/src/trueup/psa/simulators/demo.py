@@ -174,12 +174,32 @@ _CONTRACT_KIND = (
 )
 
 
+# The first clients have fixed names: the vendor simulators (trueup.vendors.simulators)
+# know them under their own spellings ("ACME Incorporated" for "Acme, Inc."), which is
+# what the demo's mapping suggestions work on.
+NAMED_ACCOUNTS: tuple[str, ...] = (
+    "Acme, Inc.",
+    "Bluebird Dental Group",
+    "Northwind Traders LLC",
+    "Contoso Ltd.",
+    "Fabrikam Incorporated",
+    "Riverside Veterinary Clinic",
+    "Summit Ridge Law Partners",
+    "Harbor Point Logistics",
+    "Greenleaf Accounting & Tax",
+    "St. Mary's Parish School",
+)
+
+
 def _account_name(index: int) -> str:
+    if index < len(NAMED_ACCOUNTS):
+        return NAMED_ACCOUNTS[index]
     first = _FIRST[index % len(_FIRST)]
     second = _SECOND[(index // len(_FIRST)) % len(_SECOND)]
     lap = index // (len(_FIRST) * len(_SECOND))
     suffix = _SUFFIX[(index // 7) % len(_SUFFIX)]
-    name = f"{first} {second} {suffix}"
+    # "Law Group" needs no second "Group".
+    name = f"{first} {second}" if second.endswith(suffix) else f"{first} {second} {suffix}"
     return f"{name} #{lap + 1}" if lap else name
 
 

@@ -49,8 +49,14 @@ async def current_principal(request: Request) -> Principal:
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise _unauthorized("Use 'Authorization: Bearer <API key>'.")
-        async with database.transaction() as session:
-            principal = await service.principal_for_api_key(session, credential.strip())
+        credentials = request.app.state.credentials
+        key_hash = service.hash_key(credential.strip())
+        principal = credentials.get(key_hash)
+        if principal is None:
+            async with database.transaction(readonly=True) as session:
+                principal = await service.principal_for_api_key(session, credential.strip())
+            if principal is not None:
+                credentials.put(key_hash, principal)
         if principal is None:
             raise _unauthorized("The API key is not valid or was revoked.")
         request.state.principal = principal
@@ -67,7 +73,7 @@ async def current_principal(request: Request) -> Principal:
         expected = request.cookies.get(CSRF_COOKIE, "")
         if not sent or not hmac.compare_digest(sent, expected):
             raise ProblemError(403, "Forbidden", "Missing or wrong X-CSRF-Token header.")
-    async with database.transaction() as session:
+    async with database.transaction(readonly=True) as session:
         principal = await service.user_principal(session, claims["sub"], claims["tid"])
     if principal is None:
         raise _unauthorized("The user no longer exists or was deactivated.")

@@ -23,7 +23,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _hash_key(key: str) -> str:
+def hash_key(key: str) -> str:
     # API keys are long random secrets, so a fast hash is enough (no dictionary to
     # attack); passwords, which people choose, get argon2.
     return hashlib.sha256(key.encode()).hexdigest()
@@ -70,7 +70,7 @@ async def create_api_key(
         key_id=new_id(),
         tenant_id=tenant_id,
         name=name,
-        key_hash=_hash_key(key),
+        key_hash=hash_key(key),
         role=role.value,
         created_at=datetime.now(UTC),
     )
@@ -81,7 +81,7 @@ async def create_api_key(
 
 async def principal_for_api_key(session: AsyncSession, key: str) -> Principal | None:
     row = await session.scalar(
-        sa.select(ApiKey).where(ApiKey.key_hash == _hash_key(key), ApiKey.revoked_at.is_(None))
+        sa.select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
     )
     if row is None:
         return None

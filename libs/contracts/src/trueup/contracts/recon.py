@@ -1,0 +1,463 @@
+"""Reconciliation's queries and their answers: cards, details, actions, mapping, settings.
+
+Actions are request-reply rather than fire-and-forget commands: reconciliation checks the
+card and commits the action (and the writeback command in its outbox) before answering,
+so "accepted" is only ever said after a commit, and a refusal (404, 409) reaches the
+caller at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from trueup.contracts import subjects
+from trueup.contracts.envelope import Payload
+from trueup.contracts.messages import (
+    ActivityEntry,
+    Actor,
+    MessageSpec,
+    ProratedChange,
+)
+from trueup.contracts.types import Amount
+
+CardKindName = Literal["reconcile", "no_change", "new_revenue"]
+CardStateName = Literal["pending", "approved", "applied", "conflict", "failed", "dismissed"]
+
+
+class CardFilter(Payload):
+    kind: CardKindName | None = None
+    state: CardStateName | None = None
+    vendor: str | None = None
+    service_line_id: str | None = None
+    account_id: str | None = None
+    contract_id: str | None = None
+    q: str | None = Field(default=None, max_length=200)
+    include_hidden: bool = False
+
+
+class ListCardsQuery(Payload):
+    message_type: ClassVar[str] = "query.recon.cards.list.v1"
+
+    filter: CardFilter = Field(default_factory=CardFilter)
+    sort: Literal["service_line", "account", "contract", "delta", "revenue", "updated"] = (
+        "service_line"
+    )
+    limit: int = Field(default=100, ge=1, le=5000)
+    cursor: str | None = None
+
+
+class CardItem(Payload):
+    card_id: str
+    kind: CardKindName
+    state: CardStateName
+    hidden: bool
+    is_new: bool
+    account_id: str
+    account_name: str
+    service_line_id: str | None
+    service_line: str
+    contract_id: str | None
+    contract_name: str
+    line_item_id: str | None
+    vendors: list[str]
+    psa_quantity: Amount
+    vendor_quantity: Amount | None
+    target_quantity: Amount | None
+    delta: Amount
+    unit_price: Amount | None
+    unit_cost: Amount | None
+    currency: str
+    billing_cycle: str
+    revenue_change: Amount | None
+    cost_change: Amount | None
+    profit_change: Amount | None
+    mrr_change: Amount | None
+    stale: bool
+    usage_as_of: datetime | None
+    auto_approval: str | None
+    error: str | None
+    updated_at: datetime
+
+
+class CardTotals(Payload):
+    cards: int
+    revenue_change: Amount
+    cost_change: Amount
+    profit_change: Amount
+    mrr_change: Amount
+
+
+class CardList(Payload):
+    items: list[CardItem]
+    next_cursor: str | None = None
+    totals: CardTotals
+
+
+class GetCardQuery(Payload):
+    message_type: ClassVar[str] = "query.recon.card.v1"
+
+    card_id: str
+
+
+class ContractFacts(Payload):
+    contract_id: str
+    name: str
+    psa: str
+    status: str
+    start_date: date | None
+    end_date: date | None
+    billing_cycle: str
+    bill_in_advance: bool
+    proration_allowed: bool
+    currency: str
+    psa_url: str | None = None
+
+
+class VendorAccountName(Payload):
+    vendor: str
+    vendor_account: str
+    name: str
+    mapping: Literal["manual", "automatic"]
+
+
+class CardNames(Payload):
+    psa_account_name: str
+    psa_contract_name: str
+    vendor_accounts: list[VendorAccountName]
+    psa_synced_at: datetime | None
+    usage_as_of: datetime | None
+
+
+class Contribution(Payload):
+    vendor: str
+    vendor_account: str
+    sku: str
+    vendor_quantity: Amount
+    quantity: Amount
+    stale: bool
+
+
+class ChangeFacts(Payload):
+    vendor_quantity: Amount | None
+    psa_quantity: Amount
+    unit_price: Amount | None
+    unit_cost: Amount | None
+    default_effective_date: date
+    proration_allowed: bool
+    contributions: list[Contribution]
+
+
+class CardDetails(Payload):
+    card: CardItem
+    contract: ContractFacts | None
+    past_actions: list[ActivityEntry] = Field(default_factory=list)
+    names: CardNames
+    change: ChangeFacts
+
+
+class ChangeRequest(Payload):
+    """What a person proposes for a card: a quantity from a date, or several dated steps."""
+
+    quantity: Amount | None = Field(default=None, ge=0)
+    effective_date: date | None = None
+    prorated_changes: list[ProratedChange] = Field(default_factory=list)
+
+
+class PreviewQuery(Payload):
+    message_type: ClassVar[str] = "query.recon.preview.v1"
+
+    card_id: str
+    change: ChangeRequest = Field(default_factory=ChangeRequest)
+
+
+class PreviewLine(Payload):
+    effective_date: date
+    quantity_before: Amount
+    quantity_after: Amount
+    period_start: date
+    period_end: date
+    days: int
+    revenue: Amount
+    cost: Amount
+    profit: Amount
+
+
+class ChangePreview(Payload):
+    lines: list[PreviewLine]
+    revenue_change: Amount
+    cost_change: Amount
+    profit_change: Amount
+    mrr_change: Amount
+    margin: Amount | None
+    currency: str
+
+
+class ActionQuery(Payload):
+    """Approve, dismiss, add (New Revenue), restore (undo a dismiss) or retry a card."""
+
+    message_type: ClassVar[str] = "query.recon.action.v1"
+
+    card_id: str
+    action: Literal["approve", "dismiss", "add", "restore", "retry", "set_effective_date"]
+    actor: Actor
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    change: ChangeRequest = Field(default_factory=ChangeRequest)
+    reason: str | None = Field(default=None, max_length=1000)
+    contract_id: str | None = None
+    unit_price: Amount | None = Field(default=None, ge=0)
+    unit_cost: Amount | None = Field(default=None, ge=0)
+    prorate: bool = False
+
+
+class ActionAccepted(Payload):
+    action_id: str
+    card_id: str
+    state: CardStateName
+
+
+class BulkActionQuery(Payload):
+    message_type: ClassVar[str] = "query.recon.bulk.v1"
+
+    action: Literal["approve", "dismiss", "set_effective_date"]
+    actor: Actor
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    card_ids: list[str] = Field(default_factory=list, max_length=5000)
+    filter: CardFilter | None = None
+    effective_date: date | None = None
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class BulkRejection(Payload):
+    card_id: str
+    status: int
+    detail: str
+
+
+class BulkResult(Payload):
+    accepted: list[ActionAccepted]
+    rejected: list[BulkRejection]
+
+
+# --- mapping ---------------------------------------------------------------------
+
+
+class Suggestion(Payload):
+    account_id: str
+    account_name: str
+    score: Amount
+    reason: str
+
+
+class AccountMappingView(Payload):
+    vendor: str
+    vendor_account: str
+    vendor_account_name: str
+    account_id: str | None
+    account_name: str | None
+    status: Literal["unmapped", "mapped", "excluded"]
+    automatic: bool
+    usage_count: int
+    sources: list[str]
+    suggestions: list[Suggestion]
+
+
+class ListAccountMappings(Payload):
+    message_type: ClassVar[str] = "query.recon.mappings.accounts.v1"
+
+    status: Literal["unmapped", "mapped", "excluded", "all"] = "all"
+
+
+class AccountMappingList(Payload):
+    items: list[AccountMappingView]
+
+
+class AccountMappingChange(Payload):
+    vendor: str
+    vendor_account: str
+    action: Literal["map", "exclude", "unmap"]
+    account_id: str | None = None
+
+
+class ChangeAccountMappings(Payload):
+    message_type: ClassVar[str] = "query.recon.mappings.accounts.change.v1"
+
+    items: list[AccountMappingChange] = Field(min_length=1, max_length=5000)
+    actor: Actor
+
+
+class MappingChangeResult(Payload):
+    changed: int
+
+
+class ServiceMappingView(Payload):
+    vendor: str
+    sku: str
+    sku_name: str
+    service_line_id: str | None
+    service_line: str | None
+    factor: Amount
+    rounding: Literal["up", "down", "half_up", "exact"]
+    excluded: bool
+    usage_count: int
+
+
+class ListServiceMappings(Payload):
+    message_type: ClassVar[str] = "query.recon.mappings.services.v1"
+
+
+class ServiceMappingList(Payload):
+    items: list[ServiceMappingView]
+
+
+class SaveServiceMapping(Payload):
+    message_type: ClassVar[str] = "query.recon.mappings.services.save.v1"
+
+    vendor: str
+    sku: str
+    service_line_id: str | None = None
+    factor: Amount = Field(default=1, gt=0)  # type: ignore[assignment]
+    rounding: Literal["up", "down", "half_up", "exact"] = "up"
+    excluded: bool = False
+    remove: bool = False
+    actor: Actor
+
+
+class ServiceLineView(Payload):
+    service_line_id: str
+    name: str
+    vendor_tag: str | None
+    sales_unit: str
+    cards: int
+
+
+class ListServiceLines(Payload):
+    message_type: ClassVar[str] = "query.recon.service_lines.v1"
+
+
+class ServiceLineList(Payload):
+    items: list[ServiceLineView]
+
+
+class UpdateServiceLine(Payload):
+    message_type: ClassVar[str] = "query.recon.service_lines.update.v1"
+
+    service_line_id: str
+    vendor_tag: str | None = None
+    sales_unit: str | None = Field(default=None, min_length=1, max_length=50)
+    clear_vendor_tag: bool = False
+    actor: Actor
+
+
+class UnmappedItem(Payload):
+    vendor: str
+    key: str
+    name: str
+    sources: list[str]
+    usage_count: int
+    psa_account_hint: str | None = None
+
+
+class ListUnmapped(Payload):
+    message_type: ClassVar[str] = "query.recon.unmapped.v1"
+
+
+class UnmappedQueue(Payload):
+    accounts: list[UnmappedItem]
+    skus: list[UnmappedItem]
+    count: int
+
+
+class UpdateAccount(Payload):
+    message_type: ClassVar[str] = "query.recon.accounts.update.v1"
+
+    account_id: str
+    suppress_new_revenue: bool
+    actor: Actor
+
+
+class ListAccountContracts(Payload):
+    message_type: ClassVar[str] = "query.recon.accounts.contracts.v1"
+
+    account_id: str
+
+
+class ContractList(Payload):
+    items: list[ContractFacts]
+
+
+# --- settings and metrics ------------------------------------------------------
+
+
+class AutoRuleView(Payload):
+    name: str = Field(min_length=1, max_length=100)
+    vendor: str | None = None
+    service_line_id: str | None = None
+    max_units: Amount | None = Field(default=None, ge=0)
+    max_percent: Amount | None = Field(default=None, ge=0)
+    direction: Literal["any", "increase", "decrease"] = "any"
+    max_money: Amount | None = Field(default=None, ge=0)
+
+
+class BillingSettings(Payload):
+    cycle_start_day: int = Field(default=1, ge=1, le=28)
+    proration_convention: Literal["actual_days", "thirty_day"] = "actual_days"
+    rounding: Literal["half_up", "half_even"] = "half_up"
+    auto_map_threshold: Amount | None = Field(default=None, ge=0, le=100)
+    rules: list[AutoRuleView] = Field(default_factory=list)
+
+
+class GetSettings(Payload):
+    message_type: ClassVar[str] = "query.recon.settings.v1"
+
+
+class SaveSettings(Payload):
+    message_type: ClassVar[str] = "query.recon.settings.save.v1"
+
+    settings: BillingSettings
+    actor: Actor
+
+
+class GetMetrics(Payload):
+    message_type: ClassVar[str] = "query.recon.metrics.v1"
+
+
+class TenantMetrics(Payload):
+    active_accounts: int
+    billing_tier: str
+    cards_pending: int
+    unmapped: int
+    revenue_change: Amount
+    profit_change: Amount
+
+
+def _q(name: str) -> str:
+    return subjects.query("recon", subjects.ANY_TENANT, name)
+
+
+_QUERIES: tuple[tuple[type[Payload], str, type[Payload]], ...] = (
+    (ListCardsQuery, "cards.list", CardList),
+    (GetCardQuery, "card", CardDetails),
+    (PreviewQuery, "preview", ChangePreview),
+    (ActionQuery, "action", ActionAccepted),
+    (BulkActionQuery, "bulk", BulkResult),
+    (ListAccountMappings, "mappings.accounts", AccountMappingList),
+    (ChangeAccountMappings, "mappings.accounts.change", MappingChangeResult),
+    (ListServiceMappings, "mappings.services", ServiceMappingList),
+    (SaveServiceMapping, "mappings.services.save", ServiceMappingView),
+    (ListServiceLines, "service_lines", ServiceLineList),
+    (UpdateServiceLine, "service_lines.update", ServiceLineView),
+    (ListUnmapped, "unmapped", UnmappedQueue),
+    (UpdateAccount, "accounts.update", MappingChangeResult),
+    (ListAccountContracts, "accounts.contracts", ContractList),
+    (GetSettings, "settings", BillingSettings),
+    (SaveSettings, "settings.save", BillingSettings),
+    (GetMetrics, "metrics", TenantMetrics),
+)
+
+SPECS: tuple[MessageSpec, ...] = tuple(
+    MessageSpec(model, _q(name), "query", "gateway", ("reconciliation",), reply=reply)
+    for model, name, reply in _QUERIES
+)

@@ -1,0 +1,402 @@
+"""Audit use cases. Handlers call these inside one transaction; they never commit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trueup.audit.models import ActionType, Entry, Outcome
+from trueup.audit.repository import (
+    EntryFilters,
+    EntryRepository,
+    TenantDirectory,
+    TenantSettingsRepository,
+)
+from trueup.contracts import Envelope, Payload
+from trueup.contracts.messages import (
+    ActionRecorded,
+    ActivityEntry,
+    ActivityPage,
+    ActivityRetention,
+    Actor,
+    ImportFinished,
+    ImportStatus,
+    ListActivity,
+    MappingChanged,
+    ProratedChange,
+    PsaSyncCompleted,
+    SetActivityRetention,
+    SettingsChanged,
+    WritebackApplied,
+    WritebackConflict,
+    WritebackFailed,
+    WritebackOutcome,
+)
+from trueup.platform.broker import QueryFailedError
+
+RECORDED_EVENTS: tuple[type[Payload], ...] = (
+    ActionRecorded,
+    WritebackApplied,
+    WritebackConflict,
+    WritebackFailed,
+    MappingChanged,
+    ImportFinished,
+    PsaSyncCompleted,
+    SettingsChanged,
+)
+"""The domain events that become activity entries, one entry per event."""
+
+PSA_SYNC_ACTOR = Actor(kind="system", id="psa_sync", name="PSA sync")
+IMPORT_ACTOR = Actor(kind="system", id="vendor_ingestion", name="Vendor import")
+RETENTION_SECTION = "activity_retention"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; a naive time is taken to be UTC already.
+
+    SQLite stores datetimes as text without an offset, so every time is normalised
+    before it is stored or compared, or two offsets of one instant would sort apart.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def plain(value: Decimal | None) -> Decimal | None:
+    """A Decimal without trailing zeros or exponent (PostgreSQL returns 10.000000)."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def _text(value: Decimal | None) -> str:
+    shown = plain(value)
+    return "?" if shown is None else format(shown, "f")
+
+
+def _lines(changes: list[ProratedChange]) -> list[dict[str, Any]]:
+    return [
+        {
+            "effective_date": change.effective_date.isoformat(),
+            "quantity": format(change.quantity, "f"),
+        }
+        for change in sorted(changes, key=lambda c: c.effective_date)
+    ]
+
+
+def _actor_columns(actor: Actor) -> dict[str, Any]:
+    return {"actor_kind": actor.kind, "actor_id": actor.id, "actor_name": actor.name}
+
+
+def _action_columns(event: ActionRecorded) -> dict[str, Any]:
+    what = event.service_line or "a service"
+    whom = event.account_name or "an account"
+    if event.action == "approve":
+        summary = (
+            f"Approved {what} for {whom}: "
+            f"{_text(event.quantity_before)} → {_text(event.quantity_after)}"
+        )
+    elif event.action == "add":
+        summary = f"Added {what} to {whom} at quantity {_text(event.quantity_after)}"
+    else:
+        summary = f"Dismissed {what} for {whom}"
+    if event.reason:
+        summary += f" ({event.reason})"
+    return {
+        **_actor_columns(event.actor),
+        "action_type": ActionType(event.action).value,
+        # An approve or add is only a request until writeback reports its outcome in an
+        # entry of its own; a dismissal changes nothing outside TrueUp and is done.
+        "outcome": Outcome.APPLIED.value if event.action == "dismiss" else None,
+        "summary": summary,
+        "action_id": event.action_id,
+        "card_id": event.card_id,
+        "account_name": event.account_name,
+        "service_line": event.service_line,
+        "contract_psa_id": event.contract_psa_id,
+        "quantity_before": event.quantity_before,
+        "quantity_after": event.quantity_after,
+        "price_before": event.unit_price_before,
+        "price_after": event.unit_price,
+        "effective_date": event.effective_date,
+        "prorated_lines": _lines(event.changes),
+    }
+
+
+async def _writeback_columns(entries: EntryRepository, event: WritebackOutcome) -> dict[str, Any]:
+    # Older writeback events lack the card's names and prices; take them from the
+    # action's own entry when it is already here.
+    action = await entries.latest_for_action(event.action_id)
+    psa = event.psa or "the PSA"
+    if isinstance(event, WritebackApplied):
+        outcome = Outcome.APPLIED
+        summary = (
+            f"Wrote {_text(event.quantity_before)} → {_text(event.quantity_after)} "
+            f"to {psa} contract {event.contract_psa_id}"
+        )
+    elif isinstance(event, WritebackConflict):
+        outcome = Outcome.CONFLICT
+        summary = (
+            f"Not written: {psa} contract {event.contract_psa_id} had quantity "
+            f"{_text(event.found_quantity)}, the card showed {_text(event.expected_quantity)}"
+        )
+    elif isinstance(event, WritebackFailed):
+        outcome = Outcome.FAILED
+        summary = (
+            f"Writing to {psa} contract {event.contract_psa_id} failed after "
+            f"{event.attempts} attempt(s): {event.error}"
+        )
+        if event.dead_lettered:
+            summary += " (parked for a person to retry)"
+    else:  # pragma: no cover - the three outcomes are the only subclasses
+        raise TypeError(type(event).__name__)
+    return {
+        **_actor_columns(event.actor),
+        "action_type": ActionType.WRITEBACK.value,
+        "outcome": outcome.value,
+        "summary": summary,
+        "action_id": event.action_id,
+        "card_id": event.card_id,
+        "account_name": event.account_name or (action.account_name if action else ""),
+        "service_line": event.service_line or (action.service_line if action else ""),
+        "contract_psa_id": event.contract_psa_id,
+        "quantity_before": event.quantity_before,
+        "quantity_after": event.quantity_after,
+        "price_before": action.price_before if action else None,
+        "price_after": event.unit_price
+        if event.unit_price is not None
+        else (action.price_after if action else None),
+        "effective_date": event.effective_date,
+        "prorated_lines": _lines(event.changes)
+        if event.changes
+        else (list(action.prorated_lines) if action else []),
+        "psa_record_url": event.psa_record_url,
+    }
+
+
+def _mapping_columns(event: MappingChanged) -> dict[str, Any]:
+    target = event.target_id or "nothing"
+    summary = (
+        f"{event.kind.capitalize()} mapping {event.change}: "
+        f"{event.vendor} {event.vendor_key} → {target}"
+    )
+    if event.automatic:
+        summary += " (automatic)"
+    return {
+        **_actor_columns(event.actor),
+        "action_type": ActionType.MAPPING.value,
+        "outcome": Outcome.APPLIED.value,
+        "summary": summary,
+    }
+
+
+def _import_columns(event: ImportFinished) -> dict[str, Any]:
+    summary = (
+        f"Import of {event.file_name} ({event.vendor}) {event.status.value}: "
+        f"{event.rows_imported} of {event.rows_read} rows imported, {event.rows_skipped} skipped"
+    )
+    if event.error:
+        summary += f": {event.error}"
+    failed = event.status is ImportStatus.FAILED
+    return {
+        **_actor_columns(event.actor or IMPORT_ACTOR),
+        "action_type": ActionType.IMPORT.value,
+        "outcome": (Outcome.FAILED if failed else Outcome.APPLIED).value,
+        "summary": summary,
+    }
+
+
+def _sync_columns(event: PsaSyncCompleted) -> dict[str, Any]:
+    kind = "Full" if event.full else "Incremental"
+    if event.succeeded:
+        summary = (
+            f"{kind} PSA sync: {event.accounts} accounts ({event.active_accounts} active), "
+            f"{event.contracts} contracts, {event.line_items} line items"
+        )
+    else:
+        summary = f"{kind} PSA sync failed: {event.error or 'no reason given'}"
+    return {
+        **_actor_columns(PSA_SYNC_ACTOR),
+        "action_type": ActionType.PSA_SYNC.value,
+        "outcome": (Outcome.APPLIED if event.succeeded else Outcome.FAILED).value,
+        "summary": summary,
+    }
+
+
+def _settings_columns(event: SettingsChanged) -> dict[str, Any]:
+    return {
+        **_actor_columns(event.actor),
+        "action_type": ActionType.SETTINGS.value,
+        "outcome": Outcome.APPLIED.value,
+        "summary": f"{event.section}: {event.summary}",
+    }
+
+
+async def _columns_for(entries: EntryRepository, payload: Payload) -> dict[str, Any]:
+    if isinstance(payload, ActionRecorded):
+        return _action_columns(payload)
+    if isinstance(payload, WritebackOutcome):
+        return await _writeback_columns(entries, payload)
+    if isinstance(payload, MappingChanged):
+        return _mapping_columns(payload)
+    if isinstance(payload, ImportFinished):
+        return _import_columns(payload)
+    if isinstance(payload, PsaSyncCompleted):
+        return _sync_columns(payload)
+    if isinstance(payload, SettingsChanged):
+        return _settings_columns(payload)
+    raise TypeError(f"audit does not record {type(payload).__name__}")
+
+
+async def _append(
+    session: AsyncSession, envelope: Envelope[Any], columns: dict[str, Any], now: datetime
+) -> bool:
+    tenant_id = envelope.tenant_id
+    values: dict[str, Any] = {
+        "account_name": "",
+        "service_line": "",
+        "prorated_lines": [],
+        **columns,
+        "tenant_id": tenant_id,
+        # The event id is the entry id: however often an event is delivered, and even if
+        # the inbox row were lost, it can only ever make this one entry.
+        "entry_id": envelope.event_id,
+        "event_type": envelope.type,
+        "occurred_at": as_utc(envelope.occurred_at),
+        "recorded_at": as_utc(now),
+        "correlation_id": envelope.correlation_id,
+    }
+    added = await EntryRepository(session, tenant_id).add(values)
+    if added:
+        await TenantDirectory(session).register(tenant_id, as_utc(now))
+    return added
+
+
+async def record_event(session: AsyncSession, envelope: Envelope[Any], *, now: datetime) -> bool:
+    """Append the entry for one domain event; False if it was recorded already."""
+    entries = EntryRepository(session, envelope.tenant_id)
+    columns = await _columns_for(entries, envelope.payload)
+    return await _append(session, envelope, columns, now)
+
+
+def encode_cursor(entry: ActivityEntry) -> str:
+    raw = json.dumps([as_utc(entry.occurred_at).isoformat(), entry.entry_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (occurred_at, entry_id) a page continues after; 400 if it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, entry_id = json.loads(raw)
+        return as_utc(datetime.fromisoformat(at)), str(entry_id)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise QueryFailedError(
+            400, "Invalid cursor", "Pass the next_cursor of the previous page unchanged."
+        ) from exc
+
+
+async def retention_days(session: AsyncSession, tenant_id: str, default_days: int) -> int:
+    """The tenant's retention in days (its own choice, else the default)."""
+    chosen = await TenantSettingsRepository(session, tenant_id).retention_days()
+    return chosen if chosen is not None else default_days
+
+
+def retention_cutoff(now: datetime, days: int) -> datetime:
+    """Entries that occurred strictly before this instant are past retention.
+
+    An entry exactly `days` old is not older than the retention, so it is kept; the
+    purge and every query use this one boundary.
+    """
+    return as_utc(now) - timedelta(days=days)
+
+
+def to_view(row: Entry) -> ActivityEntry:
+    return ActivityEntry(
+        entry_id=row.entry_id,
+        occurred_at=as_utc(row.occurred_at),
+        recorded_at=as_utc(row.recorded_at),
+        actor=Actor(kind=row.actor_kind, id=row.actor_id, name=row.actor_name),  # type: ignore[arg-type]
+        action_type=row.action_type,
+        outcome=row.outcome,
+        summary=row.summary,
+        card_id=row.card_id,
+        account_name=row.account_name,
+        service_line=row.service_line,
+        contract_psa_id=row.contract_psa_id,
+        quantity_before=plain(row.quantity_before),
+        quantity_after=plain(row.quantity_after),
+        price_before=plain(row.price_before),
+        price_after=plain(row.price_after),
+        effective_date=row.effective_date,
+        prorated_lines=[
+            ProratedChange(
+                effective_date=date.fromisoformat(line["effective_date"]),
+                quantity=plain(Decimal(line["quantity"])) or Decimal(0),
+            )
+            for line in row.prorated_lines
+        ],
+        correlation_id=row.correlation_id,
+        psa_record_url=row.psa_record_url,
+    )
+
+
+async def list_activity(
+    session: AsyncSession, query: Envelope[ListActivity], *, now: datetime, default_days: int
+) -> ActivityPage:
+    """One page of the tenant's activity, newest first, within its retention."""
+    filters = query.payload
+    after = decode_cursor(filters.cursor) if filters.cursor else None
+    days = await retention_days(session, query.tenant_id, default_days)
+    rows = await EntryRepository(session, query.tenant_id).page(
+        EntryFilters(
+            since=as_utc(filters.since) if filters.since else None,
+            until=as_utc(filters.until) if filters.until else None,
+            actor_id=filters.actor_id,
+            account=filters.account,
+            service_line=filters.service_line,
+            contract_psa_id=filters.contract_psa_id,
+            card_id=filters.card_id,
+            action_type=filters.action_type,
+            outcome=filters.outcome,
+        ),
+        not_before=retention_cutoff(now, days),
+        after=after,
+        limit=filters.limit + 1,
+    )
+    items = [to_view(row) for row in rows[: filters.limit]]
+    next_cursor = encode_cursor(items[-1]) if len(rows) > filters.limit else None
+    return ActivityPage(items=items, next_cursor=next_cursor)
+
+
+async def set_retention(
+    session: AsyncSession,
+    command: Envelope[SetActivityRetention],
+    *,
+    now: datetime,
+    default_days: int,
+) -> ActivityRetention:
+    """Change a tenant's retention and log the change like any other setting."""
+    tenant_id = command.tenant_id
+    days = command.payload.days
+    previous = await retention_days(session, tenant_id, default_days)
+    await TenantSettingsRepository(session, tenant_id).set_retention_days(
+        days, actor_id=command.payload.actor.id, now=as_utc(now)
+    )
+    columns = {
+        **_actor_columns(command.payload.actor),
+        "action_type": ActionType.SETTINGS.value,
+        "outcome": Outcome.APPLIED.value,
+        "summary": f"{RETENTION_SECTION}: activity log retention set to {days} days "
+        f"(was {previous})",
+    }
+    await _append(session, command, columns, now)
+    return ActivityRetention(days=days)

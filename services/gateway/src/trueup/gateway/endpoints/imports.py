@@ -1,0 +1,263 @@
+"""The CSV import wizard: upload, commit with a mapping, follow the import; saved profiles.
+
+The gateway never reads the file: it streams the upload into the JetStream object store
+(the multipart parser spools it to disk, and nats-py reads it back in chunks) and asks
+vendor_ingestion to do the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from faststream.nats import NatsBroker
+from nats.js.api import ObjectStoreConfig, StorageType
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
+from pydantic import BaseModel, ConfigDict, Field
+
+from trueup.contracts import new_id
+from trueup.contracts.ingest import (
+    IMPORTS_BUCKET,
+    IMPORTS_TTL_SECONDS,
+    CommitImport,
+    CommitOutcome,
+    GetImport,
+    ImportMapping,
+    ImportView,
+    InspectImport,
+    ListProfiles,
+    ProfileList,
+)
+from trueup.gateway import bus
+from trueup.gateway.identity.dependencies import Billing, Viewer
+from trueup.gateway.problems import PROBLEM_JSON, ProblemError
+
+router = APIRouter(prefix="/api/v1", tags=["imports"])
+
+# Inspecting copies the file and reads its first 64 KiB; committing validates every row,
+# which for a million-row file takes seconds, so these wait longer than other queries.
+INSPECT_TIMEOUT_SECONDS = 120.0
+COMMIT_TIMEOUT_SECONDS = 300.0
+
+
+async def _bucket(broker: NatsBroker) -> ObjectStore:
+    js = broker.config.connection_state.stream
+    try:
+        return await js.object_store(IMPORTS_BUCKET)
+    except NotFoundError:
+        return await js.create_object_store(
+            IMPORTS_BUCKET,
+            config=ObjectStoreConfig(
+                description="Uploaded usage files waiting to be imported",
+                ttl=float(IMPORTS_TTL_SECONDS),
+                storage=StorageType.FILE,
+            ),
+        )
+
+
+class CommitRequest(BaseModel):
+    """How to import an inspected file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mapping: ImportMapping | None = Field(
+        default=None,
+        description="The column mapping; omit it to use the recognised profile's mapping.",
+    )
+    vendor: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The vendor the file comes from (tags the service lines it feeds).",
+    )
+    skip_invalid_rows: bool = Field(
+        default=False,
+        description="Import the valid rows and skip the invalid ones (they are counted).",
+    )
+    save_profile_as: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Save the mapping as this vendor's profile under this name.",
+    )
+
+
+_COMMIT_EXAMPLES: dict[str, Any] = {
+    "column_value": {
+        "summary": "A column holds the quantity (one row per account and SKU)",
+        "value": {
+            "vendor": "pax8",
+            "mapping": {
+                "account_column": "Customer Name",
+                "sku_column": "SKU",
+                "quantity_mode": "column_value",
+                "quantity_column": "Quantity",
+            },
+            "save_profile_as": "Pax8 billing export",
+        },
+    },
+    "sum_per_sku": {
+        "summary": "Invoice lines add up per account and SKU",
+        "value": {
+            "vendor": "distributor",
+            "mapping": {
+                "account_column": "Company",
+                "account_id_column": "Company Id",
+                "sku_column": "Product",
+                "quantity_mode": "sum_per_sku",
+                "quantity_column": "Qty",
+                "price_column": "Unit Price",
+            },
+        },
+    },
+    "row_count": {
+        "summary": "One row per device, only active ones",
+        "value": {
+            "vendor": "ninjaone",
+            "mapping": {
+                "account_column": "Site",
+                "sku_column": "Device Class",
+                "quantity_mode": "row_count",
+                "filters": [{"column": "Status", "operator": "equals", "values": ["Active"]}],
+            },
+            "skip_invalid_rows": True,
+        },
+    },
+    "distinct_count": {
+        "summary": "Distinct users per tenant, one product",
+        "value": {
+            "vendor": "microsoft",
+            "mapping": {
+                "account_column": "Tenant",
+                "sku_constant": "M365 mailbox",
+                "quantity_mode": "distinct_count",
+                "distinct_column": "User Principal Name",
+            },
+        },
+    },
+    "profile": {
+        "summary": "Use the saved profile that recognised the file",
+        "value": {},
+    },
+}
+
+
+@router.post(
+    "/imports",
+    status_code=201,
+    response_model=ImportView,
+    summary="Upload a usage file",
+    responses={422: {"description": "Empty, binary or headerless file"}},
+)
+async def upload(
+    request: Request,
+    principal: Billing,
+    file: Annotated[UploadFile, File(description="The vendor's usage export (CSV, TSV...)")],
+    vendor: Annotated[str | None, Form(min_length=1, max_length=100)] = None,
+) -> ImportView:
+    """Store the file and return detection, preview, suggested mapping and known profile."""
+    broker: NatsBroker = request.app.state.broker
+    import_id = new_id()
+    object_name = f"{principal.tenant_id}/{import_id}"
+    bucket = await _bucket(broker)
+    # nats-py reads the spooled upload in chunks on a worker thread.
+    info = await bucket.put(object_name, file.file)  # type: ignore[arg-type]
+    return await bus.query(
+        broker,
+        principal,
+        InspectImport(
+            import_id=import_id,
+            object_name=object_name,
+            file_name=file.filename or "upload.csv",
+            vendor=vendor,
+            size_bytes=int(info.size or 0),
+            actor=principal.actor(),
+        ),
+        ImportView,
+        timeout=INSPECT_TIMEOUT_SECONDS,
+        correlation_id=request.state.correlation_id,
+    )
+
+
+@router.post(
+    "/imports/{import_id}/commit",
+    status_code=202,
+    response_model=ImportView,
+    summary="Commit an upload with a mapping",
+    responses={
+        422: {"description": "Rows are invalid: `errors` lists row, column and reason"},
+        409: {"description": "Already committed"},
+    },
+)
+async def commit(
+    request: Request,
+    principal: Billing,
+    import_id: str,
+    body: Annotated[CommitRequest, Body(openapi_examples=_COMMIT_EXAMPLES)],
+) -> Any:
+    """Validate every row; queue the import (202), or refuse with every row error (422)."""
+    outcome = await bus.query(
+        request.app.state.broker,
+        principal,
+        CommitImport(
+            import_id=import_id,
+            mapping=body.mapping,
+            vendor=body.vendor,
+            skip_invalid_rows=body.skip_invalid_rows,
+            save_profile_as=body.save_profile_as,
+            actor=principal.actor(),
+        ),
+        CommitOutcome,
+        timeout=COMMIT_TIMEOUT_SECONDS,
+        correlation_id=request.state.correlation_id,
+    )
+    if not outcome.accepted:
+        raise ProblemError(
+            422,
+            "Invalid rows",
+            f"{outcome.invalid_rows} rows are invalid ({outcome.error_count} errors); fix the"
+            " file or commit again with skip_invalid_rows",
+            type_="https://trueup.dev/problems/invalid-rows",
+            errors=[error.model_dump(mode="json") for error in outcome.errors],
+        )
+    return JSONResponse(outcome.job.model_dump(mode="json"), status_code=202)
+
+
+@router.get("/imports/{import_id}", response_model=ImportView, summary="An import's progress")
+async def get_import(
+    request: Request,
+    principal: Viewer,
+    import_id: str,
+    usage_limit: Annotated[int, Query(ge=0, le=10000)] = 1000,
+) -> ImportView:
+    """Status, counts, row errors, and the usage the import produced."""
+    return await bus.query(
+        request.app.state.broker,
+        principal,
+        GetImport(import_id=import_id, usage_limit=usage_limit),
+        ImportView,
+        timeout=request.app.state.query_timeout,
+        correlation_id=request.state.correlation_id,
+    )
+
+
+@router.get("/import-profiles", response_model=ProfileList, summary="Saved import profiles")
+async def list_profiles(
+    request: Request,
+    principal: Viewer,
+    vendor: Annotated[str | None, Query(max_length=100)] = None,
+) -> ProfileList:
+    """Each vendor's saved mappings and the header fingerprint that recognises its files."""
+    return await bus.query(
+        request.app.state.broker,
+        principal,
+        ListProfiles(vendor=vendor),
+        ProfileList,
+        timeout=request.app.state.query_timeout,
+        correlation_id=request.state.correlation_id,
+    )
+
+
+__all__ = ["PROBLEM_JSON", "router"]

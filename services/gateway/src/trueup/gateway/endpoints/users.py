@@ -1,0 +1,151 @@
+"""Users, roles and API keys of the caller's tenant (admins only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from trueup.gateway.identity import service
+from trueup.gateway.identity.dependencies import Admin
+from trueup.gateway.identity.principal import Role
+from trueup.gateway.models import ApiKey, User
+from trueup.gateway.problems import ProblemError
+
+router = APIRouter(prefix="/api/v1", tags=["identity"])
+
+
+class UserView(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    role: Role
+    active: bool
+
+
+class NewUser(BaseModel):
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(default="", max_length=200)
+    password: str = Field(min_length=12, max_length=500)
+    role: Role = Role.VIEWER
+
+
+class UserChange(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    active: bool | None = None
+
+
+class ApiKeyView(BaseModel):
+    key_id: str
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewApiKey(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["nightly export"])
+    role: Role = Role.VIEWER
+
+
+class CreatedApiKey(ApiKeyView):
+    key: str = Field(description="Shown once; only its hash is stored.")
+
+
+def _user(row: User) -> UserView:
+    return UserView(
+        user_id=row.user_id, email=row.email, name=row.name, role=Role(row.role), active=row.active
+    )
+
+
+def _key(row: ApiKey) -> ApiKeyView:
+    return ApiKeyView(
+        key_id=row.key_id,
+        name=row.name,
+        role=Role(row.role),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+@router.get("/users", response_model=list[UserView])
+async def users(request: Request, principal: Admin) -> list[UserView]:
+    async with request.app.state.database.transaction() as session:
+        rows = await session.scalars(
+            sa.select(User).where(User.tenant_id == principal.tenant_id).order_by(User.email)
+        )
+        return [_user(row) for row in rows]
+
+
+@router.post("/users", response_model=UserView, status_code=201)
+async def create_user(body: NewUser, request: Request, principal: Admin) -> UserView:
+    try:
+        async with request.app.state.database.transaction() as session:
+            row = await service.create_user(
+                session, principal.tenant_id, body.email, body.password, body.role, body.name
+            )
+            return _user(row)
+    except IntegrityError as exc:
+        raise ProblemError(409, "Conflict", "A user with this email already exists.") from exc
+
+
+@router.patch("/users/{user_id}", response_model=UserView)
+async def change_user(
+    user_id: str, body: UserChange, request: Request, principal: Admin
+) -> UserView:
+    async with request.app.state.database.transaction() as session:
+        row = await session.scalar(
+            sa.select(User).where(User.user_id == user_id, User.tenant_id == principal.tenant_id)
+        )
+        if row is None:
+            raise ProblemError(404, "Not Found", "No such user.")
+        if user_id == principal.subject_id and (
+            body.active is False or body.role not in (None, Role.ADMIN)
+        ):
+            raise ProblemError(409, "Conflict", "You cannot demote or deactivate yourself.")
+        if body.name is not None:
+            row.name = body.name
+        if body.role is not None:
+            row.role = body.role.value
+        if body.active is not None:
+            row.active = body.active
+        return _user(row)
+
+
+@router.get("/api-keys", response_model=list[ApiKeyView])
+async def api_keys(request: Request, principal: Admin) -> list[ApiKeyView]:
+    async with request.app.state.database.transaction() as session:
+        rows = await session.scalars(
+            sa.select(ApiKey)
+            .where(ApiKey.tenant_id == principal.tenant_id)
+            .order_by(ApiKey.created_at)
+        )
+        return [_key(row) for row in rows]
+
+
+@router.post("/api-keys", response_model=CreatedApiKey, status_code=201)
+async def create_api_key(body: NewApiKey, request: Request, principal: Admin) -> CreatedApiKey:
+    """A new key for automation: `Authorization: Bearer <key>`. The key is shown only now."""
+    async with request.app.state.database.transaction() as session:
+        row, key = await service.create_api_key(session, principal.tenant_id, body.name, body.role)
+        return CreatedApiKey(**_key(row).model_dump(), key=key)
+
+
+@router.delete("/api-keys/{key_id}", status_code=204)
+async def revoke_api_key(key_id: str, request: Request, principal: Admin) -> Response:
+    async with request.app.state.database.transaction() as session:
+        row = await session.scalar(
+            sa.select(ApiKey).where(
+                ApiKey.key_id == key_id, ApiKey.tenant_id == principal.tenant_id
+            )
+        )
+        if row is None:
+            raise ProblemError(404, "Not Found", "No such API key.")
+        if row.revoked_at is None:
+            row.revoked_at = datetime.now(UTC)
+    request.app.state.credentials.forget_subject(key_id)
+    return Response(status_code=204)

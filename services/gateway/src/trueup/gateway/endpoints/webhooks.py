@@ -1,0 +1,94 @@
+"""Webhook endpoints and their signing secrets (admins only).
+
+Vendors post to `POST /webhooks/{endpoint_id}` on vendor_ingestion, not the gateway; here
+an admin lists, creates and rotates the endpoints. A secret is shown once, when issued.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from trueup.contracts.ingest import (
+    CreateWebhookEndpoint,
+    ListWebhookEndpoints,
+    RotateWebhookSecret,
+    WebhookEndpointList,
+    WebhookSecretIssued,
+)
+from trueup.gateway import bus
+from trueup.gateway.identity.dependencies import Admin
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+class NewEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(default="", max_length=200)
+
+
+class Rotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: int = Field(
+        default=24 * 60 * 60,
+        ge=0,
+        le=30 * 24 * 60 * 60,
+        description="How long the current secrets stay valid beside the new one.",
+    )
+
+
+@router.get("", response_model=WebhookEndpointList, summary="Webhook endpoints")
+async def list_endpoints(request: Request, principal: Admin) -> WebhookEndpointList:
+    return await bus.query(
+        request.app.state.broker,
+        principal,
+        ListWebhookEndpoints(),
+        WebhookEndpointList,
+        timeout=request.app.state.query_timeout,
+        correlation_id=request.state.correlation_id,
+    )
+
+
+@router.post(
+    "", status_code=201, response_model=WebhookSecretIssued, summary="Create a webhook endpoint"
+)
+async def create_endpoint(
+    request: Request, principal: Admin, body: NewEndpoint
+) -> WebhookSecretIssued:
+    return await bus.query(
+        request.app.state.broker,
+        principal,
+        CreateWebhookEndpoint(vendor=body.vendor, name=body.name, actor=principal.actor()),
+        WebhookSecretIssued,
+        timeout=request.app.state.query_timeout,
+        correlation_id=request.state.correlation_id,
+    )
+
+
+@router.post(
+    "/{endpoint_id}/rotate",
+    response_model=WebhookSecretIssued,
+    summary="Rotate an endpoint's signing secret",
+)
+async def rotate_secret(
+    request: Request,
+    principal: Admin,
+    endpoint_id: str,
+    body: Annotated[Rotation | None, Body()] = None,
+) -> WebhookSecretIssued:
+    rotation = body or Rotation()
+    return await bus.query(
+        request.app.state.broker,
+        principal,
+        RotateWebhookSecret(
+            endpoint_id=endpoint_id, grace_seconds=rotation.grace_seconds, actor=principal.actor()
+        ),
+        WebhookSecretIssued,
+        timeout=request.app.state.query_timeout,
+        correlation_id=request.state.correlation_id,
+    )

@@ -1,0 +1,1 @@
+"""Message handlers: parse, call the service inside one transaction, done."""

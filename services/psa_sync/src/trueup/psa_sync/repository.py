@@ -1,0 +1,165 @@
+"""Every query of psa_sync; each tenant-owned query takes the tenant explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trueup.psa_sync.models import (
+    Connection,
+    PsaAccountRow,
+    PsaContractRow,
+    PsaLineItemRow,
+    SyncSchedule,
+)
+
+
+class ConnectionRepository:
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    async def get(self, connection_id: str) -> Connection | None:
+        return await self.session.scalar(
+            sa.select(Connection).where(
+                Connection.tenant_id == self.tenant_id,
+                Connection.connection_id == connection_id,
+            )
+        )
+
+    async def all(self) -> Sequence[Connection]:
+        result = await self.session.scalars(
+            sa.select(Connection)
+            .where(Connection.tenant_id == self.tenant_id)
+            .order_by(Connection.created_at)
+        )
+        return result.all()
+
+    async def add(self, connection: Connection) -> None:
+        assert connection.tenant_id == self.tenant_id
+        self.session.add(connection)
+        await self.session.flush()
+
+    async def schedule(self, connection_id: str, at: datetime, *, full: bool) -> None:
+        row = await self.session.get(SyncSchedule, (self.tenant_id, connection_id))
+        if row is None:
+            self.session.add(
+                SyncSchedule(
+                    tenant_id=self.tenant_id,
+                    connection_id=connection_id,
+                    next_run_at=at,
+                    full_requested=full,
+                )
+            )
+        else:
+            row.next_run_at = min(row.next_run_at, at)
+            row.full_requested = row.full_requested or full
+        await self.session.flush()
+
+
+class ScheduleRepository:
+    """The one cross-tenant read: which connections are due (ids and times only)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def due(self, now: datetime, limit: int = 20) -> Sequence[SyncSchedule]:
+        result = await self.session.scalars(
+            sa.select(SyncSchedule)
+            .where(SyncSchedule.next_run_at <= now)
+            .order_by(SyncSchedule.next_run_at)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def claim(self, row: SyncSchedule, next_run_at: datetime) -> bool:
+        """Push the row's next run forward; False if another worker claimed it first."""
+        result = await self.session.execute(
+            sa.update(SyncSchedule)
+            .where(
+                SyncSchedule.tenant_id == row.tenant_id,
+                SyncSchedule.connection_id == row.connection_id,
+                SyncSchedule.next_run_at == row.next_run_at,
+            )
+            .values(next_run_at=next_run_at, full_requested=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class ProjectionRepository:
+    """The PSA as last read, per connection."""
+
+    def __init__(self, session: AsyncSession, tenant_id: str, connection_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.connection_id = connection_id
+
+    def _scope(
+        self, model: type[PsaAccountRow | PsaContractRow | PsaLineItemRow]
+    ) -> list[sa.ColumnElement[bool]]:
+        return [model.tenant_id == self.tenant_id, model.connection_id == self.connection_id]
+
+    async def merge(self, row: PsaAccountRow | PsaContractRow | PsaLineItemRow) -> None:
+        assert row.tenant_id == self.tenant_id
+        await self.session.merge(row)
+
+    async def contracts(self, psa_ids: Sequence[str] | None = None) -> dict[str, PsaContractRow]:
+        query = sa.select(PsaContractRow).where(*self._scope(PsaContractRow))
+        if psa_ids is not None:
+            query = query.where(PsaContractRow.psa_id.in_(psa_ids))
+        return {row.psa_id: row for row in (await self.session.scalars(query)).all()}
+
+    async def accounts(self, psa_ids: set[str]) -> Sequence[PsaAccountRow]:
+        if not psa_ids:
+            return []
+        result = await self.session.scalars(
+            sa.select(PsaAccountRow).where(
+                *self._scope(PsaAccountRow), PsaAccountRow.psa_id.in_(sorted(psa_ids))
+            )
+        )
+        return result.all()
+
+    async def unseen_ids(
+        self, model: type[PsaContractRow | PsaLineItemRow], sync_id: str
+    ) -> list[str]:
+        result = await self.session.scalars(
+            sa.select(model.psa_id).where(*self._scope(model), model.seen_sync_id != sync_id)
+        )
+        return list(result.all())
+
+    async def delete(
+        self, model: type[PsaAccountRow | PsaContractRow | PsaLineItemRow], ids: Sequence[str]
+    ) -> None:
+        if ids:
+            await self.session.execute(
+                sa.delete(model).where(*self._scope(model), model.psa_id.in_(ids))
+            )
+
+    async def counts(self) -> tuple[int, int, int, int]:
+        """(accounts, active contracts, line items, active accounts)."""
+
+        async def count(query: sa.Select[int]) -> int:
+            return int(await self.session.scalar(query) or 0)
+
+        accounts = await count(
+            sa.select(sa.func.count()).select_from(PsaAccountRow).where(*self._scope(PsaAccountRow))
+        )
+        contracts = await count(
+            sa.select(sa.func.count())
+            .select_from(PsaContractRow)
+            .where(*self._scope(PsaContractRow), PsaContractRow.active.is_(True))
+        )
+        line_items = await count(
+            sa.select(sa.func.count())
+            .select_from(PsaLineItemRow)
+            .where(*self._scope(PsaLineItemRow))
+        )
+        active_accounts = await count(
+            sa.select(sa.func.count(sa.distinct(PsaContractRow.account_psa_id))).where(
+                *self._scope(PsaContractRow), PsaContractRow.active.is_(True)
+            )
+        )
+        return accounts, contracts, line_items, active_accounts

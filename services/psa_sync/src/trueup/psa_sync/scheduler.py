@@ -1,0 +1,74 @@
+"""Runs due syncs: on their interval, and right away when asked (command, writeback)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from trueup.platform.database import Database
+from trueup.platform.logging import bound_context, get_logger
+from trueup.psa_sync.repository import ScheduleRepository
+from trueup.psa_sync.service import Syncer
+
+log = get_logger(__name__)
+
+
+class SyncScheduler:
+    """Claims due rows of `sync_schedule` and runs them; several replicas can share it,
+    since a claim is a conditional update only one of them wins."""
+
+    def __init__(
+        self, database: Database, syncer: Syncer, *, interval: timedelta, tick_seconds: float
+    ) -> None:
+        self.database = database
+        self.syncer = syncer
+        self.interval = interval
+        self.tick_seconds = tick_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_due(self) -> int:
+        """Run every sync that is due now; returns how many ran."""
+        ran = 0
+        now = datetime.now(UTC)
+        async with self.database.transaction() as session:
+            due = list(await ScheduleRepository(session).due(now))
+        for row in due:
+            async with self.database.transaction() as session:
+                claimed = await ScheduleRepository(session).claim(row, now + self.interval)
+            if not claimed:
+                continue
+            with bound_context(tenant_id=row.tenant_id):
+                try:
+                    await self.syncer.run(row.tenant_id, row.connection_id, full=row.full_requested)
+                except Exception:
+                    # Not a PSA problem (those become the connection's status): log and let
+                    # the next interval try again.
+                    log.exception("sync crashed", connection_id=row.connection_id)
+            ran += 1
+        return ran
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
+            self._wake.clear()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="psa-sync-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,470 @@
+"""psa_sync use cases: connections, and full or incremental syncs of a PSA.
+
+A sync reads accounts, contracts and line items through the PSA client, keeps them as last
+read (the projection), and stages snapshot events in the same transactions. Only active
+contracts and their accounts reach reconciliation; a contract that stops being active, a
+cancelled line item, and (on a full sync) anything the PSA no longer returns leave it.
+
+A sync that crashes part-way is simply run again: the watermark only advances when a sync
+completes, rows are upserted by PSA id, and reconciliation applies snapshots idempotently,
+so nothing is lost or doubled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trueup.contracts import messages as m
+from trueup.contracts import new_id, wrap
+from trueup.platform.database import Database
+from trueup.platform.logging import get_logger
+from trueup.platform.messaging import enqueue
+from trueup.platform.secrets import CredentialSealer
+from trueup.psa.base import PsaClient, RetryPolicy
+from trueup.psa.errors import PsaAuthError, PsaError
+from trueup.psa.factory import create_client, credentials_from_dict
+from trueup.psa.models import BillingCycle, ContractStatus, PsaContract, PsaLineItem
+from trueup.psa_sync.models import (
+    Connection,
+    PsaAccountRow,
+    PsaContractRow,
+    PsaLineItemRow,
+)
+from trueup.psa_sync.repository import ConnectionRepository, ProjectionRepository
+
+log = get_logger(__name__)
+
+# Changes stamped just before the previous sync started may have been missed by it if the
+# PSA's clock runs behind ours; re-reading a few minutes is cheap and idempotent.
+WATERMARK_OVERLAP = timedelta(minutes=5)
+
+_CYCLES: dict[BillingCycle, Literal["monthly", "quarterly", "semi_annual", "annual"]] = {
+    BillingCycle.MONTHLY: "monthly",
+    BillingCycle.QUARTERLY: "quarterly",
+    BillingCycle.SEMI_ANNUAL: "semi_annual",
+    BillingCycle.ANNUAL: "annual",
+    BillingCycle.OTHER: "monthly",
+}
+
+
+def contract_is_active(contract: PsaContract | PsaContractRow, today: date) -> bool:
+    """Active status, and not past its end date."""
+    if str(contract.status) != ContractStatus.ACTIVE.value:
+        return False
+    return contract.end_date is None or contract.end_date >= today
+
+
+def line_item_is_billed(item: PsaLineItem | PsaLineItemRow, today: date) -> bool:
+    return item.cancelled_date is None or item.cancelled_date > today
+
+
+def _contract_message(row: PsaContractRow) -> m.PsaContract:
+    return m.PsaContract(
+        psa_id=row.psa_id,
+        account_psa_id=row.account_psa_id,
+        name=row.name,
+        status=row.status,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        billing_cycle=row.billing_cycle,  # type: ignore[arg-type]
+        bill_in_advance=row.bill_in_advance,
+        proration_allowed=row.proration_allowed,
+        currency=row.currency,
+    )
+
+
+def _line_item_message(row: PsaLineItemRow) -> m.PsaLineItem:
+    return m.PsaLineItem(
+        psa_id=row.psa_id,
+        contract_psa_id=row.contract_psa_id,
+        product_id=row.product_id,
+        product_name=row.product_name,
+        quantity=row.quantity,
+        unit_price=row.unit_price,
+        unit_cost=row.unit_cost,
+        effective_date=row.effective_date,
+        cancelled_date=row.cancelled_date,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRun:
+    """One sync of one connection."""
+
+    tenant_id: str
+    connection_id: str
+    psa: str
+    sync_id: str
+    full: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    sync_id: str
+    full: bool
+    succeeded: bool
+    batches: int
+    error: str | None = None
+
+
+async def save_connection(
+    session: AsyncSession,
+    sealer: CredentialSealer,
+    tenant_id: str,
+    request: m.SavePsaConnection,
+) -> Connection:
+    """Create or replace a connection; its credentials are validated, then sealed."""
+    credentials_from_dict(request.psa, request.credentials)  # raises ValueError if unusable
+    repo = ConnectionRepository(session, tenant_id)
+    connection = await repo.get(request.connection_id) if request.connection_id else None
+    sealed = sealer.seal(dict(request.credentials))
+    now = datetime.now(UTC)
+    if connection is None:
+        connection = Connection(
+            tenant_id=tenant_id,
+            connection_id=request.connection_id or new_id(),
+            psa=request.psa,
+            name=request.name,
+            sealed_credentials=sealed,
+            status="never_synced",
+            syncs_done=0,
+            created_at=now,
+        )
+        await repo.add(connection)
+    else:
+        connection.psa = request.psa
+        connection.name = request.name
+        connection.sealed_credentials = sealed
+        connection.status = "never_synced"
+        connection.watermark = None
+    await repo.schedule(connection.connection_id, now, full=True)
+    return connection
+
+
+def open_client(
+    connection: Connection,
+    sealer: CredentialSealer,
+    timeout: float,
+    retry_seconds: float = 300.0,
+) -> PsaClient:
+    """A PSA client for the connection (credentials opened in memory only)."""
+    return create_client(
+        credentials_from_dict(connection.psa, sealer.open(connection.sealed_credentials)),
+        timeout=timeout,
+        retry=RetryPolicy(max_elapsed=retry_seconds),
+    )
+
+
+async def connection_status(
+    session: AsyncSession, tenant_id: str, connection: Connection
+) -> m.PsaConnectionStatus:
+    accounts, contracts, line_items, _active = await ProjectionRepository(
+        session, tenant_id, connection.connection_id
+    ).counts()
+    freshness = (
+        int((datetime.now(UTC) - connection.last_success_at).total_seconds())
+        if connection.last_success_at
+        else None
+    )
+    return m.PsaConnectionStatus(
+        connection_id=connection.connection_id,
+        psa=connection.psa,  # type: ignore[arg-type]
+        name=connection.name,
+        status=connection.status,  # type: ignore[arg-type]
+        last_success_at=connection.last_success_at,
+        last_error=connection.last_error,
+        last_error_at=connection.last_error_at,
+        freshness_seconds=freshness,
+        accounts=accounts,
+        contracts=contracts,
+        line_items=line_items,
+    )
+
+
+async def sync_status(session: AsyncSession, tenant_id: str) -> m.SyncStatus:
+    """Every connection's status and the tenant's active-account figure."""
+    connections = await ConnectionRepository(session, tenant_id).all()
+    statuses = [await connection_status(session, tenant_id, c) for c in connections]
+    active = 0
+    for connection in connections:
+        *_, count = await ProjectionRepository(
+            session, tenant_id, connection.connection_id
+        ).counts()
+        active += count
+    return m.SyncStatus(connections=statuses, active_accounts=active)
+
+
+class Syncer:
+    """Runs one sync of one connection."""
+
+    def __init__(
+        self,
+        database: Database,
+        sealer: CredentialSealer,
+        *,
+        batch_size: int,
+        full_sync_every: int,
+        timeout: float,
+        retry_seconds: float,
+    ) -> None:
+        self.database = database
+        self.sealer = sealer
+        self.batch_size = batch_size
+        self.full_sync_every = full_sync_every
+        self.timeout = timeout
+        self.retry_seconds = retry_seconds
+
+    async def run(self, tenant_id: str, connection_id: str, *, full: bool) -> SyncOutcome | None:
+        """Sync once; records success or the error on the connection, never raises for PSA
+        trouble (a bad credential is a status, not a crash loop)."""
+        async with self.database.transaction(tenant_id) as session:
+            connection = await ConnectionRepository(session, tenant_id).get(connection_id)
+            if connection is None:
+                return None
+            full = (
+                full
+                or connection.watermark is None
+                or connection.syncs_done % self.full_sync_every == 0
+            )
+            watermark = connection.watermark
+            psa = connection.psa
+            connection.status = "syncing"
+            client = open_client(connection, self.sealer, self.timeout, self.retry_seconds)
+        sync_id = new_id()
+        started = datetime.now(UTC)
+        log.info("sync started", connection_id=connection_id, full=full, sync_id=sync_id)
+        try:
+            async with client:
+                since = None
+                if not full and client.capabilities().incremental_sync and watermark:
+                    since = watermark - WATERMARK_OVERLAP
+                batches = await self._sync(
+                    client, SyncRun(tenant_id, connection_id, psa, sync_id, full), since
+                )
+        except PsaError as exc:
+            status = "bad_credentials" if isinstance(exc, PsaAuthError) else "error"
+            await self._failed(tenant_id, connection_id, sync_id, full, status, str(exc))
+            return SyncOutcome(sync_id, full, False, 0, str(exc))
+        async with self.database.transaction(tenant_id) as session:
+            repo = ConnectionRepository(session, tenant_id)
+            connection = await repo.get(connection_id)
+            assert connection is not None
+            accounts, contracts, line_items, active = await ProjectionRepository(
+                session, tenant_id, connection_id
+            ).counts()
+            connection.status = "ok"
+            connection.watermark = started
+            connection.last_success_at = datetime.now(UTC)
+            connection.last_error = None
+            connection.syncs_done += 1
+            await enqueue(
+                session,
+                m.subject_for(m.PsaSyncCompleted, tenant_id),
+                wrap(
+                    m.PsaSyncCompleted(
+                        connection_id=connection_id,
+                        sync_id=sync_id,
+                        full=full,
+                        batches=batches,
+                        accounts=accounts,
+                        contracts=contracts,
+                        line_items=line_items,
+                        active_accounts=active,
+                    ),
+                    tenant_id=tenant_id,
+                ),
+            )
+        log.info(
+            "sync completed",
+            connection_id=connection_id,
+            full=full,
+            batches=batches,
+            contracts=contracts,
+            line_items=line_items,
+            active_accounts=active,
+        )
+        return SyncOutcome(sync_id, full, True, batches)
+
+    async def _failed(
+        self, tenant_id: str, connection_id: str, sync_id: str, full: bool, status: str, error: str
+    ) -> None:
+        log.warning("sync failed", connection_id=connection_id, status=status, error=error)
+        async with self.database.transaction(tenant_id) as session:
+            connection = await ConnectionRepository(session, tenant_id).get(connection_id)
+            if connection is None:
+                return
+            connection.status = status
+            connection.last_error = error[:2000]
+            connection.last_error_at = datetime.now(UTC)
+            await enqueue(
+                session,
+                m.subject_for(m.PsaSyncCompleted, tenant_id),
+                wrap(
+                    m.PsaSyncCompleted(
+                        connection_id=connection_id,
+                        sync_id=sync_id,
+                        full=full,
+                        batches=0,
+                        accounts=0,
+                        contracts=0,
+                        line_items=0,
+                        active_accounts=0,
+                        succeeded=False,
+                        error=error[:2000],
+                    ),
+                    tenant_id=tenant_id,
+                ),
+            )
+
+    async def _sync(self, client: PsaClient, run: SyncRun, since: datetime | None) -> int:
+        today = datetime.now(UTC).date()
+        accounts = [a async for a in client.list_accounts(changed_since=since)]
+        contracts = [c async for c in client.list_contracts(changed_since=since)]
+        async with self.database.transaction(run.tenant_id) as session:
+            projection = ProjectionRepository(session, run.tenant_id, run.connection_id)
+            for account in accounts:
+                await projection.merge(
+                    PsaAccountRow(
+                        tenant_id=run.tenant_id,
+                        connection_id=run.connection_id,
+                        psa_id=account.id,
+                        name=account.name,
+                        identifier=account.identifier or "",
+                        seen_sync_id=run.sync_id,
+                    )
+                )
+            rows = [
+                PsaContractRow(
+                    tenant_id=run.tenant_id,
+                    connection_id=run.connection_id,
+                    psa_id=c.id,
+                    account_psa_id=c.account_id,
+                    name=c.name,
+                    status=c.status.value,
+                    start_date=c.start_date,
+                    end_date=c.end_date,
+                    billing_cycle=_CYCLES[c.billing_cycle],
+                    bill_in_advance=c.bill_in_advance,
+                    proration_allowed=c.prorate,
+                    currency=c.currency,
+                    active=contract_is_active(c, today),
+                    seen_sync_id=run.sync_id,
+                )
+                for c in contracts
+            ]
+            for row in rows:
+                await projection.merge(row)
+            active_rows = [r for r in rows if r.active]
+            # An incremental sync may activate a contract of an account that did not
+            # change itself: its name comes from the projection.
+            account_rows = await projection.accounts({r.account_psa_id for r in active_rows})
+            await self._stage(
+                session,
+                run,
+                0,
+                accounts=[
+                    m.PsaAccount(psa_id=a.psa_id, name=a.name, identifier=a.identifier)
+                    for a in account_rows
+                ],
+                contracts=[_contract_message(r) for r in active_rows],
+                removed_contracts=[r.psa_id for r in rows if not r.active],
+            )
+        batch_no = 1
+        buffer: list[PsaLineItem] = []
+        async for item in client.list_line_items(changed_since=since):
+            buffer.append(item)
+            if len(buffer) >= self.batch_size:
+                await self._line_item_batch(run, batch_no, buffer, today)
+                batch_no += 1
+                buffer = []
+        if buffer:
+            await self._line_item_batch(run, batch_no, buffer, today)
+            batch_no += 1
+        if run.full:
+            await self._remove_unseen(run, batch_no)
+            batch_no += 1
+        return batch_no
+
+    async def _line_item_batch(
+        self, run: SyncRun, batch_no: int, items: Sequence[PsaLineItem], today: date
+    ) -> None:
+        async with self.database.transaction(run.tenant_id) as session:
+            projection = ProjectionRepository(session, run.tenant_id, run.connection_id)
+            contracts = await projection.contracts(sorted({i.contract_id for i in items}))
+            published: list[m.PsaLineItem] = []
+            removed: list[str] = []
+            for item in items:
+                row = PsaLineItemRow(
+                    tenant_id=run.tenant_id,
+                    connection_id=run.connection_id,
+                    psa_id=item.id,
+                    contract_psa_id=item.contract_id,
+                    product_id=item.product.id,
+                    product_name=item.product.name,
+                    quantity=item.quantity,
+                    unit_price=item.unit_price,
+                    unit_cost=item.unit_cost,
+                    effective_date=item.effective_date,
+                    cancelled_date=item.cancelled_date,
+                    seen_sync_id=run.sync_id,
+                )
+                await projection.merge(row)
+                contract = contracts.get(item.contract_id)
+                if contract is not None and contract.active and line_item_is_billed(item, today):
+                    published.append(_line_item_message(row))
+                else:
+                    removed.append(item.id)
+            await self._stage(
+                session, run, batch_no, line_items=published, removed_line_items=removed
+            )
+
+    async def _remove_unseen(self, run: SyncRun, batch_no: int) -> None:
+        """After a full sync: what the PSA no longer returns leaves the projection."""
+        async with self.database.transaction(run.tenant_id) as session:
+            projection = ProjectionRepository(session, run.tenant_id, run.connection_id)
+            gone_contracts = await projection.unseen_ids(PsaContractRow, run.sync_id)
+            gone_items = await projection.unseen_ids(PsaLineItemRow, run.sync_id)
+            await projection.delete(PsaContractRow, gone_contracts)
+            await projection.delete(PsaLineItemRow, gone_items)
+            await self._stage(
+                session,
+                run,
+                batch_no,
+                removed_contracts=gone_contracts,
+                removed_line_items=gone_items,
+            )
+
+    async def _stage(
+        self,
+        session: AsyncSession,
+        run: SyncRun,
+        batch_no: int,
+        *,
+        accounts: Iterable[m.PsaAccount] = (),
+        contracts: Iterable[m.PsaContract] = (),
+        line_items: Iterable[m.PsaLineItem] = (),
+        removed_contracts: Iterable[str] = (),
+        removed_line_items: Iterable[str] = (),
+    ) -> None:
+        snapshot = m.PsaSnapshot(
+            connection_id=run.connection_id,
+            psa=run.psa,
+            sync_id=run.sync_id,
+            batch_no=batch_no,
+            full=run.full,
+            accounts=list(accounts),
+            contracts=list(contracts),
+            line_items=list(line_items),
+            removed_contract_ids=list(removed_contracts),
+            removed_line_item_ids=list(removed_line_items),
+        )
+        await enqueue(
+            session,
+            m.subject_for(m.PsaSnapshot, run.tenant_id),
+            wrap(snapshot, tenant_id=run.tenant_id),
+        )

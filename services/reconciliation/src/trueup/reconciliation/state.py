@@ -1,0 +1,288 @@
+"""Turns reconciliation's rows into the domain's `TenantState`, and back for cards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from trueup import domain as d
+from trueup.contracts import recon as r
+from trueup.reconciliation.models import (
+    AccountMappingRow,
+    AccountRow,
+    CardRow,
+    ContractRow,
+    LineItemRow,
+    ServiceLineRow,
+    ServiceMappingRow,
+    Usage,
+)
+from trueup.reconciliation.repository import TenantData
+
+_CONVENTIONS = {
+    "actual_days": d.ProrationConvention.ACTUAL_DAYS,
+    "thirty_day": d.ProrationConvention.THIRTY_DAY_MONTHS,
+}
+_ROUNDING = {"half_up": d.RoundingMode.HALF_UP, "half_even": d.RoundingMode.HALF_EVEN}
+
+
+def domain_settings(settings: r.BillingSettings) -> d.TenantSettings:
+    """The domain's view of a tenant's billing settings."""
+    return d.TenantSettings(
+        rounding=d.RoundingPolicy(_ROUNDING[settings.rounding]),
+        proration=_CONVENTIONS[settings.proration_convention],
+        cycle_start_day=settings.cycle_start_day,
+        rules=tuple(
+            d.AutoRule(
+                name=rule.name,
+                max_units=rule.max_units,
+                max_percent=rule.max_percent,
+                direction=d.Direction(rule.direction),
+                max_money=rule.max_money,
+                vendor=rule.vendor,
+                service_line_id=rule.service_line_id,
+            )
+            for rule in settings.rules
+        ),
+    )
+
+
+def account(row: AccountRow) -> d.Account:
+    return d.Account(
+        id=row.account_id, name=row.name, suppress_new_revenue=row.suppress_new_revenue
+    )
+
+
+def contract(row: ContractRow) -> d.Contract:
+    return d.Contract(
+        id=row.contract_id,
+        account_id=row.account_id,
+        name=row.name,
+        # A PSA contract without a start date has always been in force.
+        start=row.start_date or date(2000, 1, 1),
+        end=row.end_date,
+        status=d.ContractStatus(row.status)
+        if row.status in _STATUSES
+        else d.ContractStatus.INACTIVE,
+        billing_cycle=d.BillingCycle(row.billing_cycle),
+        timing=d.BillingTiming.ADVANCE if row.bill_in_advance else d.BillingTiming.ARREARS,
+        proration_allowed=row.proration_allowed,
+        currency=row.currency,
+    )
+
+
+_STATUSES = {s.value for s in d.ContractStatus}
+
+
+def line_item(row: LineItemRow) -> d.LineItem:
+    return d.LineItem(
+        id=row.line_item_id,
+        contract_id=row.contract_id,
+        product_id=row.product_id,
+        quantity=row.quantity,
+        unit_price=row.unit_price,
+        unit_cost=row.unit_cost,
+        description=row.product_name,
+        effective=row.effective_date,
+        cancelled=row.cancelled_date,
+    )
+
+
+def service_line(row: ServiceLineRow) -> d.ServiceLine:
+    return d.ServiceLine(
+        id=row.service_line_id,
+        name=row.name,
+        product_id=row.product_id,
+        vendor_tag=row.vendor_tag,
+        sales_unit=row.sales_unit,
+        catalogue_unit_price=row.catalogue_unit_price,
+        catalogue_unit_cost=row.catalogue_unit_cost,
+    )
+
+
+def usage(row: Usage) -> d.VendorUsage:
+    return d.VendorUsage(
+        vendor=row.vendor,
+        vendor_account=row.vendor_account_id,
+        sku=row.sku,
+        quantity=row.quantity,
+        as_of=row.as_of,
+        source=row.source,
+        vendor_account_name=row.vendor_account_name,
+        sku_name=row.sku_name,
+        psa_account_hint=row.psa_account_hint,
+    )
+
+
+def account_mapping(row: AccountMappingRow) -> d.AccountMapping:
+    return d.AccountMapping(
+        vendor=row.vendor,
+        vendor_account=row.vendor_account,
+        account_id=row.account_id,
+        excluded=row.excluded,
+    )
+
+
+def service_mapping(row: ServiceMappingRow) -> d.ServiceMapping:
+    return d.ServiceMapping(
+        vendor=row.vendor,
+        sku=row.sku,
+        service_line_id=row.service_line_id or None,
+        factor=row.factor,
+        rounding=d.RoundingRule(row.rounding),
+        excluded=row.excluded,
+    )
+
+
+def tenant_state(data: TenantData, settings: r.BillingSettings) -> d.TenantState:
+    """Everything the domain needs to compute the tenant's cards."""
+    return d.TenantState(
+        tenant_id=data.tenant_id,
+        accounts=[account(a) for a in data.accounts],
+        contracts=[contract(c) for c in data.contracts],
+        line_items=[line_item(li) for li in data.line_items],
+        service_lines=[service_line(s) for s in data.service_lines],
+        usage=[usage(u) for u in data.usage],
+        account_mappings=[account_mapping(m) for m in data.account_mappings],
+        service_mappings=[service_mapping(m) for m in data.service_mappings],
+        card_records={
+            c.card_id: d.CardRecord(state=d.CardState(c.state), actioned_on=c.actioned_on)
+            for c in data.cards
+            if c.state != d.CardState.PENDING.value
+        },
+        settings=domain_settings(settings),
+    )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def card_row(
+    card: d.Card,
+    *,
+    account_name: str,
+    service_line_name: str,
+    contract_name: str,
+    now: datetime,
+) -> CardRow:
+    """The stored form of a computed card (figures flattened for filtering and sorting)."""
+    money = card.money
+    contributions: list[dict[str, Any]] = [
+        {
+            "vendor": c.vendor,
+            "vendor_account": c.vendor_account,
+            "sku": c.sku,
+            "vendor_quantity": _text(c.vendor_quantity),
+            "quantity": _text(c.quantity),
+            "stale": c.stale,
+        }
+        for c in card.contributions
+    ]
+    row = CardRow(
+        tenant_id=card.tenant_id,
+        card_id=card.id,
+        kind=card.kind.value,
+        state=card.state.value,
+        hidden=card.hidden,
+        actioned_on=card.actioned_on,
+        account_id=card.account_id,
+        account_name=account_name,
+        service_line_id=card.service_line_id,
+        service_line=service_line_name,
+        contract_id=card.contract_id,
+        contract_name=contract_name,
+        line_item_id=card.line_item_id,
+        vendors=",".join(card.vendors),
+        psa_quantity=card.psa_quantity,
+        vendor_quantity=card.vendor_quantity,
+        target_quantity=card.target_quantity,
+        delta=card.delta,
+        unit_price=card.unit_price,
+        unit_cost=card.unit_cost,
+        currency=card.currency,
+        billing_cycle=card.billing_cycle.value,
+        revenue_change=money.revenue_change.amount if money else None,
+        cost_change=money.cost_change.amount if money else None,
+        profit_change=money.profit_change.amount if money else None,
+        mrr_change=money.mrr_change.amount if money else None,
+        stale=card.stale,
+        usage_as_of=card.usage_as_of,
+        auto_approval=card.auto_approval.explanation if card.auto_approval else None,
+        error=None,
+        contributions=contributions,
+        fingerprint="",
+        updated_at=now,
+    )
+    row.fingerprint = fingerprint(row)
+    return row
+
+
+_FINGERPRINTED = (
+    "kind",
+    "state",
+    "hidden",
+    "actioned_on",
+    "account_id",
+    "account_name",
+    "service_line_id",
+    "service_line",
+    "contract_id",
+    "contract_name",
+    "line_item_id",
+    "vendors",
+    "psa_quantity",
+    "vendor_quantity",
+    "target_quantity",
+    "unit_price",
+    "unit_cost",
+    "currency",
+    "stale",
+    "auto_approval",
+    "contributions",
+)
+
+
+def fingerprint(row: CardRow) -> str:
+    """A digest of what a person sees on the card, to skip writes that change nothing."""
+    values = {name: getattr(row, name) for name in _FINGERPRINTED}
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def card_item(row: CardRow) -> r.CardItem:
+    return r.CardItem(
+        card_id=row.card_id,
+        kind=row.kind,  # type: ignore[arg-type]
+        state=row.state,  # type: ignore[arg-type]
+        hidden=row.hidden,
+        is_new=row.kind == d.CardKind.NEW_REVENUE.value,
+        account_id=row.account_id,
+        account_name=row.account_name,
+        service_line_id=row.service_line_id,
+        service_line=row.service_line,
+        contract_id=row.contract_id,
+        contract_name=row.contract_name,
+        line_item_id=row.line_item_id,
+        vendors=[v for v in row.vendors.split(",") if v],
+        psa_quantity=row.psa_quantity,
+        vendor_quantity=row.vendor_quantity,
+        target_quantity=row.target_quantity,
+        delta=row.delta,
+        unit_price=row.unit_price,
+        unit_cost=row.unit_cost,
+        currency=row.currency,
+        billing_cycle=row.billing_cycle,
+        revenue_change=row.revenue_change,
+        cost_change=row.cost_change,
+        profit_change=row.profit_change,
+        mrr_change=row.mrr_change,
+        stale=row.stale,
+        usage_as_of=row.usage_as_of,
+        auto_approval=row.auto_approval,
+        error=row.error,
+        updated_at=row.updated_at,
+    )

@@ -1,0 +1,94 @@
+"""Uploaded files: the JetStream object store bucket, and local scratch copies.
+
+The gateway puts each upload in the `imports` bucket; this service copies it to a
+scratch file (chunk by chunk, never whole in memory) to read it with pyarrow, and
+deletes the object once the import is done. The bucket's TTL removes uploads that were
+never committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import time
+from pathlib import Path
+
+from faststream.nats import NatsBroker
+from nats.js.api import ObjectStoreConfig, StorageType
+from nats.js.errors import NotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
+
+from trueup.contracts.ingest import IMPORTS_BUCKET, IMPORTS_TTL_SECONDS
+
+
+class UploadMissingError(Exception):
+    """The uploaded object is not (or no longer) in the bucket."""
+
+
+async def imports_bucket(broker: NatsBroker) -> ObjectStore:
+    """The `imports` object store, created on first use with its TTL."""
+    js = broker.config.connection_state.stream
+    try:
+        return await js.object_store(IMPORTS_BUCKET)
+    except NotFoundError:
+        return await js.create_object_store(
+            IMPORTS_BUCKET,
+            config=ObjectStoreConfig(
+                description="Uploaded usage files waiting to be imported",
+                ttl=float(IMPORTS_TTL_SECONDS),
+                storage=StorageType.FILE,
+            ),
+        )
+
+
+def sha256_hex(object_digest: str | None) -> str:
+    """The object store's `SHA-256=<base64url>` digest as hex (the file's content hash)."""
+    if not object_digest:
+        return ""
+    encoded = object_digest.split("=", 1)[1] if "=" in object_digest[:8] else object_digest
+    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).hex()
+
+
+async def object_digest(bucket: ObjectStore, object_name: str) -> tuple[int, str]:
+    """(size in bytes, SHA-256 hex) of an uploaded object."""
+    try:
+        info = await bucket.get_info(object_name)
+    except (ObjectNotFoundError, NotFoundError) as error:
+        raise UploadMissingError(object_name) from error
+    return int(info.size or 0), sha256_hex(info.digest)
+
+
+async def fetch(bucket: ObjectStore, object_name: str, target: Path) -> Path:
+    """Copy an object into `target` chunk by chunk (its digest is checked by nats-py)."""
+    if await asyncio.to_thread(target.exists):
+        return target
+    await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    try:
+        with partial.open("wb") as handle:
+            await bucket.get(object_name, writeinto=handle)  # type: ignore[arg-type]
+    except (ObjectNotFoundError, NotFoundError) as error:
+        partial.unlink(missing_ok=True)
+        raise UploadMissingError(object_name) from error
+    partial.replace(target)
+    return target
+
+
+async def discard(bucket: ObjectStore, object_name: str, scratch: Path) -> None:
+    """Delete the object and the scratch copy: a committed file is not kept."""
+    await asyncio.to_thread(scratch.unlink, missing_ok=True)
+    with contextlib.suppress(ObjectNotFoundError, NotFoundError):
+        await bucket.delete(object_name)
+
+
+def sweep_scratch(scratch_dir: Path, max_age_seconds: float) -> int:
+    """Delete scratch copies older than `max_age_seconds` (uploads nobody committed)."""
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for path in scratch_dir.glob("*/*"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed

@@ -1,0 +1,1 @@
+"""Message handlers: thin; they parse, call the use cases, and answer."""

@@ -1,0 +1,28 @@
+"""The import command: a durable consumer named `import` (KEDA scales on its lag)."""
+
+from __future__ import annotations
+
+from trueup.contracts.envelope import Envelope
+from trueup.contracts.messages import ImportFile, subject_for
+from trueup.platform.broker import durable_consumer
+from trueup.platform.service import ServiceRuntime
+from trueup.vendor_ingestion import imports
+
+# A million-row file takes tens of seconds; JetStream must not redeliver it meanwhile.
+IMPORT_ACK_WAIT_SECONDS = 15 * 60
+
+
+def register(runtime: ServiceRuntime, context: imports.ImportContext) -> None:
+    async def on_import(envelope: Envelope[ImportFile]) -> None:
+        await imports.run_import(context, envelope)
+
+    durable_consumer(
+        runtime.broker,
+        service=runtime.name,
+        name="import",
+        subject=subject_for(ImportFile, "*"),
+        model=ImportFile,
+        handler=on_import,
+        max_deliver=runtime.settings.max_deliver,
+        ack_wait_seconds=IMPORT_ACK_WAIT_SECONDS,
+    )

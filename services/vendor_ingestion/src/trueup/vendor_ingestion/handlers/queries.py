@@ -1,0 +1,143 @@
+"""Queries from the gateway: the import wizard, usage, profiles, webhook endpoints."""
+
+from __future__ import annotations
+
+from trueup.contracts.envelope import Envelope
+from trueup.contracts.ingest import (
+    CommitImport,
+    CommitOutcome,
+    CreateWebhookEndpoint,
+    GetImport,
+    ImportView,
+    InspectImport,
+    ListProfiles,
+    ListUsage,
+    ListWebhookEndpoints,
+    ProfileList,
+    RotateWebhookSecret,
+    UsagePage,
+    WebhookEndpointList,
+    WebhookSecretIssued,
+)
+from trueup.contracts.messages import subject_for
+from trueup.platform.broker import QueryFailedError, query_responder
+from trueup.platform.service import ServiceRuntime
+from trueup.vendor_ingestion import imports, webhooks
+from trueup.vendor_ingestion.repository import ProfileRepository, UsageRepository
+
+ANY = "*"
+
+
+def _cursor(value: str | None) -> tuple[str, str, str] | None:
+    if not value:
+        return None
+    parts = value.split("\x1f")
+    if len(parts) != 3:
+        raise QueryFailedError(400, "Invalid cursor", "use next_cursor from the previous page")
+    return parts[0], parts[1], parts[2]
+
+
+def register(
+    runtime: ServiceRuntime, context: imports.ImportContext, receiver: webhooks.WebhookReceiver
+) -> None:
+    broker, service, database = runtime.broker, runtime.name, runtime.database
+
+    async def inspect(envelope: Envelope[InspectImport]) -> ImportView:
+        return await imports.inspect_upload(context, envelope)
+
+    async def commit(envelope: Envelope[CommitImport]) -> CommitOutcome:
+        return await imports.commit_import(context, envelope)
+
+    async def get_import(envelope: Envelope[GetImport]) -> ImportView:
+        return await imports.get_import(context, envelope)
+
+    async def list_usage(envelope: Envelope[ListUsage]) -> UsagePage:
+        tenant_id, query = envelope.tenant_id, envelope.payload
+        async with database.transaction(tenant_id) as session:
+            rows = await UsageRepository(session, tenant_id).current_usage(
+                vendor=query.vendor,
+                vendor_account_id=query.vendor_account_id,
+                after=_cursor(query.cursor),
+                limit=query.limit + 1,
+            )
+        items = [imports.usage_view(row) for row in rows[: query.limit]]
+        more = len(rows) > query.limit
+        last = rows[query.limit - 1] if more else None
+        return UsagePage(
+            items=items,
+            next_cursor="\x1f".join((last.vendor, last.vendor_account_id, last.sku))
+            if last is not None
+            else None,
+        )
+
+    async def list_profiles(envelope: Envelope[ListProfiles]) -> ProfileList:
+        tenant_id = envelope.tenant_id
+        async with database.transaction(tenant_id) as session:
+            found = await ProfileRepository(session, tenant_id).all(envelope.payload.vendor)
+            return ProfileList(items=[imports._profile_view(p) for p in found])
+
+    async def list_endpoints(envelope: Envelope[ListWebhookEndpoints]) -> WebhookEndpointList:
+        return await webhooks.list_endpoints(database, envelope)
+
+    async def create_endpoint(envelope: Envelope[CreateWebhookEndpoint]) -> WebhookSecretIssued:
+        return await webhooks.create_endpoint(database, envelope)
+
+    async def rotate(envelope: Envelope[RotateWebhookSecret]) -> WebhookSecretIssued:
+        return await webhooks.rotate_secret(database, receiver, envelope)
+
+    query_responder(
+        broker,
+        service=service,
+        subject=subject_for(InspectImport, ANY),
+        model=InspectImport,
+        handler=inspect,
+    )
+    query_responder(
+        broker,
+        service=service,
+        subject=subject_for(CommitImport, ANY),
+        model=CommitImport,
+        handler=commit,
+    )
+    query_responder(
+        broker,
+        service=service,
+        subject=subject_for(GetImport, ANY),
+        model=GetImport,
+        handler=get_import,
+    )
+    query_responder(
+        broker,
+        service=service,
+        subject=subject_for(ListUsage, ANY),
+        model=ListUsage,
+        handler=list_usage,
+    )
+    query_responder(
+        broker,
+        service=service,
+        subject=subject_for(ListProfiles, ANY),
+        model=ListProfiles,
+        handler=list_profiles,
+    )
+    query_responder(
+        broker,
+        service=service,
+        subject=subject_for(ListWebhookEndpoints, ANY),
+        model=ListWebhookEndpoints,
+        handler=list_endpoints,
+    )
+    query_responder(
+        broker,
+        service=service,
+        subject=subject_for(CreateWebhookEndpoint, ANY),
+        model=CreateWebhookEndpoint,
+        handler=create_endpoint,
+    )
+    query_responder(
+        broker,
+        service=service,
+        subject=subject_for(RotateWebhookSecret, ANY),
+        model=RotateWebhookSecret,
+        handler=rotate,
+    )

@@ -1,0 +1,246 @@
+"""psa_sync against the ConnectWise simulator and a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import nats
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import Databases
+from tests.support import eventually, running_service, settings_for
+from trueup.contracts import Envelope, wrap
+from trueup.contracts import messages as m
+from trueup.platform.broker import ask, publish_envelope
+from trueup.platform.secrets import CredentialSealer
+from trueup.psa.simulators import connectwise as cw_sim
+from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
+from trueup.psa_sync.main import build
+from trueup.psa_sync.models import PsaContractRow, PsaLineItemRow
+from trueup.psa_sync.settings import Settings
+
+ACTOR = m.Actor(kind="user", id="u1", name="Test")
+
+
+@pytest.fixture(scope="module")
+def connectwise() -> Iterator[SimulatorServer]:
+    with SimulatorServer(cw_sim.create_app(cw_sim.ConnectWiseSimulatorConfig())) as server:
+        yield server
+
+
+def cw_credentials(url: str, private_key: str = "TrueUpDemoPrivateKey") -> dict[str, str]:
+    return {
+        "site": url,
+        "company_id": "trueup_demo",
+        "public_key": "TrueUpDemoPublicKey",
+        "private_key": private_key,
+        "client_id": "tests",
+    }
+
+
+async def _settings(databases: Databases, nats_url: str) -> Settings:
+    return await settings_for(
+        Settings,
+        databases,
+        nats_url,
+        credential_keys=CredentialSealer.generate_key(),
+        scheduler_tick_seconds=0.1,
+        snapshot_batch_size=100,
+        psa_retry_seconds=2.0,
+    )
+
+
+async def _query(runtime: Any, tenant: str, payload: m.Payload, reply: type[Any]) -> Any:
+    subject = m.subject_for(type(payload), tenant)
+    answer = await ask(runtime.broker, subject, wrap(payload, tenant_id=tenant), reply, timeout=30)
+    return answer
+
+
+async def _snapshots(nats_url: str, tenant: str) -> list[m.PsaSnapshot]:
+    """Every snapshot the stream holds for the tenant."""
+    connection = await nats.connect(nats_url)
+    try:
+        js = connection.jetstream()
+        sub = await js.pull_subscribe(f"psa.{tenant}.snapshot.v1", stream="PSA")
+        out: list[m.PsaSnapshot] = []
+        while True:
+            try:
+                batch = await sub.fetch(100, timeout=1)
+            except TimeoutError:
+                break
+            for msg in batch:
+                out.append(Envelope[m.PsaSnapshot].model_validate_json(msg.data).payload)
+                await msg.ack()
+        return out
+    finally:
+        await connection.close()
+
+
+class TestFullSync:
+    async def test_only_active_contracts_and_their_line_items_reach_reconciliation(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        tenant, other = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        async with running_service(build, settings) as (runtime, _app):
+            saved = await _query(
+                runtime,
+                tenant,
+                m.SavePsaConnection(
+                    psa="connectwise",
+                    name="CW",
+                    credentials=cw_credentials(connectwise.url),
+                    actor=ACTOR,
+                ),
+                m.PsaConnectionStatus,
+            )
+            assert saved.error is None
+            connection_id = saved.result.connection_id
+
+            async def synced() -> m.SyncStatus | None:
+                reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
+                status: m.SyncStatus = reply.result
+                return status if status.connections[0].status == "ok" else None
+
+            status = await eventually(synced, timeout=60, what="the first sync")
+            store = connectwise.app.state.store
+            # The simulator's own truth: active agreements and their active accounts.
+            agreements = [a for a in store.agreements.values() if a["agreementStatus"] == "Active"]
+            active_accounts = {a["company"]["id"] for a in agreements}
+            assert status.active_accounts == len(active_accounts)
+            assert status.connections[0].contracts == len(agreements)
+            assert status.connections[0].freshness_seconds is not None
+
+            # The credentials never come back in clear.
+            sealed = await _query(
+                runtime,
+                tenant,
+                m.GetPsaConnection(connection_id=connection_id),
+                m.PsaConnectionSealed,
+            )
+            assert "TrueUpDemoPrivateKey" not in sealed.result.sealed_credentials
+            assert (
+                settings.credential_sealer().open(sealed.result.sealed_credentials)["private_key"]
+                == "TrueUpDemoPrivateKey"
+            )
+
+            # Another tenant sees none of it.
+            foreign = await _query(
+                runtime,
+                other,
+                m.GetPsaConnection(connection_id=connection_id),
+                m.PsaConnectionSealed,
+            )
+            assert foreign.error is not None
+            assert foreign.error.status == 404
+            other_status = await _query(runtime, other, m.GetSyncStatus(), m.SyncStatus)
+            assert other_status.result.connections == []
+
+        snapshots = await _snapshots(clean_nats, tenant)
+        published_contracts = {c.psa_id for s in snapshots for c in s.contracts}
+        assert published_contracts == {str(a["id"]) for a in agreements}
+        published_items = [li for s in snapshots for li in s.line_items]
+        assert all(li.contract_psa_id in published_contracts for li in published_items)
+        assert len(published_items) == len({li.psa_id for li in published_items})
+        assert {a.psa_id for s in snapshots for a in s.accounts} == {
+            str(i) for i in active_accounts
+        }
+
+
+class TestResilience:
+    async def test_bad_credentials_are_a_status_not_a_crash(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        async with running_service(build, settings) as (runtime, _app):
+            await _query(
+                runtime,
+                tenant,
+                m.SavePsaConnection(
+                    psa="connectwise",
+                    name="CW",
+                    credentials=cw_credentials(connectwise.url, private_key="wrong"),
+                    actor=ACTOR,
+                ),
+                m.PsaConnectionStatus,
+            )
+
+            async def failed() -> m.PsaConnectionStatus | None:
+                reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
+                status: m.PsaConnectionStatus = reply.result.connections[0]
+                return status if status.status == "bad_credentials" else None
+
+            status = await eventually(failed, timeout=30, what="bad_credentials status")
+            assert status.last_error
+            assert "wrong" not in status.last_error
+
+    async def test_a_sync_that_dies_part_way_is_completed_by_the_next_one(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+    ) -> None:
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        # A simulator of its own: the faults below must not leak into other tests.
+        with SimulatorServer(cw_sim.create_app(cw_sim.ConnectWiseSimulatorConfig())) as sim:
+            control = SimulatorControl(sim.url)
+            # Every request fails after the first few: the first sync dies mid-paging.
+            await control.set_faults(error_rate=1.0)
+            async with running_service(build, settings) as (runtime, _app):
+                await _query(
+                    runtime,
+                    tenant,
+                    m.SavePsaConnection(
+                        psa="connectwise",
+                        name="CW",
+                        credentials=cw_credentials(sim.url),
+                        actor=ACTOR,
+                    ),
+                    m.PsaConnectionStatus,
+                )
+
+                async def errored() -> bool | None:
+                    reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
+                    return reply.result.connections[0].status == "error" or None
+
+                await eventually(errored, timeout=60, what="the failed sync")
+                await control.set_faults()
+                await publish_envelope(
+                    runtime.broker,
+                    m.subject_for(m.SyncPsa, tenant),
+                    (cmd := wrap(m.SyncPsa(full=True), tenant_id=tenant))
+                    .model_dump_json()
+                    .encode(),
+                    cmd.event_id,
+                    cmd.correlation_id,
+                )
+
+                async def recovered() -> bool | None:
+                    reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
+                    return reply.result.connections[0].status == "ok" or None
+
+                await eventually(recovered, timeout=60, what="the recovering sync")
+                store = sim.app.state.store
+                async with runtime.database.transaction(tenant) as session:
+                    items = await session.scalar(
+                        sa.select(sa.func.count()).select_from(PsaLineItemRow)
+                    )
+                    contracts = await session.scalar(
+                        sa.select(sa.func.count()).select_from(PsaContractRow)
+                    )
+                assert items == len(store.additions)
+                assert contracts == len(store.agreements)
+        await asyncio.sleep(0)
