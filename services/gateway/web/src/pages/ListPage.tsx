@@ -1,0 +1,504 @@
+import {
+  flexRender,
+  getCoreRowModel,
+  getExpandedRowModel,
+  getFilteredRowModel,
+  getGroupedRowModel,
+  getSortedRowModel,
+  useReactTable,
+  type Column,
+  type ColumnDef,
+  type ExpandedState,
+  type GroupingState,
+  type Row,
+  type RowSelectionState,
+  type SortingState,
+  type ColumnFiltersState,
+} from "@tanstack/react-table";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useEffect, useMemo, useRef, useState, type HTMLProps } from "react";
+import { useCardActions, useCards } from "../cards";
+import { DetailsModal } from "../components/DetailsModal";
+import { EmptyState, ErrorBanner, PageHeader, Spinner, VendorTag } from "../components/ui";
+import { ago, money, moneyByCurrency, num, qty, titleCase, todayIso, tone, vendorsOf } from "../format";
+import { navigate } from "../router";
+import type { Card } from "../types";
+
+type GroupBy = "none" | "account_name" | "service_line" | "contract_name";
+
+const ROW_HEIGHT = 40;
+/** Text columns share the width the fixed-size columns leave. */
+const FLEXIBLE = new Set(["account_name", "service_line", "contract_name"]);
+
+function IndeterminateCheckbox({ indeterminate, ...rest }: { indeterminate?: boolean } & HTMLProps<HTMLInputElement>) {
+  const ref = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (ref.current) ref.current.indeterminate = Boolean(indeterminate) && !rest.checked;
+  }, [indeterminate, rest.checked]);
+  return <input type="checkbox" ref={ref} {...rest} />;
+}
+
+const sumOf = (rows: Row<Card>[], key: keyof Card) => rows.reduce((total, row) => total + num(row.original[key] as string), 0);
+
+export default function ListPage() {
+  const [showHidden, setShowHidden] = useState(false);
+  const [showUnchanged, setShowUnchanged] = useState(false);
+  const cards = useCards(showHidden ? { include_hidden: true } : { state: "pending" });
+  const actions = useCardActions();
+  const [groupBy, setGroupBy] = useState<GroupBy>("account_name");
+  const [sorting, setSorting] = useState<SortingState>([]);
+  const [filters, setFilters] = useState<ColumnFiltersState>([]);
+  const [selection, setSelection] = useState<RowSelectionState>({});
+  const [expanded, setExpanded] = useState<ExpandedState>(true);
+  const [details, setDetails] = useState<Card | null>(null);
+  const [effectiveDate, setEffectiveDate] = useState(todayIso());
+  const [busy, setBusy] = useState(false);
+
+  const data = useMemo(
+    () => (cards.data?.items ?? []).filter((card) => showUnchanged || card.kind !== "no_change"),
+    [cards.data, showUnchanged],
+  );
+  const grouping: GroupingState = useMemo(() => (groupBy === "none" ? [] : [groupBy]), [groupBy]);
+
+  const columns = useMemo<ColumnDef<Card>[]>(
+    () => [
+      {
+        id: "select",
+        size: 36,
+        enableSorting: false,
+        enableColumnFilter: false,
+        header: ({ table }) => (
+          <IndeterminateCheckbox
+            aria-label="Select all visible cards"
+            checked={table.getIsAllRowsSelected()}
+            indeterminate={table.getIsSomeRowsSelected()}
+            onChange={table.getToggleAllRowsSelectedHandler()}
+          />
+        ),
+        cell: ({ row }) => (
+          <IndeterminateCheckbox
+            aria-label={
+              row.getIsGrouped()
+                ? `Select every card of ${String(row.groupingValue)}`
+                : `Select ${row.original.account_name}, ${row.original.service_line}`
+            }
+            checked={row.getIsGrouped() ? row.getIsAllSubRowsSelected() : row.getIsSelected()}
+            indeterminate={row.getIsSomeSelected()}
+            onChange={row.getToggleSelectedHandler()}
+          />
+        ),
+      },
+      {
+        accessorKey: "account_name",
+        header: "Account",
+        filterFn: "includesString",
+        cell: ({ row, getValue }) => (
+          <span className="cell-account">
+            {(row.original.kind === "new_revenue" || row.original.is_new) && <span className="tag tag-new">New</span>}
+            <button
+              type="button"
+              className="link-button"
+              title="Open the details"
+              aria-label={`Details of ${row.original.account_name}, ${row.original.service_line}`}
+              onClick={() => setDetails(row.original)}
+            >
+              {String(getValue())}
+            </button>
+          </span>
+        ),
+      },
+      { accessorKey: "service_line", header: "Service line", filterFn: "includesString" },
+      { accessorKey: "contract_name", header: "Contract", filterFn: "includesString" },
+      {
+        id: "vendor",
+        accessorFn: (card) => vendorsOf(card).join(", "),
+        header: "Vendor",
+        size: 100,
+        filterFn: "includesString",
+        cell: ({ row }) => (
+          <>
+            {vendorsOf(row.original).map((v) => (
+              <VendorTag key={v} vendor={v} />
+            ))}
+            {row.original.stale && (
+              <span className="stale-dot" title={`Usage is stale (as of ${ago(row.original.usage_as_of ?? row.original.updated_at)})`}>
+                <span className="visually-hidden">stale usage</span>
+              </span>
+            )}
+          </>
+        ),
+      },
+      {
+        id: "psa_quantity",
+        accessorFn: (card) => num(card.psa_quantity),
+        header: "PSA qty",
+        size: 92,
+        meta: { numeric: true },
+        aggregationFn: "sum",
+        enableColumnFilter: false,
+        cell: ({ row }) => qty(row.original.psa_quantity),
+        aggregatedCell: ({ getValue }) => qty(getValue<number>()),
+      },
+      {
+        id: "vendor_quantity",
+        accessorFn: (card) => num(card.vendor_quantity),
+        header: "Vendor qty",
+        size: 92,
+        meta: { numeric: true },
+        aggregationFn: "sum",
+        enableColumnFilter: false,
+        cell: ({ row }) => qty(row.original.vendor_quantity),
+        aggregatedCell: ({ getValue }) => qty(getValue<number>()),
+      },
+      {
+        id: "delta",
+        accessorFn: (card) => num(card.delta),
+        header: "Delta",
+        size: 76,
+        meta: { numeric: true },
+        aggregationFn: "sum",
+        filterFn: (row, id, value: string) => {
+          const delta = row.getValue<number>(id);
+          return value === "up" ? delta > 0 : value === "down" ? delta < 0 : true;
+        },
+        cell: ({ getValue }) => <span className={`delta-${tone(getValue<number>())}`}>{qty(getValue<number>(), true)}</span>,
+        aggregatedCell: ({ getValue }) => <span className={`delta-${tone(getValue<number>())}`}>{qty(getValue<number>(), true)}</span>,
+      },
+      {
+        id: "revenue_change",
+        accessorFn: (card) => num(card.revenue_change),
+        header: "Revenue",
+        size: 112,
+        meta: { numeric: true },
+        aggregationFn: "sum",
+        enableColumnFilter: false,
+        cell: ({ row, getValue }) => (
+          <span className={`delta-${tone(getValue<number>())}`}>{money(getValue<number>(), row.original.currency ?? "USD", true)}</span>
+        ),
+        aggregatedCell: ({ row }) => <Sum text={moneyByCurrency(row.getLeafRows().map((r) => r.original), (card) => card.revenue_change)} />,
+      },
+      {
+        id: "profit_change",
+        accessorFn: (card) => num(card.profit_change),
+        header: "Profit",
+        size: 112,
+        meta: { numeric: true },
+        aggregationFn: "sum",
+        enableColumnFilter: false,
+        cell: ({ row, getValue }) => (
+          <span className={`delta-${tone(getValue<number>())}`}>{money(getValue<number>(), row.original.currency ?? "USD", true)}</span>
+        ),
+        aggregatedCell: ({ row }) => <Sum text={moneyByCurrency(row.getLeafRows().map((r) => r.original), (card) => card.profit_change)} />,
+      },
+      {
+        accessorKey: "state",
+        header: "State",
+        size: 88,
+        filterFn: "equalsString",
+        cell: ({ getValue }) => <span className={`pill pill-${String(getValue())}`}>{titleCase(String(getValue()))}</span>,
+      },
+    ],
+    [],
+  );
+
+  const table = useReactTable({
+    data,
+    columns,
+    state: { sorting, columnFilters: filters, rowSelection: selection, grouping, expanded, columnVisibility: { state: showHidden } },
+    getRowId: (card) => card.card_id,
+    onSortingChange: setSorting,
+    onColumnFiltersChange: setFilters,
+    onRowSelectionChange: setSelection,
+    onExpandedChange: setExpanded,
+    enableRowSelection: true,
+    enableSubRowSelection: true,
+    groupedColumnMode: false,
+    autoResetExpanded: false,
+    getCoreRowModel: getCoreRowModel(),
+    getFilteredRowModel: getFilteredRowModel(),
+    getSortedRowModel: getSortedRowModel(),
+    getGroupedRowModel: getGroupedRowModel(),
+    getExpandedRowModel: getExpandedRowModel(),
+  });
+
+  const rows = table.getRowModel().rows;
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  });
+  const items = virtualizer.getVirtualItems();
+  const padTop = items[0]?.start ?? 0;
+  const padBottom = items.length ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
+
+  const filtered = table.getFilteredRowModel().rows;
+  const selected = table.getSelectedRowModel().flatRows.filter((row) => !row.getIsGrouped()).map((row) => row.original);
+  // Selected rows that a filter hides must not be actioned by surprise.
+  const visibleIds = new Set(filtered.map((row) => row.id));
+  const actionable = selected.filter((card) => visibleIds.has(card.card_id));
+
+  const runBulk = async (action: "approve" | "dismiss" | "set_effective_date") => {
+    setBusy(true);
+    try {
+      await actions.bulk(action, actionable, action === "set_effective_date" ? effectiveDate : undefined);
+      setSelection({});
+    } catch {
+      // The toast already says what went wrong.
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const leafColumns = table.getVisibleLeafColumns();
+  const filteredCards = filtered.map((row) => row.original);
+  const revenueTotal = moneyByCurrency(filteredCards, (card) => card.revenue_change);
+  const profitTotal = moneyByCurrency(filteredCards, (card) => card.profit_change);
+
+  return (
+    <div className="page page-wide">
+      <PageHeader
+        title="List view"
+        subtitle="Every card in one grid: group, filter, sort, and action many at once."
+        actions={
+          <>
+            <label className="inline-field">
+              <span>Group by</span>
+              <select value={groupBy} onChange={(event) => setGroupBy(event.target.value as GroupBy)}>
+                <option value="account_name">Account</option>
+                <option value="service_line">Service line</option>
+                <option value="contract_name">Contract</option>
+                <option value="none">No grouping</option>
+              </select>
+            </label>
+            <label className="inline-field">
+              <input type="checkbox" checked={showUnchanged} onChange={(event) => setShowUnchanged(event.target.checked)} />
+              <span>Show unchanged lines</span>
+            </label>
+            <label className="inline-field">
+              <input type="checkbox" checked={showHidden} onChange={(event) => setShowHidden(event.target.checked)} />
+              <span>Show actioned</span>
+            </label>
+          </>
+        }
+      />
+
+      <div className={`bulk-bar${actionable.length ? " bulk-bar-active" : ""}`} role="region" aria-label="Bulk actions">
+        <span className="bulk-count" aria-live="polite">
+          {actionable.length ? `${actionable.length} selected` : "Select cards to action them together"}
+        </span>
+        <button type="button" className="btn btn-primary btn-small" disabled={!actionable.length || busy} onClick={() => void runBulk("approve")}>
+          Approve selected
+        </button>
+        <button type="button" className="btn btn-small" disabled={!actionable.length || busy} onClick={() => void runBulk("dismiss")}>
+          Dismiss selected
+        </button>
+        <span className="bulk-sep" aria-hidden="true" />
+        <label className="inline-field">
+          <span>Effective date</span>
+          <input type="date" value={effectiveDate} onChange={(event) => setEffectiveDate(event.target.value)} />
+        </label>
+        <button
+          type="button"
+          className="btn btn-small"
+          disabled={!actionable.length || busy || !effectiveDate}
+          onClick={() => void runBulk("set_effective_date")}
+        >
+          Set effective date
+        </button>
+        {actionable.length > 0 && (
+          <button type="button" className="btn btn-link btn-small" onClick={() => setSelection({})}>
+            Clear selection
+          </button>
+        )}
+      </div>
+
+      <ErrorBanner error={cards.error} onRetry={() => void cards.refetch()} />
+      {cards.isPending ? (
+        <Spinner label="Loading cards" />
+      ) : data.length === 0 && !cards.isError ? (
+        <EmptyState
+          title="No differences to review"
+          actions={
+            <button type="button" className="btn btn-primary" onClick={() => navigate("/import")}>
+              Import a vendor CSV
+            </button>
+          }
+        >
+          Cards appear when your PSA contracts and your vendors' usage disagree.{" "}
+          {(cards.data?.items.length ?? 0) > 0 && (
+            <button type="button" className="btn btn-link" onClick={() => setShowUnchanged(true)}>
+              Show the {cards.data?.items.length} unchanged contract lines
+            </button>
+          )}
+        </EmptyState>
+      ) : (
+        <div className="grid-scroller" ref={scroller} tabIndex={0} aria-label="Cards grid">
+          <table className="grid" aria-rowcount={rows.length + 2}>
+            <colgroup>
+              {leafColumns.map((column) => (
+                <col key={column.id} style={FLEXIBLE.has(column.id) ? undefined : { width: column.getSize() }} />
+              ))}
+            </colgroup>
+            <thead>
+              {table.getHeaderGroups().map((group) => (
+                <tr key={group.id}>
+                  {group.headers.map((header) => {
+                    const sorted = header.column.getIsSorted();
+                    const numeric = isNumeric(header.column);
+                    return (
+                      <th
+                        key={header.id}
+                        scope="col"
+                        className={numeric ? "num" : undefined}
+                        aria-sort={sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : undefined}
+                      >
+                        {header.column.getCanSort() ? (
+                          <button type="button" className="sort-button" onClick={header.column.getToggleSortingHandler()}>
+                            {flexRender(header.column.columnDef.header, header.getContext())}
+                            <span className="sort-mark" aria-hidden="true">
+                              {sorted === "asc" ? "▲" : sorted === "desc" ? "▼" : "↕"}
+                            </span>
+                          </button>
+                        ) : (
+                          flexRender(header.column.columnDef.header, header.getContext())
+                        )}
+                      </th>
+                    );
+                  })}
+                </tr>
+              ))}
+              <tr className="filter-row">
+                {leafColumns.map((column) => (
+                  <th key={column.id} scope="col">
+                    {column.getCanFilter() ? <ColumnFilter column={column} data={data} /> : null}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {padTop > 0 && (
+                <tr aria-hidden="true">
+                  <td colSpan={leafColumns.length} style={{ height: padTop, padding: 0, border: 0 }} />
+                </tr>
+              )}
+              {items.map((item) => {
+                const row = rows[item.index];
+                if (!row) return null;
+                if (row.getIsGrouped()) {
+                  return (
+                    <tr key={row.id} className="group-row" style={{ height: ROW_HEIGHT }}>
+                      {row.getVisibleCells().map((cell) => {
+                        if (cell.column.id === "select") {
+                          return <td key={cell.id}>{flexRender(cell.column.columnDef.cell, cell.getContext())}</td>;
+                        }
+                        if (cell.column.id === "account_name") {
+                          return (
+                            <td key={cell.id} colSpan={3}>
+                              <button
+                                type="button"
+                                className="group-toggle"
+                                aria-expanded={row.getIsExpanded()}
+                                onClick={row.getToggleExpandedHandler()}
+                              >
+                                <span aria-hidden="true">{row.getIsExpanded() ? "▾" : "▸"}</span> {String(row.groupingValue) || "—"}{" "}
+                                <span className="muted small">({row.subRows.length})</span>
+                              </button>
+                            </td>
+                          );
+                        }
+                        if (cell.column.id === "service_line" || cell.column.id === "contract_name") return null;
+                        return (
+                          <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined}>
+                            {cell.getIsAggregated() ? flexRender(cell.column.columnDef.aggregatedCell ?? cell.column.columnDef.cell, cell.getContext()) : null}
+                          </td>
+                        );
+                      })}
+                    </tr>
+                  );
+                }
+                return (
+                  <tr key={row.id} className={row.getIsSelected() ? "selected" : undefined} style={{ height: ROW_HEIGHT }}>
+                    {row.getVisibleCells().map((cell) => (
+                      <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined}>
+                        {flexRender(cell.column.columnDef.cell, cell.getContext())}
+                      </td>
+                    ))}
+                  </tr>
+                );
+              })}
+              {padBottom > 0 && (
+                <tr aria-hidden="true">
+                  <td colSpan={leafColumns.length} style={{ height: padBottom, padding: 0, border: 0 }} />
+                </tr>
+              )}
+            </tbody>
+            <tfoot>
+              <tr className="totals-row">
+                <th scope="row" colSpan={5}>
+                  Total · {filtered.length} card{filtered.length === 1 ? "" : "s"}
+                </th>
+                <td className="num">{qty(sumOf(filtered, "psa_quantity"))}</td>
+                <td className="num">{qty(sumOf(filtered, "vendor_quantity"))}</td>
+                <td className="num">{qty(sumOf(filtered, "delta"), true)}</td>
+                <td className="num" data-testid="total-revenue" title={revenueTotal}>
+                  {revenueTotal}
+                </td>
+                <td className="num" title={profitTotal}>
+                  {profitTotal}
+                </td>
+                {showHidden && <td />}
+              </tr>
+            </tfoot>
+          </table>
+        </div>
+      )}
+      {details && <DetailsModal card={details} onClose={() => setDetails(null)} />}
+    </div>
+  );
+}
+
+function Sum({ text }: { text: string }) {
+  return <span title={text}>{text}</span>;
+}
+
+function isNumeric(column: Column<Card, unknown>): boolean {
+  return Boolean((column.columnDef.meta as { numeric?: boolean } | undefined)?.numeric);
+}
+
+function ColumnFilter({ column, data }: { column: Column<Card, unknown>; data: Card[] }) {
+  const value = (column.getFilterValue() as string | undefined) ?? "";
+  const label = `Filter ${typeof column.columnDef.header === "string" ? column.columnDef.header : column.id}`;
+  if (column.id === "delta") {
+    return (
+      <select aria-label="Filter delta" value={value} onChange={(event) => column.setFilterValue(event.target.value || undefined)}>
+        <option value="">Any</option>
+        <option value="up">Increase</option>
+        <option value="down">Decrease</option>
+      </select>
+    );
+  }
+  if (column.id === "state" || column.id === "vendor") {
+    const options = [...new Set(data.flatMap((card) => (column.id === "state" ? [card.state] : vendorsOf(card))))].sort();
+    return (
+      <select aria-label={label} value={value} onChange={(event) => column.setFilterValue(event.target.value || undefined)}>
+        <option value="">All</option>
+        {options.map((option) => (
+          <option key={option} value={option}>
+            {titleCase(option)}
+          </option>
+        ))}
+      </select>
+    );
+  }
+  return (
+    <input
+      type="search"
+      aria-label={label}
+      placeholder="Filter…"
+      value={value}
+      onChange={(event) => column.setFilterValue(event.target.value || undefined)}
+    />
+  );
+}

@@ -1,0 +1,410 @@
+// Shapes of the gateway's HTTP API (docs/api.md). Money and quantities are decimal strings.
+
+export type Role = "viewer" | "billing" | "admin";
+
+export interface Me {
+  tenant_id: string;
+  role: Role | string;
+  kind: string;
+  name: string;
+  csrf_token: string | null;
+}
+
+export type CardKind = "reconcile" | "no_change" | "new_revenue";
+export type CardState = "pending" | "approved" | "applied" | "conflict" | "failed" | "dismissed";
+
+export interface Card {
+  card_id: string;
+  kind: CardKind | string;
+  state: CardState | string;
+  account_id?: string | null;
+  account_name: string;
+  service_line_id?: string | null;
+  service_line: string;
+  contract_id?: string | null;
+  contract_name: string;
+  line_item_id?: string | null;
+  vendors?: string[];
+  vendor?: string;
+  psa_quantity: string | null;
+  vendor_quantity: string | null;
+  target_quantity?: string | null;
+  delta: string;
+  unit_price?: string | null;
+  unit_cost?: string | null;
+  currency?: string;
+  billing_cycle?: string;
+  revenue_change?: string | null;
+  cost_change?: string | null;
+  profit_change?: string | null;
+  mrr_change?: string | null;
+  stale: boolean;
+  usage_as_of?: string | null;
+  auto_approval?: string | null;
+  error?: string | null;
+  is_new?: boolean;
+  updated_at: string;
+}
+
+export interface CardTotals {
+  cards: number;
+  revenue_change: string;
+  cost_change: string;
+  profit_change: string;
+  mrr_change: string;
+}
+
+export interface CardPage {
+  items: Card[];
+  next_cursor: string | null;
+  totals?: CardTotals;
+}
+
+export interface ProratedChange {
+  effective_date: string;
+  quantity: string;
+}
+
+export interface ChangeRequest {
+  quantity?: string;
+  effective_date?: string;
+  prorated_changes?: ProratedChange[];
+}
+
+export interface PreviewLine {
+  effective_date: string;
+  quantity_before: string;
+  quantity_after: string;
+  period_start: string;
+  period_end: string;
+  days: number;
+  revenue: string;
+  cost: string;
+  profit: string;
+}
+
+export interface ChangePreview {
+  lines: PreviewLine[];
+  revenue_change: string;
+  cost_change: string;
+  profit_change: string;
+  mrr_change: string;
+  margin: string | null;
+  currency?: string;
+}
+
+export interface ActionAccepted {
+  action_id: string;
+  card_id: string;
+  state: string;
+}
+
+export interface BulkResult {
+  accepted: ActionAccepted[];
+  rejected: { card_id: string; status: number; detail: string }[];
+}
+
+export interface Actor {
+  kind?: string;
+  id?: string;
+  name?: string;
+}
+
+export interface ActivityEntry {
+  entry_id: string;
+  occurred_at: string;
+  recorded_at?: string;
+  actor: Actor;
+  action_type: string;
+  outcome: string | null;
+  summary: string;
+  card_id: string | null;
+  account_name: string;
+  service_line: string;
+  contract_psa_id: string | null;
+  quantity_before: string | null;
+  quantity_after: string | null;
+  effective_date: string | null;
+  prorated_lines?: ProratedChange[];
+  psa_record_url: string | null;
+}
+
+export interface ActivityPage {
+  items: ActivityEntry[];
+  next_cursor: string | null;
+}
+
+export interface CardDetails {
+  card: Card;
+  contract: {
+    contract_id: string;
+    name: string;
+    psa: string;
+    status: string;
+    start_date: string | null;
+    end_date: string | null;
+    billing_cycle: string;
+    bill_in_advance: boolean;
+    proration_allowed: boolean;
+    currency: string;
+    psa_url: string | null;
+  } | null;
+  past_actions: ActivityEntry[];
+  names: {
+    psa_account_name: string;
+    psa_contract_name: string;
+    vendor_accounts: { vendor: string; vendor_account: string; name: string; mapping: string }[];
+    psa_synced_at: string | null;
+    usage_as_of: string | null;
+  };
+  change: {
+    vendor_quantity: string | null;
+    psa_quantity: string | null;
+    unit_price: string | null;
+    unit_cost: string | null;
+    default_effective_date: string;
+    proration_allowed: boolean;
+    contributions: { vendor: string; vendor_account?: string; sku: string; vendor_quantity: string; quantity: string; stale: boolean }[];
+  };
+}
+
+export interface Suggestion {
+  account_id: string;
+  account_name: string;
+  /** 0 to 100 (a decimal string). */
+  score: string | number;
+  reason: string;
+}
+
+export interface AccountMapping {
+  vendor: string;
+  vendor_account: string;
+  vendor_account_name: string;
+  account_id: string | null;
+  account_name: string | null;
+  status: string;
+  automatic: boolean;
+  usage_count: number;
+  sources?: string[];
+  suggestions: Suggestion[];
+}
+
+export interface ServiceMapping {
+  vendor: string;
+  sku: string;
+  sku_name: string;
+  service_line_id: string | null;
+  service_line: string | null;
+  factor: string;
+  rounding: "up" | "down" | "half_up" | "exact";
+  excluded: boolean;
+  usage_count: number;
+}
+
+export interface ServiceLine {
+  service_line_id: string;
+  name: string;
+  vendor_tag: string | null;
+  sales_unit: string;
+  cards: number;
+}
+
+export interface UnmappedItem {
+  vendor: string;
+  key: string;
+  name: string;
+  sources: string[];
+  usage_count: number;
+  psa_account_hint: string | null;
+}
+
+export interface Unmapped {
+  accounts: UnmappedItem[];
+  skus: UnmappedItem[];
+  count: number;
+}
+
+export interface ContractOption {
+  contract_id: string;
+  name: string;
+  billing_cycle: string;
+  proration_allowed: boolean;
+}
+
+export interface BillingSettings {
+  cycle_start_day: number;
+  proration_convention: "actual_days" | "thirty_day";
+  rounding: "half_up" | "half_even";
+  auto_map_threshold: string | number | null;
+  rules?: Rule[];
+}
+
+export interface Rule {
+  name: string;
+  vendor?: string | null;
+  service_line_id?: string | null;
+  max_units?: string | null;
+  max_percent?: string | null;
+  direction: "any" | "increase" | "decrease";
+  max_money?: string | null;
+}
+
+export interface PsaConnection {
+  connection_id: string;
+  psa: string;
+  name: string;
+  status: string;
+  last_success_at: string | null;
+  last_error: string | null;
+  freshness_seconds: number | null;
+  accounts: number;
+  contracts: number;
+}
+
+export interface SyncStatus {
+  connections: PsaConnection[];
+  active_accounts: number;
+}
+
+export interface User {
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  active: boolean;
+}
+
+export interface ApiKey {
+  key_id: string;
+  name: string;
+  role: Role;
+  created_at: string;
+  revoked_at: string | null;
+  key?: string;
+}
+
+export interface Metrics {
+  active_accounts: number;
+  billing_tier: string;
+  cards_pending: number;
+  unmapped: number;
+  revenue_change: string;
+  profit_change: string;
+}
+
+// Imports (the vendor ingestion wizard).
+
+export interface Detection {
+  file_name: string | null;
+  encoding: string;
+  bom: boolean;
+  delimiter: string;
+  quote_char: string;
+  line_terminator: string;
+  header_row: number;
+  preamble_rows?: number;
+  columns: string[];
+  decimal_separator: string;
+  thousands_separator: string;
+  header_fingerprint?: string;
+}
+
+export interface ColumnPreview {
+  name: string;
+  position: number;
+  inferred_type: string;
+  examples: string[];
+  distinct_values: number;
+  empty_cells: number;
+}
+
+export type QuantityMode = "column_value" | "row_count" | "distinct_count" | "sum_per_sku";
+
+export interface RowFilter {
+  column: string;
+  operator: "equals" | "not_equals" | "in" | "not_in" | "contains" | "not_empty";
+  values: string[];
+}
+
+export interface ColumnMapping {
+  account_column: string;
+  account_id_column?: string | null;
+  sku_column?: string | null;
+  sku_constant?: string | null;
+  quantity_mode: QuantityMode;
+  quantity_column?: string | null;
+  distinct_column?: string | null;
+  price_column?: string | null;
+  cost_column?: string | null;
+  date_column?: string | null;
+  filters: RowFilter[];
+}
+
+export interface RowError {
+  row: number;
+  column: string | null;
+  reason: string;
+  value?: string | null;
+}
+
+export interface ImportCounts {
+  rows_read: number;
+  rows_imported: number;
+  rows_skipped_invalid: number;
+  totals_rows_ignored: number;
+  rows_filtered_out: number;
+  blank_rows: number;
+}
+
+export interface ImportUsage {
+  vendor: string;
+  vendor_account_id: string;
+  vendor_account_name: string;
+  sku: string;
+  sku_name: string;
+  quantity: string;
+}
+
+/** `ImportView`: an upload from its inspection to its end. */
+export interface ImportView {
+  import_id: string;
+  file_name: string;
+  vendor: string | null;
+  status: "inspected" | "queued" | "running" | "completed" | "unchanged" | "failed" | string;
+  progress_percent: number;
+  detection: Detection | null;
+  preview: { columns: ColumnPreview[]; rows: string[][] } | null;
+  suggestion: {
+    mapping: ColumnMapping | null;
+    missing?: string[];
+    roles?: Record<string, { column: string; score: number; reason: string }>;
+  } | null;
+  profile: { profile_id: string; name: string; vendor: string; mapping: ColumnMapping } | null;
+  counts: ImportCounts | null;
+  error_count: number;
+  errors: RowError[];
+  error: string | null;
+  unchanged_from?: string | null;
+  usage: ImportUsage[];
+  usage_total: number;
+}
+
+/** An inspected upload: detection, preview and suggestion are there. */
+export type ImportInspection = ImportView & {
+  detection: Detection;
+  preview: { columns: ColumnPreview[]; rows: string[][] };
+};
+
+export interface WebhookEndpoint {
+  endpoint_id: string;
+  vendor: string;
+  name: string;
+  path: string;
+  created_at: string;
+  secrets: { secret_id: string; created_at: string; expires_at: string | null }[];
+}
+
+export interface WebhookSecretIssued {
+  endpoint: WebhookEndpoint;
+  secret: string;
+}
