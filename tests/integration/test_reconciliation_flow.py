@@ -34,13 +34,15 @@ from trueup.gateway.settings import Settings as GatewaySettings
 from trueup.platform.broker import ask, publish_envelope
 from trueup.platform.secrets import CredentialSealer
 from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators.server import SimulatorServer
+from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
 from trueup.psa_sync.main import build as build_psa_sync
 from trueup.psa_sync.settings import Settings as PsaSyncSettings
 from trueup.reconciliation.main import build as build_reconciliation
 from trueup.reconciliation.settings import Settings as ReconciliationSettings
 from trueup.vendor_ingestion.main import build as build_ingestion
 from trueup.vendor_ingestion.settings import Settings as IngestionSettings
+from trueup.writeback.main import build as build_writeback
+from trueup.writeback.settings import Settings as WritebackSettings
 
 API_KEY = "tu_test_flow_key_0123456789abcdef"
 ACTOR = m.Actor(kind="user", id="u1", name="Tester")
@@ -84,19 +86,36 @@ class Stack:
 
 @asynccontextmanager
 async def stack(
-    nats_url: str, databases: Databases, tenant: str, other: str, connectwise: SimulatorServer
+    nats_url: str,
+    databases: Databases,
+    tenant: str,
+    other: str,
+    connectwise: SimulatorServer,
+    *,
+    with_writeback: bool = False,
 ) -> AsyncIterator[Stack]:
     async with AsyncExitStack() as exit_stack:
+        credential_keys = CredentialSealer.generate_key()
         recon = await settings_for(ReconciliationSettings, databases, nats_url)
         await exit_stack.enter_async_context(running_service(build_reconciliation, recon))
         psa = await settings_for(
             PsaSyncSettings,
             databases,
             nats_url,
-            credential_keys=CredentialSealer.generate_key(),
+            credential_keys=credential_keys,
             scheduler_tick_seconds=0.1,
         )
         psa_runtime, _ = await exit_stack.enter_async_context(running_service(build_psa_sync, psa))
+        if with_writeback:
+            writeback = await settings_for(
+                WritebackSettings,
+                databases,
+                nats_url,
+                credential_keys=credential_keys,
+                writeback_poll_seconds=0.2,
+                writeback_retry_base_seconds=0.2,
+            )
+            await exit_stack.enter_async_context(running_service(build_writeback, writeback))
         audit = await settings_for(AuditSettings, databases, nats_url)
         await exit_stack.enter_async_context(running_service(build_audit, audit))
         ingestion = await settings_for(IngestionSettings, databases, nats_url)
@@ -144,6 +163,12 @@ async def stack(
 
 def _billed_line(store: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """An active agreement's current addition, with its company: what usage will match."""
+    return _billed_lines(store)[0]
+
+
+def _billed_lines(store: Any) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """Active agreements' current additions (one product per agreement), with companies."""
+    found = []
     today = datetime.now(UTC).date().isoformat()
     for addition in sorted(store.additions.values(), key=lambda a: a["id"]):
         agreement = store.agreements[addition["agreementId"]]
@@ -160,8 +185,9 @@ def _billed_line(store: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, 
             and a["product"]["id"] == addition["product"]["id"]
         ]
         if len(siblings) == 1:
-            return agreement, addition, store.companies[agreement["company"]["id"]]
-    raise AssertionError("the demo MSP has no active line item")
+            found.append((agreement, addition, store.companies[agreement["company"]["id"]]))
+    assert found, "the demo MSP has no active line item"
+    return found
 
 
 async def _commands(nats_url: str, tenant: str) -> list[m.ApplyWriteback]:
@@ -560,3 +586,110 @@ class TestActions:
             hidden = await _cards_for(s, str(addition["id"]), include_hidden="true")
             assert hidden[0]["state"] == "approved"
             assert "small growth" in (hidden[0]["auto_approval"] or "")
+
+
+class TestWritebackEndToEnd:
+    async def test_an_approval_reaches_the_psa_once_and_a_concurrent_edit_conflicts(
+        self, clean_nats: str, databases: Databases, tenant_ids: tuple[str, str]
+    ) -> None:
+        tenant, other = tenant_ids
+        # A simulator of its own: this test writes to it.
+        with SimulatorServer(cw_sim.create_app(cw_sim.ConnectWiseSimulatorConfig())) as sim:
+            control = SimulatorControl(sim.url)
+            lines = _billed_lines(sim.app.state.store)
+            (_a_agreement, a_item, a_company), (_b_agreement, b_item, b_company) = (
+                lines[0],
+                next(line for line in lines[1:] if line[2]["id"] != lines[0][2]["id"]),
+            )
+            # The store's dicts are live: take the quantities before anything writes.
+            a_quantity = Decimal(str(a_item["quantity"]))
+            b_quantity = Decimal(str(b_item["quantity"]))
+            async with stack(clean_nats, databases, tenant, other, sim, with_writeback=True) as s:
+                await eventually(lambda: _cards_for(s, str(a_item["id"])), timeout=60, what="cards")
+                records = []
+                for i, (item, company) in enumerate(((a_item, a_company), (b_item, b_company))):
+                    records.append(
+                        m.UsageRecord(
+                            vendor_account_id=f"acct-{i}",
+                            vendor_account_name=company["name"],
+                            sku=item["product"]["identifier"],
+                            sku_name=item["description"],
+                            quantity=(a_quantity, b_quantity)[i] + 2,
+                            as_of=datetime.now(UTC),
+                        )
+                    )
+                await s.publish(
+                    m.UsageReported(
+                        vendor="pax8",
+                        source=m.UsageSource.CONNECTOR,
+                        batch_id="wb",
+                        records=records,
+                    )
+                )
+
+                async def reconcile_cards() -> list[dict[str, Any]] | None:
+                    cards = [
+                        c
+                        for item in (a_item, b_item)
+                        for c in await _cards_for(s, str(item["id"]))
+                        if c["kind"] == "reconcile"
+                    ]
+                    return cards if len(cards) == 2 else None
+
+                a_card, b_card = await eventually(reconcile_cards, timeout=30, what="cards")
+                await control.clear_writes()
+
+                # Someone edits B in the PSA after the card was computed.
+                edited = b_quantity + 7
+                await control.edit(str(b_item["id"]), "quantity", int(edited))
+                today = date.today().isoformat()
+                for card in (a_card, b_card):
+                    approved = await s.client.post(
+                        f"/api/v1/cards/{card['card_id']}/approve",
+                        json={"effective_date": today},
+                        headers=s.headers(),
+                    )
+                    assert approved.status_code == 202, approved.text
+
+                async def final(card_id: str) -> dict[str, Any] | None:
+                    cards = await s.cards(include_hidden="true")
+                    found = next((c for c in cards if c["card_id"] == card_id), None)
+                    if found and found["state"] in ("applied", "conflict", "failed"):
+                        return found
+                    return None
+
+                a_final = await eventually(lambda: final(a_card["card_id"]), timeout=60, what="A")
+                b_final = await eventually(lambda: final(b_card["card_id"]), timeout=60, what="B")
+                assert a_final["state"] == "applied"
+                assert b_final["state"] == "conflict"
+                assert str(edited) in (b_final["error"] or "")
+
+                writes = await control.writes()
+                touched = {w["path"] for w in writes}
+                assert any(
+                    f"/additions/{a_item['id']}" in path
+                    or f"/agreements/{a_item['agreementId']}/additions" in path
+                    for path in touched
+                )
+                assert not any(f"/additions/{b_item['id']}" in path for path in touched)
+                store = sim.app.state.store
+                target = a_quantity + 2
+                billed = [
+                    Decimal(str(add["quantity"]))
+                    for add in store.additions.values()
+                    if add["agreementId"] == a_item["agreementId"]
+                    and add["product"]["id"] == a_item["product"]["id"]
+                    and not add["cancelledDate"]
+                ]
+                assert billed == [target]
+                assert len(writes) == 1
+
+                # The activity log has the approval and the writeback outcomes.
+                async def logged() -> list[dict[str, Any]] | None:
+                    response = await s.client.get("/api/v1/activity", headers=s.headers())
+                    items: list[dict[str, Any]] = response.json()["items"]
+                    outcomes = {i["outcome"] for i in items if i["action_type"] == "writeback"}
+                    return items if {"applied", "conflict"} <= outcomes else None
+
+                entries = await eventually(logged, timeout=30, what="the activity log")
+                assert sum(1 for e in entries if e["action_type"] == "approve") == 2

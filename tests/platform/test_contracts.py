@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from trueup.contracts import Envelope, caused_by, wrap
 from trueup.contracts.asyncapi import render
+from trueup.contracts.catalogue import CATALOGUE
 from trueup.contracts.messages import (
-    CATALOGUE,
     UsageRecord,
     UsageReported,
     UsageSource,

@@ -11,8 +11,9 @@ from typing import Any
 
 import yaml
 
+from trueup.contracts.catalogue import CATALOGUE
 from trueup.contracts.envelope import Envelope
-from trueup.contracts.messages import CATALOGUE, MessageSpec
+from trueup.contracts.messages import MessageSpec
 from trueup.contracts.streams import ALL_STREAMS, stream_for
 
 

@@ -488,7 +488,7 @@ class MessageSpec:
 
 
 T = subjects.ANY_TENANT
-CATALOGUE: tuple[MessageSpec, ...] = (
+CORE_SPECS: tuple[MessageSpec, ...] = (
     MessageSpec(
         UsageReported,
         subjects.event("usage", T, "reported"),
@@ -644,6 +644,8 @@ CATALOGUE: tuple[MessageSpec, ...] = (
 
 def spec_for(model: type[Payload]) -> MessageSpec:
     """The catalogue entry of a payload class."""
+    from trueup.contracts.catalogue import CATALOGUE
+
     for spec in CATALOGUE:
         if spec.model is model:
             return spec
@@ -653,10 +655,3 @@ def spec_for(model: type[Payload]) -> MessageSpec:
 def subject_for(model: type[Payload], tenant_id: str) -> str:
     """The concrete subject of a message for one tenant."""
     return spec_for(model).subject.replace(".*.", f".{tenant_id}.", 1)
-
-
-# Areas with many messages keep them in their own module; their specs join the catalogue.
-from trueup.contracts import ingest as _ingest  # noqa: E402
-from trueup.contracts import recon as _recon  # noqa: E402
-
-CATALOGUE = (*CATALOGUE, *_ingest.SPECS, *_recon.SPECS)

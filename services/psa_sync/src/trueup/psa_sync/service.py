@@ -24,6 +24,7 @@ from trueup.contracts import new_id, wrap
 from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import enqueue
+from trueup.platform.metrics import MeteredTransport
 from trueup.platform.secrets import CredentialSealer
 from trueup.psa.base import PsaClient, RetryPolicy
 from trueup.psa.errors import PsaAuthError, PsaError
@@ -157,6 +158,7 @@ def open_client(
         credentials_from_dict(connection.psa, sealer.open(connection.sealed_credentials)),
         timeout=timeout,
         retry=RetryPolicy(max_elapsed=retry_seconds),
+        transport=MeteredTransport(connection.psa),
     )
 
 

@@ -8,7 +8,6 @@ of jobs on one connection reuses its HTTP pool (and its codebase or zone discove
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import json
 import time
@@ -19,22 +18,10 @@ from faststream.nats import NatsBroker
 from trueup.contracts import wrap
 from trueup.contracts.messages import GetPsaConnection, PsaConnectionSealed, subject_for
 from trueup.platform.broker import ask
+from trueup.platform.metrics import MeteredTransport
 from trueup.platform.secrets import CredentialSealer, CredentialsSealError
-from trueup.psa import (
-    AutotaskCredentials,
-    ConnectWiseCredentials,
-    HaloCredentials,
-    PsaClient,
-    PsaCredentials,
-    RetryPolicy,
-    create_client,
-)
-
-_CREDENTIAL_CLASSES: dict[str, type[Any]] = {
-    "connectwise": ConnectWiseCredentials,
-    "autotask": AutotaskCredentials,
-    "halo": HaloCredentials,
-}
+from trueup.psa import PsaClient, PsaCredentials, RetryPolicy, create_client
+from trueup.psa.factory import credentials_from_dict
 
 
 class ConnectionUnavailableError(Exception):
@@ -46,20 +33,11 @@ class ConnectionRejectedError(Exception):
 
 
 def credentials_from(psa: str, document: dict[str, Any]) -> PsaCredentials:
-    """The client credentials of one PSA from an opened credentials document.
-
-    The document holds the fields of that PSA's credentials class (`site`,
-    `company_id`... for ConnectWise); unknown keys are ignored so psa_sync may keep more.
-    """
-    cls = _CREDENTIAL_CLASSES.get(psa)
-    if cls is None:
-        raise ConnectionRejectedError(f"unknown PSA {psa!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
+    """The client credentials of one PSA from an opened credentials document."""
     try:
-        credentials: PsaCredentials = cls(**{k: v for k, v in document.items() if k in names})
-    except TypeError as exc:
-        raise ConnectionRejectedError(f"{psa} credentials are incomplete: {exc}") from exc
-    return credentials
+        return credentials_from_dict(psa, {k: str(v) for k, v in document.items()})
+    except ValueError as exc:
+        raise ConnectionRejectedError(str(exc)) from exc
 
 
 class PsaClients:
@@ -109,7 +87,10 @@ class PsaClients:
                 self._clients[key] = (time.monotonic(), fingerprint, previous[2])
                 return previous[2]
             client = create_client(
-                credentials_from(sealed.psa, document), timeout=self._timeout, retry=self._retry
+                credentials_from(sealed.psa, document),
+                timeout=self._timeout,
+                retry=self._retry,
+                transport=MeteredTransport(sealed.psa),
             )
             if previous is not None:
                 # Credentials changed: jobs still using the old client keep it until they
