@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.support import (
@@ -23,6 +24,9 @@ pytestmark = pytest.mark.e2e
 def _unmapped_count(page: Any) -> int:
     badge = page.get_by_test_id("unmapped-count")
     return int(badge.inner_text()) if badge.count() else 0
+
+
+CONNECTWISE_URL = "http://127.0.0.1:8101"  # the demo PSA simulator of `./task up`
 
 
 class TestMapThenAddNewRevenue:
@@ -87,9 +91,20 @@ class TestMapThenAddNewRevenue:
             "() => document.querySelector('#add-contract')?.value !== ''", timeout=15_000
         )
         screenshot(page, "new-revenue-add")
+        contract_id = page.eval_on_selector("#add-contract", "el => el.value")
         dialog.get_by_role("button", name="Add to contract").click()
         dialog.wait_for(state="detached")
         page.get_by_role("status").filter(has_text="Added").wait_for()
+
+        # Writeback created the line item in the ConnectWise simulator (its write log).
+        path = f"/finance/agreements/{contract_id}/additions"
+        deadline = time.monotonic() + 60
+        while True:
+            writes = httpx.get(f"{CONNECTWISE_URL}/_simulator/writes", timeout=10).json()
+            if any(w["method"] == "POST" and w["path"].endswith(path) for w in writes):
+                break
+            assert time.monotonic() < deadline, f"no POST {path} in the PSA: {writes[-5:]}"
+            time.sleep(0.5)
 
 
 class TestOtherPagesAccessibility:

@@ -864,7 +864,8 @@ async def preview(session: AsyncSession, tenant_id: str, query: r.PreviewQuery) 
     mrr = d.round_amount(delta * unit_price / months, contract_row.currency)
     after = preview_.final_quantity * unit_price
     margin = (
-        d.round_amount((after - preview_.final_quantity * unit_cost) / after * 100, "USD")
+        # A percentage with two decimals, not money: no currency rounding applies.
+        ((after - preview_.final_quantity * unit_cost) / after * 100).quantize(Decimal("0.01"))
         if after
         else None
     )
