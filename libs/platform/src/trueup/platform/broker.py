@@ -24,6 +24,7 @@ from faststream.nats import (
     PullSub,
     StreamConfig,
 )
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import BaseModel, ValidationError
 
@@ -32,6 +33,7 @@ from trueup.contracts.streams import ALL_STREAMS, StreamSpec, stream_for
 from trueup.contracts.subjects import dead_letter, tenant_of
 from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.metrics import HANDLER_SECONDS
+from trueup.platform.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -42,7 +44,8 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 
 
 def create_broker(nats_url: str, service: str, *, graceful_timeout: float = 15.0) -> NatsBroker:
-    """The broker of one service process."""
+    """The broker of one service process (traced: context travels in message headers)."""
+    configure_tracing(service)
     return NatsBroker(
         nats_url,
         name=f"trueup-{service}",
@@ -52,6 +55,7 @@ def create_broker(nats_url: str, service: str, *, graceful_timeout: float = 15.0
         # faststream's own logger would print unstructured lines; route it through ours.
         logger=logging.getLogger(f"trueup.{service}.broker"),
         log_level=logging.INFO,
+        middlewares=[NatsTelemetryMiddleware()],
     )
 
 

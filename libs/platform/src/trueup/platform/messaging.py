@@ -27,6 +27,7 @@ from trueup.platform.broker import publish_envelope
 from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.metrics import OUTBOX_PENDING
+from trueup.platform.tracing import current_carrier, within
 
 log = get_logger(__name__)
 
@@ -63,7 +64,7 @@ async def enqueue(session: AsyncSession, subject: str, envelope: Envelope[Any]) 
             tenant_id=envelope.tenant_id,
             subject=subject,
             body=envelope.model_dump_json().encode(),
-            headers={"correlation_id": envelope.correlation_id},
+            headers={"correlation_id": envelope.correlation_id, "trace": current_carrier()},
             created_at=datetime.now(UTC),
         )
     )
@@ -144,13 +145,15 @@ class OutboxRelay:
 
     async def _publish_rows(self, rows: Any) -> None:
         for row in rows:
-            await publish_envelope(
-                self.broker,
-                row["subject"],
-                row["body"],
-                row["event_id"],
-                row["headers"].get("correlation_id", row["event_id"]),
-            )
+            # Publish inside the trace of the change that staged the row.
+            with within(row["headers"].get("trace") or {}):
+                await publish_envelope(
+                    self.broker,
+                    row["subject"],
+                    row["body"],
+                    row["event_id"],
+                    row["headers"].get("correlation_id", row["event_id"]),
+                )
 
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
         await session.execute(

@@ -10,11 +10,14 @@ import hashlib
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.contracts import new_id
 from trueup.gateway.problems import PROBLEM_JSON, Problem
 from trueup.platform.logging import bound_context
+from trueup.platform.tracing import tracer
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -151,7 +154,16 @@ class EdgeMiddleware:
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, *extra]
             await send(message)
 
-        with bound_context(correlation_id=correlation_id):
+        # A server span, continuing the caller's trace if it sent a `traceparent`: the
+        # broker's telemetry carries it on to every service the request reaches.
+        parent = propagate.extract(
+            {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
+        )
+        span_name = f"{scope.get('method', 'GET')} {path}"
+        with (
+            bound_context(correlation_id=correlation_id),
+            tracer().start_as_current_span(span_name, context=parent, kind=SpanKind.SERVER),
+        ):
             try:
                 await self.app(scope, counting_receive, send_with_headers)
                 _forget_pages_after_write(scope)
