@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,6 +79,9 @@ class ServiceRuntime:
         self.started = True
         for hook in self._on_start:
             await hook()
+        # Everything allocated while starting lives as long as the process: moving it out
+        # of the collector's sight keeps full collections (and the latency tail) short.
+        gc.freeze()
         log.info("service started", nats_url=self.settings.nats_url)
 
     async def stop(self) -> None:

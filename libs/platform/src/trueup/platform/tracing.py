@@ -6,7 +6,9 @@ call chain (a relay publishes later, from a background task), so `enqueue` store
 context of the change with the row and the relay publishes inside it: a trace runs from
 the gateway request through reconciliation's action to the writeback job.
 
-Spans are exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+Spans are exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; without it
+no SDK provider is installed, so spans cost nothing (a caller's `traceparent` still
+travels through, carried by the non-recording spans of the API).
 """
 
 from __future__ import annotations
@@ -29,17 +31,18 @@ def configure_tracing(service: str) -> None:
     if _configured or isinstance(trace.get_tracer_provider(), TracerProvider):
         _configured = True
         return
+    _configured = True
+    if not os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
     provider = TracerProvider(
         resource=Resource.create(
             {"service.name": os.environ.get("OTEL_SERVICE_NAME", f"trueup-{service}")}
         )
     )
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    _configured = True
 
 
 def current_carrier() -> dict[str, str]:
