@@ -26,7 +26,12 @@ from trueup.reconciliation.models import (
     Usage,
 )
 from trueup.reconciliation.repository import Repository
-from trueup.reconciliation.service import _announce, recompute
+from trueup.reconciliation.service import (
+    announce,
+    billing_settings,
+    contract_facts,
+    recompute,
+)
 
 Change = Literal["mapped", "unmapped", "excluded", "updated"]
 
@@ -53,10 +58,12 @@ async def list_account_mappings(
 ) -> r.AccountMappingList:
     """Every vendor account with usage, its mapping, and scored suggestions when unmapped."""
     repo = Repository(session, tenant_id)
-    usage = list(await repo._all(Usage))
-    accounts = list(await repo._all(AccountRow))
+    usage = list(await repo.all_of(Usage))
+    accounts = list(await repo.all_of(AccountRow))
     names = {a.account_id: a.name for a in accounts}
-    mappings = {(row.vendor, row.vendor_account): row for row in await repo._all(AccountMappingRow)}
+    mappings = {
+        (row.vendor, row.vendor_account): row for row in await repo.all_of(AccountMappingRow)
+    }
     vendor_accounts = _vendor_accounts(usage)
     unmapped_refs = [
         d.VendorAccountRef(
@@ -139,7 +146,7 @@ async def change_account_mappings(
             )
             change = "mapped" if item.action == "map" else "excluded"
             target = item.account_id if item.action == "map" else None
-        await _announce(
+        await announce(
             session,
             tenant_id,
             m.MappingChanged(
@@ -161,13 +168,13 @@ async def change_account_mappings(
 
 async def list_service_mappings(session: AsyncSession, tenant_id: str) -> r.ServiceMappingList:
     repo = Repository(session, tenant_id)
-    lines = {s.service_line_id: s.name for s in await repo._all(ServiceLineRow)}
-    usage = list(await repo._all(Usage))
+    lines = {s.service_line_id: s.name for s in await repo.all_of(ServiceLineRow)}
+    usage = list(await repo.all_of(Usage))
     skus: dict[tuple[str, str], tuple[str, int]] = {}
     for u in usage:
         name, count = skus.get((u.vendor, u.sku), (u.sku_name or u.sku, 0))
         skus[(u.vendor, u.sku)] = (name, count + 1)
-    rows = list(await repo._all(ServiceMappingRow))
+    rows = list(await repo.all_of(ServiceMappingRow))
     items = [
         r.ServiceMappingView(
             vendor=row.vendor,
@@ -246,7 +253,7 @@ async def save_service_mapping(
             )
         )
         change = "excluded" if query.excluded else "mapped"
-    await _announce(
+    await announce(
         session,
         tenant_id,
         m.MappingChanged(
@@ -277,7 +284,7 @@ async def save_service_mapping(
 async def list_service_lines(session: AsyncSession, tenant_id: str) -> r.ServiceLineList:
     repo = Repository(session, tenant_id)
     counts: dict[str, int] = defaultdict(int)
-    for card in await repo._all(CardRow, CardRow.hidden.is_(False)):
+    for card in await repo.all_of(CardRow, CardRow.hidden.is_(False)):
         counts[card.service_line_id or ""] += 1
     return r.ServiceLineList(
         items=[
@@ -288,7 +295,7 @@ async def list_service_lines(session: AsyncSession, tenant_id: str) -> r.Service
                 sales_unit=s.sales_unit,
                 cards=counts.get(s.service_line_id, 0),
             )
-            for s in sorted(await repo._all(ServiceLineRow), key=lambda s: s.name)
+            for s in sorted(await repo.all_of(ServiceLineRow), key=lambda s: s.name)
         ]
     )
 
@@ -307,7 +314,7 @@ async def update_service_line(
         line.vendor_tag = query.vendor_tag
     if query.sales_unit is not None:
         line.sales_unit = query.sales_unit
-    await _announce(
+    await announce(
         session,
         tenant_id,
         m.MappingChanged(
@@ -335,8 +342,6 @@ async def unmapped_queue(session: AsyncSession, tenant_id: str) -> r.UnmappedQue
     """What has usage and no mapping, so 'clear to zero' is one screen."""
     repo = Repository(session, tenant_id)
     data = await repo.load()
-    from trueup.reconciliation.service import billing_settings
-
     state = st.tenant_state(data, await billing_settings(repo))
     accounts, skus = d.TenantIndex(state).unmapped()
     return r.UnmappedQueue(
@@ -381,10 +386,8 @@ async def update_account(
 async def account_contracts(
     session: AsyncSession, tenant_id: str, account_id: str
 ) -> r.ContractList:
-    from trueup.reconciliation.service import _contract_facts
-
     repo = Repository(session, tenant_id)
     if await repo.get(AccountRow, account_id) is None:
         raise QueryFailedError(404, "Not Found", f"No account {account_id}.")
-    rows = await repo._all(ContractRow, ContractRow.account_id == account_id)
-    return r.ContractList(items=[_contract_facts(row) for row in rows])
+    rows = await repo.all_of(ContractRow, ContractRow.account_id == account_id)
+    return r.ContractList(items=[contract_facts(row) for row in rows])

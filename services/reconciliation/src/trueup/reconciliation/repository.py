@@ -58,7 +58,7 @@ class Repository:
         self.session = session
         self.tenant_id = tenant_id
 
-    async def _all(self, model: type[M], *where: Any) -> Sequence[M]:
+    async def all_of(self, model: type[M], *where: Any) -> Sequence[M]:
         result = await self.session.scalars(
             sa.select(model).where(model.tenant_id == self.tenant_id, *where)  # type: ignore[attr-defined]
         )
@@ -67,14 +67,14 @@ class Repository:
     async def load(self) -> TenantData:
         return TenantData(
             tenant_id=self.tenant_id,
-            accounts=await self._all(AccountRow),
-            contracts=await self._all(ContractRow),
-            line_items=await self._all(LineItemRow),
-            service_lines=await self._all(ServiceLineRow),
-            usage=await self._all(Usage),
-            account_mappings=await self._all(AccountMappingRow),
-            service_mappings=await self._all(ServiceMappingRow),
-            cards=await self._all(CardRow),
+            accounts=await self.all_of(AccountRow),
+            contracts=await self.all_of(ContractRow),
+            line_items=await self.all_of(LineItemRow),
+            service_lines=await self.all_of(ServiceLineRow),
+            usage=await self.all_of(Usage),
+            account_mappings=await self.all_of(AccountMappingRow),
+            service_mappings=await self.all_of(ServiceMappingRow),
+            cards=await self.all_of(CardRow),
         )
 
     async def merge(self, row: Base) -> None:
@@ -102,7 +102,7 @@ class Repository:
             await self.delete_where(LineItemRow, LineItemRow.line_item_id.in_(line_item_ids))
 
     async def contracts_of(self, account_id: str) -> Sequence[ContractRow]:
-        return await self._all(ContractRow, ContractRow.account_id == account_id)
+        return await self.all_of(ContractRow, ContractRow.account_id == account_id)
 
     # --- usage --------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _announce(
+async def announce(
     session: AsyncSession, tenant_id: str, payload: Payload, cause: Envelope[Any] | None
 ) -> None:
     envelope = caused_by(cause, payload) if cause else wrap(payload, tenant_id=tenant_id)
@@ -57,13 +57,7 @@ async def billing_settings(repo: Repository) -> r.BillingSettings:
     row = await repo.settings_row()
     if row is None or not row.settings:
         return r.BillingSettings()
-    return r.BillingSettings.model_validate_json(_json(row.settings))
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
+    return r.BillingSettings.model_validate(row.settings)
 
 
 async def save_settings(
@@ -81,7 +75,7 @@ async def save_settings(
         await repo.merge(TenantSettingsRow(tenant_id=tenant_id, settings=stored, active_accounts=0))
     else:
         row.settings = stored
-    await _announce(
+    await announce(
         session,
         tenant_id,
         m.SettingsChanged(
@@ -263,7 +257,7 @@ async def _auto_map(
                     updated_by="automatic",
                 )
             )
-            await _announce(
+            await announce(
                 session,
                 repo.tenant_id,
                 m.MappingChanged(
@@ -303,7 +297,7 @@ async def _auto_map(
                 automatic=True,
             )
         )
-        await _announce(
+        await announce(
             session,
             repo.tenant_id,
             m.MappingChanged(
@@ -379,7 +373,7 @@ async def recompute(
         settings_row.active_accounts = result.active_accounts
     if changed:
         await repo.bump_cards_version()
-        await _announce(session, tenant_id, m.CardsChanged(card_ids=changed, reason=reason), cause)
+        await announce(session, tenant_id, m.CardsChanged(card_ids=changed, reason=reason), cause)
     await session.flush()
     for card in result.cards:
         if card.auto_approval is not None and card.state is d.CardState.PENDING and not card.hidden:
@@ -521,8 +515,8 @@ async def act(
             ),
         )
     for payload in outgoing:
-        await _announce(session, tenant_id, payload, cause)
-    await _announce(
+        await announce(session, tenant_id, payload, cause)
+    await announce(
         session, tenant_id, m.CardsChanged(card_ids=[card.card_id], reason=request.action), cause
     )
     return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
@@ -651,7 +645,7 @@ async def apply_writeback_outcome(
     card.updated_at = _now()
     card.fingerprint = st.fingerprint(card)
     await repo.bump_cards_version()
-    await _announce(
+    await announce(
         session,
         envelope.tenant_id,
         m.CardsChanged(card_ids=[card.card_id], reason=f"writeback.{card.state}"),
@@ -744,22 +738,22 @@ async def card_details(session: AsyncSession, tenant_id: str, card_id: str) -> r
         raise QueryFailedError(404, "Not Found", f"No card {card_id}.")
     contract_row = await repo.get(ContractRow, card.contract_id) if card.contract_id else None
     today = _now().date()
-    contract_facts = None
+    facts = None
     default_date = today
     if contract_row is not None:
-        contract_facts = _contract_facts(contract_row)
+        facts = contract_facts(contract_row)
         default_date = card.planned_effective_date or d.default_effective_date(
             st.contract(contract_row), today
         )
     account = await repo.get(AccountRow, card.account_id)
-    mappings = await repo._all(AccountMappingRow, AccountMappingRow.account_id == card.account_id)
+    mappings = await repo.all_of(AccountMappingRow, AccountMappingRow.account_id == card.account_id)
     usage_names = {
-        (u.vendor, u.vendor_account_id): u.vendor_account_name for u in await repo._all(Usage)
+        (u.vendor, u.vendor_account_id): u.vendor_account_name for u in await repo.all_of(Usage)
     }
     settings_row = await repo.settings_row()
     return r.CardDetails(
         card=st.card_item(card),
-        contract=contract_facts,
+        contract=facts,
         names=r.CardNames(
             psa_account_name=account.name if account else card.account_name,
             psa_contract_name=card.contract_name,
@@ -788,7 +782,7 @@ async def card_details(session: AsyncSession, tenant_id: str, card_id: str) -> r
     )
 
 
-def _contract_facts(row: ContractRow) -> r.ContractFacts:
+def contract_facts(row: ContractRow) -> r.ContractFacts:
     return r.ContractFacts(
         contract_id=row.contract_id,
         name=row.name,
