@@ -293,15 +293,10 @@ def _reply_error(status: int, title: str, detail: str = "") -> bytes:
     return reply.model_dump_json().encode()
 
 
-async def ask(
-    broker: NatsBroker,
-    subject: str,
-    envelope: Envelope[P],
-    reply_model: type[R],
-    *,
-    timeout: float = 5.0,
-) -> Reply[R]:
-    """Send a query and parse its reply; raises TimeoutError if nobody answers in time."""
+async def ask_raw(
+    broker: NatsBroker, subject: str, envelope: Envelope[P], *, timeout: float = 5.0
+) -> bytes:
+    """Send a query and return the reply's bytes; TimeoutError if nobody answers in time."""
     try:
         response = await broker.request(
             envelope.model_dump_json().encode(),
@@ -313,4 +308,18 @@ async def ask(
         raise TimeoutError(f"no answer on {subject} within {timeout}s") from exc
     except nats.errors.NoRespondersError as exc:
         raise TimeoutError(f"no service answers {subject}") from exc
-    return Reply[reply_model].model_validate_json(response.body)  # type: ignore[valid-type]
+    body: bytes = response.body
+    return body
+
+
+async def ask(
+    broker: NatsBroker,
+    subject: str,
+    envelope: Envelope[P],
+    reply_model: type[R],
+    *,
+    timeout: float = 5.0,
+) -> Reply[R]:
+    """Send a query and parse its reply; raises TimeoutError if nobody answers in time."""
+    body = await ask_raw(broker, subject, envelope, timeout=timeout)
+    return Reply[reply_model].model_validate_json(body)  # type: ignore[valid-type]

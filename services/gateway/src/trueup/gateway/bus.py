@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-import nats.errors
 from faststream.nats import NatsBroker
 
 from trueup.contracts import Payload, wrap
@@ -12,7 +11,7 @@ from trueup.contracts.envelope import Reply
 from trueup.contracts.messages import subject_for
 from trueup.gateway.identity.principal import Principal
 from trueup.gateway.problems import ProblemError
-from trueup.platform.broker import ask
+from trueup.platform.broker import ask, ask_raw
 
 R = TypeVar("R", bound=Payload)
 
@@ -39,15 +38,9 @@ async def query_raw(
     subject = subject_for(type(payload), principal.tenant_id)
     envelope = wrap(payload, tenant_id=principal.tenant_id, correlation_id=correlation_id)
     try:
-        response = await broker.request(
-            envelope.model_dump_json().encode(),
-            subject,
-            timeout=timeout,
-            correlation_id=envelope.correlation_id,
-        )
-    except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-        raise _unavailable(f"no answer on {subject}") from exc
-    body: bytes = response.body
+        body = await ask_raw(broker, subject, envelope, timeout=timeout)
+    except TimeoutError as exc:
+        raise _unavailable(str(exc)) from exc
     if body.startswith(_RESULT_PREFIX) and body.endswith(_RESULT_SUFFIX):
         return body[len(_RESULT_PREFIX) : -len(_RESULT_SUFFIX)]
     reply_type: type[Reply[R]] = Reply[reply_model]  # type: ignore[valid-type]

@@ -26,7 +26,7 @@ from trueup.contracts.messages import (
     ListActivity,
     SetActivityRetention,
 )
-from trueup.gateway import bus
+from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Admin, Viewer
 from trueup.gateway.identity.principal import Principal
 from trueup.gateway.problems import ProblemError
@@ -118,13 +118,11 @@ def _utc(moment: datetime) -> datetime:
 
 
 async def _page(request: Request, principal: Principal, payload: ListActivity) -> ActivityPage:
-    return await bus.query(
-        request.app.state.broker,
+    return await ask(
+        request,
         principal,
         payload,
         ActivityPage,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
     )
 
 
@@ -282,11 +280,9 @@ async def set_activity_retention(
     """How many days the activity log keeps entries (14 unless changed). Shortening it
     hides older entries at once and the purge job deletes them; the change is itself
     recorded in the log."""
-    return await bus.query(
-        request.app.state.broker,
+    return await ask(
+        request,
         principal,
         SetActivityRetention(days=change.days, actor=principal.actor()),
         ActivityRetention,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
     )

@@ -13,6 +13,7 @@ from trueup.contracts import new_id
 from trueup.contracts import recon as r
 from trueup.contracts.types import Amount
 from trueup.gateway import bus
+from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Billing, Viewer
 from trueup.gateway.identity.principal import Principal
 from trueup.gateway.problems import ProblemError
@@ -89,19 +90,6 @@ class BulkBody(BaseModel):
     filter: r.CardFilter | None = None
     effective_date: date | None = None
     reason: str | None = Field(default=None, max_length=1000)
-
-
-async def _ask(
-    request: Request, principal: Principal, payload: m.Payload, reply: type[bus.R]
-) -> bus.R:
-    return await bus.query(
-        request.app.state.broker,
-        principal,
-        payload,
-        reply,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
-    )
 
 
 def _key(principal: Principal, header: str | None) -> str:
@@ -182,15 +170,15 @@ async def bulk(
         effective_date=body.effective_date,
         reason=body.reason,
     )
-    return await _ask(request, principal, query, r.BulkResult)
+    return await ask(request, principal, query, r.BulkResult)
 
 
 @router.get("/{card_id}", response_model=r.CardDetails, summary="Card details (four quadrants)")
 async def card_details(card_id: str, request: Request, principal: Viewer) -> r.CardDetails:
     """The contract, past actions, names with mapping and freshness, and the change facts."""
-    details = await _ask(request, principal, r.GetCardQuery(card_id=card_id), r.CardDetails)
+    details = await ask(request, principal, r.GetCardQuery(card_id=card_id), r.CardDetails)
     try:
-        activity = await _ask(
+        activity = await ask(
             request, principal, m.ListActivity(card_id=card_id, limit=50), m.ActivityPage
         )
     except ProblemError:
@@ -205,7 +193,7 @@ async def preview(
 ) -> r.ChangePreview:
     """Exactly the PSA lines approving would write, with revenue and profit; writes nothing."""
     query = r.PreviewQuery(card_id=card_id, change=body.request())
-    return await _ask(request, principal, query, r.ChangePreview)
+    return await ask(request, principal, query, r.ChangePreview)
 
 
 async def _act(
@@ -223,7 +211,7 @@ async def _act(
         idempotency_key=_key(principal, key),
         **fields,  # type: ignore[arg-type]
     )
-    return await _ask(request, principal, query, r.ActionAccepted)
+    return await ask(request, principal, query, r.ActionAccepted)
 
 
 @router.post("/{card_id}/approve", status_code=202, response_model=r.ActionAccepted)

@@ -13,13 +13,20 @@ from trueup.gateway.identity.principal import Principal
 R = TypeVar("R", bound=Payload)
 
 
-async def ask(request: Request, principal: Principal, payload: Payload, reply: type[R]) -> R:
+async def ask(
+    request: Request,
+    principal: Principal,
+    payload: Payload,
+    reply: type[R],
+    *,
+    timeout: float | None = None,
+) -> R:
     """Ask the service that owns the data, in the caller's tenant and correlation."""
     return await bus.query(
         request.app.state.broker,
         principal,
         payload,
         reply,
-        timeout=request.app.state.query_timeout,
+        timeout=timeout or request.app.state.query_timeout,
         correlation_id=request.state.correlation_id,
     )

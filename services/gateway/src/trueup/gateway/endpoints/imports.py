@@ -30,7 +30,7 @@ from trueup.contracts.ingest import (
     ListProfiles,
     ProfileList,
 )
-from trueup.gateway import bus
+from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Billing, Viewer
 from trueup.gateway.problems import PROBLEM_JSON, ProblemError
 
@@ -164,8 +164,8 @@ async def upload(
     bucket = await _bucket(broker)
     # nats-py reads the spooled upload in chunks on a worker thread.
     info = await bucket.put(object_name, file.file)  # type: ignore[arg-type]
-    return await bus.query(
-        broker,
+    return await ask(
+        request,
         principal,
         InspectImport(
             import_id=import_id,
@@ -177,7 +177,6 @@ async def upload(
         ),
         ImportView,
         timeout=INSPECT_TIMEOUT_SECONDS,
-        correlation_id=request.state.correlation_id,
     )
 
 
@@ -198,8 +197,8 @@ async def commit(
     body: Annotated[CommitRequest, Body(openapi_examples=_COMMIT_EXAMPLES)],
 ) -> Any:
     """Validate every row; queue the import (202), or refuse with every row error (422)."""
-    outcome = await bus.query(
-        request.app.state.broker,
+    outcome = await ask(
+        request,
         principal,
         CommitImport(
             import_id=import_id,
@@ -211,7 +210,6 @@ async def commit(
         ),
         CommitOutcome,
         timeout=COMMIT_TIMEOUT_SECONDS,
-        correlation_id=request.state.correlation_id,
     )
     if not outcome.accepted:
         raise ProblemError(
@@ -233,13 +231,11 @@ async def get_import(
     usage_limit: Annotated[int, Query(ge=0, le=10000)] = 1000,
 ) -> ImportView:
     """Status, counts, row errors, and the usage the import produced."""
-    return await bus.query(
-        request.app.state.broker,
+    return await ask(
+        request,
         principal,
         GetImport(import_id=import_id, usage_limit=usage_limit),
         ImportView,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
     )
 
 
@@ -250,13 +246,11 @@ async def list_profiles(
     vendor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ProfileList:
     """Each vendor's saved mappings and the header fingerprint that recognises its files."""
-    return await bus.query(
-        request.app.state.broker,
+    return await ask(
+        request,
         principal,
         ListProfiles(vendor=vendor),
         ProfileList,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from trueup.contracts.ingest import ListUsage, UsagePage
-from trueup.gateway import bus
+from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Viewer
 
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
@@ -23,11 +23,9 @@ async def list_usage(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> UsagePage:
     """The latest quantity per (vendor, vendor account, SKU), one page at a time."""
-    return await bus.query(
-        request.app.state.broker,
+    return await ask(
+        request,
         principal,
         ListUsage(vendor=vendor, vendor_account_id=vendor_account_id, limit=limit, cursor=cursor),
         UsagePage,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
     )

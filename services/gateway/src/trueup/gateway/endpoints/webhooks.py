@@ -18,7 +18,7 @@ from trueup.contracts.ingest import (
     WebhookEndpointList,
     WebhookSecretIssued,
 )
-from trueup.gateway import bus
+from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Admin
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -44,13 +44,11 @@ class Rotation(BaseModel):
 
 @router.get("", response_model=WebhookEndpointList, summary="Webhook endpoints")
 async def list_endpoints(request: Request, principal: Admin) -> WebhookEndpointList:
-    return await bus.query(
-        request.app.state.broker,
+    return await ask(
+        request,
         principal,
         ListWebhookEndpoints(),
         WebhookEndpointList,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
     )
 
 
@@ -60,13 +58,11 @@ async def list_endpoints(request: Request, principal: Admin) -> WebhookEndpointL
 async def create_endpoint(
     request: Request, principal: Admin, body: NewEndpoint
 ) -> WebhookSecretIssued:
-    return await bus.query(
-        request.app.state.broker,
+    return await ask(
+        request,
         principal,
         CreateWebhookEndpoint(vendor=body.vendor, name=body.name, actor=principal.actor()),
         WebhookSecretIssued,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
     )
 
 
@@ -82,13 +78,11 @@ async def rotate_secret(
     body: Annotated[Rotation | None, Body()] = None,
 ) -> WebhookSecretIssued:
     rotation = body or Rotation()
-    return await bus.query(
-        request.app.state.broker,
+    return await ask(
+        request,
         principal,
         RotateWebhookSecret(
             endpoint_id=endpoint_id, grace_seconds=rotation.grace_seconds, actor=principal.actor()
         ),
         WebhookSecretIssued,
-        timeout=request.app.state.query_timeout,
-        correlation_id=request.state.correlation_id,
     )
