@@ -18,7 +18,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -109,9 +108,9 @@ def build_tenant(line_items: int, usage_records: int, seed: int = 7) -> TenantSt
                 vendor,
                 vendor_account,
                 sku,
+                f"{vendor}-api",
                 Decimal(rng.randint(0, 5)),
                 as_of,
-                f"{vendor}-api",
             )
         )
     return TenantState(
@@ -197,7 +196,7 @@ def main() -> int:
     incremental_ms = []
     for key in rng.sample(mapped, min(300, len(mapped))):
         records = by_vendor_account[key]
-        changed = [replace(records[0], quantity=records[0].quantity + 1), *records[1:]]
+        changed = [records[0]._replace(quantity=records[0].quantity + 1), *records[1:]]
         start = time.perf_counter()
         for account_id in index.replace_usage(key[0], key[1], changed):
             index.reconcile_account(account_id, today=TODAY, now=NOW)

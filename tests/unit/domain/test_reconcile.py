@@ -36,6 +36,7 @@ from trueup.domain import (
     reconcile_account,
     summarise_money,
 )
+from trueup.domain.reconcile import USAGE_KEY_FIELDS
 
 D = Decimal
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
@@ -63,7 +64,7 @@ def usage(
     name: str = "",
 ) -> VendorUsage:
     return VendorUsage(
-        vendor, vendor_account, sku, D(quantity), NOW - age, source, vendor_account_name=name
+        vendor, vendor_account, sku, source, D(quantity), NOW - age, vendor_account_name=name
     )
 
 
@@ -363,6 +364,25 @@ class TestSeveralSourcesAndUnits:
         card = only_card(state)
         assert card.vendor_quantity == D(12)
         assert card.contributions[0].record_count == 2
+
+    def test_interleaved_records_of_one_key_from_two_sources_add_up(self) -> None:
+        records = (
+            usage("px-acme", "M365BP", 5),
+            usage("px-acme", "M365BP", 2, source="pax8-csv", age=timedelta(days=40)),
+            usage("px-acme", "M365BP", 7),
+            usage("px-acme", "M365BP", 1, source="pax8-csv", age=timedelta(days=3)),
+        )
+        card = only_card(tenant(usage_records=records))
+        assert card.vendor_quantity == D(15)
+        (contribution,) = card.contributions
+        assert contribution.record_count == 4
+        assert contribution.sources == ("pax8-api", "pax8-csv")
+        assert contribution.oldest_as_of == NOW - timedelta(days=40)
+        assert card.stale  # the CSV's oldest record is past its 35-day window
+
+    def test_usage_is_grouped_by_the_leading_fields_of_a_record(self) -> None:
+        # Reconciliation reads the grouping key as one slice of each record.
+        assert VendorUsage._fields[: len(USAGE_KEY_FIELDS)] == USAGE_KEY_FIELDS
 
     def test_several_vendors_feeding_one_service_line_add_up(self) -> None:
         state = tenant(
@@ -680,9 +700,9 @@ def tenants(draw: st.DrawFn) -> TenantState:
             v,
             f"{v}-{a}",
             sku,
+            f"{v}-src",
             draw(quantities) * (7 if v == "acronis" else 1),
             NOW - timedelta(days=draw(st.integers(0, 60))),
-            f"{v}-src",
         )
         for a in [*account_ids, "X"]
         for v, sku in SKUS

@@ -1,6 +1,11 @@
 """The words of TrueUp as data: accounts, contracts, line items, usage, mappings, cards.
 
-Every class is a frozen, slotted dataclass. Quantities and money are `Decimal`.
+Every value is immutable. Most are frozen, slotted dataclasses. The three that a full
+reconcile handles by the hundred thousand or the million, `VendorUsage`, `UsageContribution`
+and `Card`, are named tuples: a frozen dataclass assigns each field through
+`object.__setattr__` where a tuple is built in one step, and a tuple's fields can be read
+by position, without an attribute lookup, in the loops that sum usage. Quantities and money
+are `Decimal`.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from trueup.domain.figures import CardMoney, card_money
 from trueup.domain.money import DEFAULT_ROUNDING, RoundingPolicy
@@ -166,20 +172,20 @@ class ServiceLine:
     catalogue_unit_cost: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class VendorUsage:
+class VendorUsage(NamedTuple):
     """A quantity a vendor reports for (vendor account, SKU) at a time.
 
     The tenant's current usage is the sum of its records per (vendor, vendor account, SKU):
-    one Pax8 company may hold two subscriptions of one product.
+    one Pax8 company may hold two subscriptions of one product. The first four fields are
+    the key usage is grouped by, so that reconciliation reads it as one slice.
     """
 
     vendor: str
     vendor_account: str
     sku: str
+    source: str
     quantity: Decimal
     as_of: datetime
-    source: str
     vendor_account_name: str = ""
     sku_name: str = ""
     # A PSA account id carried in the vendor's data (Datto RMM sites often carry one).
@@ -247,8 +253,7 @@ _ROUNDING_MODES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class UsageContribution:
+class UsageContribution(NamedTuple):
     """How one (vendor, vendor account, SKU) adds to a card, for the Details view."""
 
     vendor: str
@@ -270,8 +275,7 @@ class RuleDecision:
     explanation: str
 
 
-@dataclass(frozen=True, slots=True)
-class Card:
+class Card(NamedTuple):
     """One line item compared with its mapped usage, or usage nobody bills yet (New Revenue).
 
     `id` is stable across recomputes so the service can upsert cards.

@@ -32,13 +32,16 @@ milliseconds after a usage or mapping change.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import operator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import groupby
-from operator import attrgetter
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple
 
 from trueup.domain.cycles import CardStatus, card_status
 from trueup.domain.model import (
@@ -152,36 +155,22 @@ def new_revenue_card_id(tenant_id: str, account_id: str, service_line_id: str) -
     return f"{tenant_id}:nr:{account_id}:{service_line_id}"
 
 
-class _UsageGroup:
-    """The summed usage records of one (vendor, vendor account, SKU)."""
+class _UsageGroup(NamedTuple):
+    """The summed usage records of one (vendor, vendor account, SKU).
 
-    __slots__ = ("count", "oldest", "oldest_as_of", "quantity", "records", "sources")
+    `sources` are sorted, and `oldest` holds the oldest as-of time of each of them, in the
+    same order: staleness is judged per source.
+    """
 
-    def __init__(self, records: list[VendorUsage]) -> None:
-        first = records[0]
-        self.records = records
-        self.count = count = len(records)
-        if count == 1:
-            self.quantity: Decimal = first.quantity
-            self.oldest_as_of = first.as_of
-            self.sources: tuple[str, ...] = (first.source,)
-            self.oldest: dict[str, datetime] | None = None
-            return
-        self.quantity = sum(map(_QUANTITY, records), ZERO)
-        sources = set(map(_SOURCE, records))
-        if len(sources) == 1:
-            self.oldest_as_of = min(map(_AS_OF, records))
-            self.sources = (first.source,)
-            self.oldest = None
-            return
-        oldest: dict[str, datetime] = {}
-        for record in records:
-            seen = oldest.get(record.source)
-            if seen is None or record.as_of < seen:
-                oldest[record.source] = record.as_of
-        self.oldest = oldest
-        self.oldest_as_of = min(oldest.values())
-        self.sources = tuple(sorted(oldest))
+    quantity: Decimal
+    record_count: int
+    sources: tuple[str, ...]
+    oldest: tuple[datetime, ...]
+    records: list[VendorUsage]
+
+    @property
+    def oldest_as_of(self) -> datetime:
+        return min(self.oldest)
 
     # Names and hints only matter for the unmapped queue, so they are read on demand.
     @property
@@ -197,21 +186,60 @@ class _UsageGroup:
         hints = {r.psa_account_hint for r in self.records if r.psa_account_hint is not None}
         return min(hints) if hints else None
 
-    def is_stale(self, cutoff: Callable[[str], datetime]) -> bool:
-        """True when any source's oldest record is older than that source's cutoff."""
-        if self.oldest is None:
-            return self.oldest_as_of < cutoff(self.sources[0])
-        return any(as_of < cutoff(source) for source, as_of in self.oldest.items())
+    def merged(self, other: _UsageGroup) -> _UsageGroup:
+        """This group and another of the same key (a later run of it), as one."""
+        if self.sources == other.sources and len(self.sources) == 1:
+            return _UsageGroup(
+                self.quantity + other.quantity,
+                self.record_count + other.record_count,
+                self.sources,
+                (min(self.oldest[0], other.oldest[0]),),
+                self.records + other.records,
+            )
+        by_source = dict(zip(self.sources, self.oldest, strict=True))
+        for source, as_of in zip(other.sources, other.oldest, strict=True):
+            seen = by_source.get(source)
+            by_source[source] = as_of if seen is None else min(seen, as_of)
+        sources = tuple(sorted(by_source))
+        return _UsageGroup(
+            self.quantity + other.quantity,
+            self.record_count + other.record_count,
+            sources,
+            tuple(by_source[source] for source in sources),
+            self.records + other.records,
+        )
 
 
-_KEY = attrgetter("vendor", "vendor_account", "sku")
+def _usage_fields(*names: str) -> itemgetter[Any]:
+    """Read fields of a `VendorUsage` by position: the grouping loop does this a few
+    million times, and an index is cheaper than an attribute lookup."""
+    return itemgetter(*(VendorUsage._fields.index(name) for name in names))
+
+
+# (vendor, vendor account, SKU, source) are the first four fields of a `VendorUsage`, so
+# one slice is one key (a test holds the model to that).
+USAGE_KEY_FIELDS = ("vendor", "vendor_account", "sku", "source")
+_USAGE_KEY_AND_SOURCE = itemgetter(slice(0, len(USAGE_KEY_FIELDS)))
+_USAGE_QUANTITY = _usage_fields("quantity")
+_USAGE_AS_OF = _usage_fields("as_of")
 _QUANTITY = attrgetter("quantity")
-_SOURCE = attrgetter("source")
-_AS_OF = attrgetter("as_of")
-_HINT = attrgetter("psa_account_hint")
 _ID = attrgetter("id")
+# The records a full reconcile makes by the hundred thousand are built straight from a
+# tuple of their fields, in field order, by `tuple.__new__`: that skips the generated
+# keyword-aware `__new__` (and `_make`'s Python frame), which cost several times the tuple.
+_new_contribution = partial(tuple.__new__, UsageContribution)
+_new_card = partial(tuple.__new__, Card)
+_new_usage_group = partial(tuple.__new__, _UsageGroup)
 _STALE = attrgetter("stale")
 _NEW_CARD = CardStatus(CardState.PENDING, hidden=False, actioned_on=None)
+# Enum members as module constants: in Python 3.11 `CardKind.RECONCILE` is a class
+# attribute lookup through the enum's metaclass, measurable once per card.
+_RECONCILE = CardKind.RECONCILE
+_NO_CHANGE = CardKind.NO_CHANGE
+
+
+def _billed_quantities(items: Iterable[tuple[Contract, LineItem]]) -> Iterator[Decimal]:
+    return (item.quantity for _, item in items)
 
 
 @contextmanager
@@ -237,21 +265,62 @@ VendorAccountKey = tuple[str, str]
 def _group_usage(
     records: Sequence[VendorUsage],
 ) -> dict[VendorAccountKey, dict[str, _UsageGroup]]:
-    # The hot loop of a full reconcile: one pass over every usage record, collecting runs
-    # of equal keys (the service reads usage ordered by key, so runs are long; any order
-    # gives the same result, only slower). Sums are then taken per group in C (map/sum).
-    flat: dict[tuple[str, str, str], list[VendorUsage]] = {}
-    get = flat.get
-    for key, run in groupby(records, _KEY):
-        bucket = get(key)
+    # The hot loop of a full reconcile: one pass over every usage record collects runs of
+    # equal (vendor, vendor account, SKU, source); usage arrives report by report, so runs
+    # are long, and any other order gives the same result, only slower. Sums and
+    # oldest times are then taken per key in C (map, sum, min). The source is part of the
+    # key so that staleness, judged per source, needs no further pass over the records.
+    runs: dict[tuple[str, str, str, str], list[VendorUsage]] = {}
+    get_run = runs.get
+    for key, run in groupby(records, _USAGE_KEY_AND_SOURCE):
+        bucket = get_run(key)
         if bucket is None:
-            flat[key] = list(run)
+            runs[key] = list(run)
         else:
             bucket.extend(run)
     nested: dict[VendorAccountKey, dict[str, _UsageGroup]] = {}
-    for (vendor, vendor_account, sku), bucket in flat.items():
-        nested.setdefault((vendor, vendor_account), {})[sku] = _UsageGroup(bucket)
+    get_skus = nested.get
+    # One `(source,)` tuple per source, shared by every group: fewer objects to collect.
+    single_sources: dict[str, tuple[str]] = {}
+    for (vendor, vendor_account, sku, source), bucket in runs.items():
+        sources = single_sources.get(source)
+        if sources is None:
+            sources = single_sources[source] = (source,)
+        if len(bucket) == 1:
+            first = bucket[0]
+            group = _new_usage_group((first.quantity, 1, sources, (first.as_of,), bucket))
+        else:
+            group = _new_usage_group(
+                (
+                    sum(map(_USAGE_QUANTITY, bucket), ZERO),
+                    len(bucket),
+                    sources,
+                    (min(map(_USAGE_AS_OF, bucket)),),
+                    bucket,
+                )
+            )
+        skus = get_skus((vendor, vendor_account))
+        if skus is None:
+            nested[(vendor, vendor_account)] = {sku: group}
+        else:
+            found = skus.get(sku)
+            # Only when one key has usage from several sources.
+            skus[sku] = group if found is None else found.merged(group)
     return nested
+
+
+class _StaleCutoffs(dict[str, datetime]):
+    """Per source, the time before which its usage is stale, computed on first use."""
+
+    def __init__(self, settings: TenantSettings, now: datetime) -> None:
+        super().__init__()
+        self.settings = settings
+        self.now = now
+
+    def __missing__(self, source: str) -> datetime:
+        window = self.settings.freshness.get(source, self.settings.default_freshness)
+        cutoff = self[source] = self.now - window
+        return cutoff
 
 
 class TenantIndex:
@@ -280,16 +349,20 @@ class TenantIndex:
         self.service_line_id_by_product: dict[str, str] = {
             s.product_id: s.id for s in state.service_lines
         }
-        self.account_mappings: dict[VendorAccountKey, AccountMapping] = {}
+        # The last mapping of a vendor account wins, as if each had been set in turn.
+        self.account_mappings: dict[VendorAccountKey, AccountMapping] = {
+            (m.vendor, m.vendor_account): m for m in state.account_mappings
+        }
         self.vendor_accounts_by_account: dict[str, set[VendorAccountKey]] = {}
-        for mapping in state.account_mappings:
-            self._put_account_mapping(mapping)
+        for key, mapping in self.account_mappings.items():
+            if not mapping.excluded and mapping.account_id is not None:
+                self.vendor_accounts_by_account.setdefault(mapping.account_id, set()).add(key)
         self.service_mappings: dict[tuple[str, str], tuple[ServiceMapping, ...]] = {}
         for service_mapping in state.service_mappings:
             key = (service_mapping.vendor, service_mapping.sku)
             self.service_mappings[key] = (*self.service_mappings.get(key, ()), service_mapping)
         self.usage = _group_usage(state.usage)
-        self._cutoff_cache: tuple[datetime, dict[str, datetime]] | None = None
+        self._cutoff_cache: _StaleCutoffs | None = None
 
     # -- incremental changes ------------------------------------------------------------
 
@@ -420,6 +493,12 @@ class TenantIndex:
         """Vendor accounts and SKUs with usage and no mapping, sorted."""
         accounts: list[UnmappedAccount] = []
         skus: dict[tuple[str, str], tuple[str, set[str], int]] = {}
+        # Per vendor, the SKUs that have mappings (excluded ones included): a set
+        # difference per vendor account then finds the unmapped ones without a lookup per SKU.
+        mapped_skus: dict[str, set[str]] = {}
+        for vendor, sku in self.service_mappings:
+            mapped_skus.setdefault(vendor, set()).add(sku)
+        none_mapped: set[str] = set()
         for (vendor, vendor_account), groups in self.usage.items():
             mapping = self.account_mappings.get((vendor, vendor_account))
             if mapping is not None and mapping.excluded:
@@ -432,18 +511,17 @@ class TenantIndex:
                         vendor_account=vendor_account,
                         name=first.account_name,
                         sources=tuple(sorted({s for g in groups.values() for s in g.sources})),
-                        usage_count=sum(g.count for g in groups.values()),
+                        usage_count=sum(g.record_count for g in groups.values()),
                         psa_account_hint=next(
                             (g.hint for g in groups.values() if g.hint is not None), None
                         ),
                     )
                 )
-            for sku, group in groups.items():
-                if (vendor, sku) in self.service_mappings:
-                    continue
+            for sku in groups.keys() - mapped_skus.get(vendor, none_mapped):
+                group = groups[sku]
                 name, sources, count = skus.get((vendor, sku), (group.sku_name, set(), 0))
                 sources.update(group.sources)
-                skus[(vendor, sku)] = (name or group.sku_name, sources, count + group.count)
+                skus[(vendor, sku)] = (name or group.sku_name, sources, count + group.record_count)
         accounts.sort(key=lambda a: (a.vendor, a.vendor_account))
         unmapped_skus = tuple(
             UnmappedSku(vendor, sku, name, tuple(sorted(sources)), count)
@@ -451,28 +529,22 @@ class TenantIndex:
         )
         return tuple(accounts), unmapped_skus
 
-    def _stale_cutoffs(self, now: datetime) -> Callable[[str], datetime]:
-        """Per source, the time before which its usage is stale (memoised per `now`)."""
-        cached = self._cutoff_cache
-        if cached is None or cached[0] != now:
-            cached = self._cutoff_cache = (now, {})
-        cutoffs = cached[1]
-        settings = self.settings
+    def _cutoffs(self, now: datetime) -> _StaleCutoffs:
+        """Per source, the time before which its usage is stale (kept while `now` holds)."""
+        cutoffs = self._cutoff_cache
+        if cutoffs is None or cutoffs.now != now:
+            cutoffs = self._cutoff_cache = _StaleCutoffs(self.settings, now)
+        return cutoffs
 
-        def cutoff(source: str) -> datetime:
-            found = cutoffs.get(source)
-            if found is None:
-                window = settings.freshness.get(source, settings.default_freshness)
-                found = cutoffs[source] = now - window
-            return found
-
-        return cutoff
-
-    def _contributions(self, account_id: str, now: datetime) -> dict[str, list[UsageContribution]]:
-        cutoff = self._stale_cutoffs(now)
+    def _contributions(
+        self, account_id: str, now: datetime
+    ) -> dict[str, tuple[UsageContribution, ...]]:
+        """What the account's mapped usage contributes to each service line."""
+        cutoffs = self._cutoffs(now)
         usage = self.usage
         feeds = self.service_mappings.get
-        by_service_line: dict[str, list[UsageContribution]] = {}
+        # Tuples, not lists: they become the cards' contributions as they are.
+        by_service_line: dict[str, tuple[UsageContribution, ...]] = {}
         for key in sorted(self.vendor_accounts_by_account.get(account_id, ())):
             groups = usage.get(key)
             if not groups:
@@ -483,28 +555,36 @@ class TenantIndex:
                 if not mappings:
                     continue
                 group = groups[sku]
-                stale = group.is_stale(cutoff)
+                sources, oldest = group.sources, group.oldest
+                if len(sources) == 1:
+                    oldest_as_of = oldest[0]
+                    stale = oldest_as_of < cutoffs[sources[0]]
+                else:
+                    oldest_as_of = min(oldest)
+                    stale = any(map(operator.lt, oldest, map(cutoffs.__getitem__, sources)))
                 quantity = group.quantity
                 for mapping in mappings:
                     service_line_id = mapping.service_line_id
                     if mapping.excluded or service_line_id is None:
                         continue
-                    contribution = UsageContribution(
-                        vendor,
-                        vendor_account,
-                        sku,
-                        quantity,
-                        mapping.to_sales_units(quantity),
-                        group.count,
-                        group.oldest_as_of,
-                        group.sources,
-                        stale,
+                    contribution = _new_contribution(
+                        (
+                            vendor,
+                            vendor_account,
+                            sku,
+                            quantity,
+                            mapping.to_sales_units(quantity),
+                            group.record_count,
+                            oldest_as_of,
+                            sources,
+                            stale,
+                        )
                     )
                     found = by_service_line.get(service_line_id)
                     if found is None:
-                        by_service_line[service_line_id] = [contribution]
+                        by_service_line[service_line_id] = (contribution,)
                     else:
-                        found.append(contribution)
+                        by_service_line[service_line_id] = (*found, contribution)
         return by_service_line
 
     def _cards(
@@ -523,12 +603,7 @@ class TenantIndex:
                     billed[key] = [(contract, item)]
                 else:
                     bucket.append((contract, item))
-        cards: list[Card] = []
-        for service_line_id, billed_items in billed.items():
-            contribs = contributions.pop(service_line_id, []) if service_line_id else []
-            cards.extend(
-                self._line_item_cards(account_id, service_line_id, billed_items, contribs, today)
-            )
+        cards = self._line_item_cards(account_id, billed, contributions, today)
         account = self.accounts[account_id]
         if not account.suppress_new_revenue:
             for service_line_id in sorted(contributions):
@@ -549,72 +624,83 @@ class TenantIndex:
         if not self.settings.rules:
             return card
         decision = evaluate_rules(card, self.settings.rules)
-        return card if decision is None else replace(card, auto_approval=decision)
+        return card if decision is None else card._replace(auto_approval=decision)
 
     def _line_item_cards(
         self,
         account_id: str,
-        service_line_id: str | None,
-        items: list[tuple[Contract, LineItem]],
-        contribs: list[UsageContribution],
+        billed: dict[str | None, list[tuple[Contract, LineItem]]],
+        contributions: dict[str, tuple[UsageContribution, ...]],
         today: date,
     ) -> list[Card]:
-        # Single contribution and single line item are the common case: no generators there.
-        if not contribs:
-            vendor_quantity: Decimal | None = None
-            stale = False
-        elif len(contribs) == 1:
-            vendor_quantity = contribs[0].quantity
-            stale = contribs[0].stale
-        else:
-            vendor_quantity = sum(map(_QUANTITY, contribs), ZERO)
-            stale = any(map(_STALE, contribs))
-        if len(items) == 1:
-            total_billed = items[0][1].quantity
-        else:
-            total_billed = sum((item.quantity for _, item in items), ZERO)
-        contributions = tuple(contribs)
+        """The cards of an account's line items, per service line they bill.
+
+        Takes the contributions of those service lines out of `contributions`: what is
+        left there is usage no line item bills (New Revenue).
+        """
+        # The innermost loop of a full reconcile, run once per line item: the common case
+        # (one contribution, one line item) takes no generator and no Decimal arithmetic.
+        tenant_id = self.tenant_id
+        rounding = self.settings.rounding
+        with_rules = self._with_rules if self.settings.rules else None
+        records = self.card_records
+        start_day = self.settings.cycle_start_day
         cards: list[Card] = []
-        for position, (contract, item) in enumerate(items):
-            elsewhere = total_billed - item.quantity
-            if vendor_quantity is None:
-                target = None
-            elif position == 0:
-                target = max(ZERO, vendor_quantity - elsewhere)
+        for service_line_id, items in billed.items():
+            contribs = contributions.pop(service_line_id, ()) if service_line_id else ()
+            if not contribs:
+                vendor_quantity: Decimal | None = None
+                stale = False
+            elif len(contribs) == 1:
+                vendor_quantity = contribs[0].quantity
+                stale = contribs[0].stale
             else:
-                target = item.quantity
-            kind = (
-                CardKind.RECONCILE
-                if target is not None and target != item.quantity
-                else CardKind.NO_CHANGE
-            )
-            card_id = line_item_card_id(self.tenant_id, item.id)
-            status = self._status(card_id, today)
-            card = Card(
-                id=card_id,
-                tenant_id=self.tenant_id,
-                kind=kind,
-                account_id=account_id,
-                service_line_id=service_line_id,
-                contract_id=contract.id,
-                line_item_id=item.id,
-                psa_quantity=item.quantity,
-                vendor_quantity=vendor_quantity,
-                target_quantity=target,
-                billed_elsewhere=elsewhere,
-                unit_price=item.unit_price,
-                unit_cost=item.unit_cost,
-                currency=contract.currency,
-                billing_cycle=contract.billing_cycle,
-                contributions=contributions,
-                stale=stale,
-                state=status.state,
-                hidden=status.hidden,
-                actioned_on=status.actioned_on,
-                rounding=self.settings.rounding,
-                primary=position == 0,
-            )
-            cards.append(self._with_rules(card))
+                vendor_quantity = sum(map(_QUANTITY, contribs), ZERO)
+                stale = any(map(_STALE, contribs))
+            single = len(items) == 1
+            total_billed = items[0][1].quantity if single else sum(_billed_quantities(items), ZERO)
+            for position, (contract, item) in enumerate(items):
+                psa_quantity = item.quantity
+                elsewhere = ZERO if single else total_billed - psa_quantity
+                if vendor_quantity is None:
+                    target = None
+                elif position == 0:
+                    target = vendor_quantity if single else vendor_quantity - elsewhere
+                    if target < ZERO:
+                        target = ZERO
+                else:
+                    target = psa_quantity
+                card_id = line_item_card_id(tenant_id, item.id)
+                record = records.get(card_id)
+                status = _NEW_CARD if record is None else card_status(record, today, start_day)
+                card = _new_card(
+                    (
+                        card_id,
+                        tenant_id,
+                        _NO_CHANGE if target is None or target == psa_quantity else _RECONCILE,
+                        account_id,
+                        service_line_id,
+                        contract.id,
+                        item.id,
+                        psa_quantity,
+                        vendor_quantity,
+                        target,
+                        elsewhere,
+                        item.unit_price,
+                        item.unit_cost,
+                        contract.currency,
+                        contract.billing_cycle,
+                        contribs,
+                        stale,
+                        status.state,
+                        status.hidden,
+                        status.actioned_on,
+                        None,  # auto_approval: rules come next
+                        rounding,
+                        position == 0,  # primary
+                    )
+                )
+                cards.append(card if with_rules is None else with_rules(card))
         return cards
 
     def _new_revenue_card(
@@ -622,7 +708,7 @@ class TenantIndex:
         account_id: str,
         service_line_id: str,
         contracts: list[Contract],
-        contribs: list[UsageContribution],
+        contribs: tuple[UsageContribution, ...],
         today: date,
     ) -> Card | None:
         vendor_quantity = sum((c.quantity for c in contribs), ZERO)
@@ -654,7 +740,7 @@ class TenantIndex:
             unit_cost=cost,
             currency=contract.currency,
             billing_cycle=BillingCycle.MONTHLY,
-            contributions=tuple(contribs),
+            contributions=contribs,
             stale=any(c.stale for c in contribs),
             state=status.state,
             hidden=status.hidden,
