@@ -231,10 +231,11 @@ class ServiceMapping:
     def to_sales_units(self, vendor_quantity: Decimal) -> Decimal:
         """Convert a summed vendor quantity to sales units under the rounding rule."""
         if self.factor == ONE:
-            # The common case: whole vendor units are already whole sales units.
+            # The common case, once per usage group in a full reconcile: whole vendor units
+            # are already whole sales units.
             if (
-                self.rounding is RoundingRule.EXACT
-                or vendor_quantity == vendor_quantity.to_integral_value()
+                vendor_quantity == vendor_quantity.to_integral_value()
+                or self.rounding is RoundingRule.EXACT
             ):
                 return vendor_quantity
             converted = vendor_quantity

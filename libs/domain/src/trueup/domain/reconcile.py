@@ -517,7 +517,10 @@ class TenantIndex:
                         ),
                     )
                 )
-            for sku in groups.keys() - mapped_skus.get(vendor, none_mapped):
+            mapped = mapped_skus.get(vendor, none_mapped)
+            if groups.keys() <= mapped:
+                continue
+            for sku in groups.keys() - mapped:
                 group = groups[sku]
                 name, sources, count = skus.get((vendor, sku), (group.sku_name, set(), 0))
                 sources.update(group.sources)
