@@ -81,6 +81,11 @@ class Repository:
         assert getattr(row, "tenant_id", None) == self.tenant_id
         await self.session.merge(row)
 
+    def add(self, row: Base) -> None:
+        """Insert a row known to be new (no lookup first, unlike `merge`)."""
+        assert getattr(row, "tenant_id", None) == self.tenant_id
+        self.session.add(row)
+
     async def get(self, model: type[M], *key: str) -> M | None:
         return await self.session.get(model, (self.tenant_id, *key))
 

@@ -197,22 +197,31 @@ async def apply_usage(session: AsyncSession, envelope: Envelope[m.UsageReported]
     repo = Repository(session, tenant_id)
     await repo.replace_usage_accounts(batch.vendor, batch.replaces_accounts)
     await session.flush()
-    for record in batch.records:
-        await repo.merge(
-            Usage(
-                tenant_id=tenant_id,
-                vendor=batch.vendor,
-                vendor_account_id=record.vendor_account_id,
-                sku=record.sku,
-                vendor_account_name=record.vendor_account_name,
-                sku_name=record.sku_name,
-                quantity=record.quantity,
-                as_of=record.as_of,
-                source=batch.source.value,
-                batch_id=batch.batch_id,
-                psa_account_hint=record.psa_account_hint,
-            )
+    # One row per (vendor account, SKU); a later record of the batch wins, as it always has.
+    rows = {
+        (record.vendor_account_id, record.sku): Usage(
+            tenant_id=tenant_id,
+            vendor=batch.vendor,
+            vendor_account_id=record.vendor_account_id,
+            sku=record.sku,
+            vendor_account_name=record.vendor_account_name,
+            sku_name=record.sku_name,
+            quantity=record.quantity,
+            as_of=record.as_of,
+            source=batch.source.value,
+            batch_id=batch.batch_id,
+            psa_account_hint=record.psa_account_hint,
         )
+        for record in batch.records
+    }
+    replaced = set(batch.replaces_accounts)
+    for (vendor_account, _sku), row in rows.items():
+        if vendor_account in replaced:
+            # Its earlier rows were just deleted: a plain insert, batched at the flush,
+            # instead of a lookup per row (an import batch holds a thousand of them).
+            repo.add(row)
+        else:
+            await repo.merge(row)
     await session.flush()
     return await recompute(session, tenant_id, reason="usage", cause=envelope)
 
