@@ -15,7 +15,6 @@ Run: python tests/bench/bench_csv.py [--rows N]
 from __future__ import annotations
 
 import argparse
-import platform
 import resource
 import sys
 import tempfile
@@ -27,6 +26,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.csv as pa_csv
 
+# Run as a script, so the repository root is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench.benchkit import cpu_model
 from trueup.vendors.csv import ColumnMapping, QuantityMode, aggregate, detect
 
 ACCOUNTS = 5_000
@@ -115,7 +118,7 @@ def main() -> int:
         return 2
 
     ratio = library_s / baseline_s
-    cpu = _cpu_model()
+    cpu = cpu_model()
     emit(f"CSV import benchmark: {arguments.rows:,} rows, {size_mb:.1f} MB, {cpu}")
     emit(f"(generated in {generated_in:.1f} s; {len(library_usage):,} account/SKU pairs)")
     emit("")
@@ -131,16 +134,6 @@ def main() -> int:
     emit(f"| peak RSS after baseline | {overall_rss:.0f} MB | |")
     missed = ratio > RATIO_TARGET or library_rss > PEAK_RSS_TARGET_MB
     return 1 if missed else 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -21,9 +21,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 
+# Run as a script, so the repository root is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench.benchkit import cpu_model
 from trueup.domain import (
     Account,
     AccountMapping,
@@ -141,18 +146,6 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], list[floa
         cpu.append(time.process_time() - start_cpu)
         wall.append(time.perf_counter() - start)
     return wall, cpu
-
-
-def cpu_model() -> str:
-    """The CPU's model name, as lscpu shows it."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +26,10 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+# Run as a script, so the repository root is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench.benchkit import wait_ready
 from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
 from trueup.reconciliation.models import CardRow
 
@@ -102,18 +105,6 @@ def wrk(url: str, headers: dict[str, str]) -> tuple[float, float]:
         raise SystemExit(f"wrk run failed or saw errors:\n{out}")
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     return float(p99.group(1)) * scale, float(rps.group(1))
-
-
-def wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} not ready")
 
 
 def main() -> int:

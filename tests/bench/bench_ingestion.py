@@ -40,7 +40,8 @@ import pyarrow.csv as pa_csv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.bench_csv import _cpu_model, emit, generate
+from tests.bench.bench_csv import emit, generate
+from tests.bench.benchkit import cpu_model
 from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
 from trueup.vendors.webhooks import signed_headers
 
@@ -411,7 +412,7 @@ async def run(arguments: argparse.Namespace) -> int:
         finally:
             server.stop()
 
-    emit(f"vendor_ingestion benchmark on {_cpu_model()}, {os.cpu_count()} CPUs, SQLite")
+    emit(f"vendor_ingestion benchmark on {cpu_model()}, {os.cpu_count()} CPUs, SQLite")
     emit("")
     emit(f"CSV import: {arguments.rows:,} rows, {size_mb:.1f} MB, end to end through the API")
     emit("")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -25,6 +24,10 @@ from pathlib import Path
 
 import httpx
 
+# Run as a script, so the repository root is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench.benchkit import cpu_model, wait_ready
 from trueup.psa import (
     AutotaskClient,
     AutotaskCredentials,
@@ -65,28 +68,6 @@ def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _wait_until_up(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_simulator/stats", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("simulator did not start")
 
 
 def _client(psa: str, url: str) -> PsaClient:
@@ -146,7 +127,7 @@ def _run(psa: str, accounts: int, line_items: int) -> Result:
     command += ["--accounts", str(accounts), "--line-items", str(line_items)]
     server = subprocess.Popen(command)
     try:
-        _wait_until_up(url)
+        wait_ready(f"{url}/_simulator/stats", timeout=120)
         startup = time.perf_counter() - started
         sim_cpu_before = _cpu_seconds(server.pid)
         n_accounts, n_contracts, n_items, wall, client_cpu = asyncio.run(_full_sync(psa, url))
@@ -179,7 +160,7 @@ def main() -> int:
 
     failures: list[str] = []
     header = "| figure | " + " | ".join(r.psa for r in results) + " |"
-    table = [f"CPU: {_cpu_model()}, {os.cpu_count()} cores", "", header]
+    table = [f"CPU: {cpu_model()}, {os.cpu_count()} cores", "", header]
     table.append("| --- |" + " --- |" * len(results))
 
     def row(name: str, values: list[str]) -> None:

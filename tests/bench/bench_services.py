@@ -39,11 +39,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
-import httpx
 import nats
 import sqlalchemy as sa
 from nats.js import JetStreamContext
 
+# Run as a script, so the repository root is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench.benchkit import cpu_model, wait_ready
 from trueup.contracts import Payload, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
@@ -220,18 +223,6 @@ async def burst(
     return time.monotonic() - start, latencies
 
 
-def wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} not ready")
-
-
 async def measure(nats_url: str, args: argparse.Namespace) -> dict[str, tuple[float, list[float]]]:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
@@ -285,17 +276,6 @@ async def measure(nats_url: str, args: argparse.Namespace) -> dict[str, tuple[fl
         return results
     finally:
         await nc.close()
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:

@@ -168,10 +168,6 @@ class _UsageGroup(NamedTuple):
     oldest: tuple[datetime, ...]
     records: list[VendorUsage]
 
-    @property
-    def oldest_as_of(self) -> datetime:
-        return min(self.oldest)
-
     # Names and hints only matter for the unmapped queue, so they are read on demand.
     @property
     def account_name(self) -> str:
@@ -187,15 +183,7 @@ class _UsageGroup(NamedTuple):
         return min(hints) if hints else None
 
     def merged(self, other: _UsageGroup) -> _UsageGroup:
-        """This group and another of the same key (a later run of it), as one."""
-        if self.sources == other.sources and len(self.sources) == 1:
-            return _UsageGroup(
-                self.quantity + other.quantity,
-                self.record_count + other.record_count,
-                self.sources,
-                (min(self.oldest[0], other.oldest[0]),),
-                self.records + other.records,
-            )
+        """This group and another of the same key from other sources, as one."""
         by_source = dict(zip(self.sources, self.oldest, strict=True))
         for source, as_of in zip(other.sources, other.oldest, strict=True):
             seen = by_source.get(source)
