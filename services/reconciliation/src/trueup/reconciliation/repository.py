@@ -81,6 +81,33 @@ class Repository:
         assert getattr(row, "tenant_id", None) == self.tenant_id
         await self.session.merge(row)
 
+    async def upsert(
+        self,
+        model: type[M],
+        key: Any,
+        rows: dict[str, dict[str, Any]],
+        *,
+        update: bool = True,
+    ) -> None:
+        """Insert the rows of `model` whose `key` column is new and, with `update`, set the
+        given columns of those that exist (other columns keep their values).
+
+        One query per thousand keys finds the existing rows, instead of a lookup per row:
+        a PSA snapshot batch holds thousands of them.
+        """
+        keys = list(rows)
+        found: dict[str, M] = {}
+        for start in range(0, len(keys), 1000):
+            for row in await self.all_of(model, key.in_(keys[start : start + 1000])):
+                found[getattr(row, key.key)] = row
+        for value, columns in rows.items():
+            existing = found.get(value)
+            if existing is None:
+                self.session.add(model(tenant_id=self.tenant_id, **{key.key: value}, **columns))
+            elif update:
+                for column, column_value in columns.items():
+                    setattr(existing, column, column_value)
+
     def add(self, row: Base) -> None:
         """Insert a row known to be new (no lookup first, unlike `merge`)."""
         assert getattr(row, "tenant_id", None) == self.tenant_id

@@ -101,66 +101,73 @@ async def apply_snapshot(session: AsyncSession, envelope: Envelope[m.PsaSnapshot
     tenant_id = envelope.tenant_id
     snapshot = envelope.payload
     repo = Repository(session, tenant_id)
-    for account in snapshot.accounts:
-        existing = await repo.get(AccountRow, account.psa_id)
-        await repo.merge(
-            AccountRow(
-                tenant_id=tenant_id,
-                account_id=account.psa_id,
-                name=account.name,
-                identifier=account.identifier,
-                connection_id=snapshot.connection_id,
-                suppress_new_revenue=existing.suppress_new_revenue if existing else False,
-            )
-        )
-    for contract in snapshot.contracts:
-        await repo.merge(
-            ContractRow(
-                tenant_id=tenant_id,
-                contract_id=contract.psa_id,
-                account_id=contract.account_psa_id,
-                name=contract.name,
-                status=contract.status,
-                start_date=contract.start_date,
-                end_date=contract.end_date,
-                billing_cycle=contract.billing_cycle,
-                bill_in_advance=contract.bill_in_advance,
-                proration_allowed=contract.proration_allowed,
-                currency=contract.currency,
-                connection_id=snapshot.connection_id,
-                psa=snapshot.psa,
-            )
-        )
+    # Keyed by PSA id: a later entry of the batch wins, as row-by-row merges did. An
+    # account's New Revenue switch is TrueUp's, not the PSA's, so a sync leaves it alone.
+    await repo.upsert(
+        AccountRow,
+        AccountRow.account_id,
+        {
+            account.psa_id: {
+                "name": account.name,
+                "identifier": account.identifier,
+                "connection_id": snapshot.connection_id,
+            }
+            for account in snapshot.accounts
+        },
+    )
+    await repo.upsert(
+        ContractRow,
+        ContractRow.contract_id,
+        {
+            contract.psa_id: {
+                "account_id": contract.account_psa_id,
+                "name": contract.name,
+                "status": contract.status,
+                "start_date": contract.start_date,
+                "end_date": contract.end_date,
+                "billing_cycle": contract.billing_cycle,
+                "bill_in_advance": contract.bill_in_advance,
+                "proration_allowed": contract.proration_allowed,
+                "currency": contract.currency,
+                "connection_id": snapshot.connection_id,
+                "psa": snapshot.psa,
+            }
+            for contract in snapshot.contracts
+        },
+    )
+    await repo.upsert(
+        LineItemRow,
+        LineItemRow.line_item_id,
+        {
+            item.psa_id: {
+                "contract_id": item.contract_psa_id,
+                "product_id": item.product_id,
+                "product_name": item.product_name,
+                "quantity": item.quantity,
+                "unit_price": item.unit_price,
+                "unit_cost": item.unit_cost,
+                "effective_date": item.effective_date,
+                "cancelled_date": item.cancelled_date,
+            }
+            for item in snapshot.line_items
+        },
+    )
+    # Every PSA product is a service line; the first price seen is the catalogue price New
+    # Revenue is valued at until a person enters one, so existing ones are not updated.
+    new_lines: dict[str, dict[str, Any]] = {}
     for item in snapshot.line_items:
-        await repo.merge(
-            LineItemRow(
-                tenant_id=tenant_id,
-                line_item_id=item.psa_id,
-                contract_id=item.contract_psa_id,
-                product_id=item.product_id,
-                product_name=item.product_name,
-                quantity=item.quantity,
-                unit_price=item.unit_price,
-                unit_cost=item.unit_cost,
-                effective_date=item.effective_date,
-                cancelled_date=item.cancelled_date,
-            )
+        new_lines.setdefault(
+            item.product_id,
+            {
+                "name": item.product_name,
+                "product_id": item.product_id,
+                "vendor_tag": None,
+                "sales_unit": "each",
+                "catalogue_unit_price": item.unit_price,
+                "catalogue_unit_cost": item.unit_cost,
+            },
         )
-        if await repo.get(ServiceLineRow, item.product_id) is None:
-            # Every PSA product is a service line; its first price is the catalogue price
-            # New Revenue is valued at until a person enters one.
-            await repo.merge(
-                ServiceLineRow(
-                    tenant_id=tenant_id,
-                    service_line_id=item.product_id,
-                    name=item.product_name,
-                    product_id=item.product_id,
-                    vendor_tag=None,
-                    sales_unit="each",
-                    catalogue_unit_price=item.unit_price,
-                    catalogue_unit_cost=item.unit_cost,
-                )
-            )
+    await repo.upsert(ServiceLineRow, ServiceLineRow.service_line_id, new_lines, update=False)
     await repo.remove_contracts(snapshot.removed_contract_ids)
     await repo.remove_line_items(snapshot.removed_line_item_ids)
     await session.flush()
