@@ -273,6 +273,11 @@ async def measure(nats_url: str, args: argparse.Namespace) -> dict[str, tuple[fl
             for n in range(args.audit_events)
         ]
         results["audit"] = await burst(js, finished, "INGEST", "audit-ingest-import-finished-v1")
+        # A handler that fails still ends in an acknowledgement (after its last delivery the
+        # event goes to the dead-letter stream), so a fast burst proves nothing by itself.
+        dead = (await js.stream_info("DLQ")).state.messages
+        if dead:
+            raise SystemExit(f"{dead} events were dead-lettered: the figures are not valid")
         return results
     finally:
         await nc.close()
