@@ -27,7 +27,6 @@ from trueup.contracts.messages import (
     ProratedChange,
     PsaConnectionSealed,
     RetryWriteback,
-    spec_for,
     subject_for,
 )
 from trueup.platform.broker import QueryFailedError, query_responder
@@ -90,7 +89,6 @@ class PsaSyncConnectionsStandIn:
         query_responder(
             self.broker,
             service="psa_sync_stand_in",
-            subject=spec_for(GetPsaConnection).subject,
             model=GetPsaConnection,
             handler=answer,
         )

@@ -29,6 +29,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import BaseModel, ValidationError
 
 from trueup.contracts.envelope import Envelope, Payload, QueryError, Reply
+from trueup.contracts.messages import spec_for
 from trueup.contracts.streams import ALL_STREAMS, StreamSpec, stream_for
 from trueup.contracts.subjects import dead_letter, tenant_of
 from trueup.platform.logging import bound_context, get_logger
@@ -253,15 +254,16 @@ def query_responder(
     broker: NatsBroker,
     *,
     service: str,
-    subject: str,
     model: type[P],
     handler: QueryHandler[P, R],
 ) -> None:
-    """Answer request-reply queries on core NATS (a queue group per service).
+    """Answer request-reply queries of `model` on core NATS (a queue group per service),
+    on the subject the catalogue gives it, for every tenant.
 
     The tenant in the envelope must be the one in the subject: the gateway sets both from
     the caller's credential, and a mismatch is refused rather than trusted.
     """
+    subject = spec_for(model).subject
     envelope_model: type[Envelope[P]] = Envelope[model]  # type: ignore[valid-type]
 
     @broker.subscriber(subject, queue=f"{service}-queries", title=f"{service}-{subject}")

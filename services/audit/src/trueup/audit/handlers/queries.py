@@ -11,7 +11,6 @@ from trueup.contracts.messages import (
     ActivityRetention,
     ListActivity,
     SetActivityRetention,
-    spec_for,
 )
 from trueup.platform.broker import query_responder
 from trueup.platform.service import ServiceRuntime
@@ -35,14 +34,12 @@ def register(runtime: ServiceRuntime, settings: Settings) -> None:
     query_responder(
         runtime.broker,
         service=runtime.name,
-        subject=spec_for(ListActivity).subject,
         model=ListActivity,
         handler=on_list_activity,
     )
     query_responder(
         runtime.broker,
         service=runtime.name,
-        subject=spec_for(SetActivityRetention).subject,
         model=SetActivityRetention,
         handler=on_set_retention,
     )

@@ -74,7 +74,6 @@ def register(
         query_responder(
             runtime.broker,
             service=runtime.name,
-            subject=m.spec_for(model).subject,
             model=model,
             handler=handler,  # type: ignore[arg-type]
         )

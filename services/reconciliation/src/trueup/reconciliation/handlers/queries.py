@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts import Envelope, Payload
 from trueup.contracts import recon as r
-from trueup.contracts.messages import spec_for
 from trueup.platform.broker import query_responder
 from trueup.platform.service import ServiceRuntime
 from trueup.reconciliation import mapping, service
@@ -108,7 +107,6 @@ def register(runtime: ServiceRuntime) -> None:
         query_responder(
             runtime.broker,
             service=runtime.name,
-            subject=spec_for(model).subject,
             model=model,
             handler=handler(),
         )

@@ -19,13 +19,10 @@ from trueup.contracts.ingest import (
     WebhookEndpointList,
     WebhookSecretIssued,
 )
-from trueup.contracts.messages import subject_for
 from trueup.platform.broker import QueryFailedError, query_responder
 from trueup.platform.service import ServiceRuntime
 from trueup.vendor_ingestion import imports, webhooks
 from trueup.vendor_ingestion.repository import ProfileRepository, UsageRepository
-
-ANY = "*"
 
 
 def _cursor(value: str | None) -> tuple[str, str, str] | None:
@@ -88,56 +85,48 @@ def register(
     query_responder(
         broker,
         service=service,
-        subject=subject_for(InspectImport, ANY),
         model=InspectImport,
         handler=inspect,
     )
     query_responder(
         broker,
         service=service,
-        subject=subject_for(CommitImport, ANY),
         model=CommitImport,
         handler=commit,
     )
     query_responder(
         broker,
         service=service,
-        subject=subject_for(GetImport, ANY),
         model=GetImport,
         handler=get_import,
     )
     query_responder(
         broker,
         service=service,
-        subject=subject_for(ListUsage, ANY),
         model=ListUsage,
         handler=list_usage,
     )
     query_responder(
         broker,
         service=service,
-        subject=subject_for(ListProfiles, ANY),
         model=ListProfiles,
         handler=list_profiles,
     )
     query_responder(
         broker,
         service=service,
-        subject=subject_for(ListWebhookEndpoints, ANY),
         model=ListWebhookEndpoints,
         handler=list_endpoints,
     )
     query_responder(
         broker,
         service=service,
-        subject=subject_for(CreateWebhookEndpoint, ANY),
         model=CreateWebhookEndpoint,
         handler=create_endpoint,
     )
     query_responder(
         broker,
         service=service,
-        subject=subject_for(RotateWebhookSecret, ANY),
         model=RotateWebhookSecret,
         handler=rotate,
     )
