@@ -93,7 +93,7 @@ class TestOneEntryPerTransition:
         assert requested.card_id == "card-1"
         assert requested.contract_psa_id == "4711"
         assert requested.summary == (
-            "Approved Microsoft 365 Business Premium for Acme, Inc.: 25 → 30"
+            "Approved Microsoft 365 Business Premium for Acme, Inc.: 25 → 27.5 → 30"
         )
 
         assert written.outcome == "applied"

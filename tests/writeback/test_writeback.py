@@ -480,3 +480,91 @@ class TestRecordFirst:
             assert len(await jobs_of(runtime, tenant)) == 1
         finally:
             await runtime.database.dispose()
+
+
+class TestStepsAsPreviewed:
+    """The steps an approval sends are the steps the preview showed (`change_steps`), and
+    each PSA receives them in that order."""
+
+    @staticmethod
+    def _steps(before: Decimal, wanted: list[tuple[Any, Decimal]]) -> list[tuple[Any, Decimal]]:
+        from trueup.domain import QuantityChange, change_steps
+
+        steps = change_steps(before, [QuantityChange(d, q) for d, q in wanted])
+        return [(s.effective, s.quantity) for s in steps]
+
+    async def test_autotask_gets_one_adjustment_per_step_in_date_order(
+        self, settings: Settings, at: Sim, commands: Commands, outcomes: Outcomes, tenant: str
+    ) -> None:
+        item = demo_line_items(1, skip=5)[0]
+        main = TODAY + timedelta(days=2)
+        steps = self._steps(
+            item.quantity,
+            [
+                (main + timedelta(days=9), item.quantity + 5),
+                (main, item.quantity + 2),
+                (main + timedelta(days=4), item.quantity + 3),
+            ],
+        )
+        command = approve(
+            item,
+            steps[-1][1],
+            psa="autotask",
+            connection_id=AT_CONNECTION,
+            changes=steps,
+            prorate=True,
+        )
+        async with running_service(build, settings):
+            await commands.send(command)
+            events = await outcomes.wait_for(1)
+        assert events[0]["type"] == APPLIED, events
+        adjustments = await at.writes("ContractServiceAdjustment")
+        written = [
+            (a["body"]["effectiveDate"][:10], Decimal(str(a["body"]["unitChange"])))
+            for a in adjustments
+        ]
+        before = item.quantity
+        expected = []
+        for effective, quantity in steps:
+            expected.append((effective.isoformat(), quantity - before))
+            before = quantity
+        assert written == expected
+
+    async def test_halo_gets_each_step_as_a_line_update_in_order(
+        self,
+        settings: Settings,
+        psa_sync: PsaSyncConnectionsStandIn,
+        commands: Commands,
+        outcomes: Outcomes,
+        tenant: str,
+    ) -> None:
+        # Halo cannot schedule a later change, so the preview only offers today or earlier.
+        item = demo_line_items(1, skip=21)[0]
+        steps = self._steps(
+            item.quantity,
+            [(TODAY, item.quantity + 4), (TODAY - timedelta(days=1), item.quantity + 1)],
+        )
+        with SimulatorServer(halo_sim.create_app()) as server:
+            psa_sync.connections["conn-halo"] = (
+                "halo",
+                {
+                    "base_url": server.url,
+                    "client_id": "trueup-demo-client",
+                    "client_secret": "TrueUpDemoClientSecret",
+                    "tenant": "trueupdemo",
+                },
+            )
+            async with running_service(build, settings):
+                await commands.send(
+                    approve(
+                        item,
+                        steps[-1][1],
+                        psa="halo",
+                        connection_id="conn-halo",
+                        changes=steps,
+                    )
+                )
+                events = await outcomes.wait_for(1)
+            writes = await SimulatorControl(server.url).writes()
+        assert events[0]["type"] == APPLIED, events
+        assert [Decimal(str(w["body"]["qty_order"])) for w in writes] == [q for _, q in steps]

@@ -73,10 +73,19 @@ export function useCardActions() {
 
   const approve = useCallback(
     (card: Card, change: ChangeRequest = {}) => {
+      if (card.large_change) {
+        // A large change is never one click: the person confirms what it writes.
+        const target = change.quantity ?? card.target_quantity ?? "?";
+        const ok = window.confirm(
+          `Large change for ${describeCard(card)}: ${card.psa_quantity ?? 0} → ${target} (${card.large_change}).\n\nWrite it to the PSA?`,
+        );
+        if (!ok) return;
+        change = { ...change, confirm: true };
+      }
       const restore = hideCards(client, new Set([card.card_id]));
       const key = newIdempotencyKey();
       toasts.push({
-        message: `Approved ${describeCard(card)}: ${card.psa_quantity ?? 0} → ${change.quantity ?? card.target_quantity ?? card.vendor_quantity ?? "?"}`,
+        message: `Approved ${describeCard(card)}: ${card.psa_quantity ?? 0} → ${change.quantity ?? card.target_quantity ?? "?"}`,
         tone: "success",
         actionLabel: "Undo",
         durationMs: UNDO_MS,
@@ -126,22 +135,62 @@ export function useCardActions() {
   );
 
   const bulk = useCallback(
-    async (action: "approve" | "dismiss" | "set_effective_date", cards: Card[], effectiveDate?: string) => {
+    async (
+      action: "approve" | "dismiss" | "restore" | "set_effective_date",
+      cards: Card[],
+      effectiveDate?: string,
+    ): Promise<BulkResult> => {
       const ids = cards.map((card) => card.card_id);
-      const restore = action === "set_effective_date" ? () => undefined : hideCards(client, new Set(ids));
+      const hides = action === "approve" || action === "dismiss";
+      const restore = hides ? hideCards(client, new Set(ids)) : () => undefined;
+      const large = action === "approve" ? cards.filter((card) => card.large_change) : [];
+      if (
+        large.length > 0 &&
+        !window.confirm(
+          `${large.length} of the selected cards ${large.length === 1 ? "is a large change" : "are large changes"} (for example ${describeCard(large[0]!)}: ${large[0]!.large_change}).\n\nApprove them all?`,
+        )
+      ) {
+        restore();
+        return { accepted: [], rejected: [] };
+      }
       try {
         const result = await api.post<BulkResult>(
           "/api/v1/cards/bulk",
-          { action, card_ids: ids, ...(effectiveDate ? { effective_date: effectiveDate } : {}) },
+          {
+            action,
+            card_ids: ids,
+            ...(effectiveDate ? { effective_date: effectiveDate } : {}),
+            ...(large.length > 0 ? { confirm: true } : {}),
+          },
           { "Idempotency-Key": newIdempotencyKey() },
         );
-        const verb = action === "approve" ? "Approved" : action === "dismiss" ? "Dismissed" : "Effective date set on";
+        const verb = { approve: "Approved", dismiss: "Dismissed", restore: "Restored", set_effective_date: "Effective date set on" }[
+          action
+        ];
         const rejected = result.rejected ?? [];
+        const accepted = result.accepted.map((a) => a.card_id);
         toasts.push({
-          message: `${verb} ${result.accepted.length} card${result.accepted.length === 1 ? "" : "s"}${
+          message: `${verb} ${accepted.length} card${accepted.length === 1 ? "" : "s"}${
             rejected.length ? `; ${rejected.length} refused: ${rejected[0]?.detail ?? ""}` : ""
           }`,
           tone: rejected.length ? "error" : "success",
+          // A dismissal changes nothing outside TrueUp, so it can be undone like a single one.
+          ...(action === "dismiss" && accepted.length > 0
+            ? {
+                actionLabel: "Undo",
+                onAction: () => {
+                  void api
+                    .post<BulkResult>("/api/v1/cards/bulk", { action: "restore", card_ids: accepted }, {
+                      "Idempotency-Key": newIdempotencyKey(),
+                    })
+                    .then((undone) => {
+                      toasts.push({ message: `Restored ${undone.accepted.length} dismissed cards`, tone: "success" });
+                      settle();
+                    })
+                    .catch((error: unknown) => toasts.push({ message: `Could not undo: ${errorMessage(error)}`, tone: "error" }));
+                },
+              }
+            : {}),
         });
         settle();
         return result;
@@ -152,6 +201,20 @@ export function useCardActions() {
       }
     },
     [client, toasts, settle],
+  );
+
+  const restoreCard = useCallback(
+    (card: Card) =>
+      api
+        .post<ActionAccepted>(`/api/v1/cards/${encodeURIComponent(card.card_id)}/restore`, {}, {
+          "Idempotency-Key": newIdempotencyKey(),
+        })
+        .then(() => {
+          toasts.push({ message: `Restored ${describeCard(card)}: it is pending again`, tone: "success" });
+          settle();
+        })
+        .catch((error: unknown) => toasts.push({ message: `Could not restore: ${errorMessage(error)}`, tone: "error" })),
+    [toasts, settle],
   );
 
   const retry = useCallback(
@@ -167,7 +230,7 @@ export function useCardActions() {
     [toasts, settle],
   );
 
-  return { approve, dismiss, bulk, retry };
+  return { approve, dismiss, bulk, retry, restore: restoreCard };
 }
 
 /** Server-sent events: the card lists refresh themselves when the server says they changed. */

@@ -44,6 +44,12 @@ export interface Card {
   error?: string | null;
   is_new?: boolean;
   updated_at: string;
+  /** Units other line items of this account and service line bill. */
+  billed_elsewhere?: string;
+  /** False on line items that keep their quantity while another carries the difference. */
+  carries_difference?: boolean;
+  /** Why approving is a large change (it then needs a confirmation). */
+  large_change?: string | null;
 }
 
 export interface CardTotals {
@@ -69,6 +75,8 @@ export interface ChangeRequest {
   quantity?: string;
   effective_date?: string;
   prorated_changes?: ProratedChange[];
+  /** Required to approve a large change. */
+  confirm?: boolean;
 }
 
 export interface PreviewLine {
@@ -83,7 +91,16 @@ export interface PreviewLine {
   profit: string;
 }
 
+export interface PreviewStep {
+  effective_date: string;
+  quantity_before: string;
+  quantity_after: string;
+}
+
 export interface ChangePreview {
+  /** What approving writes to the PSA, in order. */
+  steps: PreviewStep[];
+  large_change?: string | null;
   lines: PreviewLine[];
   revenue_change: string;
   cost_change: string;
@@ -160,6 +177,10 @@ export interface CardDetails {
   change: {
     vendor_quantity: string | null;
     psa_quantity: string | null;
+    /** What approving writes by default: the figure the card shows. */
+    target_quantity: string | null;
+    billed_elsewhere: string;
+    shared_with: { card_id: string; contract_name: string; line_item_id: string | null; psa_quantity: string }[];
     unit_price: string | null;
     unit_cost: string | null;
     default_effective_date: string;

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from trueup.contracts import subjects
 from trueup.contracts.envelope import Payload
-from trueup.contracts.types import Amount, Name
+from trueup.contracts.types import Amount, BusinessDate, Name, Quantity
 
 # --- shared shapes -----------------------------------------------------------------
 
@@ -36,7 +36,7 @@ class UsageRecord(Payload):
     vendor_account_name: str = ""
     sku: Name
     sku_name: str = ""
-    quantity: Amount = Field(ge=0)
+    quantity: Quantity
     as_of: datetime
     psa_account_hint: str | None = None
     """A PSA account id carried in the vendor's data, if any (helps mapping)."""
@@ -67,6 +67,9 @@ class PsaContract(Payload):
     bill_in_advance: bool = True
     proration_allowed: bool = True
     currency: str = "USD"
+    dated_changes: bool = True
+    """False where the PSA changes a quantity from now on and cannot schedule a later
+    change (HaloPSA): a change dated after today could never be written as previewed."""
 
 
 class PsaLineItem(Payload):
@@ -179,13 +182,14 @@ class MappingChanged(Payload):
 
 
 class ActionRecorded(Payload):
-    """A person or a rule actioned a card (approve, add, dismiss)."""
+    """A person or a rule actioned a card (approve, add, dismiss, or restore: the undo of a
+    dismiss)."""
 
     message_type: ClassVar[str] = "recon.action.recorded.v1"
 
     action_id: str
     card_id: str
-    action: Literal["approve", "add", "dismiss"]
+    action: Literal["approve", "add", "dismiss", "restore"]
     actor: Actor
     account_name: str = ""
     service_line: str = ""
@@ -295,8 +299,8 @@ class RecordAction(Payload):
 class ProratedChange(Payload):
     """One dated step of a card's change: from `effective_date` the quantity is `quantity`."""
 
-    effective_date: date
-    quantity: Amount = Field(ge=0)
+    effective_date: BusinessDate
+    quantity: Quantity
 
 
 class ApplyWriteback(Payload):
@@ -430,6 +434,13 @@ class ListActivity(Payload):
     cursor: str | None = None
 
 
+class ActivityStep(Payload):
+    """A dated step as an activity entry shows it: read back, never re-validated as input."""
+
+    effective_date: date
+    quantity: Amount
+
+
 class ActivityEntry(Payload):
     """One append-only activity log entry."""
 
@@ -449,7 +460,7 @@ class ActivityEntry(Payload):
     price_before: Amount | None = None
     price_after: Amount | None = None
     effective_date: date | None = None
-    prorated_lines: list[ProratedChange] = Field(default_factory=list)
+    prorated_lines: list[ActivityStep] = Field(default_factory=list)
     correlation_id: str
     psa_record_url: str | None = None
 

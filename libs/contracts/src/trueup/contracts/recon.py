@@ -9,6 +9,7 @@ caller at once.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -21,7 +22,7 @@ from trueup.contracts.messages import (
     MessageSpec,
     ProratedChange,
 )
-from trueup.contracts.types import Amount
+from trueup.contracts.types import Amount, BusinessDate, Quantity, UnitPrice
 
 CardKindName = Literal["reconcile", "no_change", "new_revenue"]
 CardStateName = Literal["pending", "approved", "applied", "conflict", "failed", "dismissed"]
@@ -80,6 +81,14 @@ class CardItem(Payload):
     auto_approval: str | None
     error: str | None
     updated_at: datetime
+    billed_elsewhere: Amount = Decimal(0)
+    """Units other line items of this account and service line bill; the vendor quantity
+    less this is `target_quantity` on the line item that carries the difference."""
+    carries_difference: bool = True
+    """False on the other line items of an account and service line: they keep their
+    quantity, and the first (by contract, then line item) carries the difference."""
+    large_change: str | None = None
+    """Why approving this card is a large change (it then needs a confirmation), if it is."""
 
 
 class CardTotals(Payload):
@@ -114,6 +123,8 @@ class ContractFacts(Payload):
     proration_allowed: bool
     currency: str
     psa_url: str | None = None
+    dated_changes: bool = True
+    """False: the PSA cannot schedule a later change; changes take effect today."""
 
 
 class VendorAccountName(Payload):
@@ -140,9 +151,22 @@ class Contribution(Payload):
     stale: bool
 
 
+class SharedLine(Payload):
+    """Another line item of the same account and service line, which shares the usage."""
+
+    card_id: str
+    contract_name: str
+    line_item_id: str | None
+    psa_quantity: Amount
+
+
 class ChangeFacts(Payload):
     vendor_quantity: Amount | None
     psa_quantity: Amount
+    target_quantity: Amount | None
+    """What approving writes by default: the same figure the card shows."""
+    billed_elsewhere: Amount
+    shared_with: list[SharedLine]
     unit_price: Amount | None
     unit_cost: Amount | None
     default_effective_date: date
@@ -161,9 +185,9 @@ class CardDetails(Payload):
 class ChangeRequest(Payload):
     """What a person proposes for a card: a quantity from a date, or several dated steps."""
 
-    quantity: Amount | None = Field(default=None, ge=0)
-    effective_date: date | None = None
-    prorated_changes: list[ProratedChange] = Field(default_factory=list)
+    quantity: Quantity | None = None
+    effective_date: BusinessDate | None = None
+    prorated_changes: list[ProratedChange] = Field(default_factory=list, max_length=50)
 
 
 class PreviewQuery(Payload):
@@ -185,8 +209,22 @@ class PreviewLine(Payload):
     profit: Amount
 
 
+class PreviewStep(Payload):
+    """One write approving makes: from `effective_date` the line item bills `quantity_after`."""
+
+    effective_date: date
+    quantity_before: Amount
+    quantity_after: Amount
+
+
 class ChangePreview(Payload):
+    large_change: str | None = None
+    """Why this change is large: approving it then needs `confirm`."""
+    steps: list[PreviewStep]
+    """What approving writes to the PSA, in order: the same steps the approval sends."""
     lines: list[PreviewLine]
+    """What the steps bill: one line per step and period charged (a back-dated step
+    catches up each period already invoiced)."""
     revenue_change: Amount
     cost_change: Amount
     profit_change: Amount
@@ -207,9 +245,11 @@ class ActionQuery(Payload):
     change: ChangeRequest = Field(default_factory=ChangeRequest)
     reason: str | None = Field(default=None, max_length=1000)
     contract_id: str | None = None
-    unit_price: Amount | None = Field(default=None, ge=0)
-    unit_cost: Amount | None = Field(default=None, ge=0)
+    unit_price: UnitPrice | None = None
+    unit_cost: UnitPrice | None = None
     prorate: bool = False
+    confirm: bool = False
+    """Approve or add a large change (see `CardItem.large_change`)."""
 
 
 class ActionAccepted(Payload):
@@ -221,13 +261,14 @@ class ActionAccepted(Payload):
 class BulkActionQuery(Payload):
     message_type: ClassVar[str] = "query.recon.bulk.v1"
 
-    action: Literal["approve", "dismiss", "set_effective_date"]
+    action: Literal["approve", "dismiss", "restore", "set_effective_date"]
     actor: Actor
     idempotency_key: str = Field(min_length=1, max_length=200)
     card_ids: list[str] = Field(default_factory=list, max_length=5000)
     filter: CardFilter | None = None
-    effective_date: date | None = None
+    effective_date: BusinessDate | None = None
     reason: str | None = Field(default=None, max_length=1000)
+    confirm: bool = False
 
 
 class BulkRejection(Payload):
@@ -318,7 +359,7 @@ class SaveServiceMapping(Payload):
     vendor: str
     sku: str
     service_line_id: str | None = None
-    factor: Amount = Field(default=1, gt=0)  # type: ignore[assignment]
+    factor: Quantity = Field(default=1, gt=0)  # type: ignore[assignment]
     rounding: Literal["up", "down", "half_up", "exact"] = "up"
     excluded: bool = False
     remove: bool = False
@@ -395,10 +436,19 @@ class AutoRuleView(Payload):
     name: str = Field(min_length=1, max_length=100)
     vendor: str | None = None
     service_line_id: str | None = None
-    max_units: Amount | None = Field(default=None, ge=0)
-    max_percent: Amount | None = Field(default=None, ge=0)
+    max_units: Quantity | None = None
+    max_percent: Quantity | None = None
     direction: Literal["any", "increase", "decrease"] = "any"
-    max_money: Amount | None = Field(default=None, ge=0)
+    max_money: UnitPrice | None = None
+
+
+class LargeChangeSettings(Payload):
+    """Past any of these a change asks for a confirmation and never approves by rule."""
+
+    units: Quantity | None = Field(default=Decimal(100))
+    percent: Quantity | None = None
+    money: UnitPrice | None = Field(default=Decimal(5000))
+    """Revenue change per billing period, in each card's own currency."""
 
 
 class BillingSettings(Payload):
@@ -407,6 +457,7 @@ class BillingSettings(Payload):
     rounding: Literal["half_up", "half_even"] = "half_up"
     auto_map_threshold: Amount | None = Field(default=None, ge=0, le=100)
     rules: list[AutoRuleView] = Field(default_factory=list)
+    large_change: LargeChangeSettings = Field(default_factory=LargeChangeSettings)
 
 
 class GetSettings(Payload):

@@ -71,6 +71,7 @@ from trueup.domain.proration import (
     ProrationLine,
     ProrationPreview,
     billing_period,
+    change_steps,
     contract_period,
     days_between,
     period_days,
@@ -91,7 +92,15 @@ from trueup.domain.reconcile import (
     reconcile,
     reconcile_account,
 )
-from trueup.domain.rules import AutoRule, Direction, evaluate_rules, explain_rule
+from trueup.domain.rules import (
+    AutoRule,
+    Direction,
+    LargeChangeLimits,
+    card_large_change,
+    evaluate_rules,
+    explain_large_change,
+    explain_rule,
+)
 
 __all__ = [
     "DEFAULT_MIN_SCORE",
@@ -119,6 +128,7 @@ __all__ = [
     "Direction",
     "DomainError",
     "InvalidChangeError",
+    "LargeChangeLimits",
     "LineItem",
     "MappingSuggestion",
     "MatchBasis",
@@ -147,13 +157,16 @@ __all__ = [
     "as_decimal",
     "billing_period",
     "bulk_effective_dates",
+    "card_large_change",
     "card_money",
     "card_status",
+    "change_steps",
     "check_effective_date",
     "contract_period",
     "days_between",
     "default_effective_date",
     "evaluate_rules",
+    "explain_large_change",
     "explain_rule",
     "is_hidden",
     "line_item_card_id",

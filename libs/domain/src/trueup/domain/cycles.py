@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from trueup.domain.errors import BackdatingNotAllowedError
+from trueup.domain.errors import BackdatingNotAllowedError, InvalidChangeError
 from trueup.domain.model import (
     Action,
     ActionKind,
@@ -82,14 +82,21 @@ def record_action(action: Action, today: date) -> CardRecord:
 
 
 def default_effective_date(contract: Contract, today: date) -> date:
-    """First day of the next period for bill-in-advance contracts; today for arrears."""
-    if contract.timing is BillingTiming.ADVANCE:
+    """First day of the next period for bill-in-advance contracts; today for arrears, and
+    for a PSA that cannot schedule a later change."""
+    if contract.timing is BillingTiming.ADVANCE and contract.dated_changes:
         return contract_period(contract, today).end
     return today
 
 
 def check_effective_date(contract: Contract, effective: date, today: date) -> None:
-    """Raise `BackdatingNotAllowedError` when `effective` is before the current period."""
+    """Raise `BackdatingNotAllowedError` when `effective` is before the current period, and
+    `InvalidChangeError` for a later date the contract's PSA cannot schedule."""
+    if effective > today and not contract.dated_changes:
+        raise InvalidChangeError(
+            f"this PSA changes quantities from today on and cannot schedule a change on "
+            f"{effective.isoformat()}; date it today or earlier"
+        )
     current = contract_period(contract, today)
     if effective < current.start and not contract.backdating_allowed:
         raise BackdatingNotAllowedError(contract.id, effective, current.start)

@@ -124,6 +124,9 @@ class Contract:
     currency: str = "USD"
     # Periods start on this date's day of month; the contract start when not given.
     period_anchor: date | None = None
+    # False where the PSA changes a quantity from now on and cannot schedule a later
+    # change (HaloPSA): only changes effective today or earlier can be written as asked.
+    dated_changes: bool = True
 
     def is_active(self, today: date) -> bool:
         """True when the contract is active and `today` lies within its dates."""
@@ -242,10 +245,14 @@ class ServiceMapping:
         else:
             converted = vendor_quantity / self.factor
         if self.rounding is RoundingRule.EXACT:
-            return converted
+            # "Exact" is exact to the six decimals a quantity may carry anywhere in
+            # TrueUp (10 / 3 would otherwise be 28 digits no PSA or message accepts).
+            return converted.quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
         mode = _ROUNDING_MODES[self.rounding]
         return converted.quantize(ONE, rounding=mode)
 
+
+QUANTITY_STEP = Decimal("0.000001")
 
 _ROUNDING_MODES = {
     RoundingRule.UP: ROUND_CEILING,

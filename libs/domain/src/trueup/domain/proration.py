@@ -8,6 +8,7 @@ convention: actual calendar days, or 30-day months (30/360, where every month ha
 from __future__ import annotations
 
 import calendar
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -155,6 +156,31 @@ class ProrationPreview:
     final_quantity: Decimal
 
 
+def change_steps(
+    quantity_before: Decimal, changes: Sequence[QuantityChange]
+) -> tuple[QuantityChange, ...]:
+    """The steps a change writes to the PSA, in date order.
+
+    The preview, the approval, the PSA writes and the activity entry all take their steps
+    from here, so they cannot disagree. A step that leaves the quantity where the step
+    before it left it writes nothing and is dropped; two steps on one date are refused.
+    """
+    ordered = sorted(changes, key=lambda c: c.effective)
+    for earlier, later in itertools.pairwise(ordered):
+        if earlier.effective == later.effective:
+            raise InvalidChangeError(
+                f"two changes take effect on {later.effective.isoformat()}; "
+                "give one quantity per date"
+            )
+    steps: list[QuantityChange] = []
+    before = quantity_before
+    for change in ordered:
+        if change.quantity != before:
+            steps.append(change)
+            before = change.quantity
+    return tuple(steps)
+
+
 def preview_changes(
     contract: Contract,
     *,
@@ -172,10 +198,7 @@ def preview_changes(
     invoiced). Decreases produce credits. Without proration on the contract a change takes
     effect at the start of the next period and is charged for that full period.
     """
-    ordered = sorted(changes, key=lambda c: c.effective)
-    dates = [c.effective for c in ordered]
-    if len(set(dates)) != len(dates):
-        raise InvalidChangeError("two changes on one line item share an effective date")
+    ordered = change_steps(quantity_before, changes)
     current = contract_period(contract, today)
     lines: list[ProrationLine] = []
     before = quantity_before

@@ -62,7 +62,7 @@ from trueup.domain.model import (
 )
 from trueup.domain.money import DEFAULT_ROUNDING, RoundingPolicy
 from trueup.domain.proration import ProrationConvention, ProrationPreview, preview_changes
-from trueup.domain.rules import AutoRule, evaluate_rules
+from trueup.domain.rules import AutoRule, LargeChangeLimits, evaluate_rules
 
 ZERO = Decimal(0)
 DEFAULT_FRESHNESS = timedelta(days=35)
@@ -81,6 +81,8 @@ class TenantSettings:
     rules: tuple[AutoRule, ...] = ()
     # Account suggestions scoring at least this apply themselves; None (the default): never.
     auto_map_threshold: Decimal | None = None
+    # Changes past these ask a person for a confirmation and never approve by rule.
+    large_change: LargeChangeLimits = field(default_factory=LargeChangeLimits)
 
     def __post_init__(self) -> None:
         if not 1 <= self.cycle_start_day <= 28:
@@ -614,7 +616,7 @@ class TenantIndex:
     def _with_rules(self, card: Card) -> Card:
         if not self.settings.rules:
             return card
-        decision = evaluate_rules(card, self.settings.rules)
+        decision = evaluate_rules(card, self.settings.rules, self.settings.large_change)
         return card if decision is None else card._replace(auto_approval=decision)
 
     def _line_item_cards(

@@ -8,7 +8,12 @@ Reconcile card when every limit it sets holds:
 - direction: increases only, decreases only, or both;
 - money: |revenue change per period| ≤ `max_money`.
 
-Stale, hidden and already actioned cards, and New Revenue cards, always wait for a person.
+Stale, hidden and already actioned cards, New Revenue cards, and large changes always wait
+for a person.
+
+A **large change** is one past any of the tenant's large-change limits (units, percent of
+the billed quantity, or money per billing period in the card's own currency). Such a card
+is marked, and approving it needs an explicit confirmation.
 """
 
 from __future__ import annotations
@@ -56,6 +61,51 @@ class AutoRule:
         ):
             if limit is not None and (not isinstance(limit, Decimal) or limit < ZERO):
                 raise ValueError(f"rule {self.name!r}: {label} must be a Decimal >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class LargeChangeLimits:
+    """A tenant's limits past which a change asks for a confirmation; None: no limit."""
+
+    units: Decimal | None = Decimal(100)
+    percent: Decimal | None = None
+    money: Decimal | None = Decimal(5000)
+
+
+def explain_large_change(
+    quantity_before: Decimal,
+    quantity_after: Decimal,
+    unit_price: Decimal | None,
+    limits: LargeChangeLimits,
+) -> str | None:
+    """Why changing `quantity_before` to `quantity_after` is large (e.g. "+1237 units >
+    100"), or None when it is within every limit."""
+    delta = quantity_after - quantity_before
+    if delta == ZERO:
+        return None
+    size = abs(delta)
+    reasons: list[str] = []
+    if limits.units is not None and size > limits.units:
+        reasons.append(f"{_signed(delta)} units > {_fmt(limits.units)}")
+    if limits.percent is not None and quantity_before > ZERO:
+        percent = size * HUNDRED / quantity_before
+        if percent > limits.percent:
+            shown = _signed(
+                (delta * HUNDRED / quantity_before).quantize(Decimal("0.1")), exact=True
+            )
+            reasons.append(f"{shown}% > {_fmt(limits.percent)}%")
+    if limits.money is not None and unit_price is not None:
+        money = size * unit_price
+        if money > limits.money:
+            reasons.append(f"{_fmt(money)} per period > {_fmt(limits.money)}")
+    return "; ".join(reasons) or None
+
+
+def card_large_change(card: Card, limits: LargeChangeLimits) -> str | None:
+    """Why approving `card` as computed is a large change, or None."""
+    if card.target_quantity is None or card.kind is CardKind.NO_CHANGE:
+        return None
+    return explain_large_change(card.psa_quantity, card.target_quantity, card.unit_price, limits)
 
 
 def _fmt(value: Decimal) -> str:
@@ -114,11 +164,18 @@ def explain_rule(rule: AutoRule, card: Card) -> str | None:
     return ", ".join(reasons)
 
 
-def evaluate_rules(card: Card, rules: Iterable[AutoRule]) -> RuleDecision | None:
-    """The first rule, in order, that approves `card`, with its explanation; else None."""
+def evaluate_rules(
+    card: Card, rules: Iterable[AutoRule], large: LargeChangeLimits | None = None
+) -> RuleDecision | None:
+    """The first rule, in order, that approves `card`, with its explanation; else None.
+
+    A large change (past `large`) is never approved by a rule, whatever the rule says.
+    """
     if card.kind is not CardKind.RECONCILE or card.stale or card.hidden:
         return None
     if card.state is not CardState.PENDING:
+        return None
+    if large is not None and card_large_change(card, large) is not None:
         return None
     for rule in rules:
         why = explain_rule(rule, card)

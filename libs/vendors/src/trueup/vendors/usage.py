@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-#: A usage quantity: exact, never negative, written as a string in JSON so no client
-#: reads it as a float. Some vendors bill fractional units (GB), hence the decimals.
-Quantity = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=24, decimal_places=6),
-    PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json"),
-]
+from trueup.contracts.types import Quantity as ContractQuantity
+
+#: A usage quantity: exact, never negative, never a float, written as a string in JSON so
+#: no client reads it as a float. One definition for every entry point: the contracts'.
+Quantity = ContractQuantity
 
 
 class UsageRecord(BaseModel):

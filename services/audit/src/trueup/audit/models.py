@@ -28,6 +28,7 @@ class ActionType(StrEnum):
     APPROVE = "approve"
     ADD = "add"
     DISMISS = "dismiss"
+    RESTORE = "restore"
     WRITEBACK = "writeback"
     IMPORT = "import"
     MAPPING = "mapping"

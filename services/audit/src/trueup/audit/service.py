@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import structlog
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.audit.models import ActionType, Entry, Outcome
@@ -24,6 +26,7 @@ from trueup.contracts.messages import (
     ActivityEntry,
     ActivityPage,
     ActivityRetention,
+    ActivityStep,
     Actor,
     ImportFinished,
     ImportStatus,
@@ -39,6 +42,10 @@ from trueup.contracts.messages import (
     WritebackOutcome,
 )
 from trueup.platform.broker import QueryFailedError
+
+logger = structlog.get_logger(__name__)
+
+ACTOR_KINDS = frozenset({"user", "rule", "system", "api_key"})
 
 RECORDED_EVENTS: tuple[type[Payload], ...] = (
     ActionRecorded,
@@ -72,9 +79,13 @@ def plain(value: Decimal | None) -> Decimal | None:
     """A Decimal without trailing zeros or exponent (PostgreSQL returns 10.000000)."""
     if value is None:
         return None
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+    try:
+        if value == value.to_integral_value():
+            return value.quantize(Decimal(1))
+        return value.normalize()
+    except ArithmeticError:
+        # Past the context's precision (an old row's 1E+400): shown as stored.
+        return value
 
 
 def _text(value: Decimal | None) -> str:
@@ -92,6 +103,16 @@ def _lines(changes: list[ProratedChange]) -> list[dict[str, Any]]:
     ]
 
 
+def _steps_text(
+    before: Decimal | None, changes: list[ProratedChange], after: Decimal | None
+) -> str:
+    """ "20 → 45 → 48 → 50": every quantity a change passes through, in date order."""
+    quantities = [change.quantity for change in sorted(changes, key=lambda c: c.effective_date)]
+    if not quantities:
+        quantities = [after] if after is not None else []
+    return " → ".join(_text(q) for q in [before, *quantities])
+
+
 def _actor_columns(actor: Actor) -> dict[str, Any]:
     return {"actor_kind": actor.kind, "actor_id": actor.id, "actor_name": actor.name}
 
@@ -102,10 +123,12 @@ def _action_columns(event: ActionRecorded) -> dict[str, Any]:
     if event.action == "approve":
         summary = (
             f"Approved {what} for {whom}: "
-            f"{_text(event.quantity_before)} → {_text(event.quantity_after)}"
+            f"{_steps_text(event.quantity_before, event.changes, event.quantity_after)}"
         )
     elif event.action == "add":
         summary = f"Added {what} to {whom} at quantity {_text(event.quantity_after)}"
+    elif event.action == "restore":
+        summary = f"Restored {what} for {whom} (dismissal undone; the card is pending again)"
     else:
         summary = f"Dismissed {what} for {whom}"
     if event.reason:
@@ -114,8 +137,8 @@ def _action_columns(event: ActionRecorded) -> dict[str, Any]:
         **_actor_columns(event.actor),
         "action_type": ActionType(event.action).value,
         # An approve or add is only a request until writeback reports its outcome in an
-        # entry of its own; a dismissal changes nothing outside TrueUp and is done.
-        "outcome": Outcome.APPLIED.value if event.action == "dismiss" else None,
+        # entry of its own; a dismissal (or its undo) changes nothing outside TrueUp.
+        "outcome": Outcome.APPLIED.value if event.action in ("dismiss", "restore") else None,
         "summary": summary,
         "action_id": event.action_id,
         "card_id": event.card_id,
@@ -139,7 +162,7 @@ async def _writeback_columns(entries: EntryRepository, event: WritebackOutcome) 
     if isinstance(event, WritebackApplied):
         outcome = Outcome.APPLIED
         summary = (
-            f"Wrote {_text(event.quantity_before)} → {_text(event.quantity_after)} "
+            f"Wrote {_steps_text(event.quantity_before, event.changes, event.quantity_after)} "
             f"to {psa} contract {event.contract_psa_id}"
         )
     elif isinstance(event, WritebackConflict):
@@ -320,33 +343,74 @@ def retention_cutoff(now: datetime, days: int) -> datetime:
 
 
 def to_view(row: Entry) -> ActivityEntry:
-    return ActivityEntry(
-        entry_id=row.entry_id,
-        occurred_at=as_utc(row.occurred_at),
-        recorded_at=as_utc(row.recorded_at),
-        actor=Actor(kind=row.actor_kind, id=row.actor_id, name=row.actor_name),  # type: ignore[arg-type]
-        action_type=row.action_type,
-        outcome=row.outcome,
-        summary=row.summary,
-        card_id=row.card_id,
-        account_name=row.account_name,
-        service_line=row.service_line,
-        contract_psa_id=row.contract_psa_id,
-        quantity_before=plain(row.quantity_before),
-        quantity_after=plain(row.quantity_after),
-        price_before=plain(row.price_before),
-        price_after=plain(row.price_after),
-        effective_date=row.effective_date,
-        prorated_lines=[
-            ProratedChange(
-                effective_date=date.fromisoformat(line["effective_date"]),
-                quantity=plain(Decimal(line["quantity"])) or Decimal(0),
+    """The entry as the API shows it; any row, however it was stored, can be read.
+
+    Entries are append-only history: a value that later rules would refuse (an absurd
+    quantity, an actor kind since renamed) must still show, and one bad row must never
+    make the tenant's whole activity log or its export fail.
+    """
+    try:
+        return ActivityEntry(
+            entry_id=row.entry_id,
+            occurred_at=as_utc(row.occurred_at),
+            recorded_at=as_utc(row.recorded_at),
+            actor=_actor_view(row),
+            action_type=row.action_type,
+            outcome=row.outcome,
+            summary=row.summary,
+            card_id=row.card_id,
+            account_name=row.account_name or "",
+            service_line=row.service_line or "",
+            contract_psa_id=row.contract_psa_id,
+            quantity_before=_shown(row.quantity_before),
+            quantity_after=_shown(row.quantity_after),
+            price_before=_shown(row.price_before),
+            price_after=_shown(row.price_after),
+            effective_date=row.effective_date,
+            prorated_lines=_steps_view(row.prorated_lines),
+            correlation_id=row.correlation_id,
+            psa_record_url=row.psa_record_url,
+        )
+    except (ValidationError, ValueError, TypeError, ArithmeticError):
+        logger.warning("activity entry unreadable; shown by its summary", entry_id=row.entry_id)
+        return ActivityEntry(
+            entry_id=str(row.entry_id),
+            occurred_at=as_utc(row.occurred_at),
+            recorded_at=as_utc(row.recorded_at),
+            actor=Actor(kind="system", id=str(row.actor_id or ""), name=str(row.actor_name or "")),
+            action_type=str(row.action_type),
+            outcome=None if row.outcome is None else str(row.outcome),
+            summary=str(row.summary or ""),
+            card_id=None if row.card_id is None else str(row.card_id),
+            correlation_id=str(row.correlation_id or ""),
+        )
+
+
+def _shown(value: Decimal | None) -> Decimal | None:
+    return plain(value) if value is not None and value.is_finite() else None
+
+
+def _actor_view(row: Entry) -> Actor:
+    kind = row.actor_kind if row.actor_kind in ACTOR_KINDS else "system"
+    return Actor(kind=kind, id=row.actor_id, name=row.actor_name)  # type: ignore[arg-type]
+
+
+def _steps_view(lines: Any) -> list[ActivityStep]:
+    steps = []
+    for line in lines if isinstance(lines, list) else []:
+        try:
+            quantity = Decimal(str(line["quantity"]))
+            steps.append(
+                ActivityStep(
+                    effective_date=date.fromisoformat(str(line["effective_date"])),
+                    quantity=(plain(quantity) or Decimal(0))
+                    if quantity.is_finite()
+                    else Decimal(0),
+                )
             )
-            for line in row.prorated_lines
-        ],
-        correlation_id=row.correlation_id,
-        psa_record_url=row.psa_record_url,
-    )
+        except (KeyError, TypeError, ValueError, ArithmeticError, ValidationError):
+            continue
+    return steps
 
 
 async def list_activity(

@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from "react";
 import { api, errorMessage, getItems, newIdempotencyKey, request } from "../api";
 import { ago, day, money, num, qty, titleCase, tone, vendorsOf, when } from "../format";
 import type { ActionAccepted, Card, CardDetails, ChangePreview, ChangeRequest, ContractOption, ProratedChange } from "../types";
+import { useCardActions } from "../cards";
 import { ErrorBanner, Modal, Spinner, VendorTag, useDebounced, useToasts } from "./ui";
 
 const DECIMAL = /^\d+(\.\d+)?$/;
@@ -173,7 +174,11 @@ function DetailsBody({ data, card, isNew, onDone }: { data: CardDetails; card: C
 
       <section className="quadrant quadrant-change" aria-labelledby="q-change">
         <h3 id="q-change">{isNew ? "Add to a contract" : "Change"}</h3>
-        <ChangeEditor data={data} card={current} isNew={isNew} currency={currency} onDone={onDone} />
+        {current.state === "pending" ? (
+          <ChangeEditor data={data} card={current} isNew={isNew} currency={currency} onDone={onDone} />
+        ) : (
+          <StateActions card={current} onDone={onDone} />
+        )}
       </section>
     </div>
   );
@@ -194,7 +199,11 @@ function ChangeEditor({
 }) {
   const client = useQueryClient();
   const toasts = useToasts();
-  const [quantity, setQuantity] = useState(data.change.vendor_quantity ?? card.target_quantity ?? "0");
+  // The card's own target, so that Details approves exactly what the card's Approve would.
+  const [quantity, setQuantity] = useState(
+    data.change.target_quantity ?? data.change.vendor_quantity ?? card.target_quantity ?? "0",
+  );
+  const [confirmed, setConfirmed] = useState(false);
   const [price, setPrice] = useState(data.change.unit_price ?? card.unit_price ?? "");
   const [cost, setCost] = useState(data.change.unit_cost ?? card.unit_cost ?? "");
   const [effective, setEffective] = useState(data.change.default_effective_date);
@@ -226,6 +235,7 @@ function ChangeEditor({
     }),
     [quantity, effective, prorated],
   );
+
   const debounced = useDebounced(body, 300);
   const preview = useQuery<ChangePreview>({
     queryKey: ["preview", card.card_id, debounced],
@@ -234,6 +244,8 @@ function ChangeEditor({
     retry: false,
     queryFn: ({ signal }) => fetchPreview(card.card_id, debounced, signal),
   });
+  const large = preview.data?.large_change ?? null;
+  const needsConfirm = Boolean(large) && !confirmed;
 
   const submit = useMutation({
     mutationFn: () => {
@@ -249,17 +261,18 @@ function ChangeEditor({
             ...(cost ? { unit_cost: cost } : {}),
             effective_date: effective,
             prorate: prorationAllowed,
+            ...(large ? { confirm: true } : {}),
           },
           headers,
         );
       }
-      return api.post<ActionAccepted>(`${path}/approve`, body, headers);
+      return api.post<ActionAccepted>(`${path}/approve`, { ...body, ...(large ? { confirm: true } : {}) }, headers);
     },
     onSuccess: () => {
       toasts.push({
         message: isNew
           ? `Added ${qty(quantity)} × ${card.service_line} to ${card.account_name}`
-          : `Approved ${card.account_name} · ${card.service_line}: ${qty(card.psa_quantity)} → ${qty(quantity)}`,
+          : `Approved ${card.account_name} · ${card.service_line}: ${stepsText(card.psa_quantity, preview.data?.steps, quantity)}`,
         tone: "success",
       });
       void client.invalidateQueries({ queryKey: ["cards"] });
@@ -316,6 +329,7 @@ function ChangeEditor({
           <div className="hint">
             Vendor {qty(data.change.vendor_quantity)} · PSA {qty(data.change.psa_quantity)}
           </div>
+          {data.change.shared_with.length > 0 && <SplitNote data={data} card={card} />}
         </div>
         <div className="field">
           <label htmlFor="change-effective">Effective date</label>
@@ -427,6 +441,17 @@ function ChangeEditor({
                 <dd>{money(p.mrr_change, currency, true)}</dd>
               </div>
             </dl>
+            {p.steps.length > 0 && (
+              <p className="small" data-testid="preview-steps">
+                Writes to the PSA:{" "}
+                {p.steps.map((step, i) => (
+                  <span key={step.effective_date}>
+                    {i === 0 ? qty(step.quantity_before) : ""} → <strong>{qty(step.quantity_after)}</strong> from{" "}
+                    {day(step.effective_date)}
+                  </span>
+                ))}
+              </p>
+            )}
             {p.lines.length > 0 && (
               <table className="mini-table">
                 <caption className="visually-hidden">Prorated lines of this change</caption>
@@ -469,6 +494,15 @@ function ChangeEditor({
         )}
       </div>
 
+      {large && (
+        <div className="banner banner-warning" role="alert" data-testid="large-change">
+          <strong>Large change:</strong> {large}.
+          <label className="confirm-large">
+            <input type="checkbox" checked={confirmed} onChange={(event) => setConfirmed(event.target.checked)} /> I have
+            checked this change and want to write it to the PSA
+          </label>
+        </div>
+      )}
       {submit.error && (
         <div className="banner banner-error" role="alert">
           {errorMessage(submit.error)}
@@ -480,7 +514,11 @@ function ChangeEditor({
             Stop showing new revenue for {card.account_name}
           </button>
         )}
-        <button type="submit" className="btn btn-primary" disabled={invalid || submit.isPending || (isNew && !contractId)}>
+        <button
+          type="submit"
+          className="btn btn-primary"
+          disabled={invalid || needsConfirm || submit.isPending || (isNew && !contractId)}
+        >
           {submit.isPending ? "Sending…" : isNew ? "Add to contract" : "Approve change"}
         </button>
         <span className="muted small">
@@ -490,6 +528,85 @@ function ChangeEditor({
         </span>
       </div>
     </form>
+  );
+}
+
+/** The actions a card that is no longer pending offers: only those valid in its state. */
+function StateActions({ card, onDone }: { card: Card; onDone: () => void }) {
+  const actions = useCardActions();
+  const [busy, setBusy] = useState(false);
+  if (card.state === "dismissed") {
+    return (
+      <div className="state-actions" data-testid="state-actions">
+        <p>Dismissed: no change is made this billing cycle, and the card is hidden until the next one.</p>
+        <button
+          type="button"
+          className="btn btn-primary"
+          disabled={busy}
+          onClick={() => {
+            setBusy(true);
+            void actions.restore(card).then(onDone);
+          }}
+        >
+          Restore card
+        </button>
+      </div>
+    );
+  }
+  if (card.state === "failed") {
+    return (
+      <div className="state-actions" data-testid="state-actions">
+        <p className="error-text">Writing to the PSA failed: {card.error ?? "no reason given"}</p>
+        <button
+          type="button"
+          className="btn btn-primary"
+          onClick={() => {
+            actions.retry(card);
+            onDone();
+          }}
+        >
+          Retry the write
+        </button>
+      </div>
+    );
+  }
+  const said: Record<string, string> = {
+    approved: "Approved: the change is being written to the PSA.",
+    applied: "Applied: the PSA has the new quantity. The card returns next billing cycle if usage differs again.",
+    conflict: card.error ?? "The PSA changed since this card was computed; nothing was written.",
+  };
+  return (
+    <div className="state-actions" data-testid="state-actions">
+      <p>{said[card.state] ?? `This card is ${card.state}.`}</p>
+    </div>
+  );
+}
+
+/** "20 → 45 → 48 → 50": every quantity an approval passes through, as the PSA receives it. */
+export function stepsText(before: string | null, steps: { quantity_after: string }[] | undefined, fallback: string): string {
+  const after = steps && steps.length > 0 ? steps.map((s) => s.quantity_after) : [fallback];
+  return [before, ...after].map((q) => qty(q)).join(" → ");
+}
+
+/** Why this line item's target differs from the vendor's count: the usage is shared. */
+function SplitNote({ data, card }: { data: CardDetails; card: Card }) {
+  const others = data.change.shared_with;
+  const carries = card.carries_difference !== false;
+  return (
+    <div className="hint split-note" data-testid="split-note">
+      {carries ? (
+        <>
+          {qty(data.change.vendor_quantity)} in use less {qty(data.change.billed_elsewhere)} billed on{" "}
+          {others.map((o) => `${o.contract_name} (${qty(o.psa_quantity)})`).join(", ")} ={" "}
+          <strong>{qty(data.change.target_quantity)}</strong> on this line item.
+        </>
+      ) : (
+        <>
+          This usage is shared with {others.map((o) => `${o.contract_name} (${qty(o.psa_quantity)})`).join(", ")}; that line
+          item carries the difference, so this one keeps {qty(data.change.psa_quantity)}.
+        </>
+      )}
+    </div>
   );
 }
 

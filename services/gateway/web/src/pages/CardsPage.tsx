@@ -295,8 +295,27 @@ export function ServiceCard({
       </div>
 
       {card.target_quantity != null && card.vendor_quantity != null && num(card.target_quantity) !== num(card.vendor_quantity) && (
-        <p className="small muted target-note">
-          Approving bills <strong>{qty(card.target_quantity)}</strong> (vendor usage in PSA units)
+        <p className="small muted target-note" data-testid="target-note">
+          {card.carries_difference === false ? (
+            <>
+              Usage shared with another line item of this account, which carries the difference: this one keeps{" "}
+              <strong>{qty(card.psa_quantity)}</strong>
+            </>
+          ) : num(card.billed_elsewhere) > 0 ? (
+            <>
+              {qty(card.vendor_quantity)} in use − {qty(card.billed_elsewhere)} billed on other line items: approving bills{" "}
+              <strong>{qty(card.target_quantity)}</strong> here
+            </>
+          ) : (
+            <>
+              Approving bills <strong>{qty(card.target_quantity)}</strong>
+            </>
+          )}
+        </p>
+      )}
+      {card.large_change && (
+        <p className="small large-note" data-testid="large-note">
+          <span className="tag tag-large">Large change</span> {card.large_change}: approving asks for a confirmation
         </p>
       )}
 

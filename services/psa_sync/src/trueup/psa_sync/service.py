@@ -64,7 +64,7 @@ def line_item_is_billed(item: PsaLineItem | PsaLineItemRow, today: date) -> bool
     return item.cancelled_date is None or item.cancelled_date > today
 
 
-def _contract_message(row: PsaContractRow) -> m.PsaContract:
+def _contract_message(row: PsaContractRow, *, dated_changes: bool) -> m.PsaContract:
     return m.PsaContract(
         psa_id=row.psa_id,
         account_psa_id=row.account_psa_id,
@@ -76,6 +76,7 @@ def _contract_message(row: PsaContractRow) -> m.PsaContract:
         bill_in_advance=row.bill_in_advance,
         proration_allowed=row.proration_allowed,
         currency=row.currency,
+        dated_changes=dated_changes,
     )
 
 
@@ -373,7 +374,10 @@ class Syncer:
                     m.PsaAccount(psa_id=a.psa_id, name=a.name, identifier=a.identifier)
                     for a in account_rows
                 ],
-                contracts=[_contract_message(r) for r in active_rows],
+                contracts=[
+                    _contract_message(r, dated_changes=client.capabilities().dated_changes)
+                    for r in active_rows
+                ],
                 removed_contracts=[r.psa_id for r in rows if not r.active],
             )
         batch_no = 1

@@ -50,6 +50,7 @@ class ContractRow(Base):
     currency: Mapped[str] = mapped_column(sa.String(3))
     connection_id: Mapped[str] = mapped_column(sa.String(64))
     psa: Mapped[str] = mapped_column(sa.String(20), default="")
+    dated_changes: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
 
 class LineItemRow(Base):
@@ -170,6 +171,9 @@ class CardRow(Base):
     last_job_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     planned_effective_date: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     contributions: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    billed_elsewhere: Mapped[Decimal] = mapped_column(DecimalType(), default=Decimal(0))
+    carries_difference: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    large_change: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     fingerprint: Mapped[str] = mapped_column(sa.String(64))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup import domain as d
@@ -128,6 +129,7 @@ async def apply_snapshot(session: AsyncSession, envelope: Envelope[m.PsaSnapshot
                 "billing_cycle": contract.billing_cycle,
                 "bill_in_advance": contract.bill_in_advance,
                 "proration_allowed": contract.proration_allowed,
+                "dated_changes": contract.dated_changes,
                 "currency": contract.currency,
                 "connection_id": snapshot.connection_id,
                 "psa": snapshot.psa,
@@ -362,6 +364,7 @@ async def recompute(
             service_line_name=line.name if line else (card.service_line_id or ""),
             contract_name=contracts.get(card.contract_id or "", ""),
             now=now,
+            large_change=st.large_change_limits(settings),
         )
         old = existing.pop(card.id, None)
         if old is not None:
@@ -416,16 +419,43 @@ async def recompute(
 
 
 def _changes(request: r.ChangeRequest, card: CardRow, default_date: date) -> list[m.ProratedChange]:
-    if request.prorated_changes:
-        return sorted(request.prorated_changes, key=lambda c: c.effective_date)
-    quantity = request.quantity if request.quantity is not None else card.target_quantity
-    if quantity is None:
+    """The steps a change request writes, in date order (see `d.change_steps`).
+
+    The request's own quantity (or, when it names no step at all, the card's target) is
+    the main change, from its effective date; prorated changes are further steps.
+    """
+    quantity = request.quantity
+    if quantity is None and not request.prorated_changes:
+        quantity = card.target_quantity
+        if quantity is None:
+            raise QueryFailedError(
+                422,
+                "No quantity",
+                "This card has no vendor quantity; enter the quantity to write.",
+            )
+    wanted = [d.QuantityChange(c.effective_date, c.quantity) for c in request.prorated_changes]
+    if quantity is not None:
+        wanted.append(d.QuantityChange(request.effective_date or default_date, quantity))
+    try:
+        steps = d.change_steps(card.psa_quantity, wanted)
+        changes = [m.ProratedChange(effective_date=s.effective, quantity=s.quantity) for s in steps]
+    except d.DomainError as exc:
+        raise QueryFailedError(422, "Invalid change", str(exc)) from exc
+    except ValidationError as exc:
+        # The card's own target can be out of range (usage summed past the limit).
+        raise QueryFailedError(422, "Invalid change", _first_error(exc)) from exc
+    if not changes:
         raise QueryFailedError(
-            422, "No quantity", "This card has no vendor quantity; enter the quantity to write."
+            422,
+            "Nothing to write",
+            f"This change leaves the quantity at {card.psa_quantity}; nothing would be written.",
         )
-    return [
-        m.ProratedChange(effective_date=request.effective_date or default_date, quantity=quantity)
-    ]
+    return changes
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}"
 
 
 async def act(
@@ -460,6 +490,7 @@ async def act(
                 409, "Conflict", f"Only a dismissed card can be restored; this one is {card.state}."
             )
         card.state, card.hidden, card.actioned_on = "pending", False, None
+        detail["restored_from"] = "dismissed"
     elif request.action == "retry":
         if card.state != "failed" or not card.last_job_id:
             raise QueryFailedError(
@@ -485,12 +516,18 @@ async def act(
         if request.action == "dismiss":
             card.state, card.hidden, card.actioned_on = "dismissed", True, today
         else:
-            outgoing.append(
-                await _writeback_command(repo, card, contract_row, request, action_id, today)
-            )
+            command = await _writeback_command(repo, card, contract_row, request, action_id, today)
+            large = _large_change(card, command.changes, await billing_settings(repo))
+            if large is not None and not request.confirm:
+                raise QueryFailedError(
+                    409,
+                    "Confirmation required",
+                    f"This is a large change ({large}); confirm it to {request.action} "
+                    '(in the API: "confirm": true).',
+                )
+            detail["large_change"] = large
+            outgoing.append(command)
             card.state, card.hidden, card.actioned_on = "approved", True, today
-            command = outgoing[-1]
-            assert isinstance(command, m.ApplyWriteback)
             detail["changes"] = [c.model_dump(mode="json") for c in command.changes]
     await repo.add_action(
         ActionRow(
@@ -508,7 +545,7 @@ async def act(
     card.updated_at = _now()
     card.fingerprint = st.fingerprint(card)
     await repo.bump_cards_version()
-    if request.action in ("approve", "add", "dismiss"):
+    if request.action in ("approve", "add", "dismiss", "restore"):
         first = outgoing[0] if outgoing else None
         changes = first.changes if isinstance(first, m.ApplyWriteback) else []
         outgoing.insert(
@@ -523,7 +560,9 @@ async def act(
                 contract_psa_id=card.contract_id,
                 quantity_before=card.psa_quantity,
                 quantity_after=changes[-1].quantity if changes else None,
-                unit_price=card.unit_price,
+                unit_price=first.unit_price
+                if isinstance(first, m.ApplyWriteback)
+                else card.unit_price,
                 effective_date=changes[0].effective_date if changes else None,
                 reason=request.reason,
                 unit_price_before=card.unit_price if card.line_item_id else None,
@@ -536,6 +575,18 @@ async def act(
         session, tenant_id, m.CardsChanged(card_ids=[card.card_id], reason=request.action), cause
     )
     return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
+
+
+def _large_change(
+    card: CardRow, changes: Sequence[m.ProratedChange], settings: r.BillingSettings
+) -> str | None:
+    """Why these steps make a large change (any step past a limit), or None."""
+    limits = st.large_change_limits(settings)
+    for change in changes:
+        why = d.explain_large_change(card.psa_quantity, change.quantity, card.unit_price, limits)
+        if why is not None:
+            return why
+    return None
 
 
 def _check_date(contract_row: ContractRow | None, effective: date, today: date) -> None:
@@ -625,6 +676,7 @@ async def bulk(
                             idempotency_key=f"{query.idempotency_key}:{card_id}",
                             change=r.ChangeRequest(effective_date=query.effective_date),
                             reason=query.reason,
+                            confirm=query.confirm,
                         ),
                         cause=request,
                     )
@@ -789,12 +841,38 @@ async def card_details(session: AsyncSession, tenant_id: str, card_id: str) -> r
         change=r.ChangeFacts(
             vendor_quantity=card.vendor_quantity,
             psa_quantity=card.psa_quantity,
+            target_quantity=card.target_quantity,
+            billed_elsewhere=card.billed_elsewhere,
+            shared_with=[
+                r.SharedLine(
+                    card_id=other.card_id,
+                    contract_name=other.contract_name,
+                    line_item_id=other.line_item_id,
+                    psa_quantity=other.psa_quantity,
+                )
+                for other in await _shared_lines(repo, card)
+            ],
             unit_price=card.unit_price,
             unit_cost=card.unit_cost,
             default_effective_date=default_date,
             proration_allowed=contract_row.proration_allowed if contract_row else False,
             contributions=[r.Contribution.model_validate(c) for c in card.contributions],
         ),
+    )
+
+
+async def _shared_lines(repo: Repository, card: CardRow) -> Sequence[CardRow]:
+    """The other line items of the card's account that bill its service line."""
+    if card.line_item_id is None or card.service_line_id is None:
+        return []
+    return await repo.cards(
+        [
+            CardRow.account_id == card.account_id,
+            CardRow.service_line_id == card.service_line_id,
+            CardRow.line_item_id.is_not(None),
+            CardRow.card_id != card.card_id,
+        ],
+        [CardRow.contract_name, CardRow.line_item_id],
     )
 
 
@@ -810,6 +888,7 @@ def contract_facts(row: ContractRow) -> r.ContractFacts:
         bill_in_advance=row.bill_in_advance,
         proration_allowed=row.proration_allowed,
         currency=row.currency,
+        dated_changes=row.dated_changes,
     )
 
 
@@ -834,24 +913,22 @@ async def preview(session: AsyncSession, tenant_id: str, query: r.PreviewQuery) 
         raise QueryFailedError(422, "No price", "Enter a unit price to preview this change.")
     unit_cost = row.unit_cost or Decimal(0)
     domain_settings = st.domain_settings(settings)
-    preview_ = d.preview_changes(
-        contract,
-        quantity_before=row.psa_quantity,
-        unit_price=unit_price,
-        changes=[d.QuantityChange(c.effective_date, c.quantity) for c in changes],
-        today=today,
-        convention=domain_settings.proration,
-        policy=domain_settings.rounding,
-    )
-    cost_preview = d.preview_changes(
-        contract,
-        quantity_before=row.psa_quantity,
-        unit_price=unit_cost,
-        changes=[d.QuantityChange(c.effective_date, c.quantity) for c in changes],
-        today=today,
-        convention=domain_settings.proration,
-        policy=domain_settings.rounding,
-    )
+    steps = [d.QuantityChange(c.effective_date, c.quantity) for c in changes]
+    try:
+        preview_, cost_preview = (
+            d.preview_changes(
+                contract,
+                quantity_before=row.psa_quantity,
+                unit_price=price,
+                changes=steps,
+                today=today,
+                convention=domain_settings.proration,
+                policy=domain_settings.rounding,
+            )
+            for price in (unit_price, unit_cost)
+        )
+    except d.DomainError as exc:
+        raise QueryFailedError(422, "Invalid change", str(exc)) from exc
     lines = []
     for line, cost_line in zip(preview_.lines, cost_preview.lines, strict=True):
         lines.append(
@@ -879,7 +956,20 @@ async def preview(session: AsyncSession, tenant_id: str, query: r.PreviewQuery) 
         if after
         else None
     )
+    before = row.psa_quantity
+    preview_steps = []
+    for change in changes:
+        preview_steps.append(
+            r.PreviewStep(
+                effective_date=change.effective_date,
+                quantity_before=before,
+                quantity_after=change.quantity,
+            )
+        )
+        before = change.quantity
     return r.ChangePreview(
+        large_change=_large_change(row, changes, settings),
+        steps=preview_steps,
         lines=lines,
         revenue_change=revenue,
         cost_change=cost,

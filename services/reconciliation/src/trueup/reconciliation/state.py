@@ -47,7 +47,13 @@ def domain_settings(settings: r.BillingSettings) -> d.TenantSettings:
             )
             for rule in settings.rules
         ),
+        large_change=large_change_limits(settings),
     )
+
+
+def large_change_limits(settings: r.BillingSettings) -> d.LargeChangeLimits:
+    limits = settings.large_change
+    return d.LargeChangeLimits(units=limits.units, percent=limits.percent, money=limits.money)
 
 
 def account(row: AccountRow) -> d.Account:
@@ -71,6 +77,7 @@ def contract(row: ContractRow) -> d.Contract:
         timing=d.BillingTiming.ADVANCE if row.bill_in_advance else d.BillingTiming.ARREARS,
         proration_allowed=row.proration_allowed,
         currency=row.currency,
+        dated_changes=row.dated_changes,
     )
 
 
@@ -168,6 +175,7 @@ def card_row(
     service_line_name: str,
     contract_name: str,
     now: datetime,
+    large_change: d.LargeChangeLimits,
 ) -> CardRow:
     """The stored form of a computed card (figures flattened for filtering and sorting)."""
     money = card.money
@@ -214,6 +222,9 @@ def card_row(
         auto_approval=card.auto_approval.explanation if card.auto_approval else None,
         error=None,
         contributions=contributions,
+        billed_elsewhere=card.billed_elsewhere,
+        carries_difference=card.primary,
+        large_change=d.card_large_change(card, large_change),
         fingerprint="",
         updated_at=now,
     )
@@ -243,6 +254,9 @@ _FINGERPRINTED = (
     "stale",
     "auto_approval",
     "contributions",
+    "billed_elsewhere",
+    "carries_difference",
+    "large_change",
 )
 
 
@@ -285,4 +299,7 @@ def card_item(row: CardRow) -> r.CardItem:
         auto_approval=row.auto_approval,
         error=row.error,
         updated_at=row.updated_at,
+        billed_elsewhere=row.billed_elsewhere,
+        carries_difference=row.carries_difference,
+        large_change=row.large_change,
     )

@@ -82,7 +82,10 @@ def activity_filters(
     card_id: Annotated[str | None, Query(description="One card's past actions")] = None,
     action_type: Annotated[
         str | None,
-        Query(description="approve, add, dismiss, writeback, import, mapping, psa_sync, settings"),
+        Query(
+            description="approve, add, dismiss, restore, writeback, import, mapping, psa_sync, "
+            "settings"
+        ),
     ] = None,
     outcome: Annotated[
         Literal["applied", "conflict", "failed"] | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from trueup.contracts import messages as m
 from trueup.contracts import new_id
 from trueup.contracts import recon as r
-from trueup.contracts.types import Amount
+from trueup.contracts.types import BusinessDate, Quantity, UnitPrice
 from trueup.gateway import bus
 from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Billing, Viewer
@@ -41,22 +40,36 @@ _PRORATED_EXAMPLE: dict[str, Any] = {
 }
 
 
-class ProratedStep(BaseModel):
+class Body(BaseModel):
+    """A request body: an unknown field is an error, never silently ignored (a typo such
+    as `quantiy` would otherwise approve the vendor quantity instead)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProratedStep(Body):
     """From `effective_date` on, the line item bills `quantity`."""
 
-    effective_date: date
-    quantity: Amount = Field(ge=0)
+    effective_date: BusinessDate
+    quantity: Quantity
 
 
-class ChangeBody(BaseModel):
-    """A quantity from a date, or several dated (prorated) steps. Empty: the vendor
+class ChangeBody(Body):
+    """The main change (`quantity` from `effective_date`) and any further dated steps
+    (`prorated_changes`); every step is written in date order. Empty: the card's target
     quantity from the default effective date."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_CHANGE_EXAMPLE, _PRORATED_EXAMPLE]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [_CHANGE_EXAMPLE, _PRORATED_EXAMPLE]}
+    )
 
-    quantity: Amount | None = Field(default=None, ge=0)
-    effective_date: date | None = None
+    quantity: Quantity | None = None
+    effective_date: BusinessDate | None = None
     prorated_changes: list[ProratedStep] = Field(default_factory=list, max_length=50)
+    confirm: bool = Field(
+        default=False,
+        description="Approve a large change (one the card or preview marks `large_change`).",
+    )
 
     def request(self) -> r.ChangeRequest:
         return r.ChangeRequest(
@@ -69,27 +82,29 @@ class ChangeBody(BaseModel):
         )
 
 
-class DismissBody(BaseModel):
+class DismissBody(Body):
     reason: str | None = Field(default=None, max_length=1000, examples=["Client asked to wait"])
 
 
-class AddBody(BaseModel):
+class AddBody(Body):
     """Pair a New Revenue card with a contract and create its line item in the PSA."""
 
     contract_id: str | None = Field(default=None, description="Default: the suggested contract")
-    quantity: Amount | None = Field(default=None, ge=0)
-    unit_price: Amount | None = Field(default=None, ge=0)
-    unit_cost: Amount | None = Field(default=None, ge=0)
-    effective_date: date | None = None
+    quantity: Quantity | None = None
+    unit_price: UnitPrice | None = None
+    unit_cost: UnitPrice | None = None
+    effective_date: BusinessDate | None = None
     prorate: bool = False
+    confirm: bool = Field(default=False, description="Add a large change.")
 
 
-class BulkBody(BaseModel):
-    action: Literal["approve", "dismiss", "set_effective_date"]
+class BulkBody(Body):
+    action: Literal["approve", "dismiss", "restore", "set_effective_date"]
     card_ids: list[str] = Field(default_factory=list, max_length=5000)
     filter: r.CardFilter | None = None
-    effective_date: date | None = None
+    effective_date: BusinessDate | None = None
     reason: str | None = Field(default=None, max_length=1000)
+    confirm: bool = Field(default=False, description="Approve large changes in the selection.")
 
 
 def _key(principal: Principal, header: str | None) -> str:
@@ -158,7 +173,8 @@ async def list_cards(
 async def bulk(
     body: BulkBody, request: Request, principal: Billing, idempotency_key: IdempotencyKey = None
 ) -> r.BulkResult:
-    """Approve, dismiss or set the effective date over a selection or a filter."""
+    """Approve, dismiss, restore (undo a dismiss) or set the effective date over a selection
+    or a filter."""
     if not body.card_ids and body.filter is None:
         raise ProblemError(422, "Invalid request", "Give card_ids or a filter.")
     query = r.BulkActionQuery(
@@ -169,6 +185,7 @@ async def bulk(
         filter=body.filter,
         effective_date=body.effective_date,
         reason=body.reason,
+        confirm=body.confirm,
     )
     return await ask(request, principal, query, r.BulkResult)
 
@@ -224,7 +241,13 @@ async def approve(
 ) -> r.ActionAccepted:
     """Write the vendor quantity (or a custom one, or several prorated steps) to the PSA."""
     return await _act(
-        request, principal, card_id, "approve", idempotency_key, change=body.request()
+        request,
+        principal,
+        card_id,
+        "approve",
+        idempotency_key,
+        change=body.request(),
+        confirm=body.confirm,
     )
 
 
@@ -267,6 +290,7 @@ async def add(
         unit_price=body.unit_price,
         unit_cost=body.unit_cost,
         prorate=body.prorate,
+        confirm=body.confirm,
     )
 
 

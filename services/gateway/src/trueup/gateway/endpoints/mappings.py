@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from trueup.contracts import recon as r
-from trueup.contracts.types import Amount
+from trueup.contracts.types import Quantity
 from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Billing, Viewer
 
@@ -44,7 +44,7 @@ class ServiceMappingBody(BaseModel):
     vendor: str = Field(min_length=1, max_length=200, examples=["pax8"])
     sku: str = Field(min_length=1, max_length=500, examples=["MST-365-BP"])
     service_line_id: str | None = Field(default=None, examples=["3301"])
-    factor: Amount = Field(default=Decimal(1), gt=0)
+    factor: Quantity = Field(default=Decimal(1), gt=0)
     rounding: Literal["up", "down", "half_up", "exact"] = "up"
     excluded: bool = False
     remove: bool = Field(default=False, description="Remove this SKU -> service line mapping")
