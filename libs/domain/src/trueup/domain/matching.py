@@ -5,10 +5,12 @@ Vendor names never match PSA names exactly ("Acme, Inc." vs "ACME Incorporated")
 - **Exact** matches map themselves: a PSA account id carried in the vendor's data, or a
   name identical apart from case and spacing.
 - Everything else gets **scored suggestions**. Names are normalised (diacritics, case,
-  punctuation, "&" vs "and", legal suffixes, e-mail domains) and compared with rapidfuzz.
-  A suggestion reaches the strong band (``DEFAULT_SUGGESTION_THRESHOLD``) only when every
-  distinctive word of one name has a counterpart in the other and no other account is
-  nearly as close; otherwise its score is capped below the band and the reason says why.
+  punctuation, "&" vs "and", legal suffixes even misspelt, abbreviations, e-mail domains,
+  "The ..."), a "dba" name counts as an alias, and names are compared with rapidfuzz.
+  A suggestion can reach the tenant's threshold (``DEFAULT_SUGGESTION_THRESHOLD`` when
+  unset) only when every distinctive word of one name has a counterpart in the other and
+  no other account is nearly as close; otherwise its score stops at 79 and the reason says
+  why. Only suggestions at or above the threshold are pre-selected for a person.
 - Nothing that is not exact is applied without a person, unless the tenant sets an
   auto-apply threshold (off by default).
 """
@@ -27,7 +29,9 @@ from rapidfuzz import fuzz, process
 
 from trueup.domain.model import Account, AccountMapping
 
-DEFAULT_SUGGESTION_THRESHOLD = Decimal(90)
+# A suggestion at or above the threshold is pre-selected in the UI (and counted as a
+# match by the quality measures); tenants may set their own (`auto_map_threshold`).
+DEFAULT_SUGGESTION_THRESHOLD = Decimal(95)
 DEFAULT_MIN_SCORE = Decimal(60)
 NORMALISED_MATCH_SCORE = Decimal(99)
 # Fuzzy scores stop here so a name equal after normalising always ranks above them.
@@ -38,7 +42,10 @@ AMBIGUITY_MARGIN = 4.0
 # A word counts as present in the other name when it is at least this similar to a word
 # there (absorbs typos like "Accountng"/"Accounting" but not "Northside"/"Southside").
 WORD_MATCH = 80.0
-_BELOW_THRESHOLD = float(DEFAULT_SUGGESTION_THRESHOLD) - 1.0
+# Where a doubtful candidate's score stops (a distinctive word without a twin, or another
+# account nearly as close): well below any sensible tenant threshold, because such a
+# candidate is another business more often than not ("Ironwood Legal" / "Ironwood Dental").
+_BELOW_THRESHOLD = 79.0
 
 # Legal forms, dropped wherever they stand at the end of a name.
 _LEGAL_FORMS = frozenset(
@@ -82,8 +89,11 @@ _LEGAL_FORMS = frozenset(
         "sdn",
         "kk",
         "sc",
+        "sp",
     ]
 )
+# Legal forms long enough that a typo in them ("Comany") is still recognisably one.
+_LONG_LEGAL_FORMS = ("company", "incorporated", "corporation", "limited")
 # Words that add nothing to identity; ignored when checking that every word has a twin.
 _GENERIC_WORDS = frozenset(
     [
@@ -151,6 +161,12 @@ _SYNONYMS = {
     "tech": "technology",
     "technologies": "technology",
     "cpas": "cpa",
+    "acctg": "accounting",
+    "ins": "insurance",
+    "constr": "construction",
+    "eng": "engineering",
+    "prop": "property",
+    "pt": "physical therapy",
     "labs": "lab",
     "laboratories": "lab",
     "laboratory": "lab",
@@ -161,6 +177,12 @@ _EMAIL_DOMAIN = re.compile(r"\.(onmicrosoft\.com|com|net|org|co\.uk|us|io|biz|ed
 _BRACKETS = re.compile(r"[\(\[][^\)\]]*[\)\]]")
 _NON_WORD = re.compile(r"[^a-z0-9&+ ]+")
 _POSSESSIVE = re.compile(r"'s\b")
+# "Smith Holdings LLC dba Smith Dental", "Smith Dental (d/b/a of Smith Holdings)": the
+# business is known under either name.
+_DBA = re.compile(
+    r"\b(?:d\s*/\s*b\s*/\s*a|d\.b\.a\.?|dba|doing business as|t\s*/\s*a|trading as)"
+    r"\b(?:\s+of\b)?"
+)
 
 
 class MatchBasis(StrEnum):
@@ -245,9 +267,22 @@ def normalise_name(name: str) -> str:
     # "The Harbor Group" and "Harbor Group, The"; "Acme Holdings Co. Ltd" loses "co ltd".
     while len(joined) > 1 and joined[0] == "the":
         joined.pop(0)
-    while len(joined) > 1 and joined[-1] in _TRAILING_NOISE:
+    while len(joined) > 1 and (joined[-1] in _TRAILING_NOISE or _misspelt_legal_form(joined[-1])):
         joined.pop()
     return " ".join(joined)
+
+
+def _misspelt_legal_form(word: str) -> bool:
+    return len(word) >= 5 and any(fuzz.ratio(word, form) >= 85 for form in _LONG_LEGAL_FORMS)
+
+
+@lru_cache(maxsize=65536)
+def name_aliases(name: str) -> tuple[str, ...]:
+    """The normalised names a business goes by: both sides of a "dba" ("doing business
+    as"), or just the normalised name."""
+    parts = [normalise_name(part) for part in _DBA.split(_fold(name)) if part.strip(" ()")]
+    aliases = tuple(dict.fromkeys(p for p in parts if p))
+    return aliases or (normalise_name(name),)
 
 
 def _is_initials(word: str) -> bool:
@@ -333,7 +368,9 @@ def suggest_for_account(
 @dataclass(frozen=True, slots=True)
 class _Normalised:
     accounts: tuple[Account, ...]
+    # Every alias of every account, and the index in `accounts` of the account it names.
     names: tuple[str, ...]
+    owners: tuple[int, ...]
     by_id: dict[str, Account]
     by_exact: dict[str, list[Account]]
     by_normalised: dict[str, list[Account]]
@@ -343,11 +380,22 @@ class _Normalised:
         ordered = tuple(sorted(accounts, key=lambda a: (a.name, a.id)))
         by_exact: dict[str, list[Account]] = {}
         by_normalised: dict[str, list[Account]] = {}
-        names = tuple(normalise_name(a.name) for a in ordered)
-        for account, norm in zip(ordered, names, strict=True):
+        names: list[str] = []
+        owners: list[int] = []
+        for i, account in enumerate(ordered):
             by_exact.setdefault(exact_key(account.name), []).append(account)
-            by_normalised.setdefault(norm, []).append(account)
-        return cls(ordered, names, {a.id: a for a in ordered}, by_exact, by_normalised)
+            for alias in name_aliases(account.name):
+                names.append(alias)
+                owners.append(i)
+                by_normalised.setdefault(alias, []).append(account)
+        return cls(
+            ordered,
+            tuple(names),
+            tuple(owners),
+            {a.id: a for a in ordered},
+            by_exact,
+            by_normalised,
+        )
 
 
 def _suggestion(
@@ -380,25 +428,30 @@ def _suggest(
     if len(exact) == 1:
         reason = "identical name"
         return (_suggestion(ref, exact[0], EXACT_SCORE, MatchBasis.EXACT_NAME, reason),)
-    vendor_norm = normalise_name(ref.name)
-    same = index.by_normalised.get(vendor_norm, [])
+    aliases = name_aliases(ref.name)
+    same = list({a.id: a for alias in aliases for a in index.by_normalised.get(alias, [])}.values())
     if len(same) == 1:
-        reason = f"same name after normalising ('{vendor_norm}')"
+        alias = next(a for a in aliases if a in index.by_normalised)
+        reason = f"same name after normalising ('{alias}')"
         return (
             _suggestion(ref, same[0], NORMALISED_MATCH_SCORE, MatchBasis.NORMALISED_NAME, reason),
         )
     cutoff = float(min_score)
-    found = process.extract(
-        vendor_norm,
-        index.names,
-        scorer=_preselect_score,
-        limit=max(limit, 2) + 3,
-        score_cutoff=min(cutoff, _BELOW_THRESHOLD - AMBIGUITY_MARGIN),
-    )
-    judged = sorted(
-        (_judge(vendor_norm, index.accounts[i], index.names[i]) for _, _, i in found),
-        key=lambda c: (-round(c.score, 1), c.account.name, c.account.id),
-    )
+    best: dict[str, _Candidate] = {}
+    for alias in aliases:
+        found = process.extract(
+            alias,
+            index.names,
+            scorer=_preselect_score,
+            limit=max(limit, 2) + 3,
+            score_cutoff=min(cutoff, _BELOW_THRESHOLD - AMBIGUITY_MARGIN),
+        )
+        for _, _, i in found:
+            candidate = _judge(alias, index.accounts[index.owners[i]], index.names[i])
+            known = best.get(candidate.account.id)
+            if known is None or candidate.score > known.score:
+                best[candidate.account.id] = candidate
+    judged = sorted(best.values(), key=lambda c: (-round(c.score, 1), c.account.name, c.account.id))
     judged = _resolve_ambiguity(judged, same)
     return tuple(
         _suggestion(ref, c.account, _decimal_score(c.score), MatchBasis.FUZZY_NAME, c.reason)
