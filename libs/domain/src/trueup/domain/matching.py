@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from trueup.domain.model import Account, AccountMapping
+from trueup.domain.model import Account, AccountMapping, ServiceLine, ServiceMapping
 
 # A suggestion at or above the threshold is pre-selected in the UI (and counted as a
 # match by the quality measures); tenants may set their own (`auto_map_threshold`).
@@ -192,6 +192,7 @@ class MatchBasis(StrEnum):
     EXACT_NAME = "exact_name"
     NORMALISED_NAME = "normalised_name"
     FUZZY_NAME = "fuzzy_name"
+    SKU_CODE = "sku_code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,16 +290,16 @@ def _is_initials(word: str) -> bool:
     return word.isalpha() and len(word) <= 3 and word not in _EXPANSIONS
 
 
-def _distinct_words(normalised: str) -> list[str]:
-    return [w for w in normalised.split() if w not in _GENERIC_WORDS]
+def _distinct_words(normalised: str, generic: frozenset[str] = _GENERIC_WORDS) -> list[str]:
+    return [w for w in normalised.split() if w not in generic]
 
 
-def _missing_words(left: str, right: str) -> list[str]:
+def _missing_words(left: str, right: str, generic: frozenset[str] = _GENERIC_WORDS) -> list[str]:
     """Distinctive words of `left` with no similar word in `right` (joined forms count)."""
     right_words = right.split()
     right_joined = right.replace(" ", "")
     missing: list[str] = []
-    for word in _distinct_words(left):
+    for word in _distinct_words(left, generic):
         if word in right_joined and len(word) >= 3:
             continue
         best = max((fuzz.ratio(word, other) for other in right_words), default=0.0)
@@ -495,6 +496,18 @@ def suggest_account_mappings(
     return tuple(result)
 
 
+def suggestion_threshold(tenant_threshold: Decimal | None) -> Decimal:
+    """The score from which a suggestion is pre-selected for a person: the tenant's
+    `auto_map_threshold`, or `DEFAULT_SUGGESTION_THRESHOLD` when the tenant set none."""
+    return DEFAULT_SUGGESTION_THRESHOLD if tenant_threshold is None else tenant_threshold
+
+
+def preselected(rank: int, score: Decimal, threshold: Decimal) -> bool:
+    """Whether a suggestion may fill the choice in before a person looks: only the best
+    one of its vendor account or SKU (rank 0), and only at or above the threshold."""
+    return rank == 0 and score >= threshold
+
+
 def mappings_to_apply(
     suggestions: Iterable[MappingSuggestion],
     *,
@@ -514,3 +527,283 @@ def mappings_to_apply(
         ):
             chosen[key] = suggestion
     return tuple(chosen[key].to_mapping() for key in sorted(chosen))
+
+
+# --- vendor SKU -> service line -------------------------------------------------------
+#
+# Vendors name products by code ("MST-365-BP-M") and, when they have a catalogue, by name
+# ("Microsoft 365 Business Premium"); PSAs by the MSP's own product name. Codes are read
+# by expanding the abbreviations distributors use; names are compared like account names,
+# with one difference that matters: products of one family differ by a single word
+# ("Business Premium" / "Business Standard", "E3" / "E5", "Plan 1" / "Plan 2"), so every
+# distinctive word must have its counterpart, or the score stops below any threshold.
+
+_PRODUCT_ABBREVIATIONS = {
+    "mst": "microsoft",
+    "msft": "microsoft",
+    "ms": "microsoft",
+    "m365": "microsoft 365",
+    "ms365": "microsoft 365",
+    "microsoft365": "microsoft 365",
+    "o365": "office 365",
+    "office365": "office 365",
+    "bp": "business premium",
+    "bb": "business basic",
+    "bs": "business standard",
+    "bus": "business",
+    "biz": "business",
+    "std": "standard",
+    "stnd": "standard",
+    "prem": "premium",
+    "ent": "enterprise",
+    "exo": "exchange online",
+    "p1": "plan 1",
+    "p2": "plan 2",
+    "mdb": "defender business",
+    "mde": "defender endpoint",
+    "def": "defender",
+    "ws": "workstation",
+    "wks": "workstation",
+    "wkstn": "workstation",
+    "srv": "server",
+    "svr": "server",
+    "bkp": "backup",
+    "bck": "backup",
+    "acr": "acronis",
+    "cpc": "cyber protect cloud",
+    "s1": "sentinelone",
+    "sat": "security awareness training",
+    "rmm": "remote monitoring management",
+    "av": "antivirus",
+    "mgd": "managed",
+    "sec": "security",
+    "phn": "phone",
+}
+# Billing terms and units that say nothing about which product it is.
+_PRODUCT_NOISE = frozenset(
+    [
+        "m",
+        "mo",
+        "mth",
+        "month",
+        "monthly",
+        "y",
+        "yr",
+        "annual",
+        "annually",
+        "nce",
+        "trial",
+        "license",
+        "licence",
+        "licenses",
+        "licences",
+        "subscription",
+        "sub",
+        "per",
+        "for",
+        "the",
+        "of",
+        "and",
+        "with",
+        "a",
+    ]
+)
+# Words that may stand on one side only ("Microsoft Defender for Business" is "Defender
+# for Business"; "Huntress Managed EDR" is "Huntress EDR").
+_PRODUCT_GENERIC = frozenset(
+    ["microsoft", "managed", "agent", "agents", "user", "users", "seat", "seats", "device"]
+)
+_CODE_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=16384)
+def normalise_product(text: str) -> str:
+    """A product name or SKU code in one comparable form: "MST-365-BP-M" and "Microsoft 365
+    Business Premium" both become "microsoft 365 business premium"."""
+    words: list[str] = []
+    for word in _CODE_SPLIT.split(_fold(text)):
+        if not word or word in _PRODUCT_NOISE:
+            continue
+        words.extend(_PRODUCT_ABBREVIATIONS.get(word, word).split())
+    return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True)
+class VendorSkuRef:
+    """A vendor SKU to be mapped: its code and the product name the vendor gives it."""
+
+    vendor: str
+    sku: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSuggestion:
+    """A scored candidate service line for a vendor SKU, with the reason."""
+
+    vendor: str
+    sku: str
+    sku_name: str
+    service_line_id: str
+    service_line_name: str
+    score: Decimal
+    basis: MatchBasis
+    reason: str
+
+    @property
+    def is_exact(self) -> bool:
+        """True for SKUs whose name is the service line's name: they map themselves."""
+        return self.basis is MatchBasis.EXACT_NAME
+
+    def to_mapping(self) -> ServiceMapping:
+        """The service mapping accepting this suggestion creates (factor 1, rounding up)."""
+        return ServiceMapping(self.vendor, self.sku, self.service_line_id)
+
+
+def _exact_lines(lines: Sequence[ServiceLine]) -> dict[str, ServiceLine]:
+    by_name: dict[str, ServiceLine] = {}
+    for line in lines:
+        by_name.setdefault(normalise_name(line.name), line)
+    return by_name
+
+
+def _exact_line(ref: VendorSkuRef, by_name: dict[str, ServiceLine]) -> ServiceLine | None:
+    # What reconciliation has always mapped by itself: the SKU's name (or its code) equal
+    # to a service line's name once normalised; the first such line wins.
+    return by_name.get(normalise_name(ref.name or ref.sku)) or by_name.get(normalise_name(ref.sku))
+
+
+def service_mappings_to_apply(
+    skus: Iterable[VendorSkuRef], lines: Sequence[ServiceLine]
+) -> tuple[ServiceMapping, ...]:
+    """Service mappings to create without a person: SKUs named exactly like a service line.
+
+    A SKU may come with several names (one per usage record); the first that matches wins.
+    """
+    by_name = _exact_lines(lines)
+    out: dict[tuple[str, str], ServiceMapping] = {}
+    for ref in skus:
+        line = _exact_line(ref, by_name)
+        if line is not None and (ref.vendor, ref.sku) not in out:
+            out[(ref.vendor, ref.sku)] = ServiceMapping(ref.vendor, ref.sku, line.id)
+    return tuple(out.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _ProductCandidate:
+    line: ServiceLine
+    score: float
+    basis: MatchBasis
+    reason: str
+
+
+def _product_texts(*texts: str) -> list[str]:
+    return list(dict.fromkeys(t for t in (normalise_product(x) for x in texts if x) if t))
+
+
+def _product_score(left: str, right: str) -> float:
+    scores = [
+        fuzz.token_sort_ratio(left, right),
+        fuzz.ratio(left.replace(" ", ""), right.replace(" ", "")),
+    ]
+    left_core = " ".join(_distinct_words(left, _PRODUCT_GENERIC))
+    right_core = " ".join(_distinct_words(right, _PRODUCT_GENERIC))
+    if left_core and right_core:
+        scores.append(fuzz.token_sort_ratio(left_core, right_core))
+    return max(scores)
+
+
+def _judge_product(ref: VendorSkuRef, line: ServiceLine) -> _ProductCandidate:
+    vendor_texts = [(t, "name") for t in _product_texts(ref.name)]
+    vendor_texts += [(t, "code") for t in _product_texts(ref.sku) if t not in dict(vendor_texts)]
+    line_texts = _product_texts(line.name, line.product_id)
+    best: tuple[float, str, str, str] | None = None
+    for vendor_text, source in vendor_texts:
+        for line_text in line_texts:
+            score = _product_score(vendor_text, line_text)
+            if best is None or score > best[0]:
+                best = (score, vendor_text, source, line_text)
+    if best is None:
+        return _ProductCandidate(line, 0.0, MatchBasis.FUZZY_NAME, "nothing to compare")
+    score, vendor_text, source, line_text = best
+    basis = MatchBasis.SKU_CODE if source == "code" else MatchBasis.FUZZY_NAME
+    what = f"SKU code '{ref.sku}' read as" if source == "code" else "product"
+    missing = _missing_words(vendor_text, line_text, _PRODUCT_GENERIC) + _missing_words(
+        line_text, vendor_text, _PRODUCT_GENERIC
+    )
+    if missing:
+        reason = (
+            f"{what} '{vendor_text}' {score:.0f}% similar to '{line_text}'; words without "
+            f"a counterpart: {', '.join(missing)}"
+        )
+        return _ProductCandidate(line, min(score, _BELOW_THRESHOLD), basis, reason)
+    if vendor_text == line_text:
+        return _ProductCandidate(
+            line, float(NORMALISED_MATCH_SCORE), basis, f"{what} '{vendor_text}': same product"
+        )
+    return _ProductCandidate(
+        line,
+        min(score, _FUZZY_CEILING),
+        basis,
+        f"{what} '{vendor_text}' {score:.0f}% similar to '{line_text}'",
+    )
+
+
+def suggest_service_mappings(
+    skus: Iterable[VendorSkuRef],
+    lines: Sequence[ServiceLine],
+    *,
+    min_score: Decimal = DEFAULT_MIN_SCORE,
+    limit: int = 3,
+) -> tuple[ServiceSuggestion, ...]:
+    """Up to `limit` candidate service lines per vendor SKU, grouped by SKU, best first.
+
+    A SKU named exactly like a service line gets that line alone (score 100, exact).
+    Deterministic: the same inputs give the same suggestions in the same order.
+    """
+    by_name = _exact_lines(lines)
+    ordered_lines = sorted(lines, key=lambda line: (line.name, line.id))
+    cutoff = float(min_score)
+    result: list[ServiceSuggestion] = []
+    for ref in sorted(skus, key=lambda r: (r.vendor, r.sku)):
+        exact = _exact_line(ref, by_name)
+        if exact is not None:
+            result.append(
+                _service_suggestion(
+                    ref, exact, EXACT_SCORE, MatchBasis.EXACT_NAME, "same name as the service line"
+                )
+            )
+            continue
+        judged = sorted(
+            (_judge_product(ref, line) for line in ordered_lines),
+            key=lambda c: (-round(c.score, 1), c.line.name, c.line.id),
+        )
+        if len(judged) >= 2 and judged[0].score - judged[1].score < AMBIGUITY_MARGIN:
+            best, runner_up = judged[0], judged[1]
+            judged[0] = _ProductCandidate(
+                best.line,
+                min(best.score, _BELOW_THRESHOLD),
+                best.basis,
+                f"{best.reason}; ambiguous: '{runner_up.line.name}' is nearly as close",
+            )
+        result.extend(
+            _service_suggestion(ref, c.line, Decimal(f"{c.score:.1f}"), c.basis, c.reason)
+            for c in judged[:limit]
+            if c.score >= cutoff
+        )
+    return tuple(result)
+
+
+def _service_suggestion(
+    ref: VendorSkuRef, line: ServiceLine, score: Decimal, basis: MatchBasis, reason: str
+) -> ServiceSuggestion:
+    return ServiceSuggestion(
+        vendor=ref.vendor,
+        sku=ref.sku,
+        sku_name=ref.name,
+        service_line_id=line.id,
+        service_line_name=line.name,
+        score=score,
+        basis=basis,
+        reason=reason,
+    )
