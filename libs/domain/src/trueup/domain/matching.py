@@ -749,6 +749,12 @@ def _judge_product(ref: VendorSkuRef, line: ServiceLine) -> _ProductCandidate:
     )
 
 
+def _with_cores(texts: list[str]) -> list[str]:
+    """The texts, and each without its generic words ("managed server" is also "server")."""
+    cores = (" ".join(_distinct_words(t, _PRODUCT_GENERIC)) for t in texts)
+    return list(dict.fromkeys([*texts, *(c for c in cores if c)]))
+
+
 def suggest_service_mappings(
     skus: Iterable[VendorSkuRef],
     lines: Sequence[ServiceLine],
@@ -763,6 +769,14 @@ def suggest_service_mappings(
     """
     by_name = _exact_lines(lines)
     ordered_lines = sorted(lines, key=lambda line: (line.name, line.id))
+    # Every text a line is known by, and the line it belongs to: a cheap C-level pass over
+    # them picks the few lines worth judging word by word.
+    texts: list[str] = []
+    owners: list[int] = []
+    for i, line in enumerate(ordered_lines):
+        for text in _with_cores(_product_texts(line.name, line.product_id)):
+            texts.append(text)
+            owners.append(i)
     cutoff = float(min_score)
     result: list[ServiceSuggestion] = []
     for ref in sorted(skus, key=lambda r: (r.vendor, r.sku)):
@@ -774,8 +788,19 @@ def suggest_service_mappings(
                 )
             )
             continue
+        worth = {
+            owners[i]
+            for text in _with_cores(_product_texts(ref.name, ref.sku))
+            for _, _, i in process.extract(
+                text,
+                texts,
+                scorer=fuzz.token_sort_ratio,
+                limit=limit + 5,
+                score_cutoff=min(cutoff, _BELOW_THRESHOLD) - 15,
+            )
+        }
         judged = sorted(
-            (_judge_product(ref, line) for line in ordered_lines),
+            (_judge_product(ref, ordered_lines[i]) for i in sorted(worth)),
             key=lambda c: (-round(c.score, 1), c.line.name, c.line.id),
         )
         if len(judged) >= 2 and judged[0].score - judged[1].score < AMBIGUITY_MARGIN:
