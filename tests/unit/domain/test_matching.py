@@ -236,7 +236,7 @@ class TestPreselection:
         [
             (0, Decimal(95), True),
             (0, Decimal("94.9"), False),
-            (0, Decimal(82), False),  # "Ironwood Legal" -> "Ironwood Dental Co." was 82
+            (0, Decimal(82), False),  # the top of the 67-82 % band the page used to pre-fill
             (1, Decimal(99), False),  # only the best suggestion may fill the choice in
         ],
     )
