@@ -195,6 +195,9 @@ export interface Suggestion {
   /** 0 to 100 (a decimal string). */
   score: string | number;
   reason: string;
+  /** Set by the server on the best suggestion at or above the tenant's threshold only:
+   * nothing else may fill the choice in before a person picks it. */
+  preselect?: boolean;
 }
 
 export interface AccountMapping {
@@ -210,6 +213,21 @@ export interface AccountMapping {
   suggestions: Suggestion[];
 }
 
+export interface AccountMappingList {
+  items: AccountMapping[];
+  /** The score (0 to 100) from which suggestions are pre-selected: the tenant's
+   * auto_map_threshold, or the default. */
+  threshold?: string | number | null;
+}
+
+export interface ServiceLineSuggestion {
+  service_line_id: string;
+  service_line: string;
+  score: string | number;
+  reason: string;
+  preselect?: boolean;
+}
+
 export interface ServiceMapping {
   vendor: string;
   sku: string;
@@ -220,6 +238,12 @@ export interface ServiceMapping {
   rounding: "up" | "down" | "half_up" | "exact";
   excluded: boolean;
   usage_count: number;
+  suggestions?: ServiceLineSuggestion[];
+}
+
+export interface ServiceMappingList {
+  items: ServiceMapping[];
+  threshold?: string | number | null;
 }
 
 export interface ServiceLine {

@@ -290,6 +290,9 @@ class Suggestion(Payload):
     account_name: str
     score: Amount
     reason: str
+    preselect: bool = False
+    """True only for the best suggestion, at or above the tenant's threshold: the UI may
+    fill the choice in with it. Anything else waits for a person to pick it."""
 
 
 class AccountMappingView(Payload):
@@ -313,6 +316,9 @@ class ListAccountMappings(Payload):
 
 class AccountMappingList(Payload):
     items: list[AccountMappingView]
+    threshold: Amount | None = None
+    """The score from which suggestions are pre-selected: the tenant's `auto_map_threshold`,
+    or the default (95) when it has none."""
 
 
 class AccountMappingChange(Payload):
@@ -333,6 +339,15 @@ class MappingChangeResult(Payload):
     changed: int
 
 
+class ServiceLineSuggestion(Payload):
+    service_line_id: str
+    service_line: str
+    score: Amount
+    reason: str
+    preselect: bool = False
+    """As for accounts: the best suggestion, at or above the tenant's threshold."""
+
+
 class ServiceMappingView(Payload):
     vendor: str
     sku: str
@@ -343,6 +358,8 @@ class ServiceMappingView(Payload):
     rounding: Literal["up", "down", "half_up", "exact"]
     excluded: bool
     usage_count: int
+    suggestions: list[ServiceLineSuggestion] = Field(default_factory=list)
+    """Scored service lines for an unmapped SKU (empty once it is mapped or excluded)."""
 
 
 class ListServiceMappings(Payload):
@@ -351,6 +368,8 @@ class ListServiceMappings(Payload):
 
 class ServiceMappingList(Payload):
     items: list[ServiceMappingView]
+    threshold: Amount | None = None
+    """The score from which suggestions are pre-selected (as for accounts)."""
 
 
 class SaveServiceMapping(Payload):

@@ -5,10 +5,12 @@ Vendor names never match PSA names exactly ("Acme, Inc." vs "ACME Incorporated")
 - **Exact** matches map themselves: a PSA account id carried in the vendor's data, or a
   name identical apart from case and spacing.
 - Everything else gets **scored suggestions**. Names are normalised (diacritics, case,
-  punctuation, "&" vs "and", legal suffixes, e-mail domains) and compared with rapidfuzz.
-  A suggestion reaches the strong band (``DEFAULT_SUGGESTION_THRESHOLD``) only when every
-  distinctive word of one name has a counterpart in the other and no other account is
-  nearly as close; otherwise its score is capped below the band and the reason says why.
+  punctuation, "&" vs "and", legal suffixes even misspelt, abbreviations, e-mail domains,
+  "The ..."), a "dba" name counts as an alias, and names are compared with rapidfuzz.
+  A suggestion can reach the tenant's threshold (``DEFAULT_SUGGESTION_THRESHOLD`` when
+  unset) only when every distinctive word of one name has a counterpart in the other and
+  no other account is nearly as close; otherwise its score stops at 79 and the reason says
+  why. Only suggestions at or above the threshold are pre-selected for a person.
 - Nothing that is not exact is applied without a person, unless the tenant sets an
   auto-apply threshold (off by default).
 """
@@ -25,9 +27,11 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from trueup.domain.model import Account, AccountMapping
+from trueup.domain.model import Account, AccountMapping, ServiceLine, ServiceMapping
 
-DEFAULT_SUGGESTION_THRESHOLD = Decimal(90)
+# A suggestion at or above the threshold is pre-selected in the UI (and counted as a
+# match by the quality measures); tenants may set their own (`auto_map_threshold`).
+DEFAULT_SUGGESTION_THRESHOLD = Decimal(95)
 DEFAULT_MIN_SCORE = Decimal(60)
 NORMALISED_MATCH_SCORE = Decimal(99)
 # Fuzzy scores stop here so a name equal after normalising always ranks above them.
@@ -38,7 +42,10 @@ AMBIGUITY_MARGIN = 4.0
 # A word counts as present in the other name when it is at least this similar to a word
 # there (absorbs typos like "Accountng"/"Accounting" but not "Northside"/"Southside").
 WORD_MATCH = 80.0
-_BELOW_THRESHOLD = float(DEFAULT_SUGGESTION_THRESHOLD) - 1.0
+# Where a doubtful candidate's score stops (a distinctive word without a twin, or another
+# account nearly as close): well below any sensible tenant threshold, because such a
+# candidate is another business more often than not ("Ironwood Legal" / "Ironwood Dental").
+_BELOW_THRESHOLD = 79.0
 
 # Legal forms, dropped wherever they stand at the end of a name.
 _LEGAL_FORMS = frozenset(
@@ -82,8 +89,11 @@ _LEGAL_FORMS = frozenset(
         "sdn",
         "kk",
         "sc",
+        "sp",
     ]
 )
+# Legal forms long enough that a typo in them ("Comany") is still recognisably one.
+_LONG_LEGAL_FORMS = ("company", "incorporated", "corporation", "limited")
 # Words that add nothing to identity; ignored when checking that every word has a twin.
 _GENERIC_WORDS = frozenset(
     [
@@ -151,6 +161,12 @@ _SYNONYMS = {
     "tech": "technology",
     "technologies": "technology",
     "cpas": "cpa",
+    "acctg": "accounting",
+    "ins": "insurance",
+    "constr": "construction",
+    "eng": "engineering",
+    "prop": "property",
+    "pt": "physical therapy",
     "labs": "lab",
     "laboratories": "lab",
     "laboratory": "lab",
@@ -161,6 +177,12 @@ _EMAIL_DOMAIN = re.compile(r"\.(onmicrosoft\.com|com|net|org|co\.uk|us|io|biz|ed
 _BRACKETS = re.compile(r"[\(\[][^\)\]]*[\)\]]")
 _NON_WORD = re.compile(r"[^a-z0-9&+ ]+")
 _POSSESSIVE = re.compile(r"'s\b")
+# "Smith Holdings LLC dba Smith Dental", "Smith Dental (d/b/a of Smith Holdings)": the
+# business is known under either name.
+_DBA = re.compile(
+    r"\b(?:d\s*/\s*b\s*/\s*a|d\.b\.a\.?|dba|doing business as|t\s*/\s*a|trading as)"
+    r"\b(?:\s+of\b)?"
+)
 
 
 class MatchBasis(StrEnum):
@@ -170,6 +192,7 @@ class MatchBasis(StrEnum):
     EXACT_NAME = "exact_name"
     NORMALISED_NAME = "normalised_name"
     FUZZY_NAME = "fuzzy_name"
+    SKU_CODE = "sku_code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,25 +268,38 @@ def normalise_name(name: str) -> str:
     # "The Harbor Group" and "Harbor Group, The"; "Acme Holdings Co. Ltd" loses "co ltd".
     while len(joined) > 1 and joined[0] == "the":
         joined.pop(0)
-    while len(joined) > 1 and joined[-1] in _TRAILING_NOISE:
+    while len(joined) > 1 and (joined[-1] in _TRAILING_NOISE or _misspelt_legal_form(joined[-1])):
         joined.pop()
     return " ".join(joined)
+
+
+def _misspelt_legal_form(word: str) -> bool:
+    return len(word) >= 5 and any(fuzz.ratio(word, form) >= 85 for form in _LONG_LEGAL_FORMS)
+
+
+@lru_cache(maxsize=65536)
+def name_aliases(name: str) -> tuple[str, ...]:
+    """The normalised names a business goes by: both sides of a "dba" ("doing business
+    as"), or just the normalised name."""
+    parts = [normalise_name(part) for part in _DBA.split(_fold(name)) if part.strip(" ()")]
+    aliases = tuple(dict.fromkeys(p for p in parts if p))
+    return aliases or (normalise_name(name),)
 
 
 def _is_initials(word: str) -> bool:
     return word.isalpha() and len(word) <= 3 and word not in _EXPANSIONS
 
 
-def _distinct_words(normalised: str) -> list[str]:
-    return [w for w in normalised.split() if w not in _GENERIC_WORDS]
+def _distinct_words(normalised: str, generic: frozenset[str] = _GENERIC_WORDS) -> list[str]:
+    return [w for w in normalised.split() if w not in generic]
 
 
-def _missing_words(left: str, right: str) -> list[str]:
+def _missing_words(left: str, right: str, generic: frozenset[str] = _GENERIC_WORDS) -> list[str]:
     """Distinctive words of `left` with no similar word in `right` (joined forms count)."""
     right_words = right.split()
     right_joined = right.replace(" ", "")
     missing: list[str] = []
-    for word in _distinct_words(left):
+    for word in _distinct_words(left, generic):
         if word in right_joined and len(word) >= 3:
             continue
         best = max((fuzz.ratio(word, other) for other in right_words), default=0.0)
@@ -333,7 +369,9 @@ def suggest_for_account(
 @dataclass(frozen=True, slots=True)
 class _Normalised:
     accounts: tuple[Account, ...]
+    # Every alias of every account, and the index in `accounts` of the account it names.
     names: tuple[str, ...]
+    owners: tuple[int, ...]
     by_id: dict[str, Account]
     by_exact: dict[str, list[Account]]
     by_normalised: dict[str, list[Account]]
@@ -343,11 +381,22 @@ class _Normalised:
         ordered = tuple(sorted(accounts, key=lambda a: (a.name, a.id)))
         by_exact: dict[str, list[Account]] = {}
         by_normalised: dict[str, list[Account]] = {}
-        names = tuple(normalise_name(a.name) for a in ordered)
-        for account, norm in zip(ordered, names, strict=True):
+        names: list[str] = []
+        owners: list[int] = []
+        for i, account in enumerate(ordered):
             by_exact.setdefault(exact_key(account.name), []).append(account)
-            by_normalised.setdefault(norm, []).append(account)
-        return cls(ordered, names, {a.id: a for a in ordered}, by_exact, by_normalised)
+            for alias in name_aliases(account.name):
+                names.append(alias)
+                owners.append(i)
+                by_normalised.setdefault(alias, []).append(account)
+        return cls(
+            ordered,
+            tuple(names),
+            tuple(owners),
+            {a.id: a for a in ordered},
+            by_exact,
+            by_normalised,
+        )
 
 
 def _suggestion(
@@ -380,25 +429,30 @@ def _suggest(
     if len(exact) == 1:
         reason = "identical name"
         return (_suggestion(ref, exact[0], EXACT_SCORE, MatchBasis.EXACT_NAME, reason),)
-    vendor_norm = normalise_name(ref.name)
-    same = index.by_normalised.get(vendor_norm, [])
+    aliases = name_aliases(ref.name)
+    same = list({a.id: a for alias in aliases for a in index.by_normalised.get(alias, [])}.values())
     if len(same) == 1:
-        reason = f"same name after normalising ('{vendor_norm}')"
+        alias = next(a for a in aliases if a in index.by_normalised)
+        reason = f"same name after normalising ('{alias}')"
         return (
             _suggestion(ref, same[0], NORMALISED_MATCH_SCORE, MatchBasis.NORMALISED_NAME, reason),
         )
     cutoff = float(min_score)
-    found = process.extract(
-        vendor_norm,
-        index.names,
-        scorer=_preselect_score,
-        limit=max(limit, 2) + 3,
-        score_cutoff=min(cutoff, _BELOW_THRESHOLD - AMBIGUITY_MARGIN),
-    )
-    judged = sorted(
-        (_judge(vendor_norm, index.accounts[i], index.names[i]) for _, _, i in found),
-        key=lambda c: (-round(c.score, 1), c.account.name, c.account.id),
-    )
+    best: dict[str, _Candidate] = {}
+    for alias in aliases:
+        found = process.extract(
+            alias,
+            index.names,
+            scorer=_preselect_score,
+            limit=max(limit, 2) + 3,
+            score_cutoff=min(cutoff, _BELOW_THRESHOLD - AMBIGUITY_MARGIN),
+        )
+        for _, _, i in found:
+            candidate = _judge(alias, index.accounts[index.owners[i]], index.names[i])
+            known = best.get(candidate.account.id)
+            if known is None or candidate.score > known.score:
+                best[candidate.account.id] = candidate
+    judged = sorted(best.values(), key=lambda c: (-round(c.score, 1), c.account.name, c.account.id))
     judged = _resolve_ambiguity(judged, same)
     return tuple(
         _suggestion(ref, c.account, _decimal_score(c.score), MatchBasis.FUZZY_NAME, c.reason)
@@ -442,6 +496,18 @@ def suggest_account_mappings(
     return tuple(result)
 
 
+def suggestion_threshold(tenant_threshold: Decimal | None) -> Decimal:
+    """The score from which a suggestion is pre-selected for a person: the tenant's
+    `auto_map_threshold`, or `DEFAULT_SUGGESTION_THRESHOLD` when the tenant set none."""
+    return DEFAULT_SUGGESTION_THRESHOLD if tenant_threshold is None else tenant_threshold
+
+
+def preselected(rank: int, score: Decimal, threshold: Decimal) -> bool:
+    """Whether a suggestion may fill the choice in before a person looks: only the best
+    one of its vendor account or SKU (rank 0), and only at or above the threshold."""
+    return rank == 0 and score >= threshold
+
+
 def mappings_to_apply(
     suggestions: Iterable[MappingSuggestion],
     *,
@@ -461,3 +527,308 @@ def mappings_to_apply(
         ):
             chosen[key] = suggestion
     return tuple(chosen[key].to_mapping() for key in sorted(chosen))
+
+
+# --- vendor SKU -> service line -------------------------------------------------------
+#
+# Vendors name products by code ("MST-365-BP-M") and, when they have a catalogue, by name
+# ("Microsoft 365 Business Premium"); PSAs by the MSP's own product name. Codes are read
+# by expanding the abbreviations distributors use; names are compared like account names,
+# with one difference that matters: products of one family differ by a single word
+# ("Business Premium" / "Business Standard", "E3" / "E5", "Plan 1" / "Plan 2"), so every
+# distinctive word must have its counterpart, or the score stops below any threshold.
+
+_PRODUCT_ABBREVIATIONS = {
+    "mst": "microsoft",
+    "msft": "microsoft",
+    "ms": "microsoft",
+    "m365": "microsoft 365",
+    "ms365": "microsoft 365",
+    "microsoft365": "microsoft 365",
+    "o365": "office 365",
+    "office365": "office 365",
+    "bp": "business premium",
+    "bb": "business basic",
+    "bs": "business standard",
+    "bus": "business",
+    "biz": "business",
+    "std": "standard",
+    "stnd": "standard",
+    "prem": "premium",
+    "ent": "enterprise",
+    "exo": "exchange online",
+    "p1": "plan 1",
+    "p2": "plan 2",
+    "mdb": "defender business",
+    "mde": "defender endpoint",
+    "def": "defender",
+    "ws": "workstation",
+    "wks": "workstation",
+    "wkstn": "workstation",
+    "srv": "server",
+    "svr": "server",
+    "bkp": "backup",
+    "bck": "backup",
+    "acr": "acronis",
+    "cpc": "cyber protect cloud",
+    "s1": "sentinelone",
+    "sat": "security awareness training",
+    "rmm": "remote monitoring management",
+    "av": "antivirus",
+    "mgd": "managed",
+    "sec": "security",
+    "phn": "phone",
+}
+# Billing terms and units that say nothing about which product it is.
+_PRODUCT_NOISE = frozenset(
+    [
+        "m",
+        "mo",
+        "mth",
+        "month",
+        "monthly",
+        "y",
+        "yr",
+        "annual",
+        "annually",
+        "nce",
+        "trial",
+        "license",
+        "licence",
+        "licenses",
+        "licences",
+        "subscription",
+        "sub",
+        "per",
+        "for",
+        "the",
+        "of",
+        "and",
+        "with",
+        "a",
+    ]
+)
+# Words that may stand on one side only ("Microsoft Defender for Business" is "Defender
+# for Business"; "Huntress Managed EDR" is "Huntress EDR").
+_PRODUCT_GENERIC = frozenset(
+    ["microsoft", "managed", "agent", "agents", "user", "users", "seat", "seats", "device"]
+)
+_CODE_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=16384)
+def normalise_product(text: str) -> str:
+    """A product name or SKU code in one comparable form: "MST-365-BP-M" and "Microsoft 365
+    Business Premium" both become "microsoft 365 business premium"."""
+    words: list[str] = []
+    for word in _CODE_SPLIT.split(_fold(text)):
+        if not word or word in _PRODUCT_NOISE:
+            continue
+        words.extend(_PRODUCT_ABBREVIATIONS.get(word, word).split())
+    return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True)
+class VendorSkuRef:
+    """A vendor SKU to be mapped: its code and the product name the vendor gives it."""
+
+    vendor: str
+    sku: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSuggestion:
+    """A scored candidate service line for a vendor SKU, with the reason."""
+
+    vendor: str
+    sku: str
+    sku_name: str
+    service_line_id: str
+    service_line_name: str
+    score: Decimal
+    basis: MatchBasis
+    reason: str
+
+    @property
+    def is_exact(self) -> bool:
+        """True for SKUs whose name is the service line's name: they map themselves."""
+        return self.basis is MatchBasis.EXACT_NAME
+
+    def to_mapping(self) -> ServiceMapping:
+        """The service mapping accepting this suggestion creates (factor 1, rounding up)."""
+        return ServiceMapping(self.vendor, self.sku, self.service_line_id)
+
+
+def _exact_lines(lines: Sequence[ServiceLine]) -> dict[str, ServiceLine]:
+    by_name: dict[str, ServiceLine] = {}
+    for line in lines:
+        by_name.setdefault(normalise_name(line.name), line)
+    return by_name
+
+
+def _exact_line(ref: VendorSkuRef, by_name: dict[str, ServiceLine]) -> ServiceLine | None:
+    # What reconciliation has always mapped by itself: the SKU's name (or its code) equal
+    # to a service line's name once normalised; the first such line wins.
+    return by_name.get(normalise_name(ref.name or ref.sku)) or by_name.get(normalise_name(ref.sku))
+
+
+def service_mappings_to_apply(
+    skus: Iterable[VendorSkuRef], lines: Sequence[ServiceLine]
+) -> tuple[ServiceMapping, ...]:
+    """Service mappings to create without a person: SKUs named exactly like a service line.
+
+    A SKU may come with several names (one per usage record); the first that matches wins.
+    """
+    by_name = _exact_lines(lines)
+    out: dict[tuple[str, str], ServiceMapping] = {}
+    for ref in skus:
+        line = _exact_line(ref, by_name)
+        if line is not None and (ref.vendor, ref.sku) not in out:
+            out[(ref.vendor, ref.sku)] = ServiceMapping(ref.vendor, ref.sku, line.id)
+    return tuple(out.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _ProductCandidate:
+    line: ServiceLine
+    score: float
+    basis: MatchBasis
+    reason: str
+
+
+def _product_texts(*texts: str) -> list[str]:
+    return list(dict.fromkeys(t for t in (normalise_product(x) for x in texts if x) if t))
+
+
+def _product_score(left: str, right: str) -> float:
+    scores = [
+        fuzz.token_sort_ratio(left, right),
+        fuzz.ratio(left.replace(" ", ""), right.replace(" ", "")),
+    ]
+    left_core = " ".join(_distinct_words(left, _PRODUCT_GENERIC))
+    right_core = " ".join(_distinct_words(right, _PRODUCT_GENERIC))
+    if left_core and right_core:
+        scores.append(fuzz.token_sort_ratio(left_core, right_core))
+    return max(scores)
+
+
+def _judge_product(ref: VendorSkuRef, line: ServiceLine) -> _ProductCandidate:
+    vendor_texts = [(t, "name") for t in _product_texts(ref.name)]
+    vendor_texts += [(t, "code") for t in _product_texts(ref.sku) if t not in dict(vendor_texts)]
+    line_texts = _product_texts(line.name, line.product_id)
+    best: tuple[float, str, str, str] | None = None
+    for vendor_text, source in vendor_texts:
+        for line_text in line_texts:
+            score = _product_score(vendor_text, line_text)
+            if best is None or score > best[0]:
+                best = (score, vendor_text, source, line_text)
+    if best is None:
+        return _ProductCandidate(line, 0.0, MatchBasis.FUZZY_NAME, "nothing to compare")
+    score, vendor_text, source, line_text = best
+    basis = MatchBasis.SKU_CODE if source == "code" else MatchBasis.FUZZY_NAME
+    what = f"SKU code '{ref.sku}' read as" if source == "code" else "product"
+    missing = _missing_words(vendor_text, line_text, _PRODUCT_GENERIC) + _missing_words(
+        line_text, vendor_text, _PRODUCT_GENERIC
+    )
+    if missing:
+        reason = (
+            f"{what} '{vendor_text}' {score:.0f}% similar to '{line_text}'; words without "
+            f"a counterpart: {', '.join(missing)}"
+        )
+        return _ProductCandidate(line, min(score, _BELOW_THRESHOLD), basis, reason)
+    if vendor_text == line_text:
+        return _ProductCandidate(
+            line, float(NORMALISED_MATCH_SCORE), basis, f"{what} '{vendor_text}': same product"
+        )
+    return _ProductCandidate(
+        line,
+        min(score, _FUZZY_CEILING),
+        basis,
+        f"{what} '{vendor_text}' {score:.0f}% similar to '{line_text}'",
+    )
+
+
+def _with_cores(texts: list[str]) -> list[str]:
+    """The texts, and each without its generic words ("managed server" is also "server")."""
+    cores = (" ".join(_distinct_words(t, _PRODUCT_GENERIC)) for t in texts)
+    return list(dict.fromkeys([*texts, *(c for c in cores if c)]))
+
+
+def suggest_service_mappings(
+    skus: Iterable[VendorSkuRef],
+    lines: Sequence[ServiceLine],
+    *,
+    min_score: Decimal = DEFAULT_MIN_SCORE,
+    limit: int = 3,
+) -> tuple[ServiceSuggestion, ...]:
+    """Up to `limit` candidate service lines per vendor SKU, grouped by SKU, best first.
+
+    A SKU named exactly like a service line gets that line alone (score 100, exact).
+    Deterministic: the same inputs give the same suggestions in the same order.
+    """
+    by_name = _exact_lines(lines)
+    ordered_lines = sorted(lines, key=lambda line: (line.name, line.id))
+    # Every text a line is known by, and the line it belongs to: a cheap C-level pass over
+    # them picks the few lines worth judging word by word.
+    texts: list[str] = []
+    owners: list[int] = []
+    for i, line in enumerate(ordered_lines):
+        for text in _with_cores(_product_texts(line.name, line.product_id)):
+            texts.append(text)
+            owners.append(i)
+    cutoff = float(min_score)
+    result: list[ServiceSuggestion] = []
+    for ref in sorted(skus, key=lambda r: (r.vendor, r.sku)):
+        exact = _exact_line(ref, by_name)
+        if exact is not None:
+            result.append(
+                _service_suggestion(
+                    ref, exact, EXACT_SCORE, MatchBasis.EXACT_NAME, "same name as the service line"
+                )
+            )
+            continue
+        worth = {
+            owners[i]
+            for text in _with_cores(_product_texts(ref.name, ref.sku))
+            for _, _, i in process.extract(
+                text,
+                texts,
+                scorer=fuzz.token_sort_ratio,
+                limit=limit + 5,
+                score_cutoff=min(cutoff, _BELOW_THRESHOLD) - 15,
+            )
+        }
+        judged = sorted(
+            (_judge_product(ref, ordered_lines[i]) for i in sorted(worth)),
+            key=lambda c: (-round(c.score, 1), c.line.name, c.line.id),
+        )
+        if len(judged) >= 2 and judged[0].score - judged[1].score < AMBIGUITY_MARGIN:
+            best, runner_up = judged[0], judged[1]
+            judged[0] = _ProductCandidate(
+                best.line,
+                min(best.score, _BELOW_THRESHOLD),
+                best.basis,
+                f"{best.reason}; ambiguous: '{runner_up.line.name}' is nearly as close",
+            )
+        result.extend(
+            _service_suggestion(ref, c.line, Decimal(f"{c.score:.1f}"), c.basis, c.reason)
+            for c in judged[:limit]
+            if c.score >= cutoff
+        )
+    return tuple(result)
+
+
+def _service_suggestion(
+    ref: VendorSkuRef, line: ServiceLine, score: Decimal, basis: MatchBasis, reason: str
+) -> ServiceSuggestion:
+    return ServiceSuggestion(
+        vendor=ref.vendor,
+        sku=ref.sku,
+        sku_name=ref.name,
+        service_line_id=line.id,
+        service_line_name=line.name,
+        score=score,
+        basis=basis,
+        reason=reason,
+    )

@@ -1,11 +1,11 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
-import { api, errorMessage, getItems, isNotFound } from "../api";
-import { EmptyState, ErrorBanner, NotYet, PageHeader, Spinner, VendorTag, useToasts } from "../components/ui";
+import { api, errorMessage, getItems, isNotFound, itemsOf } from "../api";
+import { EmptyState, ErrorBanner, Modal, NotYet, PageHeader, Spinner, VendorTag, useToasts } from "../components/ui";
 import { useCards } from "../cards";
 import { titleCase } from "../format";
 import { navigate, useSearch } from "../router";
-import type { AccountMapping, ServiceLine, ServiceMapping } from "../types";
+import type { AccountMapping, AccountMappingList, ServiceLine, ServiceMapping, ServiceMappingList, Suggestion } from "../types";
 
 type Tab = "accounts" | "services";
 
@@ -51,10 +51,37 @@ function percent(score: string | number): number {
   return n <= 1 ? n * 100 : n;
 }
 
-function scoreClass(score: string | number): string {
+/** The server's threshold when the tenant has set none (docs/api.md); only used when an
+ * older server does not send its own. */
+const DEFAULT_THRESHOLD = 95;
+
+function scoreClass(score: string | number, threshold = DEFAULT_THRESHOLD): string {
   const s = percent(score);
-  return s >= 90 ? "score-high" : s >= 70 ? "score-mid" : "score-low";
+  return s >= threshold ? "score-high" : s >= 70 ? "score-mid" : "score-low";
 }
+
+function thresholdOf(answer: { threshold?: string | number | null } | unknown[] | undefined): number {
+  if (!answer || Array.isArray(answer) || answer.threshold == null) return DEFAULT_THRESHOLD;
+  const n = Number(answer.threshold);
+  return Number.isFinite(n) ? n : DEFAULT_THRESHOLD;
+}
+
+/** The suggestion that may fill the choice in: the best one, and only when the server says
+ * it is at or above the tenant's threshold. A look-alike ("Ironwood Legal" for "Ironwood
+ * Dental Co.") is shown, but the choice stays empty until a person picks it. */
+function preselected<T extends { preselect?: boolean }>(suggestions: T[] | undefined): T | undefined {
+  const best = suggestions?.[0];
+  return best?.preselect ? best : undefined;
+}
+
+/** "95", "95.5": a minimum score a person typed, or null when it is not one. */
+function minimumScore(text: string): number | null {
+  if (!/^\d{1,3}(\.\d+)?$/.test(text.trim())) return null;
+  const n = Number(text);
+  return n >= 0 && n <= 100 ? n : null;
+}
+
+type AcceptPair = { mapping: AccountMapping; suggestion: Suggestion };
 
 function scoreText(score: string | number): string {
   return `${Math.round(percent(score))}%`;
@@ -67,6 +94,8 @@ function AccountsTab() {
   const [chosen, setChosen] = useState<Record<string, string>>({});
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [filter, setFilter] = useState("");
+  const [acceptAt, setAcceptAt] = useState<string | null>(null);
+  const [preview, setPreview] = useState<{ minimum: number; pairs: AcceptPair[] } | null>(null);
 
   // Every PSA account with a contract line, from the cards (which cover every line item),
   // so a vendor account with no suggestion can still be mapped by hand.
@@ -81,8 +110,9 @@ function AccountsTab() {
 
   const mappings = useQuery({
     queryKey: ["mappings", "accounts", status],
-    queryFn: ({ signal }) => getItems<AccountMapping>(`/api/v1/mappings/accounts?status=${status}`, signal),
+    queryFn: ({ signal }) => api.get<AccountMappingList | AccountMapping[]>(`/api/v1/mappings/accounts?status=${status}`, signal),
   });
+  const threshold = thresholdOf(mappings.data ?? undefined);
 
   const change = useMutation({
     mutationFn: (items: { vendor: string; vendor_account: string; action: "map" | "exclude" | "unmap"; account_id?: string }[]) =>
@@ -93,6 +123,7 @@ function AccountsTab() {
         tone: "success",
       });
       setSelected(new Set());
+      setPreview(null);
       void client.invalidateQueries({ queryKey: ["mappings"] });
       void client.invalidateQueries({ queryKey: ["unmapped"] });
       void client.invalidateQueries({ queryKey: ["cards"] });
@@ -102,14 +133,24 @@ function AccountsTab() {
 
   const rows = useMemo(() => {
     const needle = filter.trim().toLowerCase();
-    return (mappings.data ?? []).filter(
+    return itemsOf(mappings.data).filter(
       (m) => !needle || `${m.vendor_account_name} ${m.vendor_account} ${m.account_name ?? ""}`.toLowerCase().includes(needle),
     );
   }, [mappings.data, filter]);
 
-  const target = (m: AccountMapping) => chosen[keyOf(m)] ?? m.suggestions[0]?.account_id ?? "";
+  const target = (m: AccountMapping) => chosen[keyOf(m)] ?? preselected(m.suggestions)?.account_id ?? "";
   const selectedRows = rows.filter((m) => selected.has(keyOf(m)));
   const withTarget = selectedRows.filter((m) => target(m));
+  // "Accept all ≥ N%": the best suggestion of each unmapped row shown, from N up.
+  const acceptText = acceptAt ?? String(threshold);
+  const minimum = minimumScore(acceptText);
+  const acceptable: AcceptPair[] =
+    minimum === null
+      ? []
+      : rows.flatMap((m) => {
+          const best = m.suggestions[0];
+          return m.status === "unmapped" && best && percent(best.score) >= minimum ? [{ mapping: m, suggestion: best }] : [];
+        });
 
   if (mappings.error && isNotFound(mappings.error)) return <NotYet what="Account mapping" />;
 
@@ -130,6 +171,29 @@ function AccountsTab() {
           <option value="all">All</option>
         </select>
         <span className="toolbar-spacer" />
+        <label className="small" htmlFor="accept-at">
+          Minimum score
+        </label>
+        <input
+          id="accept-at"
+          className="input-narrow"
+          type="number"
+          min={0}
+          max={100}
+          step={1}
+          value={acceptText}
+          aria-invalid={minimum === null}
+          onChange={(e) => setAcceptAt(e.target.value)}
+        />
+        <button
+          type="button"
+          className="btn btn-small"
+          disabled={minimum === null || !acceptable.length || change.isPending}
+          title={minimum === null ? "Enter a score from 0 to 100" : `Preview the ${acceptable.length} pair(s) before mapping them`}
+          onClick={() => minimum !== null && setPreview({ minimum, pairs: acceptable })}
+        >
+          Accept all ≥ {minimum ?? "?"}%…
+        </button>
         <button
           type="button"
           className="btn btn-primary btn-small"
@@ -150,6 +214,25 @@ function AccountsTab() {
         </button>
       </div>
       <ErrorBanner error={mappings.error} onRetry={() => void mappings.refetch()} />
+      {preview && (
+        <AcceptAllPreview
+          minimum={preview.minimum}
+          threshold={threshold}
+          pairs={preview.pairs}
+          busy={change.isPending}
+          onClose={() => setPreview(null)}
+          onConfirm={() =>
+            change.mutate(
+              preview.pairs.map(({ mapping: m, suggestion: s }) => ({
+                vendor: m.vendor,
+                vendor_account: m.vendor_account,
+                action: "map" as const,
+                account_id: s.account_id,
+              })),
+            )
+          }
+        />
+      )}
       {mappings.isPending ? (
         <Spinner />
       ) : rows.length === 0 && !mappings.isError ? (
@@ -192,6 +275,7 @@ function AccountsTab() {
                 const key = keyOf(m);
                 const current = target(m);
                 const suggestion = m.suggestions.find((s) => s.account_id === current);
+                const best = m.suggestions[0];
                 const label = `${m.vendor_account_name} (${m.vendor})`;
                 return (
                   <tr key={key} className={selected.has(key) ? "selected" : undefined}>
@@ -254,8 +338,17 @@ function AccountsTab() {
                     <td>
                       {suggestion ? (
                         <span className="cell-stack">
-                          <span className={`score ${scoreClass(suggestion.score)}`}>{scoreText(suggestion.score)} match</span>
+                          <span className={`score ${scoreClass(suggestion.score, threshold)}`}>{scoreText(suggestion.score)} match</span>
                           <span className="muted small">{suggestion.reason}</span>
+                        </span>
+                      ) : m.status === "unmapped" && best ? (
+                        <span className="cell-stack" data-testid="below-threshold">
+                          <span className={`score ${scoreClass(best.score, threshold)}`}>
+                            Best guess {scoreText(best.score)}: {best.account_name}
+                          </span>
+                          <span className="muted small">
+                            Below {threshold}%, so not pre-selected: {best.reason}
+                          </span>
                         </span>
                       ) : m.status === "unmapped" ? (
                         <span className="muted small">No likely account</span>
@@ -311,13 +404,90 @@ function AccountsTab() {
   );
 }
 
+function AcceptAllPreview({
+  minimum,
+  threshold,
+  pairs,
+  busy,
+  onClose,
+  onConfirm,
+}: {
+  minimum: number;
+  threshold: number;
+  pairs: AcceptPair[];
+  busy: boolean;
+  onClose: () => void;
+  onConfirm: () => void;
+}) {
+  const below = pairs.filter((p) => percent(p.suggestion.score) < threshold).length;
+  return (
+    <Modal
+      wide
+      title={`Accept all suggestions ≥ ${minimum}%`}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="button" className="btn btn-primary" disabled={busy || !pairs.length} onClick={onConfirm}>
+            Map {pairs.length} vendor account{pairs.length === 1 ? "" : "s"}
+          </button>
+        </>
+      }
+    >
+      <p>
+        {pairs.length} vendor account{pairs.length === 1 ? "" : "s"} will be mapped to the PSA account shown. Check the pairs: a
+        wrong one bills the wrong client.
+      </p>
+      {below > 0 && (
+        <div className="banner banner-error" role="alert">
+          {below} of these {below === 1 ? "is" : "are"} below your threshold of {threshold}%: the names only look alike. Lower the
+          minimum only after reading every pair.
+        </div>
+      )}
+      <div className="table-wrap">
+        <table className="grid" data-testid="accept-all-preview">
+          <caption className="visually-hidden">Vendor accounts and the PSA accounts they will be mapped to</caption>
+          <thead>
+            <tr>
+              <th scope="col">Vendor account</th>
+              <th scope="col">PSA account</th>
+              <th scope="col" className="num">
+                Score
+              </th>
+              <th scope="col">Why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {pairs.map(({ mapping: m, suggestion: s }) => (
+              <tr key={keyOf(m)}>
+                <td>
+                  <VendorTag vendor={m.vendor} /> {m.vendor_account_name}
+                </td>
+                <td>→ {s.account_name}</td>
+                <td className="num">
+                  <span className={`score ${scoreClass(s.score, threshold)}`}>{scoreText(s.score)}</span>
+                </td>
+                <td className="muted small">{s.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Modal>
+  );
+}
+
 function ServicesTab() {
   const client = useQueryClient();
   const toasts = useToasts();
   const services = useQuery({
     queryKey: ["mappings", "services"],
-    queryFn: ({ signal }) => getItems<ServiceMapping>("/api/v1/mappings/services", signal),
+    queryFn: ({ signal }) => api.get<ServiceMappingList | ServiceMapping[]>("/api/v1/mappings/services", signal),
   });
+  const threshold = thresholdOf(services.data ?? undefined);
+  const skus = itemsOf(services.data);
   const lines = useQuery({
     queryKey: ["service-lines"],
     queryFn: ({ signal }) => getItems<ServiceLine>("/api/v1/service-lines", signal),
@@ -361,7 +531,7 @@ function ServicesTab() {
       <ErrorBanner error={services.error} onRetry={() => void services.refetch()} />
       {services.isPending ? (
         <Spinner />
-      ) : (services.data ?? []).length === 0 && !services.isError ? (
+      ) : skus.length === 0 && !services.isError ? (
         <EmptyState title="No vendor SKU yet">SKUs appear here once a vendor reports usage for them.</EmptyState>
       ) : (
         <div className="table-wrap">
@@ -385,10 +555,18 @@ function ServicesTab() {
               </tr>
             </thead>
             <tbody>
-              {(services.data ?? []).map((original) => {
+              {skus.map((original) => {
                 const key = `${original.vendor}\u0000${original.sku}`;
-                const m = { ...original, ...drafts[key] } as ServiceMapping;
-                const dirty = Boolean(drafts[key]);
+                const unmapped = !original.service_line_id && !original.excluded;
+                const suggestions = unmapped ? (original.suggestions ?? []) : [];
+                // Only a suggestion the server marks pre-selectable fills the choice in, and
+                // it is not saved until a person presses Save.
+                const suggested = preselected(suggestions);
+                const base = suggested ? { ...original, service_line_id: suggested.service_line_id } : original;
+                const m = { ...base, ...drafts[key] } as ServiceMapping;
+                const dirty = Boolean(drafts[key]) || Boolean(suggested);
+                const chosenSuggestion = suggestions.find((s) => s.service_line_id === m.service_line_id);
+                const best = suggestions[0];
                 const set = (patch: Partial<ServiceMapping>) => setDrafts({ ...drafts, [key]: { ...drafts[key], ...patch } });
                 const label = m.sku_name || m.sku;
                 return (
@@ -402,18 +580,41 @@ function ServicesTab() {
                       </div>
                     </td>
                     <td>
-                      <select
-                        aria-label={`Service line for ${label}`}
-                        value={m.service_line_id ?? ""}
-                        onChange={(e) => set({ service_line_id: e.target.value || null })}
-                      >
-                        <option value="">Not mapped</option>
-                        {(lines.data ?? []).map((line) => (
-                          <option key={line.service_line_id} value={line.service_line_id}>
-                            {line.name}
-                          </option>
-                        ))}
-                      </select>
+                      <div className="cell-stack">
+                        <select
+                          aria-label={`Service line for ${label}`}
+                          value={m.service_line_id ?? ""}
+                          onChange={(e) => set({ service_line_id: e.target.value || null })}
+                        >
+                          <option value="">Not mapped</option>
+                          {suggestions.length > 0 && (
+                            <optgroup label="Suggested">
+                              {suggestions.map((s) => (
+                                <option key={s.service_line_id} value={s.service_line_id}>
+                                  {s.service_line} · {scoreText(s.score)}
+                                </option>
+                              ))}
+                            </optgroup>
+                          )}
+                          <optgroup label="All service lines">
+                            {(lines.data ?? []).map((line) => (
+                              <option key={line.service_line_id} value={line.service_line_id}>
+                                {line.name}
+                              </option>
+                            ))}
+                          </optgroup>
+                        </select>
+                        {chosenSuggestion ? (
+                          <span className="muted small">
+                            <span className={`score ${scoreClass(chosenSuggestion.score, threshold)}`}>{scoreText(chosenSuggestion.score)} match</span>{" "}
+                            {chosenSuggestion.reason}
+                          </span>
+                        ) : !m.service_line_id && best ? (
+                          <span className="muted small" data-testid="below-threshold">
+                            Best guess {scoreText(best.score)}: {best.service_line}. Below {threshold}%, so not pre-selected: {best.reason}
+                          </span>
+                        ) : null}
+                      </div>
                     </td>
                     <td className="num">
                       <input

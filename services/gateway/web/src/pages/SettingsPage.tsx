@@ -311,7 +311,9 @@ function BillingSection({ isAdmin }: { isAdmin: boolean }) {
                 value={draft.auto_map_threshold ?? ""}
                 onChange={(e) => setDraft({ ...draft, auto_map_threshold: e.target.value === "" ? null : e.target.value })}
               />
-              <div className="hint">Leave empty to always ask.</div>
+              <div className="hint">
+                Leave empty to always ask. Mapping pre-selects only suggestions at or above this score (95 when empty).
+              </div>
             </div>
           </fieldset>
           {save.error && <ErrorBanner error={save.error} />}

@@ -58,6 +58,7 @@ async def list_account_mappings(
 ) -> r.AccountMappingList:
     """Every vendor account with usage, its mapping, and scored suggestions when unmapped."""
     repo = Repository(session, tenant_id)
+    threshold = d.suggestion_threshold((await billing_settings(repo)).auto_map_threshold)
     usage = list(await repo.all_of(Usage))
     accounts = list(await repo.all_of(AccountRow))
     names = {a.account_id: a.name for a in accounts}
@@ -74,9 +75,14 @@ async def list_account_mappings(
     ]
     suggestions: dict[tuple[str, str], list[r.Suggestion]] = defaultdict(list)
     for s in d.suggest_account_mappings(unmapped_refs, [st.account(a) for a in accounts]):
-        suggestions[(s.vendor, s.vendor_account)].append(
+        listed = suggestions[(s.vendor, s.vendor_account)]
+        listed.append(
             r.Suggestion(
-                account_id=s.account_id, account_name=s.account_name, score=s.score, reason=s.reason
+                account_id=s.account_id,
+                account_name=s.account_name,
+                score=s.score,
+                reason=s.reason,
+                preselect=d.preselected(len(listed), s.score, threshold),
             )
         )
     items: list[r.AccountMappingView] = []
@@ -99,7 +105,7 @@ async def list_account_mappings(
                 suggestions=suggestions.get((vendor, key), []),
             )
         )
-    return r.AccountMappingList(items=items)
+    return r.AccountMappingList(items=items, threshold=threshold)
 
 
 async def change_account_mappings(
@@ -167,14 +173,36 @@ async def change_account_mappings(
 
 
 async def list_service_mappings(session: AsyncSession, tenant_id: str) -> r.ServiceMappingList:
+    """Every vendor SKU with usage, its mappings, and scored service lines when unmapped."""
     repo = Repository(session, tenant_id)
-    lines = {s.service_line_id: s.name for s in await repo.all_of(ServiceLineRow)}
+    threshold = d.suggestion_threshold((await billing_settings(repo)).auto_map_threshold)
+    line_rows = list(await repo.all_of(ServiceLineRow))
+    lines = {s.service_line_id: s.name for s in line_rows}
     usage = list(await repo.all_of(Usage))
     skus: dict[tuple[str, str], tuple[str, int]] = {}
     for u in usage:
         name, count = skus.get((u.vendor, u.sku), (u.sku_name or u.sku, 0))
         skus[(u.vendor, u.sku)] = (name, count + 1)
     rows = list(await repo.all_of(ServiceMappingRow))
+    mapped = {(row.vendor, row.sku) for row in rows}
+    suggestions: dict[tuple[str, str], list[r.ServiceLineSuggestion]] = defaultdict(list)
+    unmapped_refs = [
+        # A SKU without a name has its code as its name; the domain reads codes itself.
+        d.VendorSkuRef(vendor, sku, name if name != sku else "")
+        for (vendor, sku), (name, _) in skus.items()
+        if (vendor, sku) not in mapped
+    ]
+    for s in d.suggest_service_mappings(unmapped_refs, [st.service_line(x) for x in line_rows]):
+        listed = suggestions[(s.vendor, s.sku)]
+        listed.append(
+            r.ServiceLineSuggestion(
+                service_line_id=s.service_line_id,
+                service_line=s.service_line_name,
+                score=s.score,
+                reason=s.reason,
+                preselect=d.preselected(len(listed), s.score, threshold),
+            )
+        )
     items = [
         r.ServiceMappingView(
             vendor=row.vendor,
@@ -189,7 +217,6 @@ async def list_service_mappings(session: AsyncSession, tenant_id: str) -> r.Serv
         )
         for row in rows
     ]
-    mapped = {(row.vendor, row.sku) for row in rows}
     items += [
         r.ServiceMappingView(
             vendor=vendor,
@@ -201,11 +228,12 @@ async def list_service_mappings(session: AsyncSession, tenant_id: str) -> r.Serv
             rounding="up",
             excluded=False,
             usage_count=count,
+            suggestions=suggestions.get((vendor, sku), []),
         )
         for (vendor, sku), (name, count) in sorted(skus.items())
         if (vendor, sku) not in mapped
     ]
-    return r.ServiceMappingList(items=items)
+    return r.ServiceMappingList(items=items, threshold=threshold)
 
 
 async def save_service_mapping(

@@ -291,24 +291,19 @@ async def _auto_map(
             )
             changed = True
     mapped_skus = {(s.vendor, s.sku) for s in data.service_mappings}
-    by_name: dict[str, str] = {}
-    for line in data.service_lines:
-        by_name.setdefault(d.normalise_name(line.name), line.service_line_id)
-    for u in data.usage:
-        if (u.vendor, u.sku) in mapped_skus:
-            continue
-        line_id = by_name.get(d.normalise_name(u.sku_name or u.sku)) or by_name.get(
-            d.normalise_name(u.sku)
-        )
-        if line_id is None:
-            continue
-        mapped_skus.add((u.vendor, u.sku))
+    skus = dict.fromkeys(
+        d.VendorSkuRef(u.vendor, u.sku, u.sku_name or "")
+        for u in data.usage
+        if (u.vendor, u.sku) not in mapped_skus
+    )
+    lines = [st.service_line(line) for line in data.service_lines]
+    for sku_mapping in d.service_mappings_to_apply(skus, lines):
         await repo.merge(
             ServiceMappingRow(
                 tenant_id=repo.tenant_id,
-                vendor=u.vendor,
-                sku=u.sku,
-                service_line_id=line_id,
+                vendor=sku_mapping.vendor,
+                sku=sku_mapping.sku,
+                service_line_id=sku_mapping.service_line_id or "",
                 factor=Decimal(1),
                 rounding=d.RoundingRule.UP.value,
                 excluded=False,
@@ -321,9 +316,9 @@ async def _auto_map(
             m.MappingChanged(
                 kind="service",
                 change="mapped",
-                vendor=u.vendor,
-                vendor_key=u.sku,
-                target_id=line_id,
+                vendor=sku_mapping.vendor,
+                vendor_key=sku_mapping.sku,
+                target_id=sku_mapping.service_line_id,
                 actor=SYSTEM,
                 automatic=True,
             ),
