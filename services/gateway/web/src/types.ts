@@ -165,6 +165,8 @@ export interface CardDetails {
     proration_allowed: boolean;
     currency: string;
     psa_url: string | null;
+    /** False: the PSA cannot schedule a later change. */
+    dated_changes?: boolean;
   } | null;
   past_actions: ActivityEntry[];
   names: {

@@ -334,7 +334,11 @@ function ChangeEditor({
         <div className="field">
           <label htmlFor="change-effective">Effective date</label>
           <input id="change-effective" type="date" value={effective} onChange={(event) => setEffective(event.target.value)} />
-          <div className="hint">Forward- or back-date the change</div>
+          <div className="hint">
+            {data.contract?.dated_changes === false
+              ? "This PSA changes quantities from today; a later date cannot be scheduled"
+              : "Forward- or back-date the change"}
+          </div>
         </div>
       </div>
       <div className="field-row">
@@ -404,7 +408,13 @@ function ChangeEditor({
             type="button"
             className="btn btn-small"
             disabled={!prorationAllowed}
-            onClick={() => setProrated((list) => [...list, { effective_date: effective, quantity: quantity || "0" }])}
+            onClick={() =>
+              // A step a week after the last one: two steps on one date would be refused.
+              setProrated((list) => [
+                ...list,
+                { effective_date: addDays(list.at(-1)?.effective_date ?? effective, 7), quantity: list.at(-1)?.quantity ?? quantity ?? "0" },
+              ])
+            }
           >
             Add prorated change
           </button>
@@ -582,6 +592,13 @@ function StateActions({ card, onDone }: { card: Card; onDone: () => void }) {
   );
 }
 
+function addDays(isoDate: string, days: number): string {
+  const moment = new Date(`${isoDate}T00:00:00Z`);
+  if (Number.isNaN(moment.getTime())) return isoDate;
+  moment.setUTCDate(moment.getUTCDate() + days);
+  return moment.toISOString().slice(0, 10);
+}
+
 /** "20 → 45 → 48 → 50": every quantity an approval passes through, as the PSA receives it. */
 export function stepsText(before: string | null, steps: { quantity_after: string }[] | undefined, fallback: string): string {
   const after = steps && steps.length > 0 ? steps.map((s) => s.quantity_after) : [fallback];
@@ -594,7 +611,13 @@ function SplitNote({ data, card }: { data: CardDetails; card: Card }) {
   const carries = card.carries_difference !== false;
   return (
     <div className="hint split-note" data-testid="split-note">
-      {carries ? (
+      {carries && num(data.change.billed_elsewhere) >= num(data.change.vendor_quantity) ? (
+        <>
+          All {qty(data.change.vendor_quantity)} in use are already billed on{" "}
+          {others.map((o) => `${o.contract_name} (${qty(o.psa_quantity)})`).join(", ")}, so this line item's target is{" "}
+          <strong>{qty(data.change.target_quantity)}</strong> (a line item cannot bill less than none).
+        </>
+      ) : carries ? (
         <>
           {qty(data.change.vendor_quantity)} in use less {qty(data.change.billed_elsewhere)} billed on{" "}
           {others.map((o) => `${o.contract_name} (${qty(o.psa_quantity)})`).join(", ")} ={" "}

@@ -301,6 +301,11 @@ export function ServiceCard({
               Usage shared with another line item of this account, which carries the difference: this one keeps{" "}
               <strong>{qty(card.psa_quantity)}</strong>
             </>
+          ) : num(card.billed_elsewhere) >= num(card.vendor_quantity) ? (
+            <>
+              All {qty(card.vendor_quantity)} in use are billed on other line items ({qty(card.billed_elsewhere)}): approving
+              bills <strong>{qty(card.target_quantity)}</strong> here
+            </>
           ) : num(card.billed_elsewhere) > 0 ? (
             <>
               {qty(card.vendor_quantity)} in use − {qty(card.billed_elsewhere)} billed on other line items: approving bills{" "}
