@@ -182,13 +182,13 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
             <div>
               <span className="muted">MRR change</span>
               <strong data-testid="sidebar-mrr">
-                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_change })))}
+                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_change, cards: row.cards })))}
               </strong>
             </div>
             <div>
               <span className="muted">Profit / month</span>
               <strong>
-                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_profit_change })))}
+                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_profit_change, cards: row.cards })))}
               </strong>
             </div>
           </div>

@@ -118,18 +118,26 @@ export function addDecimals(values: Iterable<string | number | null | undefined>
 export interface CurrencyAmount {
   currency: string;
   amount: string | number | null | undefined;
+  /** Cards behind the amount: the currency most cards bill in is shown first. */
+  cards?: number;
 }
 
 /**
  * One figure per currency, e.g. "+$1,200.00 · +CA$945.00": amounts of two currencies are
- * never added. Currencies whose change is zero are left out unless all of them are.
+ * never added. The currency of most cards comes first (the tenant's own, usually), then by
+ * code; currencies whose change is zero are left out unless all of them are.
  */
 export function moneyList(rows: CurrencyAmount[], signed = true): string {
-  if (rows.length === 0) return money(0, "USD", signed);
-  const sorted = [...rows].sort((a, b) => a.currency.localeCompare(b.currency));
+  return moneyParts(rows, signed).join(" · ");
+}
+
+/** The figures of `moneyList`, one string per currency, for layouts that stack them. */
+export function moneyParts(rows: CurrencyAmount[], signed = true): string[] {
+  if (rows.length === 0) return [money(0, "USD", signed)];
+  const sorted = [...rows].sort((a, b) => (b.cards ?? 0) - (a.cards ?? 0) || a.currency.localeCompare(b.currency));
   const nonZero = sorted.filter((row) => scaled(row.amount) !== 0n);
   const shown = nonZero.length ? nonZero : sorted.slice(0, 1);
-  return shown.map((row) => money(row.amount, row.currency, signed)).join(" · ");
+  return shown.map((row) => money(row.amount, row.currency, signed));
 }
 
 /** Whether per-currency amounts all go up, all go down, or neither. */
@@ -143,12 +151,13 @@ export function sumByCurrency<T extends { currency?: string | null }>(
   items: T[],
   value: (item: T) => string | number | null | undefined,
 ): CurrencyAmount[] {
-  const sums = new Map<string, bigint>();
+  const sums = new Map<string, { total: bigint; cards: number }>();
   for (const item of items) {
     const currency = item.currency || "USD";
-    sums.set(currency, (sums.get(currency) ?? 0n) + scaled(value(item)));
+    const sum = sums.get(currency) ?? { total: 0n, cards: 0 };
+    sums.set(currency, { total: sum.total + scaled(value(item)), cards: sum.cards + 1 });
   }
-  return [...sums.entries()].map(([currency, total]) => ({ currency, amount: unscaled(total) }));
+  return [...sums.entries()].map(([currency, { total, cards }]) => ({ currency, amount: unscaled(total), cards }));
 }
 
 /** Money added up per currency: cards of one tenant may bill in several. */

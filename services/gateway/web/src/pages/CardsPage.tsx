@@ -303,13 +303,13 @@ export function ServiceCard({
 
       <dl className="effect">
         <div>
-          <dt>Revenue / month</dt>
+          <dt>MRR</dt>
           <dd className={`delta-${tone(card.mrr_change)}`} data-testid="card-mrr">
             {money(card.mrr_change, currency, true)}
           </dd>
         </div>
         <div>
-          <dt>Profit / month</dt>
+          <dt>Profit / mo</dt>
           <dd className={`delta-${tone(card.mrr_profit_change)}`}>{money(card.mrr_profit_change, currency, true)}</dd>
         </div>
       </dl>

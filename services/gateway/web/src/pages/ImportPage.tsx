@@ -912,7 +912,7 @@ function ProgressStep({
   // The server's totals of the same cards: one monthly figure per currency, never a sum of two.
   const toReview = (changed.data?.totals?.by_currency ?? [])
     .filter((row) => num(row.mrr_change) !== 0)
-    .map((row) => ({ currency: row.currency, amount: row.mrr_change }));
+    .map((row) => ({ currency: row.currency, amount: row.mrr_change, cards: row.cards }));
 
   return (
     <div>

@@ -20,7 +20,22 @@ import { useEffect, useMemo, useRef, useState, type HTMLProps } from "react";
 import { useCardActions, useCards } from "../cards";
 import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, Spinner, VendorTag } from "../components/ui";
-import { ago, money, moneyByCurrency, num, perPeriod, qty, quantityTotal, titleCase, todayIso, tone, vendorsOf } from "../format";
+import {
+  ago,
+  money,
+  moneyParts,
+  num,
+  perPeriod,
+  qty,
+  quantityTotal,
+  sumByCurrency,
+  titleCase,
+  todayIso,
+  tone,
+  toneOf,
+  vendorsOf,
+  type CurrencyAmount,
+} from "../format";
 import { navigate } from "../router";
 import type { Card } from "../types";
 
@@ -207,7 +222,7 @@ export default function ListPage() {
             {money(row.original.mrr_change, row.original.currency ?? "USD", true)}
           </span>
         ),
-        aggregatedCell: ({ row }) => <Sum text={moneyByCurrency(leaves(row), (card) => card.mrr_change)} />,
+        aggregatedCell: ({ row }) => <Sum rows={sumByCurrency(leaves(row), (card) => card.mrr_change)} />,
       },
       {
         id: "mrr_profit_change",
@@ -221,7 +236,7 @@ export default function ListPage() {
             {money(row.original.mrr_profit_change, row.original.currency ?? "USD", true)}
           </span>
         ),
-        aggregatedCell: ({ row }) => <Sum text={moneyByCurrency(leaves(row), (card) => card.mrr_profit_change)} />,
+        aggregatedCell: ({ row }) => <Sum rows={sumByCurrency(leaves(row), (card) => card.mrr_profit_change)} />,
       },
       {
         accessorKey: "state",
@@ -286,8 +301,8 @@ export default function ListPage() {
 
   const leafColumns = table.getVisibleLeafColumns();
   const filteredCards = filtered.map((row) => row.original);
-  const revenueTotal = moneyByCurrency(filteredCards, (card) => card.mrr_change);
-  const profitTotal = moneyByCurrency(filteredCards, (card) => card.mrr_profit_change);
+  const revenueTotal = sumByCurrency(filteredCards, (card) => card.mrr_change);
+  const profitTotal = sumByCurrency(filteredCards, (card) => card.mrr_profit_change);
 
   return (
     <div className="page page-wide">
@@ -481,11 +496,11 @@ export default function ListPage() {
                 <td className="num" data-testid="total-delta">
                   <QuantitySum cards={filteredCards} value={(card) => card.delta} signed />
                 </td>
-                <td className="num" data-testid="total-revenue" title={revenueTotal}>
-                  {revenueTotal}
+                <td className="num">
+                  <Sum rows={revenueTotal} testId="total-revenue" />
                 </td>
-                <td className="num" title={profitTotal}>
-                  {profitTotal}
+                <td className="num">
+                  <Sum rows={profitTotal} />
                 </td>
                 {showHidden && <td />}
               </tr>
@@ -498,8 +513,20 @@ export default function ListPage() {
   );
 }
 
-function Sum({ text }: { text: string }) {
-  return <span title={text}>{text}</span>;
+/** A money total, one line per currency (a narrow column cannot hold two side by side). */
+function Sum({ rows, testId }: { rows: CurrencyAmount[]; testId?: string }) {
+  const parts = moneyParts(rows);
+  const text = parts.join(" · ");
+  return (
+    <span className={`sum-lines delta-${toneOf(rows)}`} title={text} data-testid={testId}>
+      {parts.map((part, index) => (
+        <span key={part}>
+          {index > 0 && <span className="visually-hidden"> · </span>}
+          {part}
+        </span>
+      ))}
+    </span>
+  );
 }
 
 function isNumeric(column: Column<Card, unknown>): boolean {
