@@ -32,7 +32,6 @@ import {
   titleCase,
   todayIso,
   tone,
-  toneOf,
   vendorsOf,
   type CurrencyAmount,
 } from "../format";
@@ -518,7 +517,7 @@ function Sum({ rows, testId }: { rows: CurrencyAmount[]; testId?: string }) {
   const parts = moneyParts(rows);
   const text = parts.join(" · ");
   return (
-    <span className={`sum-lines delta-${toneOf(rows)}`} title={text} data-testid={testId}>
+    <span className="sum-lines" title={text} data-testid={testId}>
       {parts.map((part, index) => (
         <span key={part}>
           {index > 0 && <span className="visually-hidden"> · </span>}
