@@ -3,7 +3,7 @@ import { lazy, Suspense, useCallback, useEffect, useState, type ReactNode } from
 import { api, request, setCsrfToken, setSessionLostHandler } from "./api";
 import { useCards, useLiveCards } from "./cards";
 import { Spinner } from "./components/ui";
-import { money } from "./format";
+import { moneyList } from "./format";
 import { CardsPage } from "./pages/CardsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { navigate, usePath } from "./router";
@@ -181,11 +181,15 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
           <div className="sidebar-metrics" aria-label="This cycle">
             <div>
               <span className="muted">MRR change</span>
-              <strong>{money(metrics.data.revenue_change, "USD", true)}</strong>
+              <strong data-testid="sidebar-mrr">
+                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_change, cards: row.cards })))}
+              </strong>
             </div>
             <div>
-              <span className="muted">Profit change</span>
-              <strong>{money(metrics.data.profit_change, "USD", true)}</strong>
+              <span className="muted">Profit / month</span>
+              <strong>
+                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_profit_change, cards: row.cards })))}
+              </strong>
             </div>
           </div>
         )}

@@ -32,12 +32,21 @@ export interface Card {
   delta: string;
   unit_price?: string | null;
   unit_cost?: string | null;
+  /** Every money figure of the card is in this currency. */
   currency?: string;
   billing_cycle?: string;
-  revenue_change?: string | null;
-  cost_change?: string | null;
-  profit_change?: string | null;
+  /** Months in one billing period of the contract: 1, 3, 6 or 12. */
+  period_months?: number;
+  /** What quantities count (the service line's sales unit). */
+  sales_unit?: string | null;
+  /** Revenue change per billing period of the contract (a quarter on a quarterly one). */
+  period_change?: string | null;
+  period_cost_change?: string | null;
+  period_profit_change?: string | null;
+  /** Revenue change per month (MRR). */
   mrr_change?: string | null;
+  mrr_cost_change?: string | null;
+  mrr_profit_change?: string | null;
   stale: boolean;
   usage_as_of?: string | null;
   auto_approval?: string | null;
@@ -52,12 +61,18 @@ export interface Card {
   large_change?: string | null;
 }
 
+/** Monthly money of the cards in one currency: totals never add two currencies. */
+export interface CurrencyTotals {
+  currency: string;
+  cards: number;
+  mrr_change: string;
+  mrr_cost_change: string;
+  mrr_profit_change: string;
+}
+
 export interface CardTotals {
   cards: number;
-  revenue_change: string;
-  cost_change: string;
-  profit_change: string;
-  mrr_change: string;
+  by_currency: CurrencyTotals[];
 }
 
 export interface CardPage {
@@ -335,8 +350,8 @@ export interface Metrics {
   billing_tier: string;
   cards_pending: number;
   unmapped: number;
-  revenue_change: string;
-  profit_change: string;
+  /** Monthly change of the pending cards, one row per currency. */
+  by_currency: CurrencyTotals[];
 }
 
 // Imports (the vendor ingestion wizard).

@@ -71,11 +71,20 @@ class CardItem(Payload):
     unit_price: Amount | None
     unit_cost: Amount | None
     currency: str
+    """Every money figure of the card is in this currency (its contract's)."""
     billing_cycle: str
-    revenue_change: Amount | None
-    cost_change: Amount | None
-    profit_change: Amount | None
+    period_months: int = 1
+    """Months in one billing period of the contract: 1, 3 (quarterly), 6 or 12 (annual)."""
+    sales_unit: str | None = None
+    """The unit quantities are counted in (the service line's); None when unknown."""
+    period_change: Amount | None
+    """Revenue change per billing period of the contract (a quarter on a quarterly one)."""
+    period_cost_change: Amount | None
+    period_profit_change: Amount | None
     mrr_change: Amount | None
+    """Revenue change per month: `period_change` divided by `period_months`, rounded once."""
+    mrr_cost_change: Amount | None
+    mrr_profit_change: Amount | None
     stale: bool
     usage_as_of: datetime | None
     auto_approval: str | None
@@ -91,12 +100,25 @@ class CardItem(Payload):
     """Why approving this card is a large change (it then needs a confirmation), if it is."""
 
 
+class CurrencyTotals(Payload):
+    """Monthly money totals of the cards in one currency.
+
+    Per-period figures are not totalled: a quarter's change and a month's change do not add
+    up, and neither do two currencies.
+    """
+
+    currency: str
+    cards: int
+    """Priced cards in this currency."""
+    mrr_change: Amount
+    mrr_cost_change: Amount
+    mrr_profit_change: Amount
+
+
 class CardTotals(Payload):
     cards: int
-    revenue_change: Amount
-    cost_change: Amount
-    profit_change: Amount
-    mrr_change: Amount
+    by_currency: list[CurrencyTotals] = Field(default_factory=list)
+    """One row per currency, sorted by currency code."""
 
 
 class CardList(Payload):
@@ -499,8 +521,8 @@ class TenantMetrics(Payload):
     billing_tier: str
     cards_pending: int
     unmapped: int
-    revenue_change: Amount
-    profit_change: Amount
+    by_currency: list[CurrencyTotals] = Field(default_factory=list)
+    """Monthly change of the pending cards, one row per currency."""
 
 
 def _q(name: str) -> str:

@@ -1,10 +1,11 @@
 """The money figures of a card and of any selection of cards.
 
-Per card: the revenue, cost and profit change per billing period and as monthly recurring
-revenue (MRR), the margin after the change, and unbilled revenue (usage above what is
-billed). Revenue and cost are rounded once, from the exact product, to the currency's
-minor unit, and profit is their difference; a selection's totals are sums of those
-rounded figures, so totals always equal their lines.
+Per card: the revenue, cost and profit change per billing period of its contract (a
+quarter on a quarterly contract) and per month (MRR, the period's change divided by its
+months), the margin after the change, and unbilled revenue (usage above what is billed).
+Each figure is rounded once, from the exact value, to the currency's minor unit, and
+profit is the difference of the rounded revenue and cost. A selection's totals are sums
+of those rounded monthly figures, one per currency, so totals always equal their lines.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from trueup.domain.money import DEFAULT_ROUNDING, Money, RoundingPolicy, round_a
 
 if TYPE_CHECKING:
     # Only for annotations: the model imports this module to value its cards.
-    from trueup.domain.model import BillingCycle, Card
+    from trueup.domain.model import BillingCycle
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -27,7 +28,11 @@ PERCENT_PLACES = Decimal("0.01")
 
 @dataclass(frozen=True, slots=True)
 class CardMoney:
-    """The money effect of a card, rounded to the minor unit; the Details view shows these."""
+    """The money effect of a card, rounded to the minor unit; the Details view shows these.
+
+    `revenue_change`, `cost_change`, `profit_change` and `unbilled_revenue` are per billing
+    period of the card's contract; the `mrr_*` figures and `unbilled_mrr` are per month.
+    """
 
     revenue_change: Money
     cost_change: Money
@@ -81,6 +86,8 @@ def card_money(
 
     revenue = money(delta * unit_price)
     cost = money(delta * unit_cost)
+    # Divided exactly, then rounded once: multiplying by a rounded 1/months would turn an
+    # exact half cent (0.03 / 6) into a hair more and round it the wrong way.
     mrr_revenue = money(delta * unit_price / months)
     mrr_cost = money(delta * unit_cost / months)
     # Profit is the difference of the rounded figures, so revenue - cost = profit on screen.
@@ -99,54 +106,48 @@ def card_money(
 
 @dataclass(frozen=True, slots=True)
 class MoneySummary:
-    """Totals of a selection of cards in one currency."""
+    """Totals of a selection of cards in one currency, per month (MRR).
+
+    Only monthly figures are totalled: a quarterly contract's change per quarter and a
+    monthly one's per month are amounts of different periods and add up to nothing.
+    """
 
     currency: str
     card_count: int
-    revenue_change: Money
-    cost_change: Money
-    profit_change: Money
     mrr_change: Money
     mrr_cost_change: Money
     mrr_profit_change: Money
-    unbilled_revenue: Money
     unbilled_mrr: Money
 
     @property
     def margin_percent(self) -> Decimal | None:
         """Profit as a percent of revenue for the selection's change; None without revenue."""
-        if self.revenue_change.is_zero():
+        if self.mrr_change.is_zero():
             return None
-        return (self.profit_change.amount * HUNDRED / self.revenue_change.amount).quantize(
+        return (self.mrr_profit_change.amount * HUNDRED / self.mrr_change.amount).quantize(
             PERCENT_PLACES
         )
 
 
-_FIELDS = (
-    "revenue_change",
-    "cost_change",
-    "profit_change",
-    "mrr_change",
-    "mrr_cost_change",
-    "mrr_profit_change",
-    "unbilled_revenue",
-    "unbilled_mrr",
-)
+_FIELDS = ("mrr_change", "mrr_cost_change", "mrr_profit_change", "unbilled_mrr")
 
 
-def summarise_money(cards: Iterable[Card]) -> dict[str, MoneySummary]:
-    """Totals of the priced cards in `cards`, one summary per currency."""
+def summarise_money(figures: Iterable[CardMoney | None]) -> dict[str, MoneySummary]:
+    """Monthly totals of the cards' `figures`, one summary per currency, sorted by currency.
+
+    The one place money of many cards is added up: never across currencies, and never per
+    billing period (see `MoneySummary`). A card without a price (None) is not counted.
+    """
     totals: dict[str, dict[str, Decimal]] = {}
     counts: dict[str, int] = {}
-    for card in cards:
-        figures = card.money
-        if figures is None:
+    for card in figures:
+        if card is None:
             continue
-        currency = figures.currency
+        currency = card.currency
         bucket = totals.setdefault(currency, dict.fromkeys(_FIELDS, ZERO))
         counts[currency] = counts.get(currency, 0) + 1
         for name in _FIELDS:
-            amount: Money = getattr(figures, name)
+            amount: Money = getattr(card, name)
             bucket[name] += amount.amount
     return {
         currency: MoneySummary(

@@ -2,7 +2,7 @@ import { useMemo, useState } from "react";
 import { useCardActions, useCards } from "../cards";
 import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, SkeletonCards, VendorTag, useDebounced } from "../components/ui";
-import { ago, money, moneyByCurrency, num, qty, tone, vendorsOf } from "../format";
+import { ago, money, moneyByCurrency, moneyList, num, perPeriod, qty, sumByCurrency, tone, toneOf, vendorsOf } from "../format";
 import { navigate } from "../router";
 import type { Card } from "../types";
 
@@ -47,10 +47,9 @@ export function CardsPage() {
     return [...byLine.entries()].sort(([a], [b]) => a.localeCompare(b));
   }, [visible]);
 
-  const revenue = visible.reduce((sum, card) => sum + num(card.revenue_change), 0);
-  const profit = visible.reduce((sum, card) => sum + num(card.profit_change), 0);
-  const revenueText = moneyByCurrency(visible, (card) => card.revenue_change);
-  const profitText = moneyByCurrency(visible, (card) => card.profit_change);
+  // Monthly figures: a quarterly contract's change per quarter does not add to a month's.
+  const revenue = sumByCurrency(visible, (card) => card.mrr_change);
+  const profit = sumByCurrency(visible, (card) => card.mrr_profit_change);
   const newCount = all.filter((card) => card.kind === "new_revenue").length;
 
   return (
@@ -76,12 +75,14 @@ export function CardsPage() {
             <strong>{visible.length}</strong>
           </div>
           <div className="summary-item">
-            <span className="muted">Revenue change (monthly)</span>
-            <strong className={`delta-${tone(revenue)}`}>{revenueText}</strong>
+            <span className="muted">MRR change</span>
+            <strong className={`delta-${toneOf(revenue)}`} data-testid="summary-mrr">
+              {moneyList(revenue)}
+            </strong>
           </div>
           <div className="summary-item">
-            <span className="muted">Profit change (monthly)</span>
-            <strong className={`delta-${tone(profit)}`}>{profitText}</strong>
+            <span className="muted">Profit change / month</span>
+            <strong className={`delta-${toneOf(profit)}`}>{moneyList(profit)}</strong>
           </div>
         </div>
       )}
@@ -208,7 +209,7 @@ function CardGroup({
       <header className="group-header">
         <h2>{line}</h2>
         <span className="muted small">
-          {cards.length} card{cards.length === 1 ? "" : "s"} · {moneyByCurrency(cards, (card) => card.revenue_change)} / month
+          {cards.length} card{cards.length === 1 ? "" : "s"} · {moneyByCurrency(cards, (card) => card.mrr_change)} / month
         </span>
       </header>
       <ul className="card-grid">
@@ -326,14 +327,21 @@ export function ServiceCard({
 
       <dl className="effect">
         <div>
-          <dt>Revenue</dt>
-          <dd className={`delta-${tone(card.revenue_change)}`}>{money(card.revenue_change, currency, true)}</dd>
+          <dt>MRR</dt>
+          <dd className={`delta-${tone(card.mrr_change)}`} data-testid="card-mrr">
+            {money(card.mrr_change, currency, true)}
+          </dd>
         </div>
         <div>
-          <dt>Profit</dt>
-          <dd className={`delta-${tone(card.profit_change)}`}>{money(card.profit_change, currency, true)}</dd>
+          <dt>Profit / mo</dt>
+          <dd className={`delta-${tone(card.mrr_profit_change)}`}>{money(card.mrr_profit_change, currency, true)}</dd>
         </div>
       </dl>
+      {(card.period_months ?? 1) > 1 && card.period_change != null && (
+        <p className="small muted period-note" data-testid="card-period">
+          {money(card.period_change, currency, true)} {perPeriod(card.billing_cycle)} on this contract
+        </p>
+      )}
 
       {card.error && (
         <p className="card-error small" role="note">

@@ -4,7 +4,7 @@ import { useDropzone } from "react-dropzone";
 import { ApiError, api, errorMessage } from "../api";
 import { fetchAllCards } from "../cards";
 import { EmptyState, ErrorBanner, PageHeader, Spinner, VendorTag } from "../components/ui";
-import { money, num, qty, tone } from "../format";
+import { money, moneyList, num, perPeriod, qty, tone } from "../format";
 import { navigate } from "../router";
 import type { ColumnMapping, Detection, ImportInspection, ImportView, QuantityMode, RowError, RowFilter } from "../types";
 
@@ -909,6 +909,10 @@ function ProgressStep({
   const percent = done ? 100 : Math.max(5, s?.progress_percent ?? 0);
   const cards = (changed.data?.items ?? []).filter((c) => c.kind !== "no_change");
   const usageIds = new Set((s?.usage ?? []).map((u) => u.vendor_account_id));
+  // The server's totals of the same cards: one monthly figure per currency, never a sum of two.
+  const toReview = (changed.data?.totals?.by_currency ?? [])
+    .filter((row) => num(row.mrr_change) !== 0)
+    .map((row) => ({ currency: row.currency, amount: row.mrr_change, cards: row.cards }));
 
   return (
     <div>
@@ -996,7 +1000,7 @@ function ProgressStep({
                     PSA → vendor
                   </th>
                   <th scope="col" className="num">
-                    Revenue
+                    MRR
                   </th>
                 </tr>
               </thead>
@@ -1010,7 +1014,12 @@ function ProgressStep({
                     <td className="num">
                       {qty(c.psa_quantity)} → {qty(c.vendor_quantity)}
                     </td>
-                    <td className={`num delta-${tone(c.revenue_change)}`}>{money(c.revenue_change, c.currency ?? "USD", true)}</td>
+                    <td
+                      className={`num delta-${tone(c.mrr_change)}`}
+                      title={(c.period_months ?? 1) > 1 ? `${money(c.period_change, c.currency ?? "USD", true)} ${perPeriod(c.billing_cycle)}` : undefined}
+                    >
+                      {money(c.mrr_change, c.currency ?? "USD", true)}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -1018,8 +1027,7 @@ function ProgressStep({
           )}
           <p className="muted small">
             {cards.length > 25 ? `and ${cards.length - 25} more · ` : ""}
-            {cards.reduce((sum, c) => sum + num(c.revenue_change), 0) !== 0 &&
-              `${money(cards.reduce((sum, c) => sum + num(c.revenue_change), 0), "USD", true)} monthly revenue to review`}
+            {toReview.length > 0 && <span data-testid="import-mrr">{moneyList(toReview)} monthly revenue to review</span>}
           </p>
           <div className="step-actions">
             <button type="button" className="btn" onClick={onAnother}>

@@ -20,7 +20,21 @@ import { useEffect, useMemo, useRef, useState, type HTMLProps } from "react";
 import { useCardActions, useCards } from "../cards";
 import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, Spinner, VendorTag } from "../components/ui";
-import { ago, money, moneyByCurrency, num, qty, titleCase, todayIso, tone, vendorsOf } from "../format";
+import {
+  ago,
+  money,
+  moneyParts,
+  num,
+  perPeriod,
+  qty,
+  quantityTotal,
+  sumByCurrency,
+  titleCase,
+  todayIso,
+  tone,
+  vendorsOf,
+  type CurrencyAmount,
+} from "../format";
 import { navigate } from "../router";
 import type { Card } from "../types";
 
@@ -38,7 +52,40 @@ function IndeterminateCheckbox({ indeterminate, ...rest }: { indeterminate?: boo
   return <input type="checkbox" ref={ref} {...rest} />;
 }
 
-const sumOf = (rows: Row<Card>[], key: keyof Card) => rows.reduce((total, row) => total + num(row.original[key] as string), 0);
+const leaves = (row: Row<Card>): Card[] => row.getLeafRows().map((leaf) => leaf.original);
+
+/** "+$2,956.80 per quarter" on a card whose contract bills other than monthly. */
+function periodTitle(card: Card): string | undefined {
+  if ((card.period_months ?? 1) <= 1 || card.period_change == null) return undefined;
+  return `${money(card.period_change, card.currency ?? "USD", true)} ${perPeriod(card.billing_cycle)}`;
+}
+
+/** A quantity total where the cards count one thing (one service line); none otherwise. */
+function QuantitySum({
+  cards,
+  value,
+  signed = false,
+}: {
+  cards: Card[];
+  value: (card: Card) => string | null | undefined;
+  signed?: boolean;
+}) {
+  const total = quantityTotal(cards, value);
+  if (total === null) {
+    return (
+      <span className="muted" title="No total: these cards count different things (service lines or sales units)">
+        —
+      </span>
+    );
+  }
+  const unit = cards[0]?.sales_unit;
+  const text = qty(total, signed);
+  return (
+    <span className={signed ? `delta-${tone(total)}` : undefined} title={unit ? `${text} ${unit}` : undefined}>
+      {text}
+    </span>
+  );
+}
 
 export default function ListPage() {
   const [showHidden, setShowHidden] = useState(false);
@@ -134,10 +181,9 @@ export default function ListPage() {
         header: "PSA qty",
         size: 92,
         meta: { numeric: true },
-        aggregationFn: "sum",
         enableColumnFilter: false,
         cell: ({ row }) => qty(row.original.psa_quantity),
-        aggregatedCell: ({ getValue }) => qty(getValue<number>()),
+        aggregatedCell: ({ row }) => <QuantitySum cards={leaves(row)} value={(card) => card.psa_quantity} />,
       },
       {
         id: "vendor_quantity",
@@ -145,10 +191,9 @@ export default function ListPage() {
         header: "Vendor qty",
         size: 92,
         meta: { numeric: true },
-        aggregationFn: "sum",
         enableColumnFilter: false,
         cell: ({ row }) => qty(row.original.vendor_quantity),
-        aggregatedCell: ({ getValue }) => qty(getValue<number>()),
+        aggregatedCell: ({ row }) => <QuantitySum cards={leaves(row)} value={(card) => card.vendor_quantity} />,
       },
       {
         id: "delta",
@@ -156,39 +201,41 @@ export default function ListPage() {
         header: "Delta",
         size: 76,
         meta: { numeric: true },
-        aggregationFn: "sum",
         filterFn: (row, id, value: string) => {
           const delta = row.getValue<number>(id);
           return value === "up" ? delta > 0 : value === "down" ? delta < 0 : true;
         },
         cell: ({ getValue }) => <span className={`delta-${tone(getValue<number>())}`}>{qty(getValue<number>(), true)}</span>,
-        aggregatedCell: ({ getValue }) => <span className={`delta-${tone(getValue<number>())}`}>{qty(getValue<number>(), true)}</span>,
+        aggregatedCell: ({ row }) => <QuantitySum cards={leaves(row)} value={(card) => card.delta} signed />,
       },
       {
-        id: "revenue_change",
-        accessorFn: (card) => num(card.revenue_change),
-        header: "Revenue",
+        // Monthly: a quarterly contract's change per quarter is in the cell's tooltip.
+        id: "mrr_change",
+        accessorFn: (card) => num(card.mrr_change),
+        header: "MRR",
         size: 112,
         meta: { numeric: true },
-        aggregationFn: "sum",
         enableColumnFilter: false,
         cell: ({ row, getValue }) => (
-          <span className={`delta-${tone(getValue<number>())}`}>{money(getValue<number>(), row.original.currency ?? "USD", true)}</span>
+          <span className={`delta-${tone(getValue<number>())}`} title={periodTitle(row.original)}>
+            {money(row.original.mrr_change, row.original.currency ?? "USD", true)}
+          </span>
         ),
-        aggregatedCell: ({ row }) => <Sum text={moneyByCurrency(row.getLeafRows().map((r) => r.original), (card) => card.revenue_change)} />,
+        aggregatedCell: ({ row }) => <Sum rows={sumByCurrency(leaves(row), (card) => card.mrr_change)} />,
       },
       {
-        id: "profit_change",
-        accessorFn: (card) => num(card.profit_change),
-        header: "Profit",
+        id: "mrr_profit_change",
+        accessorFn: (card) => num(card.mrr_profit_change),
+        header: "Profit / mo",
         size: 112,
         meta: { numeric: true },
-        aggregationFn: "sum",
         enableColumnFilter: false,
         cell: ({ row, getValue }) => (
-          <span className={`delta-${tone(getValue<number>())}`}>{money(getValue<number>(), row.original.currency ?? "USD", true)}</span>
+          <span className={`delta-${tone(getValue<number>())}`}>
+            {money(row.original.mrr_profit_change, row.original.currency ?? "USD", true)}
+          </span>
         ),
-        aggregatedCell: ({ row }) => <Sum text={moneyByCurrency(row.getLeafRows().map((r) => r.original), (card) => card.profit_change)} />,
+        aggregatedCell: ({ row }) => <Sum rows={sumByCurrency(leaves(row), (card) => card.mrr_profit_change)} />,
       },
       {
         accessorKey: "state",
@@ -253,8 +300,8 @@ export default function ListPage() {
 
   const leafColumns = table.getVisibleLeafColumns();
   const filteredCards = filtered.map((row) => row.original);
-  const revenueTotal = moneyByCurrency(filteredCards, (card) => card.revenue_change);
-  const profitTotal = moneyByCurrency(filteredCards, (card) => card.profit_change);
+  const revenueTotal = sumByCurrency(filteredCards, (card) => card.mrr_change);
+  const profitTotal = sumByCurrency(filteredCards, (card) => card.mrr_profit_change);
 
   return (
     <div className="page page-wide">
@@ -439,14 +486,20 @@ export default function ListPage() {
                 <th scope="row" colSpan={5}>
                   Total · {filtered.length} card{filtered.length === 1 ? "" : "s"}
                 </th>
-                <td className="num">{qty(sumOf(filtered, "psa_quantity"))}</td>
-                <td className="num">{qty(sumOf(filtered, "vendor_quantity"))}</td>
-                <td className="num">{qty(sumOf(filtered, "delta"), true)}</td>
-                <td className="num" data-testid="total-revenue" title={revenueTotal}>
-                  {revenueTotal}
+                <td className="num">
+                  <QuantitySum cards={filteredCards} value={(card) => card.psa_quantity} />
                 </td>
-                <td className="num" title={profitTotal}>
-                  {profitTotal}
+                <td className="num">
+                  <QuantitySum cards={filteredCards} value={(card) => card.vendor_quantity} />
+                </td>
+                <td className="num" data-testid="total-delta">
+                  <QuantitySum cards={filteredCards} value={(card) => card.delta} signed />
+                </td>
+                <td className="num">
+                  <Sum rows={revenueTotal} testId="total-revenue" />
+                </td>
+                <td className="num">
+                  <Sum rows={profitTotal} />
                 </td>
                 {showHidden && <td />}
               </tr>
@@ -459,8 +512,20 @@ export default function ListPage() {
   );
 }
 
-function Sum({ text }: { text: string }) {
-  return <span title={text}>{text}</span>;
+/** A money total, one line per currency (a narrow column cannot hold two side by side). */
+function Sum({ rows, testId }: { rows: CurrencyAmount[]; testId?: string }) {
+  const parts = moneyParts(rows);
+  const text = parts.join(" · ");
+  return (
+    <span className="sum-lines" title={text} data-testid={testId}>
+      {parts.map((part, index) => (
+        <span key={part}>
+          {index > 0 && <span className="visually-hidden"> · </span>}
+          {part}
+        </span>
+      ))}
+    </span>
+  );
 }
 
 function isNumeric(column: Column<Card, unknown>): boolean {

@@ -25,15 +25,8 @@ from trueup.reconciliation.models import (
 )
 
 M = TypeVar("M", bound=Base)
-
-Totals = tuple[int, Decimal, Decimal, Decimal, Decimal]
-_TOTALS: dict[tuple[str, str], tuple[int, Totals]] = {}
-
-
-def _where_key(where: Sequence[Any]) -> str:
-    return " AND ".join(
-        str(clause.compile(compile_kwargs={"literal_binds": True})) for clause in where
-    )
+# currency, billing cycle, PSA quantity, target quantity, unit price, unit cost
+PriceRow = sa.Row[str, str, Decimal, Decimal | None, Decimal | None, Decimal | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,36 +168,30 @@ class Repository:
         else:
             row.cards_version = (row.cards_version or 0) + 1
 
-    async def card_totals(self, where: Sequence[Any]) -> Totals:
-        """Count and money totals of the matching cards.
+    async def card_prices(self, where: Sequence[Any]) -> Sequence[PriceRow]:
+        """What the money of each matching card is computed from (see `state.card_figures`).
 
-        Summed in Python: on SQLite the amounts are text, and SQL's SUM would go through
-        floats. Sums are cached per filter against the tenant's cards version, so paging a
-        large list does not add them up again until a card changes.
+        Read as columns, not rows of `CardRow`: a total may cover a hundred thousand cards.
         """
-        key = (self.tenant_id, _where_key(where))
-        version = await self.cards_version()
-        cached = _TOTALS.get(key)
-        if cached is not None and cached[0] == version:
-            return cached[1]
         columns = (
-            CardRow.revenue_change,
-            CardRow.cost_change,
-            CardRow.profit_change,
-            CardRow.mrr_change,
+            CardRow.currency,
+            CardRow.billing_cycle,
+            CardRow.psa_quantity,
+            CardRow.target_quantity,
+            CardRow.unit_price,
+            CardRow.unit_cost,
         )
-        rows = (
-            await self.session.execute(
-                sa.select(*columns).where(CardRow.tenant_id == self.tenant_id, *where)
+        statement = sa.select(*columns).where(CardRow.tenant_id == self.tenant_id, *where)
+        return (await self.session.execute(statement)).all()
+
+    async def sales_units(self) -> dict[str, str]:
+        """Sales unit of each of the tenant's service lines."""
+        rows = await self.session.execute(
+            sa.select(ServiceLineRow.service_line_id, ServiceLineRow.sales_unit).where(
+                ServiceLineRow.tenant_id == self.tenant_id
             )
-        ).all()
-        zero = Decimal(0)
-        sums = [sum((row[i] or zero for row in rows), zero) for i in range(4)]
-        totals = (len(rows), sums[0], sums[1], sums[2], sums[3])
-        if len(_TOTALS) > 1024:
-            _TOTALS.clear()
-        _TOTALS[key] = (version, totals)
-        return totals
+        )
+        return {line_id: unit for line_id, unit in rows.all()}
 
     # --- actions --------------------------------------------------------------------
 

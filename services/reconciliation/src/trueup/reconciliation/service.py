@@ -755,20 +755,80 @@ _SORTS: dict[str, Sequence[Any]] = {
 }
 
 
+# Totals per filter, kept against the tenant's cards version (and rounding rule), so that
+# paging a large list does not add them up again until a card changes.
+_TOTALS: dict[tuple[str, str, str], tuple[int, r.CardTotals]] = {}
+
+
+def _where_key(where: Sequence[Any]) -> str:
+    return " AND ".join(
+        str(clause.compile(compile_kwargs={"literal_binds": True})) for clause in where
+    )
+
+
+async def card_totals(
+    repo: Repository, where: Sequence[Any], policy: d.RoundingPolicy
+) -> r.CardTotals:
+    """Count of the matching cards and their monthly money, one row per currency.
+
+    Summed in Python by the domain's `summarise_money`: on SQLite the amounts are text, and
+    SQL's SUM would go through floats; and no total may add two currencies or two periods.
+    """
+    key = (repo.tenant_id, _where_key(where), policy.mode.value)
+    version = await repo.cards_version()
+    cached = _TOTALS.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    rows = await repo.card_prices(where)
+    summaries = d.summarise_money(st.card_figures(row, policy) for row in rows)
+    totals = r.CardTotals(
+        cards=len(rows),
+        by_currency=[
+            r.CurrencyTotals(
+                currency=currency,
+                cards=summary.card_count,
+                mrr_change=summary.mrr_change.amount,
+                mrr_cost_change=summary.mrr_cost_change.amount,
+                mrr_profit_change=summary.mrr_profit_change.amount,
+            )
+            for currency, summary in summaries.items()
+        ],
+    )
+    if len(_TOTALS) > 1024:
+        _TOTALS.clear()
+    _TOTALS[key] = (version, totals)
+    return totals
+
+
+async def pending_totals(session: AsyncSession, tenant_id: str) -> r.CardTotals:
+    """Totals of the pending work: cards that differ or are new (agreeing ones need nothing)."""
+    repo = Repository(session, tenant_id)
+    where = [
+        *_where(r.CardFilter(state="pending")),
+        CardRow.kind.in_((d.CardKind.RECONCILE.value, d.CardKind.NEW_REVENUE.value)),
+    ]
+    policy = st.domain_settings(await billing_settings(repo)).rounding
+    return await card_totals(repo, where, policy)
+
+
 async def list_cards(session: AsyncSession, tenant_id: str, query: r.ListCardsQuery) -> r.CardList:
     """A page of cards; the cursor is an offset into a stable order (ties broken by id)."""
     repo = Repository(session, tenant_id)
     where = _where(query.filter)
     offset = int(query.cursor) if query.cursor and query.cursor.isdigit() else 0
+    policy = st.domain_settings(await billing_settings(repo)).rounding
     if query.sort in ("delta", "revenue"):
         # Decimal columns are text on SQLite, so numeric order is taken in Python.
         rows = list(await repo.cards(where, [CardRow.card_id]))
-        key = (
-            (lambda c: abs(c.delta))
-            if query.sort == "delta"
-            else (lambda c: abs(c.revenue_change or Decimal(0)))
-        )
-        rows.sort(key=key, reverse=True)
+        if query.sort == "delta":
+            rows.sort(key=lambda c: abs(c.delta), reverse=True)
+        else:
+            # By monthly revenue: a quarter's change is not three times as large a change.
+            def mrr(row: CardRow) -> Decimal:
+                money = st.card_figures(row, policy)
+                return abs(money.mrr_change.amount) if money else Decimal(0)
+
+            rows.sort(key=mrr, reverse=True)
         page = rows[offset : offset + query.limit + 1]
     else:
         statement = (
@@ -779,18 +839,15 @@ async def list_cards(session: AsyncSession, tenant_id: str, query: r.ListCardsQu
             .limit(query.limit + 1)
         )
         page = list((await session.scalars(statement)).all())
-    count, revenue, cost, profit, mrr = await repo.card_totals(where)
-    items = [st.card_item(row) for row in page[: query.limit]]
+    units = await repo.sales_units()
+    items = [
+        st.card_item(row, policy=policy, sales_unit=units.get(row.service_line_id or ""))
+        for row in page[: query.limit]
+    ]
     return r.CardList(
         items=items,
         next_cursor=str(offset + query.limit) if len(page) > query.limit else None,
-        totals=r.CardTotals(
-            cards=count,
-            revenue_change=revenue,
-            cost_change=cost,
-            profit_change=profit,
-            mrr_change=mrr,
-        ),
+        totals=await card_totals(repo, where, policy),
     )
 
 
@@ -814,8 +871,10 @@ async def card_details(session: AsyncSession, tenant_id: str, card_id: str) -> r
         (u.vendor, u.vendor_account_id): u.vendor_account_name for u in await repo.all_of(Usage)
     }
     settings_row = await repo.settings_row()
+    policy = st.domain_settings(await billing_settings(repo)).rounding
+    units = await repo.sales_units()
     return r.CardDetails(
-        card=st.card_item(card),
+        card=st.card_item(card, policy=policy, sales_unit=units.get(card.service_line_id or "")),
         contract=facts,
         names=r.CardNames(
             psa_account_name=account.name if account else card.account_name,

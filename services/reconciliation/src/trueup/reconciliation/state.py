@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from trueup import domain as d
 from trueup.contracts import recon as r
@@ -267,7 +267,58 @@ def fingerprint(row: CardRow) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def card_item(row: CardRow) -> r.CardItem:
+class PricedCard(Protocol):
+    """What a card's money is computed from: a `CardRow`, or those columns of it."""
+
+    @property
+    def currency(self) -> str: ...
+    @property
+    def billing_cycle(self) -> str: ...
+    @property
+    def psa_quantity(self) -> Decimal: ...
+    @property
+    def target_quantity(self) -> Decimal | None: ...
+    @property
+    def unit_price(self) -> Decimal | None: ...
+    @property
+    def unit_cost(self) -> Decimal | None: ...
+
+
+def card_figures(
+    row: PricedCard, policy: d.RoundingPolicy = d.DEFAULT_ROUNDING
+) -> d.CardMoney | None:
+    """The domain's money figures of a stored card, from its quantities and prices.
+
+    Derived rather than read from the flattened columns, so that a card's figures and any
+    total of them come from one computation (`d.summarise_money` adds these). Unbilled
+    revenue needs what other line items bill, which is not stored, so it is left out.
+    """
+    if row.unit_price is None:
+        return None
+    return d.card_money(
+        psa_quantity=row.psa_quantity,
+        target_quantity=row.psa_quantity if row.target_quantity is None else row.target_quantity,
+        vendor_quantity=None,
+        unit_price=row.unit_price,
+        unit_cost=row.unit_cost,
+        billing_cycle=d.BillingCycle(row.billing_cycle),
+        currency=row.currency,
+        policy=policy,
+    )
+
+
+def card_item(
+    row: CardRow,
+    *,
+    policy: d.RoundingPolicy = d.DEFAULT_ROUNDING,
+    sales_unit: str | None = None,
+) -> r.CardItem:
+    money = card_figures(row, policy)
+
+    def amount(name: str) -> Decimal | None:
+        figure: d.Money | None = getattr(money, name) if money else None
+        return figure.amount if figure else None
+
     return r.CardItem(
         card_id=row.card_id,
         kind=row.kind,  # type: ignore[arg-type]
@@ -290,10 +341,14 @@ def card_item(row: CardRow) -> r.CardItem:
         unit_cost=row.unit_cost,
         currency=row.currency,
         billing_cycle=row.billing_cycle,
-        revenue_change=row.revenue_change,
-        cost_change=row.cost_change,
-        profit_change=row.profit_change,
-        mrr_change=row.mrr_change,
+        period_months=d.BillingCycle(row.billing_cycle).months,
+        sales_unit=sales_unit,
+        period_change=amount("revenue_change"),
+        period_cost_change=amount("cost_change"),
+        period_profit_change=amount("profit_change"),
+        mrr_change=amount("mrr_change"),
+        mrr_cost_change=amount("mrr_cost_change"),
+        mrr_profit_change=amount("mrr_profit_change"),
         stale=row.stale,
         usage_as_of=row.usage_as_of,
         auto_approval=row.auto_approval,

@@ -21,25 +21,14 @@ async def _metrics(session: AsyncSession, query: Envelope[r.GetMetrics]) -> r.Te
     repo = Repository(session, query.tenant_id)
     row = await repo.settings_row()
     active = row.active_accounts if row else 0
-    # Pending work: cards that differ or are new; agreeing (no_change) cards need nothing.
-    reconcile = await service.list_cards(
-        session,
-        query.tenant_id,
-        r.ListCardsQuery(filter=r.CardFilter(state="pending", kind="reconcile"), limit=1),
-    )
-    new = await service.list_cards(
-        session,
-        query.tenant_id,
-        r.ListCardsQuery(filter=r.CardFilter(state="pending", kind="new_revenue"), limit=1),
-    )
+    totals = await service.pending_totals(session, query.tenant_id)
     unmapped = await mapping.unmapped_queue(session, query.tenant_id)
     return r.TenantMetrics(
         active_accounts=active,
         billing_tier=_tier(active),
-        cards_pending=reconcile.totals.cards + new.totals.cards,
+        cards_pending=totals.cards,
         unmapped=unmapped.count,
-        revenue_change=reconcile.totals.revenue_change + new.totals.revenue_change,
-        profit_change=reconcile.totals.profit_change + new.totals.profit_change,
+        by_currency=totals.by_currency,
     )
 
 
