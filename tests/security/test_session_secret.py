@@ -65,6 +65,10 @@ class TestTheGatewayRefusesWeakSigningKeys:
                 {"jwt_secrets": SecretStr(f"{secrets.token_urlsafe(32)},{OLD_DEV_SECRET}")},
                 id="known-key-among-verifying-keys",
             ),
+            pytest.param(
+                {"jwt_secret": SecretStr(f"{secrets.token_urlsafe(32)},short")},
+                id="short-key-in-the-older-setting",
+            ),
         ],
     )
     def test_it_does_not_build(self, tmp_path: Path, values: dict[str, object]) -> None:

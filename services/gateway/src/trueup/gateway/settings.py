@@ -35,7 +35,8 @@ class Settings(ServiceSettings):
     jwt_secrets: SecretStr | None = None
     """Comma-separated session signing keys: the first signs, any verifies (rotation)."""
     jwt_secret: SecretStr | None = None
-    """One signing key (the older setting); verifies after `jwt_secrets` when both are set."""
+    """The same as `jwt_secrets` (the older name, which deployments set); its keys verify
+    after those of `jwt_secrets` when both are set."""
     allow_insecure_dev_secret: bool = False
     """Development only: start with a missing, known or short key (a random one if unset)."""
     session_minutes: int = 30
@@ -60,10 +61,9 @@ class Settings(ServiceSettings):
 
         Raises `InsecureSecretError` naming the problem, never the key.
         """
-        keys = [k.strip() for k in _value(self.jwt_secrets).split(",") if k.strip()]
-        single = _value(self.jwt_secret).strip()
-        if single and single not in keys:
-            keys.append(single)
+        keys: list[str] = []
+        for listed in (_value(self.jwt_secrets), _value(self.jwt_secret)):
+            keys += [k.strip() for k in listed.split(",") if k.strip() and k.strip() not in keys]
         weak = [
             "a published development value" if key in KNOWN_SECRETS else "shorter than 32 bytes"
             for key in keys
