@@ -19,8 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.contracts import new_id
 from trueup.gateway.problems import PROBLEM_JSON, Problem
-from trueup.platform.logging import bound_context
+from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.tracing import tracer
+
+log = get_logger(__name__)
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -92,6 +94,15 @@ class EdgeMiddleware:
         self.rate = RateLimitItemPerMinute(rate_per_minute)
         self.rate_key = rate_key
 
+    async def _rate_key(self, scope: Scope) -> str:
+        try:
+            return await self.rate_key(scope)
+        except Exception:
+            # Finding the principal may need the database; if that fails, the request is
+            # still counted (by address) and the route gives the real error.
+            log.exception("rate limit key failed; counting by address")
+            return await _by_address(scope)
+
     def _limit_for(self, path: str) -> int:
         if any(path.startswith(p) for p in self.upload_paths):
             return self.max_upload_bytes
@@ -108,7 +119,7 @@ class EdgeMiddleware:
         path: str = scope.get("path", "")
 
         if path.startswith("/api/") and not await self.limiter.hit(
-            self.rate, await self.rate_key(scope)
+            self.rate, await self._rate_key(scope)
         ):
             await _send_problem(
                 send,
