@@ -4,12 +4,22 @@ characters, and error answers from the edge carry the security headers too.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.exc import IntegrityError
 
+from tests.conftest import Databases
 from tests.security.conftest import EMAIL, KEY, PASSWORD, Gateway, StartGateway
 from trueup.gateway.identity import service
 from trueup.gateway.identity.principal import Role
+from trueup.gateway.main import MIGRATIONS
+from trueup.platform.database import Database
+from trueup.platform.migrations import _config
 
 ADMIN = {"Authorization": f"Bearer {KEY}"}
 OTHER_TENANT = "other-msp"
@@ -74,6 +84,46 @@ class TestEmailsAreUniquePerTenant:
         signed_in = await gateway.login(gateway.client, EMAIL.upper(), PASSWORD)
         assert signed_in.status_code == 200
         assert signed_in.json()["tenant_id"] == gateway.tenant_id
+
+
+_INSERT_USER = sa.text(
+    "INSERT INTO users (user_id, tenant_id, email, name, password_hash, role, active, "
+    "created_at) VALUES (:id, :tenant, :email, '', 'x', 'admin', true, :now)"
+)
+
+
+class TestTheMigrationKeepsExistingUsers:
+    async def test_users_stay_and_emails_become_unique_per_tenant(
+        self, databases: Databases
+    ) -> None:
+        url, schema = await databases.for_service("gateway")
+        config = _config(MIGRATIONS, url, schema)
+        await asyncio.to_thread(command.upgrade, config, "0001")
+        database = Database(url, schema)
+        now = datetime.now(UTC)
+        try:
+            async with database.transaction() as session:
+                for tenant in ("a", "b"):
+                    await session.execute(
+                        sa.text("INSERT INTO tenants VALUES (:t, :t, :now)"),
+                        {"t": tenant, "now": now},
+                    )
+                await session.execute(
+                    _INSERT_USER, {"id": "u1", "tenant": "a", "email": SHARED, "now": now}
+                )
+            await asyncio.to_thread(command.upgrade, config, "head")
+            async with database.transaction() as session:
+                assert await session.scalar(sa.text("SELECT email FROM users")) == SHARED
+                await session.execute(
+                    _INSERT_USER, {"id": "u2", "tenant": "b", "email": SHARED, "now": now}
+                )
+            with pytest.raises(IntegrityError):
+                async with database.transaction() as session:
+                    await session.execute(
+                        _INSERT_USER, {"id": "u3", "tenant": "a", "email": SHARED, "now": now}
+                    )
+        finally:
+            await database.dispose()
 
 
 HIDDEN = ["\x00", "\u202e", "\u202a", "\u2066", "\u2069", "\u200e", "\u200f"]
