@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import secrets
 
+import httpx
+import pytest
+
 from tests.security.conftest import KEY, StartGateway
 
 SPELLINGS = (f"Bearer {KEY}", f"Bearer  {KEY}", f"bearer {KEY}", f"BEARER {KEY}\t")
@@ -59,3 +62,27 @@ class TestUnauthenticatedCallersAreCountedPerAddress:
                 statuses.append(response.status_code)
             assert statuses[:30] == [401] * 30
             assert statuses[-1] == 429
+
+
+class TestAFailingPrincipalLookup:
+    async def test_is_counted_by_address_and_answered_as_a_problem(
+        self, start_gateway: StartGateway, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # One request a minute: the failing lookup still spends the address's budget.
+        async with start_gateway(rate_limit_per_minute=1) as gateway:
+
+            def unavailable(key_hash: str) -> None:
+                raise RuntimeError("credential store unavailable")
+
+            monkeypatch.setattr(gateway.app.state.credentials, "get", unavailable)
+            transport = httpx.ASGITransport(app=gateway.app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="https://gateway.test"
+            ) as client:
+                answers = [
+                    await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {KEY}"})
+                    for _ in range(2)
+                ]
+            assert [a.status_code for a in answers] == [500, 429]
+            assert all(a.headers["x-frame-options"] == "DENY" for a in answers)
+            assert answers[0].headers["content-type"] == "application/problem+json"

@@ -193,6 +193,16 @@ class EdgeMiddleware:
                         ),
                         extra,
                     )
+            except Exception:
+                # Starlette's last-resort 500 is written outside this middleware, without
+                # the security headers: answer here, and let the error go on to be logged.
+                if not started:
+                    await _send_problem(
+                        send,
+                        Problem(title="Internal Server Error", status=500, instance=path),
+                        extra,
+                    )
+                raise
 
 
 def _forget_pages_after_write(scope: Scope) -> None:

@@ -21,7 +21,7 @@ from trueup.gateway.identity.dependencies import (
     too_many_requests,
 )
 from trueup.gateway.identity.principal import Principal, Role
-from trueup.gateway.identity.text import Email, SafeText
+from trueup.gateway.identity.text import SafeText
 from trueup.gateway.identity.throttle import LoginThrottle
 from trueup.gateway.identity.tokens import SessionKeys
 from trueup.gateway.problems import ProblemError
@@ -33,7 +33,7 @@ log = get_logger(__name__)
 
 
 class Login(BaseModel):
-    email: Email = Field(min_length=3, max_length=320, examples=["admin@demo-msp.example"])
+    email: SafeText = Field(min_length=3, max_length=320, examples=["admin@demo-msp.example"])
     password: str = Field(min_length=1, max_length=500)
     tenant_id: SafeText | None = Field(
         default=None,

@@ -27,6 +27,3 @@ def _no_hidden_characters(value: str) -> str:
 
 SafeText = Annotated[str, AfterValidator(_no_hidden_characters)]
 """A string without NUL or bidirectional control characters."""
-
-Email = SafeText
-"""An email as typed; the same rule (the address syntax is checked where it is stored)."""
