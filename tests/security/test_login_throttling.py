@@ -41,17 +41,25 @@ class TestPerAccount:
         self, start_gateway: StartGateway
     ) -> None:
         async with start_gateway(
-            login_free_failures=2, login_backoff_seconds=0.2, login_max_backoff_seconds=5
+            login_free_failures=2, login_backoff_seconds=1.0, login_max_backoff_seconds=60
         ) as gateway:
             assert [await _wrong(gateway) for _ in range(2)] == [401, 401]
-            assert await _wrong(gateway) == 401  # the third failure starts a lock
+            assert await _wrong(gateway) == 401  # the third failure locks for 1 s
             assert await _wrong(gateway) == 429
-            await asyncio.sleep(0.25)
-            assert await _wrong(gateway) == 401  # the fourth: the lock is now doubled
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(1.1)
+            assert await _wrong(gateway) == 401  # the fourth locks for 2 s
+            await asyncio.sleep(1.1)
             assert await _wrong(gateway) == 429
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(1.0)
             assert (await gateway.login(gateway.client)).status_code == 200
+
+    async def test_guesses_sent_all_at_once_are_counted_before_they_are_checked(
+        self, gateway: Gateway
+    ) -> None:
+        statuses = await asyncio.gather(*(_wrong(gateway) for _ in range(30)))
+        # Five free failures, and the sixth that starts the lock; the rest wait.
+        assert statuses.count(401) == 6
+        assert statuses.count(429) == 24
 
     async def test_unknown_emails_are_throttled_like_known_ones(
         self, start_gateway: StartGateway

@@ -104,32 +104,31 @@ async def login(body: Login, request: Request, response: Response) -> Me:
     throttle: LoginThrottle = request.app.state.login_throttle
     account = service.normalized_email(body.email)
     address = client_address(request.scope)
-    wait = throttle.retry_after(account, address)
+    wait, locks = throttle.attempt(account, address)
     if wait > 0:
         raise too_many_requests("Too many wrong passwords; try again later.", wait)
     async with request.app.state.database.transaction() as session:
         found = await service.authenticate_user(session, body.email, body.password, body.tenant_id)
+        user = found.user
+        if user is None and locks and not found.ambiguous:
+            # No gateway path carries identity events to the audit service yet, so the
+            # lockout goes to the service log (never the email or password typed).
+            log.warning(
+                "login locked",
+                scopes=[lock.scope for lock in locks],
+                seconds=max(lock.seconds for lock in locks),
+                tenant_ids=await service.tenants_with_email(session, account),
+                client=address,
+            )
+        if user is not None or found.ambiguous:
+            throttle.succeeded(account, address)
         if found.ambiguous:
             raise ProblemError(
                 409,
                 "Conflict",
                 "This email and password belong to more than one tenant; send tenant_id as well.",
             )
-        user = found.user
-        if user is None:
-            locks = throttle.failed(account, address)
-            if locks:
-                # No gateway path carries identity events to the audit service yet, so
-                # the lockout goes to the service log (never the email or password typed).
-                log.warning(
-                    "login locked",
-                    scopes=[lock.scope for lock in locks],
-                    seconds=max(lock.seconds for lock in locks),
-                    tenant_ids=await service.tenants_with_email(session, account),
-                    client=address,
-                )
-        else:
-            throttle.succeeded(account)
+        if user is not None:
             row = await service.start_session(
                 session, user.user_id, user.tenant_id, _refresh_lifetime(request)
             )

@@ -27,7 +27,7 @@ class _Record:
 
 @dataclass(frozen=True, slots=True)
 class Lock:
-    """A lock that a failure just started."""
+    """A lock that an attempt started (it holds if the password was wrong)."""
 
     scope: str  # "account" or "address"
     seconds: float
@@ -49,42 +49,49 @@ class LoginThrottle:
         self._max_backoff = max_backoff_seconds
         self._records: OrderedDict[tuple[str, str], _Record] = OrderedDict()
 
-    def retry_after(self, account: str, address: str, now: float | None = None) -> float:
-        """Seconds until a login for this account from this address may be tried; 0 if now."""
+    def attempt(
+        self, account: str, address: str, now: float | None = None
+    ) -> tuple[float, list[Lock]]:
+        """Start a login: (seconds to wait, 0 if it may go on; the locks it started).
+
+        An attempt that may go on is counted as a failure at once, before its password is
+        checked, and `succeeded` takes that back. Counting first is what stops a burst of
+        concurrent guesses: they all start before any of them has been checked.
+        """
         now = time.monotonic() if now is None else now
+        keys = (("account", account), ("address", address))
         waits = [
             record.locked_until - now
-            for record in (
-                self._get(("account", account), now),
-                self._get(("address", address), now),
-            )
-            if record is not None
+            for record in (self._get(key, now) for key in keys)
+            if record is not None and record.locked_until > now
         ]
-        return max([0.0, *waits])
-
-    def failed(self, account: str, address: str, now: float | None = None) -> list[Lock]:
-        """Count a wrong password; returns the locks this failure started."""
-        now = time.monotonic() if now is None else now
+        if waits:
+            return max(waits), []
         locks = []
-        for scope, value in (("account", account), ("address", address)):
-            record = self._get((scope, value), now) or self._put((scope, value))
-            self._records.move_to_end((scope, value))
+        for key in keys:
+            record = self._get(key, now) or self._put(key)
+            self._records.move_to_end(key)
             record.failures += 1
             record.last_failure = now
-            beyond = record.failures - self._free[scope]
+            beyond = record.failures - self._free[key[0]]
             if beyond > 0:
                 seconds = min(self._backoff * 2 ** (beyond - 1), self._max_backoff)
                 record.locked_until = now + seconds
-                locks.append(Lock(scope, seconds))
-        return locks
+                locks.append(Lock(key[0], seconds))
+        return 0.0, locks
 
-    def succeeded(self, account: str) -> None:
-        """The account's password was right: its count starts again.
+    def succeeded(self, account: str, address: str) -> None:
+        """The password was right: the account starts again, the address's count is undone.
 
-        The address keeps its count: signing in to one's own account must not reset the
-        budget for guessing everybody else's.
+        The address keeps its earlier failures: signing in to one's own account must not
+        reset the budget for guessing everybody else's.
         """
         self._records.pop(("account", account), None)
+        record = self._records.get(("address", address))
+        if record is not None:
+            record.failures = max(record.failures - 1, 0)
+            if record.failures <= self._free["address"]:
+                record.locked_until = 0.0
 
     def _get(self, key: tuple[str, str], now: float) -> _Record | None:
         record = self._records.get(key)
