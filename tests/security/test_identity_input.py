@@ -14,7 +14,14 @@ from alembic import command
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import Databases
-from tests.security.conftest import EMAIL, KEY, PASSWORD, Gateway, StartGateway
+from tests.security.conftest import (
+    EMAIL,
+    KEY,
+    PASSWORD,
+    Gateway,
+    StartGateway,
+    clear_of_a_rate_window_edge,
+)
 from trueup.gateway.identity import service
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.main import MIGRATIONS
@@ -197,6 +204,7 @@ class TestErrorsFromTheEdgeCarrySecurityHeaders:
 
     async def test_429(self, start_gateway: StartGateway) -> None:
         async with start_gateway(rate_limit_per_minute=3) as gateway:
+            await clear_of_a_rate_window_edge()
             for _ in range(4):
                 response = await gateway.client.get("/api/v1/nothing-here")
             assert response.status_code == 429

@@ -12,7 +12,7 @@ import secrets
 import httpx
 import pytest
 
-from tests.security.conftest import KEY, StartGateway
+from tests.security.conftest import KEY, StartGateway, clear_of_a_rate_window_edge
 
 SPELLINGS = (f"Bearer {KEY}", f"Bearer  {KEY}", f"bearer {KEY}", f"BEARER {KEY}\t")
 
@@ -22,6 +22,7 @@ class TestOneBucketPerPrincipal:
         self, start_gateway: StartGateway
     ) -> None:
         async with start_gateway(rate_limit_per_minute=30) as gateway:
+            await clear_of_a_rate_window_edge()
             statuses = []
             for i in range(36):
                 response = await gateway.client.get(
@@ -36,6 +37,7 @@ class TestOneBucketPerPrincipal:
         self, start_gateway: StartGateway
     ) -> None:
         async with start_gateway(rate_limit_per_minute=30) as gateway:
+            await clear_of_a_rate_window_edge()
             async with gateway.browser() as laptop, gateway.browser() as phone:
                 await gateway.login(laptop)
                 await gateway.login(phone)
@@ -53,6 +55,7 @@ class TestUnauthenticatedCallersAreCountedPerAddress:
         self, start_gateway: StartGateway
     ) -> None:
         async with start_gateway(rate_limit_per_minute=30) as gateway:
+            await clear_of_a_rate_window_edge()
             statuses = []
             for _ in range(35):
                 response = await gateway.client.get(
@@ -70,6 +73,7 @@ class TestAFailingPrincipalLookup:
     ) -> None:
         # One request a minute: the failing lookup still spends the address's budget.
         async with start_gateway(rate_limit_per_minute=1) as gateway:
+            await clear_of_a_rate_window_edge()
 
             def unavailable(key_hash: str) -> None:
                 raise RuntimeError("credential store unavailable")
