@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -32,6 +33,9 @@ async def settings_for(
         "graceful_timeout_seconds": 5.0,
         **overrides,
     }
+    if "jwt_secrets" in settings_class.model_fields:
+        # The gateway refuses to start without a proper signing key: a fresh one per test.
+        values.setdefault("jwt_secrets", secrets.token_urlsafe(32))
     return settings_class(**values)
 
 

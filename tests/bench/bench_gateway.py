@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -125,6 +126,7 @@ def main() -> int:
         "TRUEUP_RATE_LIMIT_PER_MINUTE": "100000000",
         "TRUEUP_BOOTSTRAP_TENANT_ID": TENANT,
         "TRUEUP_BOOTSTRAP_API_KEY": KEY,
+        "TRUEUP_JWT_SECRETS": secrets.token_urlsafe(32),
     }
     try:
         for service in ("reconciliation", "gateway"):

@@ -24,6 +24,9 @@ from trueup.gateway.endpoints import (
     settings as settings_endpoints,
 )
 from trueup.gateway.identity import service as identity
+from trueup.gateway.identity.dependencies import rate_limit_key
+from trueup.gateway.identity.throttle import LoginThrottle
+from trueup.gateway.identity.tokens import SessionKeys
 from trueup.gateway.live import LiveHub
 from trueup.gateway.middleware import EdgeMiddleware
 from trueup.gateway.settings import Settings
@@ -36,6 +39,8 @@ UPLOAD_PATHS = ("/api/v1/imports",)
 
 
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
+    # Refuse to start on a missing, published or short signing key (InsecureSecretError).
+    session_keys = SessionKeys(settings.session_keys())
     runtime = ServiceRuntime(settings, MIGRATIONS)
     live = LiveHub()
     live.register(runtime.broker)
@@ -60,7 +65,13 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         app.state.live = live
         app.state.pages = live.pages
         app.state.credentials = CredentialCache()
-        app.state.jwt_secret = settings.jwt_secret.get_secret_value()
+        app.state.session_keys = session_keys
+        app.state.login_throttle = LoginThrottle(
+            free_failures=settings.login_free_failures,
+            free_failures_per_address=settings.login_free_failures_per_address,
+            backoff_seconds=settings.login_backoff_seconds,
+            max_backoff_seconds=settings.login_max_backoff_seconds,
+        )
         app.state.query_timeout = settings.query_timeout_seconds
         problems.install(app)
         if settings.cors_origins:
@@ -77,6 +88,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
             max_upload_bytes=settings.max_upload_bytes,
             upload_paths=UPLOAD_PATHS,
             rate_per_minute=settings.rate_limit_per_minute,
+            rate_key=rate_limit_key,
         )
         mount_web_app(app)
 

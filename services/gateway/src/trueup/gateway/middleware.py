@@ -1,23 +1,28 @@
 """Edges every request passes: correlation id, size limits, rate limits, security headers.
 
 Pure ASGI middleware, so a streamed upload is counted as it arrives and never buffered.
+Every answer, the problems this middleware writes itself included, carries the security
+headers.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Awaitable, Callable
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.contracts import new_id
 from trueup.gateway.problems import PROBLEM_JSON, Problem
-from trueup.platform.logging import bound_context
+from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.tracing import tracer
+
+log = get_logger(__name__)
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -43,6 +48,7 @@ async def _send_problem(send: Send, problem: Problem, headers: list[tuple[bytes,
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
                 *headers,
             ],
         }
@@ -50,12 +56,24 @@ async def _send_problem(send: Send, problem: Problem, headers: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLargeError(Exception):
-    pass
+class _TooLargeError(HTTPException):
+    # An HTTPException, so that FastAPI's body parsing lets it through (it turns any other
+    # error while reading the body into a 400) and the app renders it as a 413 problem.
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than the limit of {limit} bytes.")
+
+
+RateKey = Callable[[Scope], Awaitable[str]]
+"""Whose budget a request spends (the authenticated principal, else the client address)."""
+
+
+async def _by_address(scope: Scope) -> str:
+    client = scope.get("client") or ("unknown", 0)
+    return f"address:{client[0]}"
 
 
 class EdgeMiddleware:
-    """Correlation id, request size limit, per-credential rate limit, security headers."""
+    """Correlation id, request size limit, per-principal rate limit, security headers."""
 
     def __init__(
         self,
@@ -65,6 +83,7 @@ class EdgeMiddleware:
         max_upload_bytes: int,
         upload_paths: tuple[str, ...],
         rate_per_minute: int,
+        rate_key: RateKey = _by_address,
     ) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
@@ -73,26 +92,21 @@ class EdgeMiddleware:
         # A sliding-window counter is O(1) per hit; a moving window keeps every timestamp.
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
         self.rate = RateLimitItemPerMinute(rate_per_minute)
+        self.rate_key = rate_key
+
+    async def _rate_key(self, scope: Scope) -> str:
+        try:
+            return await self.rate_key(scope)
+        except Exception:
+            # Finding the principal may need the database; if that fails, the request is
+            # still counted (by address) and the route gives the real error.
+            log.exception("rate limit key failed; counting by address")
+            return await _by_address(scope)
 
     def _limit_for(self, path: str) -> int:
         if any(path.startswith(p) for p in self.upload_paths):
             return self.max_upload_bytes
         return self.max_request_bytes
-
-    @staticmethod
-    def _credential_key(scope: Scope) -> str:
-        headers = dict(scope.get("headers") or [])
-        credential = headers.get(b"authorization") or b""
-        if not credential:
-            cookie = headers.get(b"cookie", b"")
-            for part in cookie.split(b";"):
-                name, _, value = part.strip().partition(b"=")
-                if name == b"trueup_session":
-                    credential = value
-        if credential:
-            return "cred:" + hashlib.sha256(credential).hexdigest()[:32]
-        client = scope.get("client") or ("unknown", 0)
-        return f"ip:{client[0]}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,7 +119,7 @@ class EdgeMiddleware:
         path: str = scope.get("path", "")
 
         if path.startswith("/api/") and not await self.limiter.hit(
-            self.rate, self._credential_key(scope)
+            self.rate, await self._rate_key(scope)
         ):
             await _send_problem(
                 send,
@@ -142,7 +156,7 @@ class EdgeMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLargeError
+                    raise _TooLargeError(limit)
             return message
 
         started = False
@@ -179,6 +193,16 @@ class EdgeMiddleware:
                         ),
                         extra,
                     )
+            except Exception:
+                # Starlette's last-resort 500 is written outside this middleware, without
+                # the security headers: answer here, and let the error go on to be logged.
+                if not started:
+                    await _send_problem(
+                        send,
+                        Problem(title="Internal Server Error", status=500, instance=path),
+                        extra,
+                    )
+                raise
 
 
 def _forget_pages_after_write(scope: Scope) -> None:

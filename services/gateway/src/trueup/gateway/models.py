@@ -1,4 +1,4 @@
-"""Tables owned by the gateway: tenants, users, API keys."""
+"""Tables owned by the gateway: tenants, users, API keys, sessions."""
 
 from __future__ import annotations
 
@@ -29,10 +29,13 @@ class Tenant(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # An email is unique within its tenant only: a global constraint would tell one tenant
+    # that an address is registered with another.
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "email", name="uq_users_tenant_email"),)
 
     user_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("tenants.tenant_id"))
-    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(320), index=True)
     name: Mapped[str] = mapped_column(sa.String(200), default="")
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     role: Mapped[str] = mapped_column(sa.String(20))
@@ -51,4 +54,25 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(sa.String(128))
     role: Mapped[str] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Session(Base):
+    """One signed-in browser session; its id is in the session and refresh cookies.
+
+    A refresh starts a new row of the same family and marks the old one refreshed; a
+    refresh token presented again after that means it was copied, and the whole family
+    is revoked. Signing out, a password change and deactivation revoke rows too, and
+    every authenticated request looks its row up by primary key.
+    """
+
+    __tablename__ = "sessions"
+
+    session_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    user_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    refreshed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -84,6 +84,26 @@ def _demo_credentials(paths: Paths) -> dict[str, str]:
     return credentials
 
 
+def _session_secrets(paths: Paths) -> str:
+    """The gateway's session signing keys: from the environment, else this installation's own.
+
+    Generated once (32 random bytes) into `.data/session-secret`, readable by the owner
+    only, and reused by every later `up`, so sessions survive a restart.
+    """
+    configured = os.environ.get("TRUEUP_JWT_SECRETS") or os.environ.get("TRUEUP_JWT_SECRET")
+    if configured:
+        return configured
+    path = paths.data / "session-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created with mode 0600 in one step: never readable by others, not even briefly.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(32))
+    path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def _running_state(paths: Paths) -> dict[str, Any] | None:
     if not paths.state.exists():
         return None
@@ -180,6 +200,7 @@ async def up(paths: Paths) -> int:
         or credentials["credential_key"],
         "TRUEUP_BOOTSTRAP_EMAIL": credentials["email"],
         "TRUEUP_BOOTSTRAP_PASSWORD": credentials["password"],
+        "TRUEUP_JWT_SECRETS": _session_secrets(paths),
         "PYTHONUNBUFFERED": "1",
     }
     for name, _port in services:

@@ -1,8 +1,11 @@
-"""Sign-in with email and password: short-lived session cookie, refresh cookie, CSRF token."""
+"""Sign-in with email and password: short-lived session cookie, refresh cookie, CSRF token.
+
+Every sign-in is a row in `sessions`; the cookies carry its id, and signing out, a
+password change, a deactivation or a reused refresh token revoke it on the server.
+"""
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
@@ -14,17 +17,34 @@ from trueup.gateway.identity.dependencies import (
     REFRESH_COOKIE,
     SESSION_COOKIE,
     Viewer,
-    issue_token,
-    read_token,
+    client_address,
+    too_many_requests,
 )
+from trueup.gateway.identity.principal import Principal, Role
+from trueup.gateway.identity.text import SafeText
+from trueup.gateway.identity.throttle import LoginThrottle
+from trueup.gateway.identity.tokens import SessionKeys
 from trueup.gateway.problems import ProblemError
+from trueup.gateway.settings import Settings
+from trueup.platform.logging import get_logger
 
 router = APIRouter(prefix="/api/v1/auth", tags=["identity"])
+log = get_logger(__name__)
 
 
 class Login(BaseModel):
-    email: str = Field(min_length=3, max_length=320, examples=["admin@demo-msp.example"])
+    email: SafeText = Field(min_length=3, max_length=320, examples=["admin@demo-msp.example"])
     password: str = Field(min_length=1, max_length=500)
+    tenant_id: SafeText | None = Field(
+        default=None,
+        max_length=64,
+        description="Only needed when the same email and password exist in several tenants.",
+    )
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=500)
+    new_password: str = Field(min_length=12, max_length=500)
 
 
 class Me(BaseModel):
@@ -35,16 +55,13 @@ class Me(BaseModel):
     csrf_token: str | None = None
 
 
-def _set_session(request: Request, response: Response, user_id: str, tenant_id: str) -> str:
-    settings = request.app.state.settings
-    secret = settings.jwt_secret.get_secret_value()
-    access = issue_token(
-        secret, user_id, tenant_id, "access", timedelta(minutes=settings.session_minutes)
-    )
-    refresh = issue_token(
-        secret, user_id, tenant_id, "refresh", timedelta(days=settings.refresh_days)
-    )
-    csrf = secrets.token_urlsafe(24)
+def _set_session(request: Request, response: Response, row_id: str, principal: Principal) -> str:
+    settings: Settings = request.app.state.settings
+    keys: SessionKeys = request.app.state.session_keys
+    ids = {"user_id": principal.subject_id, "tenant_id": principal.tenant_id, "session_id": row_id}
+    access = keys.issue(**ids, kind="access", lifetime=timedelta(minutes=settings.session_minutes))
+    refresh = keys.issue(**ids, kind="refresh", lifetime=timedelta(days=settings.refresh_days))
+    csrf = keys.csrf_token(row_id)
     common = {"secure": True, "samesite": "strict"}
     response.set_cookie(SESSION_COOKIE, access, httponly=True, path="/", **common)  # type: ignore[arg-type]
     response.set_cookie(
@@ -58,34 +75,7 @@ def _set_session(request: Request, response: Response, user_id: str, tenant_id: 
     return csrf
 
 
-@router.post("/login", response_model=Me, summary="Sign in")
-async def login(body: Login, request: Request, response: Response) -> Me:
-    """Check the password (argon2) and start a session in HttpOnly cookies."""
-    async with request.app.state.database.transaction() as session:
-        user = await service.authenticate_user(session, body.email, body.password)
-        if user is None:
-            raise ProblemError(401, "Unauthorized", "Wrong email or password.")
-        csrf = _set_session(request, response, user.user_id, user.tenant_id)
-        return Me(
-            tenant_id=user.tenant_id,
-            role=user.role,
-            kind="user",
-            name=user.name or user.email,
-            csrf_token=csrf,
-        )
-
-
-@router.post("/refresh", response_model=Me, summary="Renew the session")
-async def refresh(request: Request, response: Response) -> Me:
-    secret = request.app.state.settings.jwt_secret.get_secret_value()
-    claims = read_token(secret, request.cookies.get(REFRESH_COOKIE, ""), "refresh")
-    if claims is None:
-        raise ProblemError(401, "Unauthorized", "Sign in again.")
-    async with request.app.state.database.transaction() as session:
-        principal = await service.user_principal(session, claims["sub"], claims["tid"])
-    if principal is None:
-        raise ProblemError(401, "Unauthorized", "Sign in again.")
-    csrf = _set_session(request, response, principal.subject_id, principal.tenant_id)
+def _me(principal: Principal, csrf: str | None) -> Me:
     return Me(
         tenant_id=principal.tenant_id,
         role=principal.role.value,
@@ -95,20 +85,137 @@ async def refresh(request: Request, response: Response) -> Me:
     )
 
 
+def _refresh_lifetime(request: Request) -> timedelta:
+    return timedelta(days=request.app.state.settings.refresh_days)
+
+
+@router.post(
+    "/login",
+    response_model=Me,
+    summary="Sign in",
+    responses={429: {"description": "Too many wrong passwords; see `Retry-After`."}},
+)
+async def login(body: Login, request: Request, response: Response) -> Me:
+    """Check the password (argon2) and start a session in HttpOnly cookies.
+
+    Wrong passwords are throttled per account and per client address: past a few, each
+    one locks for a time that doubles, answered with 429 and `Retry-After`.
+    """
+    throttle: LoginThrottle = request.app.state.login_throttle
+    account = service.normalized_email(body.email)
+    address = client_address(request.scope)
+    wait, locks = throttle.attempt(account, address)
+    if wait > 0:
+        raise too_many_requests("Too many wrong passwords; try again later.", wait)
+    async with request.app.state.database.transaction() as session:
+        found = await service.authenticate_user(session, body.email, body.password, body.tenant_id)
+        user = found.user
+        if user is None and locks and not found.ambiguous:
+            # No gateway path carries identity events to the audit service yet, so the
+            # lockout goes to the service log (never the email or password typed).
+            log.warning(
+                "login locked",
+                scopes=[lock.scope for lock in locks],
+                seconds=max(lock.seconds for lock in locks),
+                tenant_ids=await service.tenants_with_email(session, account),
+                client=address,
+            )
+        if user is not None or found.ambiguous:
+            throttle.succeeded(account, address)
+        if found.ambiguous:
+            raise ProblemError(
+                409,
+                "Conflict",
+                "This email and password belong to more than one tenant; send tenant_id as well.",
+            )
+        if user is not None:
+            row = await service.start_session(
+                session, user.user_id, user.tenant_id, _refresh_lifetime(request)
+            )
+            principal = Principal(
+                user.tenant_id,
+                Role(user.role),
+                "user",
+                user.user_id,
+                user.name or user.email,
+            )
+    if user is None:
+        raise ProblemError(401, "Unauthorized", "Wrong email or password.")
+    return _me(principal, _set_session(request, response, row.session_id, principal))
+
+
+@router.post("/refresh", response_model=Me, summary="Renew the session")
+async def refresh(request: Request, response: Response) -> Me:
+    """A new session from the refresh cookie, which works once.
+
+    Presenting a refresh token a second time ends every session of that sign-in.
+    """
+    keys: SessionKeys = request.app.state.session_keys
+    claims = keys.read(request.cookies.get(REFRESH_COOKIE, ""), "refresh")
+    if claims is None:
+        raise ProblemError(401, "Unauthorized", "Sign in again.")
+    principal = None
+    async with request.app.state.database.transaction() as session:
+        spent = await service.use_refresh(session, claims["sid"], claims["sub"], claims["tid"])
+        if spent is not None:
+            principal = await service.user_principal(session, claims["sub"], claims["tid"])
+        if principal is not None and spent is not None:
+            row = await service.start_session(
+                session,
+                principal.subject_id,
+                principal.tenant_id,
+                _refresh_lifetime(request),
+                family_id=spent.family_id,
+            )
+    # Outside the transaction: a detected reuse has revoked the family and must commit.
+    if principal is None:
+        raise ProblemError(401, "Unauthorized", "Sign in again.")
+    return _me(principal, _set_session(request, response, row.session_id, principal))
+
+
 @router.post("/logout", status_code=204, summary="Sign out")
-async def logout(response: Response) -> Response:
+async def logout(request: Request, response: Response) -> Response:
+    """End this sign-in on the server (its session and refresh tokens stop working)."""
+    keys: SessionKeys = request.app.state.session_keys
+    claims = keys.read(request.cookies.get(SESSION_COOKIE, ""), "access") or keys.read(
+        request.cookies.get(REFRESH_COOKIE, ""), "refresh"
+    )
+    if claims is not None:
+        async with request.app.state.database.transaction() as session:
+            await service.revoke_session_family(session, claims["sid"])
     for name, path in ((SESSION_COOKIE, "/"), (REFRESH_COOKIE, "/api/v1/auth"), (CSRF_COOKIE, "/")):
         response.delete_cookie(name, path=path)
     response.status_code = 204
     return response
 
 
+@router.post(
+    "/password",
+    response_model=Me,
+    summary="Change my password",
+    responses={403: {"description": "The current password is wrong, or the caller is a key."}},
+)
+async def change_password(
+    body: PasswordChange, principal: Viewer, request: Request, response: Response
+) -> Me:
+    """Set a new password. Every session of the user ends; this browser gets a new one."""
+    if principal.kind != "user":
+        raise ProblemError(403, "Forbidden", "API keys have no password.")
+    async with request.app.state.database.transaction() as session:
+        changed = await service.change_password(
+            session, principal, body.current_password, body.new_password
+        )
+        if changed:
+            row = await service.start_session(
+                session, principal.subject_id, principal.tenant_id, _refresh_lifetime(request)
+            )
+    if not changed:
+        raise ProblemError(403, "Forbidden", "The current password is wrong.")
+    return _me(principal, _set_session(request, response, row.session_id, principal))
+
+
 @router.get("/me", response_model=Me, summary="Who am I")
 async def me(principal: Viewer, request: Request) -> Me:
-    return Me(
-        tenant_id=principal.tenant_id,
-        role=principal.role.value,
-        kind=principal.kind,
-        name=principal.name,
-        csrf_token=request.cookies.get(CSRF_COOKIE),
-    )
+    keys: SessionKeys = request.app.state.session_keys
+    csrf = keys.csrf_token(principal.session_id) if principal.session_id else None
+    return _me(principal, csrf)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from trueup.gateway.identity import service
 from trueup.gateway.identity.dependencies import Admin
 from trueup.gateway.identity.principal import Role
+from trueup.gateway.identity.text import SafeText
 from trueup.gateway.models import ApiKey, User
 from trueup.gateway.problems import ProblemError
 
@@ -27,14 +28,14 @@ class UserView(BaseModel):
 
 
 class NewUser(BaseModel):
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    name: str = Field(default="", max_length=200)
+    email: SafeText = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: SafeText = Field(default="", max_length=200)
     password: str = Field(min_length=12, max_length=500)
     role: Role = Role.VIEWER
 
 
 class UserChange(BaseModel):
-    name: str | None = Field(default=None, max_length=200)
+    name: SafeText | None = Field(default=None, max_length=200)
     role: Role | None = None
     active: bool | None = None
 
@@ -90,7 +91,10 @@ async def create_user(body: NewUser, request: Request, principal: Admin) -> User
             )
             return _user(row)
     except IntegrityError as exc:
-        raise ProblemError(409, "Conflict", "A user with this email already exists.") from exc
+        # Unique per tenant: this says nothing about other tenants' users.
+        raise ProblemError(
+            409, "Conflict", "A user with this email already exists in your tenant."
+        ) from exc
 
 
 @router.patch("/users/{user_id}", response_model=UserView)
@@ -113,6 +117,9 @@ async def change_user(
             row.role = body.role.value
         if body.active is not None:
             row.active = body.active
+        if body.active is False:
+            # Sessions end now, and stay ended if the user is reactivated.
+            await service.revoke_user_sessions(session, row.user_id)
         return _user(row)
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
+import math
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-import jwt
 from fastapi import Depends, Request
+from starlette.applications import Starlette
+from starlette.types import Scope
 
 from trueup.gateway.identity import service
 from trueup.gateway.identity.principal import Principal, Role
+from trueup.gateway.identity.tokens import SessionKeys
 from trueup.gateway.problems import ProblemError
 from trueup.platform.database import Database
 
@@ -26,37 +27,74 @@ def _unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def issue_token(secret: str, user_id: str, tenant_id: str, kind: str, lifetime: timedelta) -> str:
-    now = datetime.now(UTC)
-    claims = {"sub": user_id, "tid": tenant_id, "typ": kind, "iat": now, "exp": now + lifetime}
-    return jwt.encode(claims, secret, algorithm="HS256")
+def bearer_credential(header: str) -> str | None:
+    """The credential of `Authorization: Bearer <credential>`, however it is spaced or cased.
 
-
-def read_token(secret: str, token: str, kind: str) -> dict[str, Any] | None:
-    try:
-        claims: dict[str, Any] = jwt.decode(token, secret, algorithms=["HS256"])
-    except jwt.PyJWTError:
+    The one parser of that header, so the rate limiter and authentication agree on who
+    is calling.
+    """
+    parts = header.split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
         return None
-    return claims if claims.get("typ") == kind else None
+    return parts[1]
+
+
+async def principal_for_api_key(app: Starlette, key: str) -> Principal | None:
+    """The principal of an API key: from the short-lived cache, else the database."""
+    state = app.state
+    credentials = state.credentials
+    key_hash = service.hash_key(key)
+    principal: Principal | None = credentials.get(key_hash)
+    if principal is None:
+        database: Database = state.database
+        async with database.transaction(readonly=True) as session:
+            principal = await service.principal_for_api_key(session, key)
+        if principal is not None:
+            credentials.put(key_hash, principal)
+    return principal
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client") or ("unknown", 0)
+    return str(client[0])
+
+
+async def rate_limit_key(scope: Scope) -> str:
+    """Whose budget a request spends: the principal it authenticates as, else its address.
+
+    A session is attributed to its user from the signed token alone (no database); an API
+    key by its cached principal. A credential that does not authenticate counts against
+    the client address, so inventing credentials does not buy fresh budgets.
+    """
+    app = scope["app"]
+    headers = dict(scope.get("headers") or [])
+    authorization = headers.get(b"authorization", b"").decode("latin-1")
+    if authorization:
+        key = bearer_credential(authorization)
+        principal = await principal_for_api_key(app, key) if key else None
+        if principal is not None:
+            return f"api_key:{principal.subject_id}"
+        return f"address:{client_address(scope)}"
+    keys: SessionKeys = app.state.session_keys
+    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE:
+            claims = keys.read(value, "access")
+            if claims is not None:
+                return f"user:{claims['sub']}"
+    return f"address:{client_address(scope)}"
 
 
 async def current_principal(request: Request) -> Principal:
     """The caller, from `Authorization: Bearer <api key>` or the session cookie."""
     database: Database = request.app.state.database
-    secret: str = request.app.state.jwt_secret
+    keys: SessionKeys = request.app.state.session_keys
     header = request.headers.get("authorization", "")
     if header:
-        scheme, _, credential = header.partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
+        credential = bearer_credential(header)
+        if credential is None:
             raise _unauthorized("Use 'Authorization: Bearer <API key>'.")
-        credentials = request.app.state.credentials
-        key_hash = service.hash_key(credential.strip())
-        principal = credentials.get(key_hash)
-        if principal is None:
-            async with database.transaction(readonly=True) as session:
-                principal = await service.principal_for_api_key(session, credential.strip())
-            if principal is not None:
-                credentials.put(key_hash, principal)
+        principal = await principal_for_api_key(request.app, credential)
         if principal is None:
             raise _unauthorized("The API key is not valid or was revoked.")
         request.state.principal = principal
@@ -64,27 +102,21 @@ async def current_principal(request: Request) -> Principal:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise _unauthorized("Sign in, or send an API key.")
-    claims = read_token(secret, token, "access")
+    claims = keys.read(token, "access")
     if claims is None:
         raise _unauthorized("The session has expired; sign in again.")
-    if request.method not in _SAFE_METHODS:
-        # Double-submit CSRF check: a cross-site form cannot read our cookie to echo it.
-        sent = request.headers.get(CSRF_HEADER, "")
-        expected = request.cookies.get(CSRF_COOKIE, "")
-        if not sent or not hmac.compare_digest(sent, expected):
-            raise ProblemError(403, "Forbidden", "Missing or wrong X-CSRF-Token header.")
+    # The token is an HMAC of this session's id: a cross-site form cannot read it, and a
+    # cookie/header pair planted by someone else does not match the session.
+    if request.method not in _SAFE_METHODS and not keys.csrf_matches(
+        claims["sid"], request.headers.get(CSRF_HEADER, "")
+    ):
+        raise ProblemError(403, "Forbidden", "Missing or wrong X-CSRF-Token header.")
     async with database.transaction(readonly=True) as session:
-        principal = await service.user_principal(session, claims["sub"], claims["tid"])
+        principal = await service.session_principal(
+            session, claims["sid"], claims["sub"], claims["tid"]
+        )
     if principal is None:
-        raise _unauthorized("The user no longer exists or was deactivated.")
-    principal = Principal(
-        principal.tenant_id,
-        principal.role,
-        principal.kind,
-        principal.subject_id,
-        principal.name,
-        via_cookie=True,
-    )
+        raise _unauthorized("The session has ended; sign in again.")
     request.state.principal = principal
     return principal
 
@@ -102,6 +134,16 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return check
+
+
+def too_many_requests(detail: str, retry_after: float) -> ProblemError:
+    """A 429 problem with a whole-second `Retry-After` of at least one."""
+    return ProblemError(
+        429,
+        "Too Many Requests",
+        detail,
+        headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+    )
 
 
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]

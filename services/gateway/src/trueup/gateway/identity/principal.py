@@ -28,6 +28,8 @@ class Principal:
     subject_id: str
     name: str
     via_cookie: bool = False
+    session_id: str | None = None
+    """The server-side session of a cookie caller (what logout and CSRF are bound to)."""
 
     def allows(self, needed: Role) -> bool:
         return _RANK[self.role] >= _RANK[needed]

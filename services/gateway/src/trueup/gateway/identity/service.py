@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts import new_id
 from trueup.gateway.identity.principal import Principal, Role
-from trueup.gateway.models import ApiKey, Tenant, User
+from trueup.gateway.models import ApiKey, Session, Tenant, User
 
 _hasher = PasswordHasher()
 
@@ -49,7 +50,7 @@ async def create_user(
     user = User(
         user_id=new_id(),
         tenant_id=tenant_id,
-        email=email.strip().lower(),
+        email=normalized_email(email),
         name=name,
         password_hash=hash_password(password),
         role=role.value,
@@ -88,20 +89,189 @@ async def principal_for_api_key(session: AsyncSession, key: str) -> Principal | 
     return Principal(row.tenant_id, Role(row.role), "api_key", row.key_id, row.name)
 
 
-async def authenticate_user(session: AsyncSession, email: str, password: str) -> User | None:
-    """The active user with these credentials, or None (same answer for both failures)."""
-    user = await session.scalar(sa.select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.active:
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """What a login found: the one user it signs in, or why none."""
+
+    user: User | None
+    ambiguous: bool = False
+
+
+async def authenticate_user(
+    session: AsyncSession, email: str, password: str, tenant_id: str | None = None
+) -> SignIn:
+    """The active user with these credentials (same answer for a wrong email or password).
+
+    An email may exist in several tenants. Without `tenant_id`, every active user with the
+    email is tried and the one whose password verifies signs in; if the password verifies
+    for more than one, the login is ambiguous and the caller must name the tenant.
+    """
+    query = sa.select(User).where(User.email == normalized_email(email), User.active)
+    if tenant_id is not None:
+        query = query.where(User.tenant_id == tenant_id)
+    candidates = list(await session.scalars(query.order_by(User.tenant_id)))
+    if not candidates:
         # Spend the same time as a real check, so timing does not reveal which emails exist.
         _hasher.hash(password)
-        return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
+        return SignIn(None)
+    matching = [user for user in candidates if _verifies(user.password_hash, password)]
+    if len(matching) != 1:
+        return SignIn(None, ambiguous=len(matching) > 1)
+    user = matching[0]
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return user
+    return SignIn(user)
+
+
+def normalized_email(email: str) -> str:
+    """The form emails are stored and compared in."""
+    return email.strip().lower()
+
+
+def _verifies(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def tenants_with_email(session: AsyncSession, email: str) -> list[str]:
+    """The tenants that have a user with this email (for the lockout log line)."""
+    rows = await session.scalars(
+        sa.select(User.tenant_id).where(User.email == normalized_email(email)).distinct()
+    )
+    return sorted(rows)
+
+
+async def change_password(
+    session: AsyncSession, principal: Principal, current: str, new: str
+) -> bool:
+    """Set a new password if `current` is right, ending every session of the user."""
+    user = await session.scalar(
+        sa.select(User).where(
+            User.user_id == principal.subject_id, User.tenant_id == principal.tenant_id
+        )
+    )
+    if user is None or not _verifies(user.password_hash, current):
+        return False
+    user.password_hash = hash_password(new)
+    await revoke_user_sessions(session, user.user_id)
+    return True
+
+
+# --- sessions -------------------------------------------------------------------------
+
+
+async def start_session(
+    session: AsyncSession,
+    user_id: str,
+    tenant_id: str,
+    lifetime: timedelta,
+    family_id: str | None = None,
+) -> Session:
+    """A new session row (a new family unless it continues one by a refresh)."""
+    now = datetime.now(UTC)
+    session_id = secrets.token_urlsafe(24)
+    row = Session(
+        session_id=session_id,
+        family_id=family_id or session_id,
+        user_id=user_id,
+        tenant_id=tenant_id,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(row)
+    # Rows whose refresh token has expired are of no use; the user's own go at sign-in.
+    await session.execute(
+        sa.delete(Session).where(Session.user_id == user_id, Session.expires_at < now)
+    )
+    await session.flush()
+    return row
+
+
+async def session_principal(
+    session: AsyncSession, session_id: str, user_id: str, tenant_id: str
+) -> Principal | None:
+    """The user of a live session: one lookup by the session's primary key."""
+    user = await session.scalar(
+        sa.select(User)
+        .join(Session, Session.user_id == User.user_id)
+        .where(
+            Session.session_id == session_id,
+            Session.revoked_at.is_(None),
+            Session.user_id == user_id,
+            Session.tenant_id == tenant_id,
+            User.tenant_id == tenant_id,
+            User.active,
+        )
+    )
+    if user is None:
+        return None
+    return Principal(
+        user.tenant_id,
+        Role(user.role),
+        "user",
+        user.user_id,
+        user.name or user.email,
+        via_cookie=True,
+        session_id=session_id,
+    )
+
+
+async def use_refresh(
+    session: AsyncSession, session_id: str, user_id: str, tenant_id: str
+) -> Session | None:
+    """Spend a session's refresh token: the session it was for, or None.
+
+    A refresh token works once. Presented again, someone holds a copy: the whole family
+    (every session that came from the same sign-in) is revoked, the rightful browser's
+    newest session included, and the caller must sign in again.
+    """
+    now = datetime.now(UTC)
+    spent = await session.execute(
+        sa.update(Session)
+        .where(
+            Session.session_id == session_id,
+            Session.user_id == user_id,
+            Session.tenant_id == tenant_id,
+            Session.refreshed_at.is_(None),
+            Session.revoked_at.is_(None),
+        )
+        .values(refreshed_at=now)
+    )
+    row = await session.get(Session, session_id)
+    if row is None:
+        return None
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        if row.refreshed_at is not None:
+            await revoke_family(session, row.family_id)
+        return None
+    return row
+
+
+async def revoke_family(session: AsyncSession, family_id: str) -> None:
+    """End every session of one sign-in."""
+    await session.execute(
+        sa.update(Session)
+        .where(Session.family_id == family_id, Session.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
+async def revoke_session_family(session: AsyncSession, session_id: str) -> None:
+    """End the sign-in this session belongs to (signing out)."""
+    row = await session.get(Session, session_id)
+    if row is not None:
+        await revoke_family(session, row.family_id)
+
+
+async def revoke_user_sessions(session: AsyncSession, user_id: str) -> None:
+    """End every session of a user (password change, deactivation)."""
+    await session.execute(
+        sa.update(Session)
+        .where(Session.user_id == user_id, Session.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
 
 
 async def user_principal(session: AsyncSession, user_id: str, tenant_id: str) -> Principal | None:
@@ -125,10 +295,15 @@ async def bootstrap(
     """Create the demo tenant, its admin and API key if they do not exist yet."""
     await ensure_tenant(session, tenant_id, tenant_name)
     if email and password:
-        existing = await session.scalar(sa.select(User).where(User.email == email.lower()))
+        existing = await session.scalar(
+            sa.select(User).where(
+                User.email == normalized_email(email), User.tenant_id == tenant_id
+            )
+        )
         if existing is None:
             await create_user(session, tenant_id, email, password, Role.ADMIN, "Demo admin")
-        elif existing.tenant_id == tenant_id:
+        elif not _verifies(existing.password_hash, password):
             existing.password_hash = hash_password(password)
+            await revoke_user_sessions(session, existing.user_id)
     if api_key and await principal_for_api_key(session, api_key) is None:
         await create_api_key(session, tenant_id, "bootstrap", Role.ADMIN, api_key)
