@@ -61,6 +61,7 @@ log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _STATUS = {
     WebhookFailure.BODY_TOO_LARGE: 413,
+    WebhookFailure.INVALID_WEBHOOK_ID: 400,
     WebhookFailure.INVALID_BODY: 422,
 }
 # Secrets are read per request from a short cache: at 1,000 requests a second the
@@ -177,8 +178,11 @@ class WebhookReceiver:
         return router
 
     async def receive(self, endpoint_id: str, request: Request) -> JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+        declared = request.headers.get("content-length", "")
+        # ASCII digits only, compared by length first: int() of a 5,000-digit header raises.
+        digits, limit = declared.lstrip("0"), str(self.max_body_bytes)
+        too_long = (len(digits), digits) > (len(limit), limit)
+        if declared.isascii() and declared.isdigit() and too_long:
             return _problem(413, "Body too large", f"the limit is {self.max_body_bytes} bytes")
         body = bytearray()
         async for chunk in request.stream():
