@@ -30,6 +30,8 @@ async def settings_for(
         "environment": "test",
         "outbox_poll_seconds": 0.2,
         "graceful_timeout_seconds": 5.0,
+        # Simulators run on 127.0.0.1, which outbound calls refuse unless allowed.
+        "outbound_allow": "127.0.0.0/8,::1",
         **overrides,
     }
     return settings_class(**values)

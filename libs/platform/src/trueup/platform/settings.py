@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from trueup.platform.outbound import OutboundPolicy
 from trueup.platform.secrets import CredentialSealer
 
 
@@ -44,6 +45,26 @@ class ServiceSettings(BaseSettings):
     max_deliver: int = Field(default=8, ge=1, description="Deliveries before dead-lettering.")
     request_timeout_seconds: float = 5.0
     outbox_poll_seconds: float = 1.0
+
+    outbound_allow: str = Field(
+        default="",
+        description=(
+            "Comma-separated CIDRs, addresses or host names that outbound calls (PSA sites,"
+            " vendor APIs) may reach although they are not public: a self-hosted PSA on the"
+            " MSP's network. Empty: public addresses only. The embedded runtime allows"
+            " loopback for its simulators."
+        ),
+    )
+    outbound_require_https: bool | None = Field(
+        default=None, description="Refuse plain http outbound; default: only in prod."
+    )
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """The policy every outbound HTTP call to a user-given address goes through."""
+        require_https = self.outbound_require_https
+        if require_https is None:
+            require_https = self.environment == "prod"
+        return OutboundPolicy.from_settings(self.outbound_allow, require_https=require_https)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or this service's own SQLite file under `data_dir`."""

@@ -18,6 +18,7 @@ from trueup.contracts.messages import UsageSource
 from trueup.platform.database import Database
 from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.messaging import OutboxRelay
+from trueup.platform.outbound import GuardedTransport, OutboundPolicy
 from trueup.vendor_ingestion.models import Connector as ConnectorRow
 from trueup.vendor_ingestion.repository import ConnectorRepository, ScheduleRepository
 from trueup.vendor_ingestion.service import contract_record, record_usage
@@ -34,10 +35,12 @@ from trueup.vendors.connectors import (
 log = get_logger(__name__)
 
 
-def build_connector(row: ConnectorRow) -> Connector:
-    """The library connector a stored configuration describes."""
+def build_connector(row: ConnectorRow, policy: OutboundPolicy) -> Connector:
+    """The library connector a stored configuration describes; its calls go through the
+    outbound policy (a configured base URL may point anywhere)."""
     config: dict[str, Any] = row.config
     schedule = Schedule(every=timedelta(seconds=row.every_seconds))
+    transport = GuardedTransport(policy)
     if row.kind == "pax8":
         return Pax8Connector(
             client_id=config["client_id"],
@@ -46,6 +49,7 @@ def build_connector(row: ConnectorRow) -> Connector:
             token_url=config.get("token_url") or config["base_url"] + "/oauth/token",
             vendor=row.vendor,
             schedule=schedule,
+            transport=transport,
         )
     if row.kind == "ninjaone":
         return NinjaOneConnector(
@@ -54,6 +58,7 @@ def build_connector(row: ConnectorRow) -> Connector:
             base_url=config["base_url"],
             vendor=row.vendor,
             schedule=schedule,
+            transport=transport,
         )
     if row.kind == "huntress":
         return HuntressConnector(
@@ -62,6 +67,7 @@ def build_connector(row: ConnectorRow) -> Connector:
             base_url=config["base_url"],
             vendor=row.vendor,
             schedule=schedule,
+            transport=transport,
         )
     raise ValueError(f"unknown connector kind {row.kind!r}")
 
@@ -76,9 +82,11 @@ class ConnectorScheduler:
         *,
         tick_seconds: float,
         retry_seconds: int,
+        policy: OutboundPolicy,
         batch_size: int = 1000,
     ) -> None:
         self.database = database
+        self.policy = policy
         self.relay = relay
         self.tick_seconds = tick_seconds
         self.retry_seconds = retry_seconds
@@ -117,7 +125,7 @@ class ConnectorScheduler:
                     tenant_id, connector_id, seen, schedule.next_run(now)
                 ):
                     return None  # another replica took this slot
-            connector = build_connector(row)
+            connector = build_connector(row, self.policy)
             try:
                 result = await poll_once(connector)
             finally:

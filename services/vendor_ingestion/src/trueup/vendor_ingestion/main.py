@@ -47,6 +47,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         runtime.relay,
         tick_seconds=settings.connector_tick_seconds,
         retry_seconds=settings.connector_retry_seconds,
+        policy=settings.outbound_policy(),
         batch_size=settings.usage_batch_size,
     )
     queries.register(runtime, context, receiver)

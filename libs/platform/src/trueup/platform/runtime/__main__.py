@@ -174,6 +174,8 @@ async def up(paths: Paths) -> int:
         "TRUEUP_NATS_URL": nats_server.url,
         "TRUEUP_DATA_DIR": str(paths.data),
         "TRUEUP_ENVIRONMENT": "dev",
+        # The simulators listen on loopback, which outbound calls refuse by default (SSRF).
+        "TRUEUP_OUTBOUND_ALLOW": os.environ.get("TRUEUP_OUTBOUND_ALLOW", "127.0.0.0/8,::1"),
         "TRUEUP_DEMO_TENANT_ID": "demo",
         "TRUEUP_BOOTSTRAP_API_KEY": credentials["api_key"],
         "TRUEUP_CREDENTIAL_KEYS": os.environ.get("TRUEUP_CREDENTIAL_KEYS")
