@@ -83,7 +83,12 @@ def secret_value(secret: SecretStr | None) -> str | None:
 
 
 class CredentialKeySettings(BaseSettings):
-    """For services that open PSA credentials (psa_sync, writeback)."""
+    """For services that seal or open secrets (psa_sync, writeback, vendor_ingestion).
+
+    One keyring for every secret at rest: PSA credentials, connector credentials, webhook
+    signing secrets. Keys come from `TRUEUP_CREDENTIAL_KEYS`, or from the file named by
+    `TRUEUP_CREDENTIAL_KEYS_FILE` (a mounted secret), never from the data folder.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TRUEUP_", extra="ignore", frozen=True)
 
@@ -91,12 +96,36 @@ class CredentialKeySettings(BaseSettings):
         default=SecretStr(""),
         description="Comma-separated Fernet keys; the first seals, any opens (rotation).",
     )
+    credential_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "A file holding the keys (comma- or line-separated), e.g. a mounted Kubernetes"
+            " secret; read when TRUEUP_CREDENTIAL_KEYS is empty."
+        ),
+    )
+
+    def _keys(self) -> list[str]:
+        text = self.credential_keys.get_secret_value()
+        if not text.strip() and self.credential_keys_file is not None:
+            data_dir = getattr(self, "data_dir", None)
+            if getattr(self, "environment", None) == "prod" and data_dir is not None:
+                # A key beside the databases it protects protects nothing: whoever copies
+                # the data folder (a backup, a volume snapshot) gets both.
+                keys_path = self.credential_keys_file.resolve()
+                if keys_path.is_relative_to(Path(data_dir).resolve()):
+                    raise RuntimeError(
+                        "TRUEUP_CREDENTIAL_KEYS_FILE is inside the data folder; in production"
+                        " mount the keys elsewhere or pass TRUEUP_CREDENTIAL_KEYS"
+                    )
+            text = self.credential_keys_file.read_text()
+        return [k.strip() for k in text.replace("\n", ",").split(",") if k.strip()]
 
     def credential_sealer(self) -> CredentialSealer:
-        """The sealer for PSA credentials; fails clearly when no key is configured."""
-        keys = [k.strip() for k in self.credential_keys.get_secret_value().split(",") if k.strip()]
+        """The sealer for secrets at rest; fails clearly when no key is configured."""
+        keys = self._keys()
         if not keys:
             raise RuntimeError(
-                "TRUEUP_CREDENTIAL_KEYS is not set: PSA credentials cannot be sealed or opened"
+                "TRUEUP_CREDENTIAL_KEYS (or TRUEUP_CREDENTIAL_KEYS_FILE) is not set: secrets"
+                " at rest cannot be sealed or opened"
             )
         return CredentialSealer(keys)
