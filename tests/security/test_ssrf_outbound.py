@@ -344,3 +344,16 @@ class TestPsaConnections:
         assert not tested.result.ok
         assert took < GATEWAY_QUERY_TIMEOUT
         assert SECRET not in tested.result.detail
+
+
+class TestResolutionFailures:
+    async def test_an_unknown_host_is_a_retryable_connect_error_not_a_refusal(self) -> None:
+        async def fails(host: str, port: int) -> list[str]:
+            raise OSError("name or service not known")
+
+        policy = OutboundPolicy.from_settings("", require_https=False, resolver=fails)
+        with pytest.raises(UnsafeDestinationError, match="could not be resolved"):
+            await policy.check_destination("http://psa.typo.test/")
+        async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get("http://psa.typo.test/")

@@ -52,6 +52,11 @@ class UnsafeDestinationError(httpx.RequestError):
         self.reason = reason
 
 
+class UnresolvableHostError(UnsafeDestinationError):
+    """The host name did not resolve: refused when a URL is saved; when a connection is
+    opened it is an ordinary connect error (DNS may be down for a moment), retried."""
+
+
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
@@ -161,9 +166,9 @@ class OutboundPolicy:
         try:
             addresses = await self.resolver(name, port)
         except OSError as exc:
-            raise UnsafeDestinationError(f"{host} could not be resolved") from exc
+            raise UnresolvableHostError(f"{host} could not be resolved") from exc
         if not addresses:
-            raise UnsafeDestinationError(f"{host} could not be resolved")
+            raise UnresolvableHostError(f"{host} could not be resolved")
         if name in self.allowed_hosts:
             return addresses
         for text in addresses:
@@ -194,7 +199,10 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._policy.safe_addresses(host, port)
+        try:
+            addresses = await self._policy.safe_addresses(host, port)
+        except UnresolvableHostError as exc:
+            raise httpcore.ConnectError(exc.reason) from exc
         last_error: Exception | None = None
         for address in addresses:
             try:
@@ -236,12 +244,12 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         verify: ssl.SSLContext | bool = True,
         limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),
     ) -> None:
-        super().__init__(verify=verify, limits=limits, trust_env=False)
+        super().__init__(verify=verify, limits=limits)
         self.policy = policy
         # Replace the pool httpx built with one whose sockets go through the guard
         # (same settings; httpx exposes no network-backend parameter of its own).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=httpx.create_ssl_context(verify=verify),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
