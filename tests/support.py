@@ -11,11 +11,15 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 
 from tests.conftest import Databases
+from trueup.platform.secrets import CredentialSealer
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
 T = TypeVar("T")
+
+
+TEST_CREDENTIAL_KEY = CredentialSealer.generate_key()
 
 
 async def settings_for(
@@ -31,6 +35,11 @@ async def settings_for(
         "environment": "test",
         "outbox_poll_seconds": 0.2,
         "graceful_timeout_seconds": 5.0,
+        # Simulators run on 127.0.0.1, which outbound calls refuse unless allowed.
+        "outbound_allow": "127.0.0.0/8,::1",
+        # Services that seal secrets need a keyring (psa_sync and writeback tests that
+        # share credentials pass one key to both).
+        "credential_keys": TEST_CREDENTIAL_KEY,
         **overrides,
     }
     if "jwt_secrets" in settings_class.model_fields:

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.bench.bench_csv import emit, generate
 from tests.bench.benchkit import cpu_model
 from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.platform.secrets import CredentialSealer
 from trueup.vendors.webhooks import signed_headers
 
 API_KEY = "tu_bench_ingestion_key_0123456789"
@@ -52,6 +53,9 @@ PEAK_RSS_TARGET_MB = 1024.0
 P99_TARGET_MS = 50.0
 #: No load step may run longer than this, whatever its rate.
 STEP_TIME_LIMIT_SECONDS = 60.0
+
+
+BENCH_CREDENTIAL_KEY = CredentialSealer.generate_key()
 
 
 def _env(nats_url: str, data: Path, service: str, port: int, **extra: str) -> dict[str, str]:
@@ -68,6 +72,8 @@ def _env(nats_url: str, data: Path, service: str, port: int, **extra: str) -> di
             "TRUEUP_HTTP_PORT": str(port),
             "TRUEUP_LOG_LEVEL": "WARNING",
             "TRUEUP_ENVIRONMENT": "test",
+            # vendor_ingestion seals webhook secrets and connector credentials.
+            "TRUEUP_CREDENTIAL_KEYS": BENCH_CREDENTIAL_KEY,
             **extra,
         }
     )

@@ -287,7 +287,38 @@ def query_responder(
                 log.exception("query failed", subject=msg.raw_message.subject)
                 return _reply_error(500, "Internal error")
         reply_model: type[Reply[R]] = Reply[type(result)]  # type: ignore[misc,assignment]
-        return reply_model(result=result).model_dump_json().encode()
+        body = reply_model(result=result).model_dump_json().encode()
+        limit = _reply_limit(broker)
+        if len(body) > limit:
+            # NATS drops a message over its max payload: the caller would wait for its
+            # whole timeout and never learn why. Say so at once instead.
+            log.warning(
+                "query answer too large",
+                subject=msg.raw_message.subject,
+                size=len(body),
+                limit=limit,
+            )
+            return _reply_error(
+                413,
+                "Answer too large",
+                f"the answer would be {len(body)} bytes, over the {limit}-byte message limit;"
+                " ask for less",
+            )
+        return body
+
+
+# Headroom for the reply's headers (correlation id, trace context) within max_payload.
+_REPLY_HEADROOM_BYTES = 4096
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+def _reply_limit(broker: NatsBroker) -> int:
+    """The largest reply body the connected server takes (its max_payload, less headroom)."""
+    try:
+        max_payload = int(broker.config.connection_state.connection.max_payload)
+    except Exception:  # not connected (TestNatsBroker): assume the server default
+        max_payload = DEFAULT_MAX_PAYLOAD_BYTES
+    return max_payload - _REPLY_HEADROOM_BYTES
 
 
 def _reply_error(status: int, title: str, detail: str = "") -> bytes:

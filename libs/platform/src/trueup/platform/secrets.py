@@ -19,7 +19,9 @@ class CredentialSealer:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("at least one credential key is required")
-        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+        fernets = [Fernet(k.encode()) for k in keys]
+        self._primary = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     @staticmethod
     def generate_key() -> str:
@@ -38,3 +40,11 @@ class CredentialSealer:
 
     def rotate(self, sealed: str) -> str:
         return self._fernet.rotate(sealed.encode()).decode()
+
+    def is_current(self, sealed: str) -> bool:
+        """Whether the value is sealed with the first key (else `rotate` it)."""
+        try:
+            self._primary.decrypt(sealed.encode())
+        except InvalidToken:
+            return False
+        return True

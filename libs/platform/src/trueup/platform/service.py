@@ -67,6 +67,7 @@ class ServiceRuntime:
                 self.migrations,
                 self.settings.resolved_database_url(),
                 self.database.schema,
+                attributes={"credential_keys": self.settings},
             )
 
     async def start(self) -> None:

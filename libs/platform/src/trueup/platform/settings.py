@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from trueup.platform.outbound import OutboundPolicy
 from trueup.platform.secrets import CredentialSealer
 
 
@@ -45,6 +46,26 @@ class ServiceSettings(BaseSettings):
     request_timeout_seconds: float = 5.0
     outbox_poll_seconds: float = 1.0
 
+    outbound_allow: str = Field(
+        default="",
+        description=(
+            "Comma-separated CIDRs, addresses or host names that outbound calls (PSA sites,"
+            " vendor APIs) may reach although they are not public: a self-hosted PSA on the"
+            " MSP's network. Empty: public addresses only. The embedded runtime allows"
+            " loopback for its simulators."
+        ),
+    )
+    outbound_require_https: bool | None = Field(
+        default=None, description="Refuse plain http outbound; default: only in prod."
+    )
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """The policy every outbound HTTP call to a user-given address goes through."""
+        require_https = self.outbound_require_https
+        if require_https is None:
+            require_https = self.environment == "prod"
+        return OutboundPolicy.from_settings(self.outbound_allow, require_https=require_https)
+
     def resolved_database_url(self) -> str:
         """The configured URL, or this service's own SQLite file under `data_dir`."""
         if self.database_url:
@@ -62,7 +83,12 @@ def secret_value(secret: SecretStr | None) -> str | None:
 
 
 class CredentialKeySettings(BaseSettings):
-    """For services that open PSA credentials (psa_sync, writeback)."""
+    """For services that seal or open secrets (psa_sync, writeback, vendor_ingestion).
+
+    One keyring for every secret at rest: PSA credentials, connector credentials, webhook
+    signing secrets. Keys come from `TRUEUP_CREDENTIAL_KEYS`, or from the file named by
+    `TRUEUP_CREDENTIAL_KEYS_FILE` (a mounted secret), never from the data folder.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TRUEUP_", extra="ignore", frozen=True)
 
@@ -70,12 +96,36 @@ class CredentialKeySettings(BaseSettings):
         default=SecretStr(""),
         description="Comma-separated Fernet keys; the first seals, any opens (rotation).",
     )
+    credential_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "A file holding the keys (comma- or line-separated), e.g. a mounted Kubernetes"
+            " secret; read when TRUEUP_CREDENTIAL_KEYS is empty."
+        ),
+    )
+
+    def _keys(self) -> list[str]:
+        text = self.credential_keys.get_secret_value()
+        if not text.strip() and self.credential_keys_file is not None:
+            data_dir = getattr(self, "data_dir", None)
+            if getattr(self, "environment", None) == "prod" and data_dir is not None:
+                # A key beside the databases it protects protects nothing: whoever copies
+                # the data folder (a backup, a volume snapshot) gets both.
+                keys_path = self.credential_keys_file.resolve()
+                if keys_path.is_relative_to(Path(data_dir).resolve()):
+                    raise RuntimeError(
+                        "TRUEUP_CREDENTIAL_KEYS_FILE is inside the data folder; in production"
+                        " mount the keys elsewhere or pass TRUEUP_CREDENTIAL_KEYS"
+                    )
+            text = self.credential_keys_file.read_text()
+        return [k.strip() for k in text.replace("\n", ",").split(",") if k.strip()]
 
     def credential_sealer(self) -> CredentialSealer:
-        """The sealer for PSA credentials; fails clearly when no key is configured."""
-        keys = [k.strip() for k in self.credential_keys.get_secret_value().split(",") if k.strip()]
+        """The sealer for secrets at rest; fails clearly when no key is configured."""
+        keys = self._keys()
         if not keys:
             raise RuntimeError(
-                "TRUEUP_CREDENTIAL_KEYS is not set: PSA credentials cannot be sealed or opened"
+                "TRUEUP_CREDENTIAL_KEYS (or TRUEUP_CREDENTIAL_KEYS_FILE) is not set: secrets"
+                " at rest cannot be sealed or opened"
             )
         return CredentialSealer(keys)

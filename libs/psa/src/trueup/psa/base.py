@@ -35,6 +35,7 @@ from tenacity import (
 from trueup.psa.errors import (
     PsaAuthError,
     PsaConflict,
+    PsaDestinationRefused,
     PsaNotFound,
     PsaRateLimited,
     PsaRequestError,
@@ -407,6 +408,10 @@ class PsaClient(abc.ABC):
                 raise PsaTimeout(
                     f"connection failed: {type(exc).__name__}: {exc}", psa=psa, endpoint=endpoint
                 ) from exc
+            except httpx.RequestError as exc:
+                # Not a transport failure: the transport refused to send (an outbound
+                # policy: plain http, a private address). Sending again changes nothing.
+                raise PsaDestinationRefused(str(exc), psa=psa, endpoint=endpoint) from exc
             status = response.status_code
             if status == 401 and authenticated and auth_try == 0 and await self._on_unauthorized():
                 continue

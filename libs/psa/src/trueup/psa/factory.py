@@ -61,3 +61,13 @@ def credentials_to_dict(credentials: PsaCredentials) -> tuple[str, dict[str, str
             values = {k: v for k, v in dataclasses.asdict(credentials).items() if v is not None}
             return psa, {k: str(v) for k, v in values.items()}
     raise TypeError(f"not PSA credentials: {type(credentials).__name__}")
+
+
+def credential_urls(credentials: PsaCredentials) -> list[str]:
+    """Every URL the client will call first, from its credentials (checked when saved)."""
+    if isinstance(credentials, ConnectWiseCredentials):
+        site = credentials.site.strip().rstrip("/")
+        return [site if site.startswith(("http://", "https://")) else f"https://{site}"]
+    if isinstance(credentials, AutotaskCredentials):
+        return [u for u in (credentials.zone_url, credentials.zone_lookup_url) if u]
+    return [u for u in (credentials.base_url, credentials.auth_url) if u]

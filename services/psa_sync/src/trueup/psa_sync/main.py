@@ -20,9 +20,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
     sealer = settings.credential_sealer()
+    policy = settings.outbound_policy()
     syncer = Syncer(
         runtime.database,
         sealer,
+        policy=policy,
         batch_size=settings.snapshot_batch_size,
         full_sync_every=settings.full_sync_every,
         timeout=settings.psa_timeout_seconds,
@@ -35,7 +37,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         tick_seconds=settings.scheduler_tick_seconds,
     )
     commands.register(runtime, scheduler)
-    queries.register(runtime, sealer, scheduler, settings.psa_timeout_seconds)
+    queries.register(runtime, sealer, scheduler, policy, test_seconds=settings.psa_test_seconds)
 
     async def start() -> None:
         if settings.demo_tenant_id:

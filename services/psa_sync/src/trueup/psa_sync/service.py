@@ -25,10 +25,11 @@ from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import enqueue
 from trueup.platform.metrics import MeteredTransport
+from trueup.platform.outbound import GuardedTransport, OutboundPolicy
 from trueup.platform.secrets import CredentialSealer
 from trueup.psa.base import PsaClient, RetryPolicy
 from trueup.psa.errors import PsaAuthError, PsaError
-from trueup.psa.factory import create_client, credentials_from_dict
+from trueup.psa.factory import create_client, credential_urls, credentials_from_dict
 from trueup.psa.models import BillingCycle, ContractStatus, PsaContract, PsaLineItem
 from trueup.psa_sync.models import (
     Connection,
@@ -114,6 +115,18 @@ class SyncOutcome:
     error: str | None = None
 
 
+async def check_destinations(policy: OutboundPolicy, request: m.SavePsaConnection) -> None:
+    """Refuse a connection whose PSA address the outbound policy would refuse anyway.
+
+    Raises ValueError for unusable credentials and `UnsafeDestinationError` for an address
+    that is not https (in production) or not public. Every later call is checked again
+    when it connects (the name may resolve elsewhere by then).
+    """
+    credentials = credentials_from_dict(request.psa, request.credentials)
+    for url in credential_urls(credentials):
+        await policy.check_destination(url)
+
+
 async def save_connection(
     session: AsyncSession,
     sealer: CredentialSealer,
@@ -151,15 +164,17 @@ async def save_connection(
 def open_client(
     connection: Connection,
     sealer: CredentialSealer,
+    policy: OutboundPolicy,
     timeout: float,
-    retry_seconds: float = 300.0,
+    retry: RetryPolicy | None = None,
 ) -> PsaClient:
-    """A PSA client for the connection (credentials opened in memory only)."""
+    """A PSA client for the connection (credentials opened in memory only), whose every
+    connection goes through the outbound policy."""
     return create_client(
         credentials_from_dict(connection.psa, sealer.open(connection.sealed_credentials)),
         timeout=timeout,
-        retry=RetryPolicy(max_elapsed=retry_seconds),
-        transport=MeteredTransport(connection.psa),
+        retry=retry or RetryPolicy(),
+        transport=MeteredTransport(connection.psa, GuardedTransport(policy)),
     )
 
 
@@ -210,6 +225,7 @@ class Syncer:
         database: Database,
         sealer: CredentialSealer,
         *,
+        policy: OutboundPolicy,
         batch_size: int,
         full_sync_every: int,
         timeout: float,
@@ -217,6 +233,7 @@ class Syncer:
     ) -> None:
         self.database = database
         self.sealer = sealer
+        self.policy = policy
         self.batch_size = batch_size
         self.full_sync_every = full_sync_every
         self.timeout = timeout
@@ -237,7 +254,13 @@ class Syncer:
             watermark = connection.watermark
             psa = connection.psa
             connection.status = "syncing"
-            client = open_client(connection, self.sealer, self.timeout, self.retry_seconds)
+            client = open_client(
+                connection,
+                self.sealer,
+                self.policy,
+                self.timeout,
+                RetryPolicy(max_elapsed=self.retry_seconds),
+            )
         sync_id = new_id()
         started = datetime.now(UTC)
         log.info("sync started", connection_id=connection_id, full=full, sync_id=sync_id)
@@ -251,8 +274,11 @@ class Syncer:
                 )
         except PsaError as exc:
             status = "bad_credentials" if isinstance(exc, PsaAuthError) else "error"
-            await self._failed(tenant_id, connection_id, sync_id, full, status, str(exc))
-            return SyncOutcome(sync_id, full, False, 0, str(exc))
+            # The full message (which may quote the PSA's answer) goes to the log only;
+            # the stored status, which every viewer reads, gets the fixed phrase.
+            log.warning("sync failed", connection_id=connection_id, status=status, error=str(exc))
+            await self._failed(tenant_id, connection_id, sync_id, full, status, exc.public_message)
+            return SyncOutcome(sync_id, full, False, 0, exc.public_message)
         async with self.database.transaction(tenant_id) as session:
             repo = ConnectionRepository(session, tenant_id)
             connection = await repo.get(connection_id)
@@ -296,7 +322,6 @@ class Syncer:
     async def _failed(
         self, tenant_id: str, connection_id: str, sync_id: str, full: bool, status: str, error: str
     ) -> None:
-        log.warning("sync failed", connection_id=connection_id, status=status, error=error)
         async with self.database.transaction(tenant_id) as session:
             connection = await ConnectionRepository(session, tenant_id).get(connection_id)
             if connection is None:

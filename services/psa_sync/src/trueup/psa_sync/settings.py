@@ -15,6 +15,9 @@ class Settings(ServiceSettings, CredentialKeySettings):
     psa_timeout_seconds: float = 30.0
     psa_retry_seconds: float = 300.0
     """How long one PSA call keeps retrying 429s and 5xx before the sync gives up."""
+    psa_test_seconds: float = 4.0
+    """The whole budget of a "test connection" call, retries included: below the
+    gateway's query timeout (5 s), so the admin hears the PSA's answer, not a 503."""
     demo_tenant_id: str | None = None
     """When set (the embedded runtime sets `demo`), connect that tenant to the demo PSA."""
     demo_connectwise_url: str = "http://127.0.0.1:8101"

@@ -18,8 +18,11 @@ from trueup.contracts.messages import UsageSource
 from trueup.platform.database import Database
 from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.messaging import OutboxRelay
+from trueup.platform.outbound import GuardedTransport, OutboundPolicy
+from trueup.platform.secrets import CredentialSealer
 from trueup.vendor_ingestion.models import Connector as ConnectorRow
 from trueup.vendor_ingestion.repository import ConnectorRepository, ScheduleRepository
+from trueup.vendor_ingestion.sealing import open_config, seal_config
 from trueup.vendor_ingestion.service import contract_record, record_usage
 from trueup.vendors.connectors import (
     Connector,
@@ -34,10 +37,14 @@ from trueup.vendors.connectors import (
 log = get_logger(__name__)
 
 
-def build_connector(row: ConnectorRow) -> Connector:
-    """The library connector a stored configuration describes."""
-    config: dict[str, Any] = row.config
+def build_connector(
+    row: ConnectorRow, sealer: CredentialSealer, policy: OutboundPolicy
+) -> Connector:
+    """The library connector a stored (sealed) configuration describes; its calls go
+    through the outbound policy (a configured base URL may point anywhere)."""
+    config: dict[str, Any] = open_config(sealer, row.config)
     schedule = Schedule(every=timedelta(seconds=row.every_seconds))
+    transport = GuardedTransport(policy)
     if row.kind == "pax8":
         return Pax8Connector(
             client_id=config["client_id"],
@@ -46,6 +53,7 @@ def build_connector(row: ConnectorRow) -> Connector:
             token_url=config.get("token_url") or config["base_url"] + "/oauth/token",
             vendor=row.vendor,
             schedule=schedule,
+            transport=transport,
         )
     if row.kind == "ninjaone":
         return NinjaOneConnector(
@@ -54,6 +62,7 @@ def build_connector(row: ConnectorRow) -> Connector:
             base_url=config["base_url"],
             vendor=row.vendor,
             schedule=schedule,
+            transport=transport,
         )
     if row.kind == "huntress":
         return HuntressConnector(
@@ -62,6 +71,7 @@ def build_connector(row: ConnectorRow) -> Connector:
             base_url=config["base_url"],
             vendor=row.vendor,
             schedule=schedule,
+            transport=transport,
         )
     raise ValueError(f"unknown connector kind {row.kind!r}")
 
@@ -76,9 +86,13 @@ class ConnectorScheduler:
         *,
         tick_seconds: float,
         retry_seconds: int,
+        sealer: CredentialSealer,
+        policy: OutboundPolicy,
         batch_size: int = 1000,
     ) -> None:
         self.database = database
+        self.sealer = sealer
+        self.policy = policy
         self.relay = relay
         self.tick_seconds = tick_seconds
         self.retry_seconds = retry_seconds
@@ -86,7 +100,9 @@ class ConnectorScheduler:
         self._task: asyncio.Task[None] | None = None
 
     async def configure(self, row: ConnectorRow, *, first_run: datetime | None = None) -> None:
-        """Save a connector and schedule it (now, unless `first_run` says otherwise)."""
+        """Save a connector, its configuration sealed, and schedule it (now, unless
+        `first_run` says otherwise)."""
+        row.config = seal_config(self.sealer, row.config)
         async with self.database.transaction(row.tenant_id) as session:
             await ConnectorRepository(session, row.tenant_id).save(row)
             await ScheduleRepository(session).set(
@@ -117,7 +133,7 @@ class ConnectorScheduler:
                     tenant_id, connector_id, seen, schedule.next_run(now)
                 ):
                     return None  # another replica took this slot
-            connector = build_connector(row)
+            connector = build_connector(row, self.sealer, self.policy)
             try:
                 result = await poll_once(connector)
             finally:

@@ -28,6 +28,7 @@ log = get_logger(__name__)
 
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
+    sealer = settings.credential_sealer()
     context = ImportContext(
         database=runtime.database,
         broker=runtime.broker,
@@ -38,6 +39,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     receiver = WebhookReceiver(
         runtime.database,
         runtime.relay,
+        sealer=sealer,
         max_body_bytes=settings.webhook_max_body_bytes,
         tolerance=timedelta(seconds=settings.webhook_tolerance_seconds),
         batch_size=settings.usage_batch_size,
@@ -47,6 +49,8 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         runtime.relay,
         tick_seconds=settings.connector_tick_seconds,
         retry_seconds=settings.connector_retry_seconds,
+        sealer=sealer,
+        policy=settings.outbound_policy(),
         batch_size=settings.usage_batch_size,
     )
     queries.register(runtime, context, receiver)

@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from trueup.platform.settings import ServiceSettings
+from trueup.platform.settings import CredentialKeySettings, ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, CredentialKeySettings):
     """Vendor ingestion settings (`TRUEUP_*`)."""
 
     service_name: str = "vendor_ingestion"

@@ -39,8 +39,10 @@ from trueup.platform.broker import QueryFailedError
 from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import OutboxRelay
+from trueup.platform.secrets import CredentialSealer
 from trueup.vendor_ingestion.models import WebhookEndpoint, WebhookSecret
 from trueup.vendor_ingestion.repository import WebhookRepository
+from trueup.vendor_ingestion.sealing import open_secret, seal_secret
 from trueup.vendor_ingestion.service import (
     Delivery,
     RecordedUsage,
@@ -61,6 +63,7 @@ log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _STATUS = {
     WebhookFailure.BODY_TOO_LARGE: 413,
+    WebhookFailure.INVALID_WEBHOOK_ID: 400,
     WebhookFailure.INVALID_BODY: 422,
 }
 # Secrets are read per request from a short cache: at 1,000 requests a second the
@@ -94,12 +97,14 @@ class WebhookReceiver:
         database: Database,
         relay: OutboxRelay,
         *,
+        sealer: CredentialSealer,
         max_body_bytes: int,
         tolerance: timedelta,
         batch_size: int = 1000,
     ) -> None:
         self.database = database
         self.relay = relay
+        self.sealer = sealer
         self.max_body_bytes = max_body_bytes
         self.tolerance = tolerance
         self.batch_size = batch_size
@@ -145,7 +150,8 @@ class WebhookReceiver:
             if endpoint is None:
                 return None
             valid = await webhooks.secrets(endpoint_id, valid_at=datetime.now(UTC))
-        known = _Known(endpoint.vendor, tuple(s.secret for s in valid), time.monotonic())
+        secrets = tuple(open_secret(self.sealer, s.secret) for s in valid)
+        known = _Known(endpoint.vendor, secrets, time.monotonic())
         self._cache[endpoint_id] = known
         return known
 
@@ -177,8 +183,11 @@ class WebhookReceiver:
         return router
 
     async def receive(self, endpoint_id: str, request: Request) -> JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+        declared = request.headers.get("content-length", "")
+        # ASCII digits only, compared by length first: int() of a 5,000-digit header raises.
+        digits, limit = declared.lstrip("0"), str(self.max_body_bytes)
+        too_long = (len(digits), digits) > (len(limit), limit)
+        if declared.isascii() and declared.isdigit() and too_long:
             return _problem(413, "Body too large", f"the limit is {self.max_body_bytes} bytes")
         body = bytearray()
         async for chunk in request.stream():
@@ -391,7 +400,7 @@ async def list_endpoints(
 
 
 async def create_endpoint(
-    database: Database, envelope: Envelope[CreateWebhookEndpoint]
+    database: Database, sealer: CredentialSealer, envelope: Envelope[CreateWebhookEndpoint]
 ) -> WebhookSecretIssued:
     tenant_id, command = envelope.tenant_id, envelope.payload
     now = datetime.now(UTC)
@@ -402,11 +411,12 @@ async def create_endpoint(
         name=command.name,
         created_at=now,
     )
+    issued = generate_secret()
     secret = WebhookSecret(
         tenant_id=tenant_id,
         secret_id=new_id(),
         endpoint_id=endpoint.endpoint_id,
-        secret=generate_secret(),
+        secret=seal_secret(sealer, issued),
         created_at=now,
         expires_at=None,
     )
@@ -414,7 +424,7 @@ async def create_endpoint(
         webhooks = WebhookRepository(session, tenant_id)
         await webhooks.add(endpoint)
         await webhooks.add(secret)
-    return WebhookSecretIssued(endpoint=_endpoint_view(endpoint, [secret]), secret=secret.secret)
+    return WebhookSecretIssued(endpoint=_endpoint_view(endpoint, [secret]), secret=issued)
 
 
 async def rotate_secret(
@@ -431,15 +441,16 @@ async def rotate_secret(
         await webhooks.expire_secrets(
             endpoint.endpoint_id, now + timedelta(seconds=command.grace_seconds)
         )
+        issued = generate_secret()
         secret = WebhookSecret(
             tenant_id=tenant_id,
             secret_id=new_id(),
             endpoint_id=endpoint.endpoint_id,
-            secret=generate_secret(),
+            secret=seal_secret(receiver.sealer, issued),
             created_at=now,
             expires_at=None,
         )
         await webhooks.add(secret)
         current = list(await webhooks.secrets(endpoint.endpoint_id, valid_at=now))
     receiver.forget(endpoint.endpoint_id)
-    return WebhookSecretIssued(endpoint=_endpoint_view(endpoint, current), secret=secret.secret)
+    return WebhookSecretIssued(endpoint=_endpoint_view(endpoint, current), secret=issued)

@@ -19,6 +19,7 @@ from trueup.contracts import wrap
 from trueup.contracts.messages import GetPsaConnection, PsaConnectionSealed, subject_for
 from trueup.platform.broker import ask
 from trueup.platform.metrics import MeteredTransport
+from trueup.platform.outbound import GuardedTransport, OutboundPolicy
 from trueup.platform.secrets import CredentialSealer, CredentialsSealError
 from trueup.psa import PsaClient, PsaCredentials, RetryPolicy, create_client
 from trueup.psa.factory import credentials_from_dict
@@ -52,8 +53,10 @@ class PsaClients:
         timeout: float,
         ask_timeout: float,
         ttl_seconds: float,
+        policy: OutboundPolicy,
     ) -> None:
         self._broker = broker
+        self._policy = policy
         self._sealer = sealer
         self._retry = retry
         self._timeout = timeout
@@ -90,7 +93,7 @@ class PsaClients:
                 credentials_from(sealed.psa, document),
                 timeout=self._timeout,
                 retry=self._retry,
-                transport=MeteredTransport(sealed.psa),
+                transport=MeteredTransport(sealed.psa, GuardedTransport(self._policy)),
             )
             if previous is not None:
                 # Credentials changed: jobs still using the old client keep it until they

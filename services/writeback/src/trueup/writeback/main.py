@@ -36,6 +36,7 @@ class WritebackRuntime(ServiceRuntime):
             timeout=settings.psa_timeout_seconds,
             ask_timeout=settings.request_timeout_seconds,
             ttl_seconds=settings.psa_client_ttl_seconds,
+            policy=settings.outbound_policy(),
         )
         self.driver = JobDriver(
             self.database, self.relay, self.clients, settings, JobWorker.new_owner()

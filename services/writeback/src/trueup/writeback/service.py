@@ -160,14 +160,14 @@ class JobDriver:
                 # users): a few attempts, each with credentials asked afresh.
                 self.clients.forget(job.tenant_id, command.connection_id)
                 if job.attempts + 1 >= min(AUTH_ATTEMPTS, self.settings.writeback_max_attempts):
-                    await self._fail(job, command, f"PSA refused the credentials: {exc}", dead=True)
+                    await self._fail(job, command, _public(exc), dead=True)
                 else:
                     await self._attempt_failed(job, command, exc)
             except (PsaError, ConnectionRejectedError) as exc:
                 if isinstance(exc, _TRANSIENT):
                     await self._attempt_failed(job, command, exc)
                 else:
-                    await self._fail(job, command, str(exc), dead=False)
+                    await self._fail(job, command, _public(exc), dead=False)
             except Exception as exc:
                 if not isinstance(exc, _TRANSIENT):
                     log.exception("writeback job attempt failed unexpectedly")
@@ -306,7 +306,7 @@ class JobDriver:
         await self._finish(job, status, payload, last_error=error[:2000], attempts=job.attempts + 1)
 
     async def _attempt_failed(self, job: Job, command: ApplyWriteback, exc: BaseException) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        error = _public(exc)
         attempts = job.attempts + 1
         if attempts >= self.settings.writeback_max_attempts:
             await self._fail(job, command, error, dead=True)
@@ -384,3 +384,12 @@ class JobDriver:
         )
         for name, value in values.items():
             setattr(job, name, value)
+
+
+def _public(exc: BaseException) -> str:
+    """A job's error as people read it: a PSA's own answer (which may quote any page the
+    connection's address serves) goes to the log, never into the job or its event."""
+    if isinstance(exc, PsaError):
+        log.warning("psa call failed", error_type=type(exc).__name__, error=str(exc))
+        return f"{type(exc).__name__}: {exc.public_message}"
+    return f"{type(exc).__name__}: {exc}"

@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 
+from trueup.platform.runtime.keyring import demo_credential_keys
 from trueup.platform.runtime.nats_server import EmbeddedNats, free_port, port_is_free
 from trueup.platform.runtime.supervisor import ProcessSpec, Supervisor
-from trueup.platform.secrets import CredentialSealer
 
 SERVICES: tuple[tuple[str, int], ...] = (
     ("gateway", 8000),
@@ -72,7 +72,6 @@ def _demo_credentials(paths: Paths) -> dict[str, str]:
     if paths.credentials.exists():
         stored = json.loads(paths.credentials.read_text())
     credentials = {
-        "credential_key": stored.get("credential_key") or CredentialSealer.generate_key(),
         "email": stored.get("email", "admin@demo-msp.example"),
         "password": stored.get("password") or secrets.token_urlsafe(12),
         "api_key": stored.get("api_key") or "tu_demo_" + secrets.token_urlsafe(24),
@@ -189,15 +188,17 @@ async def up(paths: Paths) -> int:
         print(f"nats-server did not start: {exc} (see {paths.nats_log})", file=sys.stderr)
         return 1
 
+    credential_keys = demo_credential_keys(paths.root, legacy=paths.credentials)
     credentials = _demo_credentials(paths)
     base_env = {
         "TRUEUP_NATS_URL": nats_server.url,
         "TRUEUP_DATA_DIR": str(paths.data),
         "TRUEUP_ENVIRONMENT": "dev",
+        # The simulators listen on loopback, which outbound calls refuse by default (SSRF).
+        "TRUEUP_OUTBOUND_ALLOW": os.environ.get("TRUEUP_OUTBOUND_ALLOW", "127.0.0.0/8,::1"),
         "TRUEUP_DEMO_TENANT_ID": "demo",
         "TRUEUP_BOOTSTRAP_API_KEY": credentials["api_key"],
-        "TRUEUP_CREDENTIAL_KEYS": os.environ.get("TRUEUP_CREDENTIAL_KEYS")
-        or credentials["credential_key"],
+        "TRUEUP_CREDENTIAL_KEYS": os.environ.get("TRUEUP_CREDENTIAL_KEYS") or credential_keys,
         "TRUEUP_BOOTSTRAP_EMAIL": credentials["email"],
         "TRUEUP_BOOTSTRAP_PASSWORD": credentials["password"],
         "TRUEUP_JWT_SECRETS": _session_secrets(paths),

@@ -101,12 +101,15 @@ async def poll_once(connector: Connector, *, clock: Clock = utc_now) -> PollResu
         records = await connector.poll()
     except Exception as error:  # one vendor's failure must not stop the others
         logger.warning("connector.poll_failed", connector=connector.name, error=str(error))
+        # The stored error is shown to users: a ConnectorError says what failed in our
+        # words; any other error's text may quote the vendor's answer, so it stays in the log.
+        reason = str(error) if isinstance(error, ConnectorError) else "its answer could not be used"
         return PollResult(
             connector.name,
             connector.vendor,
             started,
             clock(),
-            error=f"{type(error).__name__}: {error}",
+            error=f"{type(error).__name__}: {reason}",
         )
     logger.info("connector.polled", connector=connector.name, records=len(records))
     return PollResult(connector.name, connector.vendor, started, clock(), tuple(records))

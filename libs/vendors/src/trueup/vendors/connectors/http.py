@@ -103,15 +103,19 @@ class VendorHttp:
             response = await self.client.request(method, url, **kwargs)
         except httpx.TransportError as error:
             raise _RetryableError(f"{type(error).__name__}: {error}") from error
+        except httpx.RequestError as error:
+            # Refused before sending (an outbound policy): retrying changes nothing.
+            raise ConnectorError(self.connector, f"{method} {url} not sent: {error}") from error
         if response.status_code in _RETRY_STATUSES or response.status_code >= 500:
             raise _RetryableError(
                 f"HTTP {response.status_code}",
                 parse_retry_after(response.headers.get("retry-after")),
             )
         if response.status_code >= 400:
+            # The status only: the poll's error is shown to users, and the body of whatever
+            # answers at a configured address is not theirs to read.
             raise ConnectorError(
-                self.connector,
-                f"{method} {url} answered HTTP {response.status_code}: {response.text[:200]}",
+                self.connector, f"{method} {url} answered HTTP {response.status_code}"
             )
         return response
 

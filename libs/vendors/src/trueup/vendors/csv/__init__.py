@@ -9,6 +9,7 @@ The usual sequence for an import::
 
 from trueup.vendors.csv.detect import (
     DEFAULT_SAMPLE_BYTES,
+    MAX_COLUMNS,
     CsvSource,
     Detection,
     NumberFormat,
@@ -23,6 +24,7 @@ from trueup.vendors.csv.errors import (
     EmptyFileError,
     MappingError,
     NoHeaderError,
+    TooManyColumnsError,
 )
 from trueup.vendors.csv.inspection import Inspection, content_digest, inspect_file
 from trueup.vendors.csv.mapping import (
@@ -51,6 +53,7 @@ from trueup.vendors.csv.suggest import (
 __all__ = [
     "DEFAULT_SAMPLE_BYTES",
     "MAPPING_EXAMPLES",
+    "MAX_COLUMNS",
     "BinaryFileError",
     "ColumnCandidate",
     "ColumnMapping",
@@ -73,6 +76,7 @@ __all__ = [
     "QuantityMode",
     "RowError",
     "RowFilter",
+    "TooManyColumnsError",
     "ValidationReport",
     "VendorUsage",
     "aggregate",

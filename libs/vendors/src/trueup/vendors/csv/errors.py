@@ -66,6 +66,12 @@ class NoHeaderError(CsvImportError):
     code = "no_header"
 
 
+class TooManyColumnsError(CsvImportError):
+    """The file is wider than any usage report (`MAX_COLUMNS`): refused before it is parsed."""
+
+    code = "too_many_columns"
+
+
 class MappingError(CsvImportError):
     """The column mapping names a column that the file does not have."""
 

@@ -7,10 +7,10 @@ idempotency key so a retried push is applied once.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from trueup.vendors.usage import Quantity, UsageRecord
 
@@ -20,6 +20,19 @@ MAX_UNIT_COUNTS_PER_PUSH = 5000
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200)]
 Name = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    # 0001-01-01T00:00+14:00 parses, but has no UTC instant: storing or comparing it later
+    # would raise far from the request. Refuse it here, as a field error.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("the time is outside the range that can be expressed in UTC") from error
+
+
+#: An aware time, carried to UTC (so it is refused at the edge if it has no UTC instant).
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class UsagePushRecord(BaseModel):
@@ -32,7 +45,7 @@ class UsagePushRecord(BaseModel):
     sku: Identifier
     sku_name: Name | None = None
     quantity: Quantity
-    observed_at: AwareDatetime | None = None
+    observed_at: Instant | None = None
 
 
 class UsageBatch(BaseModel):
@@ -136,7 +149,7 @@ class SetUnitCounts(BaseModel):
     accounts: list[PushAccount] = Field(min_length=1, max_length=MAX_UNIT_COUNTS_PER_PUSH)
     services: list[PushService] = Field(min_length=1, max_length=MAX_UNIT_COUNTS_PER_PUSH)
     unit_counts: list[UnitCount] = Field(min_length=1, max_length=MAX_UNIT_COUNTS_PER_PUSH)
-    observed_at: AwareDatetime | None = None
+    observed_at: Instant | None = None
 
     @model_validator(mode="after")
     def _counts_refer_to_listed_accounts_and_services(self) -> Self:

@@ -22,6 +22,11 @@ from standardwebhooks.webhooks import Webhook
 
 DEFAULT_TOLERANCE = timedelta(minutes=5)
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: Longest `webhook-id` taken: it becomes part of an idempotency key stored per delivery.
+MAX_WEBHOOK_ID_LENGTH = 200
+# Unix seconds as ASCII digits, at most 12 of them (year 33658): anything longer cannot be
+# within any tolerance, and converting it would overflow `datetime`.
+_MAX_TIMESTAMP_DIGITS = 12
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format marker, not a secret
 
 
@@ -29,6 +34,7 @@ class WebhookFailure(StrEnum):
     """Why a webhook was refused."""
 
     MISSING_HEADERS = "missing_headers"
+    INVALID_WEBHOOK_ID = "invalid_webhook_id"
     INVALID_TIMESTAMP = "invalid_timestamp"
     STALE_TIMESTAMP = "stale_timestamp"
     FUTURE_TIMESTAMP = "future_timestamp"
@@ -134,6 +140,11 @@ class WebhookVerifier:
             raise WebhookVerificationError(
                 WebhookFailure.MISSING_HEADERS, "missing header " + ", ".join(missing)
             )
+        if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH or not webhook_id.isprintable():
+            raise WebhookVerificationError(
+                WebhookFailure.INVALID_WEBHOOK_ID,
+                f"webhook-id must be at most {MAX_WEBHOOK_ID_LENGTH} printable characters",
+            )
         timestamp = self._checked_timestamp(timestamp_text)
         try:
             text = body.decode("utf-8")
@@ -151,13 +162,17 @@ class WebhookVerifier:
         )
 
     def _checked_timestamp(self, text: str) -> datetime:
+        # `int()` alone would take full-width digits, signs, underscores and 4,000-digit
+        # numbers; `fromtimestamp` then overflows. Only plain unix seconds are a timestamp.
+        invalid = WebhookVerificationError(
+            WebhookFailure.INVALID_TIMESTAMP, "webhook-timestamp is not unix seconds"
+        )
+        if not (text.isascii() and text.isdigit() and len(text) <= _MAX_TIMESTAMP_DIGITS):
+            raise invalid
         try:
-            seconds = int(text)
-        except ValueError as error:
-            raise WebhookVerificationError(
-                WebhookFailure.INVALID_TIMESTAMP, f"webhook-timestamp {text!r} is not unix seconds"
-            ) from error
-        timestamp = datetime.fromtimestamp(seconds, UTC)
+            timestamp = datetime.fromtimestamp(int(text), UTC)
+        except (OverflowError, OSError, ValueError) as error:
+            raise invalid from error
         now = self._clock()
         if timestamp < now - self.tolerance:
             raise WebhookVerificationError(

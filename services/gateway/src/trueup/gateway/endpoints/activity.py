@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,16 +170,21 @@ CSV_COLUMNS = (
     "entry_id",
 )
 
-# A spreadsheet runs a cell that starts with one of these as a formula (tab and CR are
+# A spreadsheet runs a cell that starts with one of these as a formula (tab, CR and LF are
 # stripped by some importers, exposing what follows).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# A plain number cannot run anything, and prefixing it would turn -3 into text.
-_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A plain ASCII number cannot run anything, and prefixing it would turn -3 into text.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def neutralise(cell: str) -> str:
     """The cell as a spreadsheet will show it but never evaluate it (OWASP CSV injection)."""
-    if cell.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(cell):
+    if not cell or _PLAIN_NUMBER.fullmatch(cell):
+        return cell
+    # Spreadsheets with East Asian input fold full-width and compatibility forms
+    # (U+FF1D, U+FE66, U+FF0B...) to ASCII before parsing: check the lead as NFKC folds it.
+    lead = unicodedata.normalize("NFKC", cell[0])
+    if lead.startswith(_FORMULA_STARTS) or cell.startswith(_FORMULA_STARTS):
         return "'" + cell
     return cell
 

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from trueup.contracts import Envelope
 from trueup.contracts import messages as m
 from trueup.platform.broker import QueryFailedError, query_responder
+from trueup.platform.logging import get_logger
+from trueup.platform.outbound import OutboundPolicy, UnsafeDestinationError
 from trueup.platform.secrets import CredentialSealer
 from trueup.platform.service import ServiceRuntime
-from trueup.psa.errors import PsaAuthError, PsaError
+from trueup.psa.base import RetryPolicy
+from trueup.psa.errors import PsaError
 from trueup.psa_sync import service
 from trueup.psa_sync.repository import ConnectionRepository
 from trueup.psa_sync.scheduler import SyncScheduler
 
+log = get_logger(__name__)
+
+
+def test_retry_policy(budget: float) -> RetryPolicy:
+    """Retries that fit in a "test connection" budget: two tries, short waits."""
+    return RetryPolicy(
+        max_attempts=2,
+        max_elapsed=budget / 2,
+        initial_backoff=0.2,
+        max_backoff=budget / 4,
+        max_retry_after=budget / 4,
+    )
+
 
 def register(
-    runtime: ServiceRuntime, sealer: CredentialSealer, scheduler: SyncScheduler, timeout: float
+    runtime: ServiceRuntime,
+    sealer: CredentialSealer,
+    scheduler: SyncScheduler,
+    policy: OutboundPolicy,
+    *,
+    test_seconds: float,
 ) -> None:
     database = runtime.database
 
@@ -33,6 +56,12 @@ def register(
 
     async def save_connection(query: Envelope[m.SavePsaConnection]) -> m.PsaConnectionStatus:
         try:
+            await service.check_destinations(policy, query.payload)
+        except ValueError as exc:
+            raise QueryFailedError(422, "Invalid PSA credentials", str(exc)) from exc
+        except UnsafeDestinationError as exc:
+            raise QueryFailedError(422, "PSA address not allowed", exc.reason) from exc
+        try:
             async with database.transaction(query.tenant_id) as session:
                 connection = await service.save_connection(
                     session, sealer, query.tenant_id, query.payload
@@ -50,15 +79,26 @@ def register(
             )
         if connection is None:
             raise QueryFailedError(404, "Not Found", "No such PSA connection.")
+        # The gateway waits `query_timeout` (5 s) for this answer: the whole test, retries
+        # included, must fit in a smaller budget or the admin gets a 503 instead.
         try:
-            async with service.open_client(connection, sealer, timeout) as client:
+            async with (
+                asyncio.timeout(test_seconds),
+                service.open_client(
+                    connection, sealer, policy, test_seconds, test_retry_policy(test_seconds)
+                ) as client,
+            ):
                 await client.check_connection()
-        except PsaAuthError as exc:
+        except TimeoutError:
             return m.ConnectionTestResult(
-                ok=False, detail=f"The PSA refused the credentials: {exc}"
+                ok=False, detail=f"The PSA did not answer within {test_seconds:g} s."
             )
         except PsaError as exc:
-            return m.ConnectionTestResult(ok=False, detail=f"The PSA could not be reached: {exc}")
+            log.info(
+                "connection test failed", connection_id=connection.connection_id, error=str(exc)
+            )
+            message = exc.public_message
+            return m.ConnectionTestResult(ok=False, detail=f"{message[:1].upper()}{message[1:]}.")
         return m.ConnectionTestResult(ok=True, detail="Connected.")
 
     async def status(query: Envelope[m.GetSyncStatus]) -> m.SyncStatus:
