@@ -196,8 +196,18 @@ async def _all_cards(t: Tenant) -> list[r.CardItem]:
 
 
 async def _check_reads(t: Tenant) -> list[r.CardItem]:
-    """No read fails; a card's Details default to its one-click target."""
-    cards = await _all_cards(t)
+    """No read fails; a card's Details default to its one-click target; each currency's
+    totals are the sum of its cards, and no total adds two currencies."""
+    page = await t.ask(r.ListCardsQuery(filter=r.CardFilter(include_hidden=True), limit=5000))
+    cards = list(page.items)
+    expected: dict[str, tuple[int, Decimal]] = {}
+    for card in cards:
+        if card.mrr_change is not None:
+            count, total = expected.get(card.currency, (0, D(0)))
+            expected[card.currency] = (count + 1, total + card.mrr_change)
+    assert {
+        row.currency: (row.cards, row.mrr_change) for row in page.totals.by_currency
+    } == expected
     for card in cards:
         details = await t.ask(r.GetCardQuery(card_id=card.card_id))
         assert details.change.target_quantity == card.target_quantity
