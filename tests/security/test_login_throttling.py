@@ -8,10 +8,15 @@ even when the password is right, and the lockout is logged.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from structlog.testing import capture_logs
 
-from tests.security.conftest import EMAIL, PASSWORD, Gateway, StartGateway
+from tests.conftest import Databases
+from tests.security.conftest import EMAIL, KEY, PASSWORD, Gateway, StartGateway
+from tests.support import eventually, running_service, settings_for
+from trueup.audit.main import build as build_audit
+from trueup.audit.settings import Settings as AuditSettings
 
 
 async def _wrong(gateway: Gateway, email: str = EMAIL) -> int:
@@ -86,3 +91,31 @@ class TestPerAddress:
         assert statuses[-1] == 429
         right = await gateway.login(gateway.client, EMAIL, PASSWORD)
         assert right.status_code == 429
+
+
+class TestTheLockoutIsInTheActivityLog:
+    async def test_the_tenant_sees_whose_sign_in_was_locked_and_from_where(
+        self, start_gateway: StartGateway, clean_nats: str, databases: Databases
+    ) -> None:
+        audit = await settings_for(AuditSettings, databases, clean_nats)
+        async with (
+            running_service(build_audit, audit),
+            start_gateway(login_free_failures=2) as gateway,
+        ):
+            for _ in range(4):
+                await _wrong(gateway)
+
+            async def logged() -> list[dict[str, Any]] | None:
+                response = await gateway.client.get(
+                    "/api/v1/activity",
+                    params={"action_type": "security"},
+                    headers={"Authorization": f"Bearer {KEY}"},
+                )
+                assert response.status_code == 200, response.text
+                items: list[dict[str, Any]] = response.json()["items"]
+                return items or None
+
+            entries = await eventually(logged, timeout=15, what="the lockout entry")
+        assert entries[0]["actor"]["name"] == "Sign-in protection"
+        assert EMAIL in entries[0]["summary"]
+        assert "wrong guess" not in repr(entries)

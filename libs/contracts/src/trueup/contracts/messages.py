@@ -261,6 +261,17 @@ class SettingsChanged(Payload):
     summary: str
 
 
+class LoginLocked(Payload):
+    """Repeated wrong passwords locked sign-in for one of the tenant's users for a while."""
+
+    message_type: ClassVar[str] = "tenant.login.locked.v1"
+
+    email: str
+    seconds: int = Field(ge=0)
+    scopes: list[Literal["account", "address"]]
+    client_address: str
+
+
 # --- commands ----------------------------------------------------------------------
 
 
@@ -569,6 +580,13 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
     MessageSpec(
         SettingsChanged,
         subjects.event("tenant", T, "settings.changed"),
+        "event",
+        "gateway",
+        ("audit",),
+    ),
+    MessageSpec(
+        LoginLocked,
+        subjects.event("tenant", T, "login.locked"),
         "event",
         "gateway",
         ("audit",),

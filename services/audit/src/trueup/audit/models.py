@@ -34,6 +34,7 @@ class ActionType(StrEnum):
     MAPPING = "mapping"
     PSA_SYNC = "psa_sync"
     SETTINGS = "settings"
+    SECURITY = "security"
 
 
 class Outcome(StrEnum):

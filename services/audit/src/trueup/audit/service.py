@@ -31,6 +31,7 @@ from trueup.contracts.messages import (
     ImportFinished,
     ImportStatus,
     ListActivity,
+    LoginLocked,
     MappingChanged,
     ProratedChange,
     PsaSyncCompleted,
@@ -56,10 +57,12 @@ RECORDED_EVENTS: tuple[type[Payload], ...] = (
     ImportFinished,
     PsaSyncCompleted,
     SettingsChanged,
+    LoginLocked,
 )
 """The domain events that become activity entries, one entry per event."""
 
 PSA_SYNC_ACTOR = Actor(kind="system", id="psa_sync", name="PSA sync")
+SIGN_IN_ACTOR = Actor(kind="system", id="gateway", name="Sign-in protection")
 IMPORT_ACTOR = Actor(kind="system", id="vendor_ingestion", name="Vendor import")
 RETENTION_SECTION = "activity_retention"
 
@@ -263,6 +266,21 @@ def _settings_columns(event: SettingsChanged) -> dict[str, Any]:
     }
 
 
+def _login_locked_columns(event: LoginLocked) -> dict[str, Any]:
+    why = " and ".join(
+        {"account": "this account", "address": "this address"}[scope] for scope in event.scopes
+    )
+    return {
+        **_actor_columns(SIGN_IN_ACTOR),
+        "action_type": ActionType.SECURITY.value,
+        "outcome": Outcome.APPLIED.value,
+        "summary": (
+            f"Sign-in locked for {event.email} for {event.seconds} s after repeated wrong "
+            f"passwords from {why} ({event.client_address})"
+        ),
+    }
+
+
 async def _columns_for(entries: EntryRepository, payload: Payload) -> dict[str, Any]:
     if isinstance(payload, ActionRecorded):
         return _action_columns(payload)
@@ -276,6 +294,8 @@ async def _columns_for(entries: EntryRepository, payload: Payload) -> dict[str, 
         return _sync_columns(payload)
     if isinstance(payload, SettingsChanged):
         return _settings_columns(payload)
+    if isinstance(payload, LoginLocked):
+        return _login_locked_columns(payload)
     raise TypeError(f"audit does not record {type(payload).__name__}")
 
 

@@ -11,7 +11,7 @@ from trueup.contracts.envelope import Reply
 from trueup.contracts.messages import subject_for
 from trueup.gateway.identity.principal import Principal
 from trueup.gateway.problems import ProblemError
-from trueup.platform.broker import ask, ask_raw
+from trueup.platform.broker import ask, ask_raw, publish_envelope
 
 R = TypeVar("R", bound=Payload)
 
@@ -45,6 +45,20 @@ async def query_raw(
         return body[len(_RESULT_PREFIX) : -len(_RESULT_SUFFIX)]
     reply_type: type[Reply[R]] = Reply[reply_model]  # type: ignore[valid-type]
     return _result(reply_type.model_validate_json(body)).model_dump_json().encode()
+
+
+async def publish_event(
+    broker: NatsBroker, tenant_id: str, payload: Payload, correlation_id: str | None = None
+) -> None:
+    """Publish a command or event of the gateway's to JetStream (stored before this returns)."""
+    envelope = wrap(payload, tenant_id=tenant_id, correlation_id=correlation_id)
+    await publish_envelope(
+        broker,
+        subject_for(type(payload), tenant_id),
+        envelope.model_dump_json().encode(),
+        envelope.event_id,
+        envelope.correlation_id,
+    )
 
 
 def _unavailable(reason: str) -> ProblemError:

@@ -85,7 +85,7 @@ def activity_filters(
         str | None,
         Query(
             description="approve, add, dismiss, restore, writeback, import, mapping, psa_sync, "
-            "settings"
+            "settings, security"
         ),
     ] = None,
     outcome: Annotated[

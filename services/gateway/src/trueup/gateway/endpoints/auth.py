@@ -6,11 +6,14 @@ password change, a deactivation or a reused refresh token revoke it on the serve
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from trueup.contracts import messages as m
+from trueup.gateway import bus
 from trueup.gateway.identity import service
 from trueup.gateway.identity.dependencies import (
     CSRF_COOKIE,
@@ -111,15 +114,29 @@ async def login(body: Login, request: Request, response: Response) -> Me:
         found = await service.authenticate_user(session, body.email, body.password, body.tenant_id)
         user = found.user
         if user is None and locks and not found.ambiguous:
-            # No gateway path carries identity events to the audit service yet, so the
-            # lockout goes to the service log (never the email or password typed).
+            # Each tenant with a user of that email sees the lockout in its activity log;
+            # the service log never holds the email or password typed.
+            tenants = await service.tenants_with_email(session, account)
+            seconds = max(lock.seconds for lock in locks)
             log.warning(
                 "login locked",
                 scopes=[lock.scope for lock in locks],
-                seconds=max(lock.seconds for lock in locks),
-                tenant_ids=await service.tenants_with_email(session, account),
+                seconds=seconds,
+                tenant_ids=tenants,
                 client=address,
             )
+            for tenant_id in tenants:
+                await bus.publish_event(
+                    request.app.state.broker,
+                    tenant_id,
+                    m.LoginLocked(
+                        email=account,
+                        seconds=math.ceil(seconds),
+                        scopes=[lock.scope for lock in locks],  # type: ignore[misc]
+                        client_address=address,
+                    ),
+                    request.state.correlation_id,
+                )
         if user is not None or found.ambiguous:
             throttle.succeeded(account, address)
         if found.ambiguous:

@@ -7,10 +7,9 @@ from pydantic import BaseModel, Field
 
 from trueup.contracts import messages as m
 from trueup.contracts import recon as r
-from trueup.contracts import wrap
+from trueup.gateway import bus
 from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Admin, Billing, Viewer
-from trueup.platform.broker import publish_envelope
 
 router = APIRouter(prefix="/api/v1", tags=["settings"])
 
@@ -100,17 +99,11 @@ async def test_psa_connection(
 @router.post("/settings/psa/sync", status_code=202, response_model=Accepted)
 async def sync_psa(body: SyncBody, request: Request, principal: Billing) -> Accepted:
     """Sync now; the command is stored in JetStream before this answers."""
-    envelope = wrap(
-        m.SyncPsa(connection_id=body.connection_id, full=body.full),
-        tenant_id=principal.tenant_id,
-        correlation_id=request.state.correlation_id,
-    )
-    await publish_envelope(
+    await bus.publish_event(
         request.app.state.broker,
-        m.subject_for(m.SyncPsa, principal.tenant_id),
-        envelope.model_dump_json().encode(),
-        envelope.event_id,
-        envelope.correlation_id,
+        principal.tenant_id,
+        m.SyncPsa(connection_id=body.connection_id, full=body.full),
+        request.state.correlation_id,
     )
     return Accepted()
 
