@@ -299,6 +299,8 @@ export interface BillingSettings {
   rounding: "half_up" | "half_even";
   auto_map_threshold: string | number | null;
   rules?: Rule[];
+  /** Past any of these a change asks for a confirmation and never approves by rule. */
+  large_change?: { units: string | null; percent: string | null; money: string | null };
 }
 
 export interface Rule {

@@ -315,6 +315,7 @@ function BillingSection({ isAdmin }: { isAdmin: boolean }) {
                 Leave empty to always ask. Mapping pre-selects only suggestions at or above this score (95 when empty).
               </div>
             </div>
+            <LargeChangeFields draft={draft} setDraft={setDraft} />
           </fieldset>
           {save.error && <ErrorBanner error={save.error} />}
           {isAdmin && (
@@ -327,6 +328,34 @@ function BillingSection({ isAdmin }: { isAdmin: boolean }) {
         </form>
       )}
     </Panel>
+  );
+}
+
+const LIMITS = [
+  { key: "units", label: "Large change: more than … units", hint: "Units added or removed in one approval." },
+  { key: "percent", label: "Large change: more than … %", hint: "Of the quantity the PSA bills today." },
+  { key: "money", label: "Large change: more than … per period", hint: "Revenue change per billing period, in each card's currency." },
+] as const;
+
+/** The tenant's large-change limits: a change past any asks for a confirmation. Empty: no limit. */
+function LargeChangeFields({ draft, setDraft }: { draft: BillingSettings; setDraft: (next: BillingSettings) => void }) {
+  const limits = draft.large_change ?? { units: "100", percent: null, money: "5000" };
+  return (
+    <>
+      {LIMITS.map(({ key, label, hint }) => (
+        <div className="field" key={key}>
+          <label htmlFor={`large-${key}`}>{label}</label>
+          <input
+            id={`large-${key}`}
+            inputMode="decimal"
+            placeholder="No limit"
+            value={limits[key] ?? ""}
+            onChange={(e) => setDraft({ ...draft, large_change: { ...limits, [key]: e.target.value.trim() || null } })}
+          />
+          <div className="hint">{hint} Approving such a change asks for a confirmation; rules never approve it.</div>
+        </div>
+      ))}
+    </>
   );
 }
 
