@@ -3,7 +3,7 @@ import { useState } from "react";
 import { api, isNotFound, qs } from "../api";
 import { EmptyState, ErrorBanner, NotYet, PageHeader, Spinner, useDebounced } from "../components/ui";
 import { qty, titleCase, when } from "../format";
-import type { ActivityPage as Page } from "../types";
+import type { ActivityEntry, ActivityPage as Page } from "../types";
 
 const ACTION_TYPES = ["approve", "add", "dismiss", "restore", "writeback", "import", "mapping", "psa_sync", "settings", "security"];
 
@@ -126,9 +126,7 @@ export default function ActivityPage() {
                     </div>
                   </td>
                   <td className="nowrap">
-                    {entry.quantity_before !== null || entry.quantity_after !== null
-                      ? `${qty(entry.quantity_before)} → ${qty(entry.quantity_after)}`
-                      : "—"}
+                    {changeText(entry)}
                     {entry.effective_date && <div className="muted small">from {entry.effective_date}</div>}
                   </td>
                   <td>
@@ -158,4 +156,15 @@ export default function ActivityPage() {
       <p className="muted small">{entries.length ? `${entries.length} entries shown` : ""}</p>
     </div>
   );
+}
+
+/** "20 → 45 → 48 → 50" for a change with steps; "billed 97" for a dismissal or its undo. */
+function changeText(entry: ActivityEntry): string {
+  const steps = entry.prorated_lines ?? [];
+  if (steps.length > 1) return [entry.quantity_before, ...steps.map((s) => s.quantity)].map((q) => qty(q)).join(" → ");
+  if (entry.quantity_after !== null && entry.quantity_after !== undefined) {
+    return `${qty(entry.quantity_before)} → ${qty(entry.quantity_after)}`;
+  }
+  if (entry.quantity_before !== null && entry.quantity_before !== undefined) return `billed ${qty(entry.quantity_before)}`;
+  return "—";
 }
