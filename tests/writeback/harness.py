@@ -60,6 +60,16 @@ def at_credentials(url: str) -> dict[str, Any]:
     }
 
 
+def halo_credentials(url: str) -> dict[str, Any]:
+    """The HaloPSA simulator's demo credentials."""
+    return {
+        "base_url": url,
+        "client_id": "trueup-demo-client",
+        "client_secret": "TrueUpDemoClientSecret",
+        "tenant": "trueupdemo",
+    }
+
+
 class PsaSyncConnectionsStandIn:
     """Answers `query.psa.<tenant>.connection.v1` with sealed simulator credentials."""
 

@@ -22,6 +22,7 @@ from tests.writeback.harness import (
     PsaSyncConnectionsStandIn,
     approve,
     demo_line_items,
+    halo_credentials,
 )
 from trueup.contracts import new_id
 from trueup.contracts.messages import ApplyWriteback, ProratedChange
@@ -114,15 +115,7 @@ class TestApproveWritesOnce:
     ) -> None:
         item = demo_line_items(1, skip=20)[0]
         with SimulatorServer(halo_sim.create_app()) as server:
-            psa_sync.connections["conn-halo"] = (
-                "halo",
-                {
-                    "base_url": server.url,
-                    "client_id": "trueup-demo-client",
-                    "client_secret": "TrueUpDemoClientSecret",
-                    "tenant": "trueupdemo",
-                },
-            )
+            psa_sync.connections["conn-halo"] = ("halo", halo_credentials(server.url))
             async with running_service(build, settings):
                 await commands.send(
                     approve(item, item.quantity + 2, psa="halo", connection_id="conn-halo")
@@ -545,15 +538,7 @@ class TestStepsAsPreviewed:
             [(TODAY, item.quantity + 4), (TODAY - timedelta(days=1), item.quantity + 1)],
         )
         with SimulatorServer(halo_sim.create_app()) as server:
-            psa_sync.connections["conn-halo"] = (
-                "halo",
-                {
-                    "base_url": server.url,
-                    "client_id": "trueup-demo-client",
-                    "client_secret": "TrueUpDemoClientSecret",
-                    "tenant": "trueupdemo",
-                },
-            )
+            psa_sync.connections["conn-halo"] = ("halo", halo_credentials(server.url))
             async with running_service(build, settings):
                 await commands.send(
                     approve(
