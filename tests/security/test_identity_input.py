@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import Databases
@@ -26,7 +25,7 @@ from trueup.gateway.identity import service
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.main import MIGRATIONS
 from trueup.platform.database import Database
-from trueup.platform.migrations import _config
+from trueup.platform.migrations import upgrade
 
 ADMIN = {"Authorization": f"Bearer {KEY}"}
 OTHER_TENANT = "other-msp"
@@ -104,8 +103,7 @@ class TestTheMigrationKeepsExistingUsers:
         self, databases: Databases
     ) -> None:
         url, schema = await databases.for_service("gateway")
-        config = _config(MIGRATIONS, url, schema)
-        await asyncio.to_thread(command.upgrade, config, "0001")
+        await asyncio.to_thread(upgrade, MIGRATIONS, url, schema, revision="0001")
         database = Database(url, schema)
         now = datetime.now(UTC)
         try:
@@ -118,7 +116,7 @@ class TestTheMigrationKeepsExistingUsers:
                 await session.execute(
                     _INSERT_USER, {"id": "u1", "tenant": "a", "email": SHARED, "now": now}
                 )
-            await asyncio.to_thread(command.upgrade, config, "head")
+            await asyncio.to_thread(upgrade, MIGRATIONS, url, schema)
             async with database.transaction() as session:
                 assert await session.scalar(sa.text("SELECT email FROM users")) == SHARED
                 await session.execute(
