@@ -420,7 +420,7 @@ async def status(paths: Paths) -> int:
     state = _running_state(paths)
     if state is None:
         print("TrueUp is not running. Start it with `./task up`.")
-        return 1
+        return 0
     specs = [_spec_from_state(entry) for entry in state.get("processes", [])]
     async with httpx.AsyncClient(timeout=2.0) as client:
         answers = await asyncio.gather(*(_answers(client, spec) for spec in specs))
@@ -447,7 +447,7 @@ def logs(paths: Paths, name: str | None, *, follow: bool = True, lines: int = 50
     files = _log_files(paths)
     if not files:
         print("No logs yet: `./task up` writes them to .data/logs/.")
-        return 1
+        return 0
     if name is not None and name not in files:
         print(f"No log for {name!r}. Known: {', '.join(files)}.", file=sys.stderr)
         return 1
