@@ -44,14 +44,26 @@ EventHandler = Callable[[Envelope[P]], Awaitable[None]]
 MSG_ID_HEADER = "Nats-Msg-Id"
 
 
-class _InfoAsDebug(logging.Filter):
+class _QuietBookkeeping(logging.Filter):
     """faststream's info lines ("waiting for messages", "callback for Task-21 is being
-    executed...") are its bookkeeping, not our events: shown only at debug."""
+    executed...") are its bookkeeping, not our events: shown only at debug.
+
+    A pull consumer's fetch that times out on a busy machine is retried by faststream's
+    task supervisor, which reports it as an error with a full traceback: a transient
+    timeout it recovers from is one warning line.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.INFO:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        error = record.exc_info[1] if record.exc_info else None
+        message = record.getMessage()
+        if isinstance(error, TimeoutError) and "raised an exception, retrying" in message:
+            record.msg = f"{message.splitlines()[0]} ({type(error).__name__})"
+            record.args = None
+            record.exc_info = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
@@ -59,8 +71,8 @@ def create_broker(nats_url: str, service: str, *, graceful_timeout: float = 15.0
     """The broker of one service process (traced: context travels in message headers)."""
     configure_tracing(service)
     broker_logger = logging.getLogger(f"trueup.{service}.broker")
-    if not any(isinstance(f, _InfoAsDebug) for f in broker_logger.filters):
-        broker_logger.addFilter(_InfoAsDebug())
+    if not any(isinstance(f, _QuietBookkeeping) for f in broker_logger.filters):
+        broker_logger.addFilter(_QuietBookkeeping())
     return NatsBroker(
         nats_url,
         name=f"trueup-{service}",
