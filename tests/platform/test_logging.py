@@ -45,3 +45,66 @@ class TestStructuredLogs:
         assert ours["token"] == REDACTED
         assert stdlib["event"] == "from stdlib"
         assert stdlib["tenant_id"] == "t1"
+
+
+class TestQuietByDefault:
+    def test_faststream_bookkeeping_shows_only_at_debug_and_errors_always(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from trueup.platform.broker import create_broker
+
+        create_broker("nats://127.0.0.1:4222", "quiet")
+        broker_logger = logging.getLogger("trueup.quiet.broker")
+        try:
+            configure_logging("svc", "INFO", "json")
+            broker_logger.info("`Consume` waiting for messages")
+            broker_logger.debug("Received")
+            broker_logger.error("handler failed")
+            at_info = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
+            configure_logging("svc", "DEBUG", "json")
+            broker_logger.info("callback for Task-1 is being executed...")
+            at_debug = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        finally:
+            configure_logging("tests", "WARNING", "console")
+        assert at_info == ["handler failed"]
+        assert [(line["event"], line["level"]) for line in at_debug] == [
+            ("callback for Task-1 is being executed...", "debug")
+        ]
+
+    def test_a_retried_fetch_timeout_is_one_warning_line(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from trueup.platform.broker import create_broker
+
+        create_broker("nats://127.0.0.1:4222", "quiet")
+        broker_logger = logging.getLogger("trueup.quiet.broker")
+        configure_logging("svc", "INFO", "json")
+        try:
+            broker_logger.error(
+                "Task-21 raised an exception, retrying...\nIf this behavior causes issues",
+                exc_info=TimeoutError(),
+            )
+            broker_logger.error("Task-22 raised an exception, retrying...", exc_info=KeyError())
+            lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        finally:
+            configure_logging("tests", "WARNING", "console")
+        assert (lines[0]["level"], lines[0]["event"]) == (
+            "warning",
+            "Task-21 raised an exception, retrying... (TimeoutError)",
+        )
+        assert "exception" not in lines[0]
+        assert lines[1]["level"] == "error"
+        assert "KeyError" in lines[1]["exception"]
+
+    def test_uvicorn_and_alembic_start_up_lines_are_hidden_at_info(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        configure_logging("svc", "INFO", "json")
+        try:
+            logging.getLogger("uvicorn.error").info("Started server process [1]")
+            logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+            logging.getLogger("uvicorn.error").error("port in use")
+            events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
+        finally:
+            configure_logging("tests", "WARNING", "console")
+        assert events == ["port in use"]

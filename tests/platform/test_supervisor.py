@@ -1,4 +1,5 @@
-"""The embedded runtime's supervisor restarts a crashed service and stops them all."""
+"""The embedded runtime's supervisor restarts a crashed service, keeps each child's log and
+stops them all."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.support import eventually
+from trueup.platform.runtime.__main__ import port_for
 from trueup.platform.runtime.supervisor import ProcessSpec, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time\nprint('up', flush=True)\ntime.sleep(120)"]
@@ -50,3 +55,44 @@ class TestSupervisor:
 async def _pids_when(supervisor: Supervisor, count: int) -> dict[str, int] | None:
     pids = supervisor.pids()
     return pids if len(pids) == count else None
+
+
+class TestLogFiles:
+    async def test_each_child_writes_its_own_file_even_when_quiet(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        talker = [sys.executable, "-c", "print('hello from a', flush=True)"]
+        quiet = [sys.executable, "-c", "import time\ntime.sleep(120)"]
+        supervisor = Supervisor(
+            [ProcessSpec("svc-a", talker), ProcessSpec("svc-b", quiet)],
+            base_env={},
+            log_dir=tmp_path / "logs",
+        )
+        supervisor.start()
+        try:
+            await eventually(
+                lambda: asyncio.to_thread(_text, tmp_path / "logs" / "svc-a.log"),
+                timeout=10,
+                what="a's log",
+            )
+        finally:
+            await supervisor.stop(timeout=5)
+        assert _text(tmp_path / "logs" / "svc-a.log").startswith("hello from a\n")
+        assert (tmp_path / "logs" / "svc-b.log").read_text() == ""
+        assert "svc-a | hello from a" in capsys.readouterr().out
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+class TestPorts:
+    def test_every_process_of_the_runtime_can_move_to_another_port(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("TRUEUP_SIM_PAX8_PORT", "9111")
+        monkeypatch.setenv("TRUEUP_PSA_SYNC_PORT", "9011")
+        monkeypatch.delenv("TRUEUP_GATEWAY_PORT", raising=False)
+        assert port_for("sim-pax8", 8111) == 9111
+        assert port_for("psa_sync", 8011) == 9011
+        assert port_for("gateway", 8000) == 8000

@@ -44,9 +44,35 @@ EventHandler = Callable[[Envelope[P]], Awaitable[None]]
 MSG_ID_HEADER = "Nats-Msg-Id"
 
 
+class _QuietBookkeeping(logging.Filter):
+    """faststream's info lines ("waiting for messages", "callback for Task-21 is being
+    executed...") are its bookkeeping, not our events: shown only at debug.
+
+    A pull consumer's fetch that times out on a busy machine is retried by faststream's
+    task supervisor, which reports it as an error with a full traceback: a transient
+    timeout it recovers from is one warning line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        error = record.exc_info[1] if record.exc_info else None
+        message = record.getMessage()
+        if isinstance(error, TimeoutError) and "raised an exception, retrying" in message:
+            record.msg = f"{message.splitlines()[0]} ({type(error).__name__})"
+            record.args = None
+            record.exc_info = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def create_broker(nats_url: str, service: str, *, graceful_timeout: float = 15.0) -> NatsBroker:
     """The broker of one service process (traced: context travels in message headers)."""
     configure_tracing(service)
+    broker_logger = logging.getLogger(f"trueup.{service}.broker")
+    if not any(isinstance(f, _QuietBookkeeping) for f in broker_logger.filters):
+        broker_logger.addFilter(_QuietBookkeeping())
     return NatsBroker(
         nats_url,
         name=f"trueup-{service}",
@@ -54,8 +80,10 @@ def create_broker(nats_url: str, service: str, *, graceful_timeout: float = 15.0
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         # faststream's own logger would print unstructured lines; route it through ours.
-        logger=logging.getLogger(f"trueup.{service}.broker"),
-        log_level=logging.INFO,
+        logger=broker_logger,
+        # Its "Received"/"Processed" pair per message (and "waiting for messages" per
+        # subscriber) would drown the console: debug. Handlers log the meaningful events.
+        log_level=logging.DEBUG,
         middlewares=[NatsTelemetryMiddleware()],
     )
 
@@ -71,11 +99,17 @@ def _stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
     )
 
 
+async def _connect_error_in_one_line(error: Exception) -> None:
+    # nats-py's default callback prints a full traceback for every refused attempt; a
+    # connection retry at start-up is worth one line, not thirty.
+    log.info("nats connection retry", error=f"{type(error).__name__}: {error}")
+
+
 async def provision_streams(
     nats_url: str, specs: tuple[StreamSpec, ...] = ALL_STREAMS, *, replicas: int = 1
 ) -> None:
     """Create or update every stream; safe to run from every service at every start."""
-    connection = await nats.connect(nats_url)
+    connection = await nats.connect(nats_url, error_cb=_connect_error_in_one_line)
     try:
         js = connection.jetstream()
         for spec in specs:

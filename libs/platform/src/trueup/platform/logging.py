@@ -79,7 +79,18 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "console") -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "aiosqlite", "asyncio"):
+    # Per-request and start-up chatter (uvicorn's "Started server process", alembic's
+    # "Context impl") says nothing the runtime's banner does not: warnings only.
+    noisy_loggers = (
+        "uvicorn.access",
+        "uvicorn.error",
+        "alembic",
+        "httpx",
+        "httpcore",
+        "aiosqlite",
+        "asyncio",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)
 

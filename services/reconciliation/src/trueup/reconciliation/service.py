@@ -21,6 +21,7 @@ from trueup.contracts import Envelope, Payload, caused_by, new_id, wrap
 from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
+from trueup.platform.logging import get_logger
 from trueup.platform.messaging import enqueue
 from trueup.reconciliation import state as st
 from trueup.reconciliation.models import (
@@ -36,6 +37,8 @@ from trueup.reconciliation.models import (
     Usage,
 )
 from trueup.reconciliation.repository import Repository
+
+log = get_logger(__name__)
 
 SYSTEM = m.Actor(kind="system", id="reconciliation", name="TrueUp")
 
@@ -568,6 +571,13 @@ async def act(
         await announce(session, tenant_id, payload, cause)
     await announce(
         session, tenant_id, m.CardsChanged(card_ids=[card.card_id], reason=request.action), cause
+    )
+    log.info(
+        "card actioned",
+        tenant_id=tenant_id,
+        card_id=card.card_id,
+        action=request.action,
+        state=card.state,
     )
     return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
 

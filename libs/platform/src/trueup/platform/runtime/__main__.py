@@ -1,8 +1,10 @@
-"""`python -m trueup.platform.runtime up|down`: the embedded TrueUp on one machine.
+"""`python -m trueup.platform.runtime up|down|status|logs`: the embedded TrueUp on one machine.
 
 `up` starts NATS (from the wheel, JetStream under `.data/nats`), migrates every service's
-SQLite file, then runs the simulators and the services under the supervisor until Ctrl-C.
-`down` stops a stack that `up` started, from another terminal.
+SQLite file, then runs the simulators and the services under the supervisor until Ctrl-C;
+each process's output is kept in `.data/logs/<name>.log`. `down` stops a stack that `up`
+started, from another terminal; `status` says what runs where and how healthy it is, with
+the demo login; `logs [name]` follows one process's log (or all of them).
 """
 
 from __future__ import annotations
@@ -45,6 +47,36 @@ SIMULATORS: tuple[tuple[str, str, int], ...] = (
 )
 
 
+def port_variable(name: str) -> str:
+    """The environment variable that moves one process to another port."""
+    return f"TRUEUP_{name.upper().replace('-', '_')}_PORT"
+
+
+def port_for(name: str, default: int) -> int:
+    """A process's port: `TRUEUP_<NAME>_PORT` (e.g. `TRUEUP_SIM_PAX8_PORT`), else its default.
+
+    Every port can move, so two stacks (or a test and a stack) can run side by side.
+    """
+    return int(os.environ.get(port_variable(name)) or default)
+
+
+# Which service setting points the demo tenant at which simulator.
+_SIMULATOR_URL_SETTINGS = {
+    "sim-connectwise": "TRUEUP_DEMO_CONNECTWISE_URL",
+    "sim-pax8": "TRUEUP_PAX8_URL",
+    "sim-ninjaone": "TRUEUP_NINJAONE_URL",
+    "sim-huntress": "TRUEUP_HUNTRESS_URL",
+}
+
+
+def _simulator_urls(simulators: list[tuple[str, str, int]]) -> dict[str, str]:
+    return {
+        _SIMULATOR_URL_SETTINGS[name]: f"http://127.0.0.1:{port}"
+        for name, _module, port in simulators
+        if name in _SIMULATOR_URL_SETTINGS
+    }
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -63,7 +95,8 @@ class Paths:
         self.state = self.run / "supervisor.json"
         self.credentials = self.data / "demo-credentials.json"
         self.nats_store = self.data / "nats"
-        self.nats_log = self.run / "nats-server.log"
+        self.logs = self.data / "logs"
+        self.nats_log = self.logs / "nats-server.log"
 
 
 def _demo_credentials(paths: Paths) -> dict[str, str]:
@@ -122,18 +155,24 @@ async def _wait_ready(specs: list[ProcessSpec], timeout: float) -> dict[str, boo
     ready = {s.name: False for s in specs if s.ready_url}
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline and not all(ready.values()):
+        while True:
             for spec in specs:
                 if spec.ready_url and not ready[spec.name]:
-                    with contextlib.suppress(httpx.HTTPError):
-                        response = await client.get(spec.ready_url)
-                        ready[spec.name] = (
-                            response.status_code < 500
-                            if spec.ready_on_any_answer
-                            else response.status_code == 200
-                        )
+                    ready[spec.name] = await _answers(client, spec)
+            if all(ready.values()) or time.monotonic() >= deadline:
+                return ready
             await asyncio.sleep(0.5)
-    return ready
+
+
+async def _answers(client: httpx.AsyncClient, spec: ProcessSpec) -> bool:
+    if not spec.ready_url:
+        return False
+    with contextlib.suppress(httpx.HTTPError):
+        response = await client.get(spec.ready_url)
+        if spec.ready_on_any_answer:
+            return response.status_code < 500
+        return response.status_code == 200
+    return False
 
 
 def _banner(lines: list[str]) -> None:
@@ -142,6 +181,49 @@ def _banner(lines: list[str]) -> None:
     for line in lines:
         print(f"| {line:<{width - 1}}|")
     print("+" + "-" * width + "+", flush=True)
+
+
+def _banner_lines(
+    specs: list[ProcessSpec],
+    ready: dict[str, bool],
+    nats_url: str,
+    gateway_url: str,
+    credentials: dict[str, str] | None,
+    footer: str,
+) -> list[str]:
+    lines = ["TrueUp is running", ""]
+    for spec in specs:
+        mark = "ready" if ready.get(spec.name) else "NOT READY"
+        lines.append(f"{spec.name:<18} http://127.0.0.1:{spec.port:<6} {mark}")
+    lines += [f"{'nats':<18} {nats_url}", "", f"Open {gateway_url}"]
+    if credentials is not None:
+        lines += [
+            f"Demo login:   {credentials['email']} / {credentials['password']}",
+            f"Demo API key: {credentials['api_key']}",
+            f"Try: curl -H 'Authorization: Bearer {credentials['api_key']}' "
+            f"{gateway_url}/api/v1/cards",
+        ]
+    lines += ["", footer]
+    return lines
+
+
+def _spec_state(spec: ProcessSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "port": spec.port,
+        "ready_url": spec.ready_url,
+        "ready_on_any_answer": spec.ready_on_any_answer,
+    }
+
+
+def _spec_from_state(entry: dict[str, Any]) -> ProcessSpec:
+    return ProcessSpec(
+        entry["name"],
+        [],
+        ready_url=entry.get("ready_url"),
+        port=entry.get("port"),
+        ready_on_any_answer=bool(entry.get("ready_on_any_answer")),
+    )
 
 
 async def up(paths: Paths) -> int:
@@ -156,9 +238,13 @@ async def up(paths: Paths) -> int:
         )
         return 1
 
-    gateway_port = int(os.environ.get("TRUEUP_GATEWAY_PORT", "8000"))
-    services = [(n, gateway_port if n == "gateway" else p) for n, p in SERVICES]
-    simulators = [s for s in SIMULATORS if importlib.util.find_spec(s[1]) is not None]
+    services = [(n, port_for(n, p)) for n, p in SERVICES]
+    gateway_port = dict(services)["gateway"]
+    simulators = [
+        (name, module, port_for(name, port))
+        for name, module, port in SIMULATORS
+        if importlib.util.find_spec(module) is not None
+    ]
     busy = [
         (name, port)
         for name, port in [*services, *[(s[0], s[2]) for s in simulators]]
@@ -166,8 +252,10 @@ async def up(paths: Paths) -> int:
     ]
     if busy:
         for name, port in busy:
-            hint = " (set TRUEUP_GATEWAY_PORT)" if name == "gateway" else ""
-            print(f"Port {port} for {name} is already in use{hint}.", file=sys.stderr)
+            print(
+                f"Port {port} for {name} is already in use (set {port_variable(name)}).",
+                file=sys.stderr,
+            )
         return 1
 
     wanted = int(os.environ.get("TRUEUP_NATS_PORT", "4222"))
@@ -179,10 +267,13 @@ async def up(paths: Paths) -> int:
             f"starting TrueUp's own nats-server on port {nats_port} instead.",
             flush=True,
         )
+    paths.logs.mkdir(parents=True, exist_ok=True)
     nats_server = EmbeddedNats(paths.nats_store, nats_port)
     nats_server.start(paths.nats_log)
     try:
-        await nats_server.wait_ready()
+        # Services start only once the broker answers: a service connecting earlier would
+        # only meet refused connections.
+        await nats_server.wait_ready(on_retry=lambda note: print(note, flush=True))
     except Exception as exc:
         nats_server.stop()
         print(f"nats-server did not start: {exc} (see {paths.nats_log})", file=sys.stderr)
@@ -203,6 +294,7 @@ async def up(paths: Paths) -> int:
         "TRUEUP_BOOTSTRAP_PASSWORD": credentials["password"],
         "TRUEUP_JWT_SECRETS": _session_secrets(paths),
         "PYTHONUNBUFFERED": "1",
+        **_simulator_urls(simulators),
     }
     for name, _port in services:
         result = subprocess.run(
@@ -235,7 +327,7 @@ async def up(paths: Paths) -> int:
         )
         for name, port in services
     ]
-    supervisor = Supervisor(specs, base_env=base_env)
+    supervisor = Supervisor(specs, base_env=base_env, log_dir=paths.logs)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -248,6 +340,7 @@ async def up(paths: Paths) -> int:
         "gateway_url": gateway_url,
         "nats_url": nats_server.url,
         "nats_pid": nats_server.process.pid if nats_server.process else None,
+        "processes": [_spec_state(spec) for spec in specs],
         "children": {},
     }
     _write_state(paths, state)
@@ -258,22 +351,16 @@ async def up(paths: Paths) -> int:
         ready = ready_task.result()
         state["children"] = supervisor.pids()
         _write_state(paths, state)
-        lines = ["TrueUp is running", ""]
-        for spec in specs:
-            mark = "ready" if ready.get(spec.name) else "NOT READY"
-            lines.append(f"{spec.name:<18} http://127.0.0.1:{spec.port:<6} {mark}")
-        lines += [
-            f"{'nats':<18} {nats_server.url}",
-            "",
-            f"Open {gateway_url}",
-            f"Demo login:   {credentials['email']} / {credentials['password']}",
-            f"Demo API key: {credentials['api_key']}",
-            f"Try: curl -H 'Authorization: Bearer {credentials['api_key']}' "
-            f"{gateway_url}/api/v1/cards",
-            "",
-            "Ctrl-C (or ./task down) stops everything.",
-        ]
-        _banner(lines)
+        _banner(
+            _banner_lines(
+                specs,
+                ready,
+                nats_server.url,
+                gateway_url,
+                credentials,
+                "Logs: ./task logs [name]. Again: ./task status. Stop: Ctrl-C or ./task down.",
+            )
+        )
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5)
@@ -314,14 +401,104 @@ def down(paths: Paths) -> int:
     return 0
 
 
+def _stored_credentials(paths: Paths) -> dict[str, str] | None:
+    """The demo login as `up` kept it (never generated here)."""
+    try:
+        stored = json.loads(paths.credentials.read_text())
+    except (OSError, ValueError):
+        return None
+    if not all(stored.get(key) for key in ("email", "password", "api_key")):
+        return None
+    credentials = {key: str(stored[key]) for key in ("email", "password", "api_key")}
+    if os.environ.get("TRUEUP_BOOTSTRAP_API_KEY"):
+        credentials["api_key"] = os.environ["TRUEUP_BOOTSTRAP_API_KEY"]
+    return credentials
+
+
+async def status(paths: Paths) -> int:
+    """What runs where, whether each answers, and the demo login: the banner, again."""
+    state = _running_state(paths)
+    if state is None:
+        print("TrueUp is not running. Start it with `./task up`.")
+        return 0
+    specs = [_spec_from_state(entry) for entry in state.get("processes", [])]
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        answers = await asyncio.gather(*(_answers(client, spec) for spec in specs))
+    ready = {spec.name: answer for spec, answer in zip(specs, answers, strict=True)}
+    lines = _banner_lines(
+        specs,
+        ready,
+        str(state.get("nats_url")),
+        str(state.get("gateway_url")),
+        _stored_credentials(paths),
+        f"Supervisor pid {state['pid']}. Logs: ./task logs [name] (kept in .data/logs).",
+    )
+    lines[0] = "TrueUp is running" if all(ready.values()) else "TrueUp is running, NOT all ready"
+    _banner(lines)
+    return 0 if all(ready.values()) else 1
+
+
+def _log_files(paths: Paths) -> dict[str, Path]:
+    return {path.stem: path for path in sorted(paths.logs.glob("*.log"))}
+
+
+def logs(paths: Paths, name: str | None, *, follow: bool = True, lines: int = 50) -> int:
+    """Print the end of one process's log (or of all) and follow it until Ctrl-C."""
+    files = _log_files(paths)
+    if not files:
+        print("No logs yet: `./task up` writes them to .data/logs/.")
+        return 0
+    if name is not None and name not in files:
+        print(f"No log for {name!r}. Known: {', '.join(files)}.", file=sys.stderr)
+        return 1
+    chosen = {name: files[name]} if name is not None else files
+    if name is None:
+        print("Logs: " + ", ".join(files) + ". Follow one with `./task logs <name>`.")
+    width = max(len(n) for n in chosen)
+
+    def emit(source: str, text: str) -> None:
+        prefix = "" if name is not None else f"{source:<{width}} | "
+        sys.stdout.write(prefix + text)
+
+    handles = {}
+    for source, path in chosen.items():
+        handle = path.open("r", encoding="utf-8", errors="replace")
+        for text in handle.readlines()[-lines:]:
+            emit(source, text)
+        handles[source] = handle
+    sys.stdout.flush()
+    try:
+        while follow:
+            quiet = True
+            for source, handle in handles.items():
+                for text in iter(handle.readline, ""):
+                    emit(source, text)
+                    quiet = False
+            sys.stdout.flush()
+            if quiet:
+                time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trueup.platform.runtime")
-    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("command", choices=["up", "down", "status", "logs"])
+    parser.add_argument("name", nargs="?", help="logs: the process to follow (default: all)")
     parser.add_argument("--root", type=Path, default=Path.cwd())
+    parser.add_argument("--no-follow", action="store_true", help="logs: print and return")
     args = parser.parse_args(argv)
     paths = Paths(args.root.resolve())
     if args.command == "up":
         return asyncio.run(up(paths))
+    if args.command == "status":
+        return asyncio.run(status(paths))
+    if args.command == "logs":
+        return logs(paths, args.name, follow=not args.no_follow)
     return down(paths)
 
 

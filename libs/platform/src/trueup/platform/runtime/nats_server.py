@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nats
@@ -81,16 +82,29 @@ class EmbeddedNats:
             stderr=subprocess.STDOUT,
         )
 
-    async def wait_ready(self, timeout: float = 20.0) -> None:
-        """Wait until JetStream answers, or raise with the reason."""
+    async def wait_ready(
+        self, timeout: float = 20.0, on_retry: Callable[[str], None] | None = None
+    ) -> None:
+        """Wait until JetStream answers, or raise with the reason.
+
+        `on_retry` hears, once, in one line, that the server is not answering yet.
+        """
         deadline = asyncio.get_running_loop().time() + timeout
         last_error: Exception | None = None
         while asyncio.get_running_loop().time() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"nats-server exited with code {self.process.returncode}")
+            if last_error is not None and on_retry is not None:
+                on_retry(f"nats-server at {self.url} is not answering yet; retrying")
+                on_retry = None
             try:
-                connection = await nats.connect(
-                    self.url, connect_timeout=1, max_reconnect_attempts=0
+                # nats-py keeps retrying a refused first connect on its own; bound each
+                # attempt so this loop decides (and reports) when to try again.
+                connection = await asyncio.wait_for(
+                    nats.connect(
+                        self.url, connect_timeout=1, max_reconnect_attempts=0, error_cb=_quiet
+                    ),
+                    timeout=1.5,
                 )
                 try:
                     await connection.jetstream().account_info()

@@ -1,4 +1,8 @@
-"""A small process supervisor: one child per service, prefixed logs, restart on crash."""
+"""A small process supervisor: one child per service, prefixed logs, restart on crash.
+
+Every line a child prints goes to the console with the child's name in front and, when
+a log folder is given, to `<folder>/<name>.log` as printed (`./task logs <name>`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 _COLOURS = ["36", "32", "33", "35", "34", "31", "96", "92", "93", "95", "94"]
 
@@ -38,15 +44,39 @@ class _Child:
 class Supervisor:
     """Starts children, prefixes their output, restarts the ones that die, stops them all."""
 
-    def __init__(self, specs: list[ProcessSpec], *, base_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        specs: list[ProcessSpec],
+        *,
+        base_env: dict[str, str],
+        log_dir: Path | None = None,
+    ) -> None:
         self.children = [_Child(spec, _COLOURS[i % len(_COLOURS)]) for i, spec in enumerate(specs)]
         self.base_env = base_env
+        self.log_dir = log_dir
+        self._log_files: dict[str, IO[str]] = {}
         self.stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._width = max((len(s.name) for s in specs), default=8)
 
+    def log_path(self, name: str) -> Path | None:
+        """Where a child's output is kept (None without a log folder)."""
+        return self.log_dir / f"{name}.log" if self.log_dir is not None else None
+
+    def _log_file(self, name: str) -> IO[str] | None:
+        path = self.log_path(name)
+        if path is None:
+            return None
+        if name not in self._log_files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_files[name] = path.open("a", encoding="utf-8", buffering=1)
+        return self._log_files[name]
+
     def say(self, name: str, line: str, colour: str = "0") -> None:
-        """Print one line with the child's prefix."""
+        """Print one line with the child's prefix (and keep it in the child's log file)."""
+        log_file = self._log_file(name)
+        if log_file is not None:
+            log_file.write(line + "\n")
         prefix = f"{name:<{self._width}} |"
         if sys.stdout.isatty():
             prefix = f"\033[{colour}m{prefix}\033[0m"
@@ -62,6 +92,7 @@ class Supervisor:
         }
 
     async def _spawn(self, child: _Child) -> None:
+        self._log_file(child.spec.name)  # every child has a log to follow, quiet or not
         env = {**os.environ, **self.base_env, **child.spec.env}
         child.process = await asyncio.create_subprocess_exec(
             *child.spec.argv,
@@ -126,3 +157,6 @@ class Supervisor:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for log_file in self._log_files.values():
+            log_file.close()
+        self._log_files.clear()

@@ -75,6 +75,8 @@ def serve(
         "--rate-limit", type=int, default=None, help="requests per --rate-window (default: none)"
     )
     parser.add_argument("--rate-window", type=float, default=60.0, help="seconds")
+    # Warnings only by default: one access line per request drowns the runtime's console.
+    parser.add_argument("--log-level", default="warning")
     arguments = parser.parse_args(argv)
     app = factory(rate_limit=arguments.rate_limit, rate_window=arguments.rate_window)
-    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="info")
+    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level=arguments.log_level)
