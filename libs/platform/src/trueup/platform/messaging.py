@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,15 +59,29 @@ inbox_table = sa.Table(
 
 async def enqueue(session: AsyncSession, subject: str, envelope: Envelope[Any]) -> None:
     """Stage an envelope for publishing when the surrounding transaction commits."""
+    await enqueue_many(session, [(subject, envelope)])
+
+
+async def enqueue_many(session: AsyncSession, events: Sequence[tuple[str, Envelope[Any]]]) -> None:
+    """Stage several envelopes in one statement, each with the current trace context, so
+    the relay publishes them inside the trace that caused them."""
+    if not events:
+        return
+    now = datetime.now(UTC)
+    trace_context = current_carrier()
     await session.execute(
-        outbox_table.insert().values(
-            event_id=envelope.event_id,
-            tenant_id=envelope.tenant_id,
-            subject=subject,
-            body=envelope.model_dump_json().encode(),
-            headers={"correlation_id": envelope.correlation_id, "trace": current_carrier()},
-            created_at=datetime.now(UTC),
-        )
+        outbox_table.insert(),
+        [
+            {
+                "event_id": envelope.event_id,
+                "tenant_id": envelope.tenant_id,
+                "subject": subject,
+                "body": envelope.model_dump_json().encode(),
+                "headers": {"correlation_id": envelope.correlation_id, "trace": trace_context},
+                "created_at": now,
+            }
+            for subject, envelope in events
+        ],
     )
 
 

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts import new_id, wrap
-from trueup.contracts.envelope import Envelope
 from trueup.contracts.messages import UsageRecord, UsageReported, UsageSource, subject_for
 from trueup.platform.database import Database
 from trueup.platform.logging import bound_context, get_logger
-from trueup.platform.messaging import enqueue, outbox_table
+from trueup.platform.messaging import enqueue, enqueue_many
 from trueup.vendor_ingestion.models import UsageBatch
 from trueup.vendor_ingestion.repository import TenantDirectoryRepository, UsageRepository
 from trueup.vendors.usage import UsageRecord as VendorRecord
@@ -229,24 +228,3 @@ async def record_deliveries(
         await usage.upsert_usage(rows.values())
         await enqueue_many(session, events)
     return results
-
-
-async def enqueue_many(
-    session: AsyncSession, events: Sequence[tuple[str, Envelope[UsageReported]]]
-) -> None:
-    """Stage several envelopes in the outbox in one statement (the rows `enqueue` writes)."""
-    now = datetime.now(UTC)
-    await session.execute(
-        outbox_table.insert(),
-        [
-            {
-                "event_id": envelope.event_id,
-                "tenant_id": envelope.tenant_id,
-                "subject": subject,
-                "body": envelope.model_dump_json().encode(),
-                "headers": {"correlation_id": envelope.correlation_id},
-                "created_at": now,
-            }
-            for subject, envelope in events
-        ],
-    )
