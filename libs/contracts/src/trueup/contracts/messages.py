@@ -293,20 +293,6 @@ class ImportFile(Payload):
     vendor: str | None = None
 
 
-class RecordAction(Payload):
-    """A person or script actions a card."""
-
-    message_type: ClassVar[str] = "cmd.recon.action.v1"
-
-    card_id: str
-    action: Literal["approve", "add", "dismiss"]
-    actor: Actor
-    idempotency_key: str
-    quantity: Amount | None = None
-    effective_date: date | None = None
-    reason: str | None = None
-
-
 class ProratedChange(Payload):
     """One dated step of a card's change: from `effective_date` the quantity is `quantity`."""
 
@@ -598,13 +584,6 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         "command",
         "vendor_ingestion",
         ("vendor_ingestion",),
-    ),
-    MessageSpec(
-        RecordAction,
-        subjects.command("recon", T, "action"),
-        "command",
-        "gateway",
-        ("reconciliation",),
     ),
     MessageSpec(
         ApplyWriteback,
