@@ -213,6 +213,9 @@ async def test_2000_approvals_exactly_once_through_kills_and_faults(
                 "TRUEUP_NATS_URL": clean_nats,
                 "TRUEUP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
                 "TRUEUP_CREDENTIAL_KEYS": stand_in_key,
+                # The PSA simulators listen on loopback, which the SSRF guard refuses unless
+                # allowed, as for a self-hosted PSA.
+                "TRUEUP_OUTBOUND_ALLOW": "127.0.0.0/8,::1",
                 "TRUEUP_HTTP_PORT": str(http_port),
                 "TRUEUP_LOG_LEVEL": "WARNING",
                 "TRUEUP_OUTBOX_POLL_SECONDS": "0.5",
