@@ -14,6 +14,7 @@ import {
   type RowSelectionState,
   type SortingState,
   type ColumnFiltersState,
+  type ColumnSizingState,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef, useState, type HTMLProps } from "react";
@@ -41,6 +42,8 @@ import type { Card } from "../types";
 type GroupBy = "none" | "account_name" | "service_line" | "contract_name";
 
 const ROW_HEIGHT = 40;
+/** Wide enough for "+CA$99,999.99": a money figure is never cut (its column can widen). */
+const MONEY_WIDTH = 132;
 /** Text columns share the width the fixed-size columns leave. */
 const FLEXIBLE = new Set(["account_name", "service_line", "contract_name"]);
 
@@ -96,6 +99,7 @@ export default function ListPage() {
   const [sorting, setSorting] = useState<SortingState>([]);
   const [filters, setFilters] = useState<ColumnFiltersState>([]);
   const [selection, setSelection] = useState<RowSelectionState>({});
+  const [sizing, setSizing] = useState<ColumnSizingState>({});
   const [expanded, setExpanded] = useState<ExpandedState>(true);
   const [details, setDetails] = useState<Card | null>(null);
   const [effectiveDate, setEffectiveDate] = useState(todayIso());
@@ -138,6 +142,7 @@ export default function ListPage() {
       {
         accessorKey: "account_name",
         header: "Account",
+        size: 220,
         filterFn: "includesString",
         cell: ({ row, getValue }) => (
           <span className="cell-account">
@@ -154,8 +159,8 @@ export default function ListPage() {
           </span>
         ),
       },
-      { accessorKey: "service_line", header: "Service line", filterFn: "includesString" },
-      { accessorKey: "contract_name", header: "Contract", filterFn: "includesString" },
+      { accessorKey: "service_line", header: "Service line", size: 200, filterFn: "includesString" },
+      { accessorKey: "contract_name", header: "Contract", size: 180, filterFn: "includesString" },
       {
         id: "vendor",
         accessorFn: (card) => vendorsOf(card).join(", "),
@@ -213,8 +218,8 @@ export default function ListPage() {
         id: "mrr_change",
         accessorFn: (card) => num(card.mrr_change),
         header: "MRR",
-        size: 112,
-        meta: { numeric: true },
+        size: MONEY_WIDTH,
+        meta: { numeric: true, money: true },
         enableColumnFilter: false,
         cell: ({ row, getValue }) => (
           <span className={`delta-${tone(getValue<number>())}`} title={periodTitle(row.original)}>
@@ -227,8 +232,8 @@ export default function ListPage() {
         id: "mrr_profit_change",
         accessorFn: (card) => num(card.mrr_profit_change),
         header: "Profit / mo",
-        size: 112,
-        meta: { numeric: true },
+        size: MONEY_WIDTH,
+        meta: { numeric: true, money: true },
         enableColumnFilter: false,
         cell: ({ row, getValue }) => (
           <span className={`delta-${tone(getValue<number>())}`}>
@@ -251,7 +256,18 @@ export default function ListPage() {
   const table = useReactTable({
     data,
     columns,
-    state: { sorting, columnFilters: filters, rowSelection: selection, grouping, expanded, columnVisibility: { state: showHidden } },
+    state: {
+      sorting,
+      columnFilters: filters,
+      rowSelection: selection,
+      grouping,
+      expanded,
+      columnSizing: sizing,
+      columnVisibility: { state: showHidden },
+    },
+    onColumnSizingChange: setSizing,
+    columnResizeMode: "onChange",
+    enableColumnResizing: true,
     getRowId: (card) => card.card_id,
     onSortingChange: setSorting,
     onColumnFiltersChange: setFilters,
@@ -382,10 +398,11 @@ export default function ListPage() {
         </EmptyState>
       ) : (
         <div className="grid-scroller" ref={scroller} tabIndex={0} aria-label="Cards grid">
-          <table className="grid" aria-rowcount={rows.length + 2}>
+          <table className="grid" aria-rowcount={rows.length + 2} style={{ minWidth: table.getTotalSize() }}>
             <colgroup>
               {leafColumns.map((column) => (
-                <col key={column.id} style={FLEXIBLE.has(column.id) ? undefined : { width: column.getSize() }} />
+                // A text column shares the spare width until someone sets its width by hand.
+                <col key={column.id} style={FLEXIBLE.has(column.id) && !(column.id in sizing) ? undefined : { width: column.getSize() }} />
               ))}
             </colgroup>
             <thead>
@@ -410,6 +427,16 @@ export default function ListPage() {
                           </button>
                         ) : (
                           flexRender(header.column.columnDef.header, header.getContext())
+                        )}
+                        {header.column.getCanResize() && header.column.id !== "select" && (
+                          <span
+                            className={`col-resizer${header.column.getIsResizing() ? " resizing" : ""}`}
+                            aria-hidden="true"
+                            title="Drag to resize; double-click to reset"
+                            onMouseDown={header.getResizeHandler()}
+                            onTouchStart={header.getResizeHandler()}
+                            onDoubleClick={() => header.column.resetSize()}
+                          />
                         )}
                       </th>
                     );
@@ -442,7 +469,7 @@ export default function ListPage() {
                         }
                         if (cell.column.id === "account_name") {
                           return (
-                            <td key={cell.id} colSpan={3}>
+                            <td key={cell.id} colSpan={3} title={String(row.groupingValue ?? "")}>
                               <button
                                 type="button"
                                 className="group-toggle"
@@ -457,7 +484,7 @@ export default function ListPage() {
                         }
                         if (cell.column.id === "service_line" || cell.column.id === "contract_name") return null;
                         return (
-                          <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined}>
+                          <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined} data-money={isMoney(cell.column) || undefined}>
                             {cell.getIsAggregated() ? flexRender(cell.column.columnDef.aggregatedCell ?? cell.column.columnDef.cell, cell.getContext()) : null}
                           </td>
                         );
@@ -468,7 +495,13 @@ export default function ListPage() {
                 return (
                   <tr key={row.id} className={row.getIsSelected() ? "selected" : undefined} style={{ height: ROW_HEIGHT }}>
                     {row.getVisibleCells().map((cell) => (
-                      <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined}>
+                      <td
+                        key={cell.id}
+                        className={isNumeric(cell.column) ? "num" : undefined}
+                        data-money={isMoney(cell.column) || undefined}
+                        // Text cut by a narrow column is still readable on hover.
+                        title={FLEXIBLE.has(cell.column.id) ? String(cell.getValue() ?? "") : undefined}
+                      >
                         {flexRender(cell.column.columnDef.cell, cell.getContext())}
                       </td>
                     ))}
@@ -495,10 +528,10 @@ export default function ListPage() {
                 <td className="num" data-testid="total-delta">
                   <QuantitySum cards={filteredCards} value={(card) => card.delta} signed />
                 </td>
-                <td className="num">
+                <td className="num" data-money>
                   <Sum rows={revenueTotal} testId="total-revenue" />
                 </td>
-                <td className="num">
+                <td className="num" data-money>
                   <Sum rows={profitTotal} />
                 </td>
                 {showHidden && <td />}
@@ -530,6 +563,10 @@ function Sum({ rows, testId }: { rows: CurrencyAmount[]; testId?: string }) {
 
 function isNumeric(column: Column<Card, unknown>): boolean {
   return Boolean((column.columnDef.meta as { numeric?: boolean } | undefined)?.numeric);
+}
+
+function isMoney(column: Column<Card, unknown>): boolean {
+  return Boolean((column.columnDef.meta as { money?: boolean } | undefined)?.money);
 }
 
 function ColumnFilter({ column, data }: { column: Column<Card, unknown>; data: Card[] }) {
