@@ -54,10 +54,17 @@ function cardElements(): HTMLElement[] {
   return [...document.querySelectorAll<HTMLElement>(".card-grid article[data-card-id]")];
 }
 
-/** Focus the card at `index` (clamped) once the list has re-rendered. */
-function focusCardAt(index: number): void {
+/**
+ * Focus the card at `index` (clamped), once the card `leaving` (if any) has left the page: an
+ * approved or dismissed card goes on the next render, and its neighbour takes its place.
+ */
+function focusCardAt(index: number, leaving?: string, frames = 30): void {
   window.requestAnimationFrame(() => {
     const cards = cardElements();
+    if (leaving && frames > 0 && cards.some((card) => card.dataset.cardId === leaving)) {
+      focusCardAt(index, leaving, frames - 1);
+      return;
+    }
     const card = cards[Math.max(0, Math.min(index, cards.length - 1))];
     card?.focus();
     card?.scrollIntoView({ block: "nearest" });
@@ -98,8 +105,9 @@ export function useCardKeyboard(
       }
       if (key === "a") handlers.approve(card);
       else handlers.dismiss(card);
-      // The actioned card leaves: the next one takes its place under the focus.
-      focusCardAt(index);
+      // The actioned card leaves (unless a large change was not confirmed): the next one
+      // takes its place under the focus.
+      focusCardAt(index, card.card_id);
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);

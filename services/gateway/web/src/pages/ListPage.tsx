@@ -43,7 +43,9 @@ type GroupBy = "none" | "account_name" | "service_line" | "contract_name";
 
 const ROW_HEIGHT = 40;
 /** Wide enough for "+CA$99,999.99": a money figure is never cut (its column can widen). */
-const MONEY_WIDTH = 132;
+const MONEY_WIDTH = 140;
+/** The least a text column shrinks to before the grid scrolls sideways. */
+const FLEXIBLE_MIN = 110;
 /** Text columns share the width the fixed-size columns leave. */
 const FLEXIBLE = new Set(["account_name", "service_line", "contract_name"]);
 
@@ -315,6 +317,10 @@ export default function ListPage() {
   };
 
   const leafColumns = table.getVisibleLeafColumns();
+  const tableMinWidth = leafColumns.reduce(
+    (sum, column) => sum + (FLEXIBLE.has(column.id) && !(column.id in sizing) ? FLEXIBLE_MIN : column.getSize()),
+    0,
+  );
   const filteredCards = filtered.map((row) => row.original);
   const revenueTotal = sumByCurrency(filteredCards, (card) => card.mrr_change);
   const profitTotal = sumByCurrency(filteredCards, (card) => card.mrr_profit_change);
@@ -398,7 +404,7 @@ export default function ListPage() {
         </EmptyState>
       ) : (
         <div className="grid-scroller" ref={scroller} tabIndex={0} aria-label="Cards grid">
-          <table className="grid" aria-rowcount={rows.length + 2} style={{ minWidth: table.getTotalSize() }}>
+          <table className="grid" aria-rowcount={rows.length + 2} style={{ minWidth: tableMinWidth }}>
             <colgroup>
               {leafColumns.map((column) => (
                 // A text column shares the spare width until someone sets its width by hand.
