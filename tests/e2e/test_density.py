@@ -147,6 +147,9 @@ def _serve_cards(page: Any, cards: list[dict[str, Any]]) -> list[dict[str, Any]]
         route.fulfill(status=202, content_type="application/json", body=json.dumps(answer))
 
     page.route(lambda url: urlparse(url).path == "/api/v1/cards", cards_route)
+    # The demo stack's live events would refetch the list while an approval waits out its
+    # undo window, bringing the card back: these cards are not the stack's anyway.
+    page.route("**/api/v1/events", lambda route: route.abort())
     page.route(
         lambda url: (
             urlparse(url).path.startswith("/api/v1/cards/")
@@ -216,7 +219,8 @@ class TestNoMoneyIsCut:
         page.mouse.down()
         page.mouse.move(box["x"] - 120, box["y"] + box["height"] / 2, steps=5)
         page.mouse.up()
-        assert header.bounding_box()["width"] < before["width"] - 60
+        # The grid fills its width, so the other columns take part of what this one gave up.
+        assert header.bounding_box()["width"] < before["width"] - 30
         contract = page.locator("tbody td[title]").filter(has_text="managed services").first
         assert contract.get_attribute("title") == contract.inner_text().strip()
 

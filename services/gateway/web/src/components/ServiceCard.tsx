@@ -45,7 +45,9 @@ export function ServiceCard({
           {ago(card.usage_as_of ?? card.updated_at)}
         </span>
       </header>
-      <h3 className="card-account">{card.account_name}</h3>
+      <h3 className="card-account" title={card.account_name}>
+        {card.account_name}
+      </h3>
       <p className="card-contract muted small">{isNew ? "No PSA contract line yet" : card.contract_name || "—"}</p>
 
       <div className="qty-row">

@@ -4,7 +4,8 @@ import { byMoneyAtRisk, useCardKeyboard, useStoredPreference, type CardOrder, ty
 import { DetailsModal } from "../components/DetailsModal";
 import { ServiceCard } from "../components/ServiceCard";
 import { EmptyState, ErrorBanner, PageHeader, SkeletonCards, useDebounced } from "../components/ui";
-import { moneyByCurrency, moneyList, sumByCurrency, toneOf, vendorsOf } from "../format";
+import { MoneyParts } from "../components/MoneyParts";
+import { sumByCurrency, toneOf, vendorsOf } from "../format";
 import { navigate } from "../router";
 import type { Card } from "../types";
 
@@ -101,13 +102,13 @@ export function CardsPage({ userKey = "" }: { userKey?: string }) {
           <div className="summary-item">
             <span className="muted">MRR change</span>
             <strong className={`delta-${toneOf(revenue)}`} data-testid="summary-mrr" data-money>
-              {moneyList(revenue)}
+              <MoneyParts rows={revenue} />
             </strong>
           </div>
           <div className="summary-item">
             <span className="muted">Profit change / month</span>
             <strong className={`delta-${toneOf(profit)}`} data-money>
-              {moneyList(profit)}
+              <MoneyParts rows={profit} />
             </strong>
           </div>
         </div>
@@ -265,7 +266,7 @@ function CardGroup({
       <header className="group-header">
         <h2>{line}</h2>
         <span className="muted small group-total" data-money>
-          {cards.length} card{cards.length === 1 ? "" : "s"} · {moneyByCurrency(cards, (card) => card.mrr_change)} / month
+          {cards.length} card{cards.length === 1 ? "" : "s"} · <MoneyParts rows={sumByCurrency(cards, (card) => card.mrr_change)} /> / month
         </span>
       </header>
       <ul className="card-grid">
