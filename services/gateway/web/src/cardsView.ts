@@ -90,7 +90,10 @@ export function useCardKeyboard(
       const key = event.key;
       if (key === "j" || key === "k") {
         event.preventDefault();
-        focusCardAt(index < 0 ? 0 : index + (key === "j" ? 1 : -1));
+        // At once, not on the next frame: a quick j j j reads the focus each time.
+        const next = elements[Math.max(0, Math.min(index < 0 ? 0 : index + (key === "j" ? 1 : -1), elements.length - 1))];
+        next?.focus();
+        next?.scrollIntoView({ block: "nearest" });
         return;
       }
       if (index < 0 || !focused || !["a", "d", "Enter"].includes(key)) return;
