@@ -118,6 +118,8 @@ class TestListScrollsA5000CardTenant:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "browser": page.context.browser.version,
+            # A shared machine: how busy it was says how far to trust the figures.
+            "load_average": os.getloadavg(),
         }
         report = {"cards": CARDS, "machine": machine, "scrolling": results}
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
