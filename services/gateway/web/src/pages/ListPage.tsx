@@ -21,12 +21,12 @@ import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, Spinner } from "../components/ui";
 import { sumByCurrency, todayIso } from "../format";
 import { navigate } from "../router";
-import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, QuantitySum, Sum, isMoney, isNumeric, listColumns } from "../components/listColumns";
+import { GridRow, ROW_HEIGHT, rowState } from "../components/GridRow";
+import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, QuantitySum, Sum, isNumeric, listColumns } from "../components/listColumns";
 import type { Card } from "../types";
 
 type GroupBy = "none" | "account_name" | "service_line" | "contract_name";
 
-const ROW_HEIGHT = 40;
 
 export default function ListPage() {
   const [showHidden, setShowHidden] = useState(false);
@@ -113,6 +113,7 @@ export default function ListPage() {
   };
 
   const leafColumns = table.getVisibleLeafColumns();
+  const visibleKey = leafColumns.map((column) => column.id).join(",");
   const tableMinWidth = leafColumns.reduce(
     (sum, column) => sum + (FLEXIBLE.has(column.id) && !(column.id in sizing) ? FLEXIBLE_MIN : column.getSize()),
     0,
@@ -291,53 +292,7 @@ export default function ListPage() {
               {items.map((item) => {
                 const row = rows[item.index];
                 if (!row) return null;
-                if (row.getIsGrouped()) {
-                  return (
-                    <tr key={row.id} className="group-row" style={{ height: ROW_HEIGHT }}>
-                      {row.getVisibleCells().map((cell) => {
-                        if (cell.column.id === "select") {
-                          return <td key={cell.id}>{flexRender(cell.column.columnDef.cell, cell.getContext())}</td>;
-                        }
-                        if (cell.column.id === "account_name") {
-                          return (
-                            <td key={cell.id} colSpan={3} title={String(row.groupingValue ?? "")}>
-                              <button
-                                type="button"
-                                className="group-toggle"
-                                aria-expanded={row.getIsExpanded()}
-                                onClick={row.getToggleExpandedHandler()}
-                              >
-                                <span aria-hidden="true">{row.getIsExpanded() ? "▾" : "▸"}</span> {String(row.groupingValue) || "—"}{" "}
-                                <span className="muted small">({row.subRows.length})</span>
-                              </button>
-                            </td>
-                          );
-                        }
-                        if (cell.column.id === "service_line" || cell.column.id === "contract_name") return null;
-                        return (
-                          <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined} data-money={isMoney(cell.column) || undefined}>
-                            {cell.getIsAggregated() ? flexRender(cell.column.columnDef.aggregatedCell ?? cell.column.columnDef.cell, cell.getContext()) : null}
-                          </td>
-                        );
-                      })}
-                    </tr>
-                  );
-                }
-                return (
-                  <tr key={row.id} className={row.getIsSelected() ? "selected" : undefined} style={{ height: ROW_HEIGHT }}>
-                    {row.getVisibleCells().map((cell) => (
-                      <td
-                        key={cell.id}
-                        className={isNumeric(cell.column) ? "num" : undefined}
-                        data-money={isMoney(cell.column) || undefined}
-                        // Text cut by a narrow column is still readable on hover.
-                        title={FLEXIBLE.has(cell.column.id) ? String(cell.getValue() ?? "") : undefined}
-                      >
-                        {flexRender(cell.column.columnDef.cell, cell.getContext())}
-                      </td>
-                    ))}
-                  </tr>
-                );
+                return <GridRow key={row.id} row={row} state={rowState(row, visibleKey)} />;
               })}
               {padBottom > 0 && (
                 <tr aria-hidden="true">
