@@ -10,6 +10,8 @@ figures), so what must fit is known; the rest use the demo stack's cards.
 from __future__ import annotations
 
 import json
+import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -410,11 +412,21 @@ class TestSignedOut:
 
 class TestImportWithUnmappedUsage:
     def test_an_import_that_made_no_card_names_what_waits_for_mapping(
-        self, signed_in: Any, stack: Stack
+        self, signed_in: Any, stack: Stack, tmp_path: Path
     ) -> None:
         from tests.e2e.test_import import FIXTURES, _drop_file
 
         page = signed_in
+        # A file the stack has not seen: one imported before ends "unchanged", with no usage.
+        csv = tmp_path / "distributor-billing-bom.csv"
+        text = (FIXTURES / "distributor-billing-bom.csv").read_text(encoding="utf-8-sig")
+        unique = uuid.uuid4().hex[:8]
+        row = (
+            f'INV-{unique},c-{unique},"Density Test {unique}",sub-{unique},prd-m365bp,'
+            '"Microsoft 365 Business Premium, Monthly",CFQ7TTC0LCHC,4,22.00,88.00,'
+            "2026-11-01,2026-11-30,Renewal\r\n"
+        )
+        csv.write_text(text.rstrip("\r\n") + "\r\n" + row, encoding="utf-8")
         usage: list[dict[str, Any]] = []
 
         def import_route(route: Any) -> None:
@@ -460,7 +472,7 @@ class TestImportWithUnmappedUsage:
         page.get_by_role("link", name="Import").click()
         page.get_by_role("heading", name="Import vendor usage").wait_for()
         page.get_by_label("Vendor").fill("pax8")
-        _drop_file(page, FIXTURES / "distributor-billing-bom.csv")
+        _drop_file(page, csv)
         page.get_by_role("heading", name="Detected settings").wait_for()
         page.get_by_role("button", name="Next: map columns").click()
         page.get_by_role("heading", name="Map the columns").wait_for()
