@@ -2,8 +2,8 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useCallback, useEffect, useState, type ReactNode } from "react";
 import { api, hasSignInCookie, request, setCsrfToken, setSessionLostHandler } from "./api";
 import { useCards, useLiveCards } from "./cards";
+import { MoneyParts } from "./components/MoneyParts";
 import { Spinner } from "./components/ui";
-import { moneyList } from "./format";
 import { CardsPage } from "./pages/CardsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { navigate, usePath } from "./router";
@@ -188,13 +188,15 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
             <div>
               <span className="muted">MRR change</span>
               <strong data-testid="sidebar-mrr">
-                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_change, cards: row.cards })))}
+                <MoneyParts rows={(metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_change, cards: row.cards }))} />
               </strong>
             </div>
             <div>
               <span className="muted">Profit / month</span>
               <strong>
-                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_profit_change, cards: row.cards })))}
+                <MoneyParts
+                  rows={(metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_profit_change, cards: row.cards }))}
+                />
               </strong>
             </div>
           </div>
