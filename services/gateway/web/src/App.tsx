@@ -1,9 +1,9 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useCallback, useEffect, useState, type ReactNode } from "react";
-import { api, request, setCsrfToken, setSessionLostHandler } from "./api";
+import { api, hasSignInCookie, request, setCsrfToken, setSessionLostHandler } from "./api";
 import { useCards, useLiveCards } from "./cards";
+import { MoneyParts } from "./components/MoneyParts";
 import { Spinner } from "./components/ui";
-import { moneyList } from "./format";
 import { CardsPage } from "./pages/CardsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { navigate, usePath } from "./router";
@@ -29,6 +29,12 @@ export function App() {
   useEffect(() => {
     setSessionLostHandler(signedOut);
     let cancelled = false;
+    // Without a sign-in's cookies the answer is a 401: asking would only put a failed
+    // request in the console of everyone who opens the sign-in page.
+    if (!hasSignInCookie()) {
+      setMe(null);
+      return;
+    }
     request<Me>("/api/v1/auth/me")
       .then((answer) => {
         if (cancelled) return;
@@ -131,7 +137,7 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   else if (path.startsWith("/mapping")) page = <MappingPage />;
   else if (path.startsWith("/activity")) page = <ActivityPage />;
   else if (path.startsWith("/settings")) page = <SettingsPage me={me} />;
-  else page = <CardsPage />;
+  else page = <CardsPage userKey={`${me.tenant_id}:${me.name}`} />;
 
   return (
     <div className="shell">
@@ -182,13 +188,15 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
             <div>
               <span className="muted">MRR change</span>
               <strong data-testid="sidebar-mrr">
-                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_change, cards: row.cards })))}
+                <MoneyParts rows={(metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_change, cards: row.cards }))} />
               </strong>
             </div>
             <div>
               <span className="muted">Profit / month</span>
               <strong>
-                {moneyList((metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_profit_change, cards: row.cards })))}
+                <MoneyParts
+                  rows={(metrics.data.by_currency ?? []).map((row) => ({ currency: row.currency, amount: row.mrr_profit_change, cards: row.cards }))}
+                />
               </strong>
             </div>
           </div>

@@ -35,6 +35,11 @@ export function setSessionLostHandler(handler: () => void): void {
   onSessionLost = handler;
 }
 
+/** The CSRF cookie lives exactly as long as a sign-in (session and refresh cookies alike). */
+export function hasSignInCookie(): boolean {
+  return cookieCsrf() !== null;
+}
+
 function cookieCsrf(): string | null {
   const match = document.cookie.match(/(?:^|;\s*)trueup_csrf=([^;]+)/);
   return match?.[1] ? decodeURIComponent(match[1]) : null;

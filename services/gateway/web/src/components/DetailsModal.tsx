@@ -339,6 +339,12 @@ function ChangeEditor({
               ? "This PSA changes quantities from today; a later date cannot be scheduled"
               : "Forward- or back-date the change"}
           </div>
+          {!prorationAllowed && (
+            <div className="hint proration-note" data-testid="no-proration-note">
+              No proration on this contract: a date inside a billing period takes effect from the start of the next
+              period, with no part-period charge.
+            </div>
+          )}
         </div>
       </div>
       <div className="field-row">

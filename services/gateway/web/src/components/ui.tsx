@@ -80,10 +80,28 @@ export function ToastProvider({ children }: { children: ReactNode }) {
 
   const api = useMemo(() => ({ push, dismiss: (id: number) => remove(id, true) }), [push, remove]);
 
+  // The toasts' height as --toast-space: the grid and the page keep that much room free at
+  // the bottom, so a toast never covers the last row.
+  const stack = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = stack.current;
+    if (!element || typeof ResizeObserver === "undefined") return;
+    const root = document.documentElement;
+    const observer = new ResizeObserver(() => {
+      const height = element.getBoundingClientRect().height;
+      root.style.setProperty("--toast-space", height > 0 ? `${Math.ceil(height) + 20}px` : "0px");
+    });
+    observer.observe(element);
+    return () => {
+      observer.disconnect();
+      root.style.removeProperty("--toast-space");
+    };
+  }, []);
+
   return (
     <ToastContext.Provider value={api}>
       {children}
-      <div className="toasts" role="status" aria-live="polite">
+      <div className="toasts" role="status" aria-live="polite" ref={stack}>
         {toasts.map((toast) => (
           <div key={toast.id} className={`toast toast-${toast.tone ?? "info"}`}>
             <span>{toast.message}</span>

@@ -1,8 +1,11 @@
 import { useMemo, useState } from "react";
 import { useCardActions, useCards } from "../cards";
+import { byMoneyAtRisk, useCardKeyboard, useStoredPreference, type CardOrder, type Density } from "../cardsView";
 import { DetailsModal } from "../components/DetailsModal";
-import { EmptyState, ErrorBanner, PageHeader, SkeletonCards, VendorTag, useDebounced } from "../components/ui";
-import { ago, money, moneyByCurrency, moneyList, num, perPeriod, qty, sumByCurrency, tone, toneOf, vendorsOf } from "../format";
+import { ServiceCard } from "../components/ServiceCard";
+import { EmptyState, ErrorBanner, PageHeader, SkeletonCards, useDebounced } from "../components/ui";
+import { MoneyParts } from "../components/MoneyParts";
+import { sumByCurrency, toneOf, vendorsOf } from "../format";
 import { navigate } from "../router";
 import type { Card } from "../types";
 
@@ -10,7 +13,13 @@ type KindFilter = "" | "reconcile" | "new_revenue";
 
 const NEEDS_ATTENTION = new Set(["pending", "failed", "conflict"]);
 
-export function CardsPage() {
+const DENSITIES = ["comfortable", "compact"] as const;
+const ORDERS = ["service_line", "at_risk"] as const;
+
+/** `userKey` names the signed-in user: each keeps their own density and order. */
+export function CardsPage({ userKey = "" }: { userKey?: string }) {
+  const [density, setDensity] = useStoredPreference<Density>(`trueup.cards.density.${userKey}`, DENSITIES, "comfortable");
+  const [order, setOrder] = useStoredPreference<CardOrder>(`trueup.cards.order.${userKey}`, ORDERS, "service_line");
   const [search, setSearch] = useState("");
   const [kind, setKind] = useState<KindFilter>("");
   const [vendor, setVendor] = useState("");
@@ -44,8 +53,24 @@ export function CardsPage() {
       if (list) list.push(card);
       else byLine.set(key, [card]);
     }
-    return [...byLine.entries()].sort(([a], [b]) => a.localeCompare(b));
-  }, [visible]);
+    const byName = [...byLine.entries()].sort(([a], [b]) => a.localeCompare(b));
+    return order === "at_risk" ? byMoneyAtRisk(byName) : byName;
+  }, [visible, order]);
+
+  const handlers = useMemo(
+    () => ({
+      approve: (card: Card) =>
+        card.state === "failed" || card.state === "conflict"
+          ? actions.retry(card)
+          : card.kind === "new_revenue"
+            ? setDetails(card)
+            : actions.approve(card),
+      dismiss: (card: Card) => actions.dismiss(card),
+      details: (card: Card) => setDetails(card),
+    }),
+    [actions],
+  );
+  useCardKeyboard(visible, handlers, details === null);
 
   // Monthly figures: a quarterly contract's change per quarter does not add to a month's.
   const revenue = sumByCurrency(visible, (card) => card.mrr_change);
@@ -76,13 +101,15 @@ export function CardsPage() {
           </div>
           <div className="summary-item">
             <span className="muted">MRR change</span>
-            <strong className={`delta-${toneOf(revenue)}`} data-testid="summary-mrr">
-              {moneyList(revenue)}
+            <strong className={`delta-${toneOf(revenue)}`} data-testid="summary-mrr" data-money>
+              <MoneyParts rows={revenue} />
             </strong>
           </div>
           <div className="summary-item">
             <span className="muted">Profit change / month</span>
-            <strong className={`delta-${toneOf(profit)}`}>{moneyList(profit)}</strong>
+            <strong className={`delta-${toneOf(profit)}`} data-money>
+              <MoneyParts rows={profit} />
+            </strong>
           </div>
         </div>
       )}
@@ -128,6 +155,34 @@ export function CardsPage() {
             </option>
           ))}
         </select>
+        <label className="inline-field">
+          <span>Sort</span>
+          <select value={order} onChange={(event) => setOrder(event.target.value as CardOrder)}>
+            <option value="service_line">By service line</option>
+            <option value="at_risk">Money at risk first</option>
+          </select>
+        </label>
+        <div className="segmented" role="group" aria-label="Density">
+          {(
+            [
+              ["comfortable", "Comfortable"],
+              ["compact", "Compact"],
+            ] as const
+          ).map(([value, label]) => (
+            <button
+              key={value}
+              type="button"
+              aria-pressed={density === value}
+              className={density === value ? "active" : ""}
+              onClick={() => setDensity(value)}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
+        <span className="muted small kbd-hint" aria-hidden="true">
+          <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>a</kbd> approve · <kbd>d</kbd> dismiss · <kbd>Enter</kbd> details
+        </span>
       </div>
 
       <ErrorBanner error={cards.error} onRetry={() => void cards.refetch()} />
@@ -166,17 +221,19 @@ export function CardsPage() {
           </button>
         </EmptyState>
       ) : (
-        groups.map(([line, list]) => (
-          <CardGroup
-            key={line}
-            line={line}
-            cards={list}
-            onApprove={(card) => (card.kind === "new_revenue" ? setDetails(card) : actions.approve(card))}
-            onDetails={setDetails}
-            onDismiss={(card) => actions.dismiss(card)}
-            onRetry={(card) => actions.retry(card)}
-          />
-        ))
+        <div className={density === "compact" ? "cards-compact" : undefined} data-density={density}>
+          {groups.map(([line, list]) => (
+            <CardGroup
+              key={line}
+              line={line}
+              cards={list}
+              onApprove={(card) => (card.kind === "new_revenue" ? setDetails(card) : actions.approve(card))}
+              onDetails={setDetails}
+              onDismiss={(card) => actions.dismiss(card)}
+              onRetry={(card) => actions.retry(card)}
+            />
+          ))}
+        </div>
       )}
 
       {details && <DetailsModal card={details} onClose={() => setDetails(null)} />}
@@ -208,8 +265,8 @@ function CardGroup({
     <section className="card-group" aria-label={line}>
       <header className="group-header">
         <h2>{line}</h2>
-        <span className="muted small">
-          {cards.length} card{cards.length === 1 ? "" : "s"} · {moneyByCurrency(cards, (card) => card.mrr_change)} / month
+        <span className="muted small group-total" data-money>
+          {cards.length} card{cards.length === 1 ? "" : "s"} · <MoneyParts rows={sumByCurrency(cards, (card) => card.mrr_change)} /> / month
         </span>
       </header>
       <ul className="card-grid">
@@ -236,136 +293,5 @@ function CardGroup({
         </div>
       )}
     </section>
-  );
-}
-
-export function ServiceCard({
-  card,
-  onApprove,
-  onDetails,
-  onDismiss,
-  onRetry,
-}: {
-  card: Card;
-  onApprove: () => void;
-  onDetails: () => void;
-  onDismiss: () => void;
-  onRetry?: () => void;
-}) {
-  const isNew = card.kind === "new_revenue" || card.is_new;
-  const currency = card.currency ?? "USD";
-  const failed = card.state === "failed" || card.state === "conflict";
-  const title = `${card.account_name}, ${card.service_line}`;
-  return (
-    <article className={`card${isNew ? " card-new" : ""}${failed ? " card-failed" : ""}`} aria-label={title} data-card-id={card.card_id}>
-      <header className="card-head">
-        <div className="card-tags">
-          {isNew && <span className="tag tag-new">New</span>}
-          {vendorsOf(card).map((v) => (
-            <VendorTag key={v} vendor={v} />
-          ))}
-          {card.stale && (
-            <span className="tag tag-stale" title="The vendor's usage has not been refreshed recently">
-              Stale
-            </span>
-          )}
-          {failed && <span className="tag tag-failed">{card.state === "conflict" ? "Conflict" : "Write-back failed"}</span>}
-        </div>
-        <span className="freshness small muted" title={card.usage_as_of ?? card.updated_at}>
-          {ago(card.usage_as_of ?? card.updated_at)}
-        </span>
-      </header>
-      <h3 className="card-account">{card.account_name}</h3>
-      <p className="card-contract muted small">{isNew ? "No PSA contract line yet" : card.contract_name || "—"}</p>
-
-      <div className="qty-row">
-        <div className="qty">
-          <span className="qty-label">PSA</span>
-          <span className="qty-value">{qty(card.psa_quantity)}</span>
-        </div>
-        <span className="qty-arrow" aria-hidden="true">
-          →
-        </span>
-        <div className="qty">
-          <span className="qty-label">Vendor</span>
-          <span className="qty-value">{qty(card.vendor_quantity)}</span>
-        </div>
-        <div className={`qty-delta delta-${tone(card.delta)}`} aria-label={`Change ${qty(card.delta, true)}`}>
-          {qty(card.delta, true)}
-        </div>
-      </div>
-
-      {card.target_quantity != null && card.vendor_quantity != null && num(card.target_quantity) !== num(card.vendor_quantity) && (
-        <p className="small muted target-note" data-testid="target-note">
-          {card.carries_difference === false ? (
-            <>
-              Usage shared with another line item of this account, which carries the difference: this one keeps{" "}
-              <strong>{qty(card.psa_quantity)}</strong>
-            </>
-          ) : num(card.billed_elsewhere) >= num(card.vendor_quantity) ? (
-            <>
-              All {qty(card.vendor_quantity)} in use are billed on other line items ({qty(card.billed_elsewhere)}): approving
-              bills <strong>{qty(card.target_quantity)}</strong> here
-            </>
-          ) : num(card.billed_elsewhere) > 0 ? (
-            <>
-              {qty(card.vendor_quantity)} in use − {qty(card.billed_elsewhere)} billed on other line items: approving bills{" "}
-              <strong>{qty(card.target_quantity)}</strong> here
-            </>
-          ) : (
-            <>
-              Approving bills <strong>{qty(card.target_quantity)}</strong>
-            </>
-          )}
-        </p>
-      )}
-      {card.large_change && (
-        <p className="small large-note" data-testid="large-note">
-          <span className="tag tag-large">Large change</span> {card.large_change}: approving asks for a confirmation
-        </p>
-      )}
-
-      <dl className="effect">
-        <div>
-          <dt>MRR</dt>
-          <dd className={`delta-${tone(card.mrr_change)}`} data-testid="card-mrr">
-            {money(card.mrr_change, currency, true)}
-          </dd>
-        </div>
-        <div>
-          <dt>Profit / mo</dt>
-          <dd className={`delta-${tone(card.mrr_profit_change)}`}>{money(card.mrr_profit_change, currency, true)}</dd>
-        </div>
-      </dl>
-      {(card.period_months ?? 1) > 1 && card.period_change != null && (
-        <p className="small muted period-note" data-testid="card-period">
-          {money(card.period_change, currency, true)} {perPeriod(card.billing_cycle)} on this contract
-        </p>
-      )}
-
-      {card.error && (
-        <p className="card-error small" role="note">
-          {card.error}
-        </p>
-      )}
-
-      <footer className="card-actions">
-        {failed && onRetry ? (
-          <button type="button" className="btn btn-primary btn-small" onClick={onRetry} aria-label={`Retry ${title}`}>
-            Retry
-          </button>
-        ) : (
-          <button type="button" className="btn btn-primary btn-small" onClick={onApprove} aria-label={`${isNew ? "Add" : "Approve"} ${title}`}>
-            {isNew ? "Add" : "Approve"}
-          </button>
-        )}
-        <button type="button" className="btn btn-small" onClick={onDetails} aria-label={`Details of ${title}`}>
-          Details
-        </button>
-        <button type="button" className="btn btn-ghost btn-small" onClick={onDismiss} aria-label={`Dismiss ${title}`}>
-          Dismiss
-        </button>
-      </footer>
-    </article>
   );
 }

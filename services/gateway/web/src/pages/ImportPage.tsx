@@ -1,9 +1,10 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { ImportResultEmpty } from "../components/UnmappedWaiting";
 import { useEffect, useMemo, useState } from "react";
 import { useDropzone } from "react-dropzone";
 import { ApiError, api, errorMessage } from "../api";
 import { fetchAllCards } from "../cards";
-import { EmptyState, ErrorBanner, PageHeader, Spinner, VendorTag } from "../components/ui";
+import { ErrorBanner, PageHeader, Spinner, VendorTag } from "../components/ui";
 import { money, moneyList, num, perPeriod, qty, tone } from "../format";
 import { navigate } from "../router";
 import type { ColumnMapping, Detection, ImportInspection, ImportView, QuantityMode, RowError, RowFilter } from "../types";
@@ -908,7 +909,6 @@ function ProgressStep({
   const counts = s?.counts;
   const percent = done ? 100 : Math.max(5, s?.progress_percent ?? 0);
   const cards = (changed.data?.items ?? []).filter((c) => c.kind !== "no_change");
-  const usageIds = new Set((s?.usage ?? []).map((u) => u.vendor_account_id));
   // The server's totals of the same cards: one monthly figure per currency, never a sum of two.
   const toReview = (changed.data?.totals?.by_currency ?? [])
     .filter((row) => num(row.mrr_change) !== 0)
@@ -986,10 +986,7 @@ function ProgressStep({
           {changed.isPending ? (
             <Spinner label="Loading cards" />
           ) : cards.length === 0 ? (
-            <EmptyState title="No differences" icon="✓">
-              The imported usage matches what your PSA contracts bill
-              {usageIds.size ? `, or its ${usageIds.size} vendor accounts still need mapping` : ""}.
-            </EmptyState>
+            <ImportResultEmpty vendor={vendor} usage={s?.usage ?? []} />
           ) : (
             <table className="mini-table" data-testid="changed-cards">
               <thead>

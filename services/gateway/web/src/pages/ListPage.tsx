@@ -6,86 +6,27 @@ import {
   getGroupedRowModel,
   getSortedRowModel,
   useReactTable,
-  type Column,
   type ColumnDef,
+  type ColumnFiltersState,
+  type ColumnSizingState,
   type ExpandedState,
   type GroupingState,
-  type Row,
   type RowSelectionState,
   type SortingState,
-  type ColumnFiltersState,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useMemo, useRef, useState, type HTMLProps } from "react";
+import { useMemo, useRef, useState } from "react";
 import { useCardActions, useCards } from "../cards";
 import { DetailsModal } from "../components/DetailsModal";
-import { EmptyState, ErrorBanner, PageHeader, Spinner, VendorTag } from "../components/ui";
-import {
-  ago,
-  money,
-  moneyParts,
-  num,
-  perPeriod,
-  qty,
-  quantityTotal,
-  sumByCurrency,
-  titleCase,
-  todayIso,
-  tone,
-  vendorsOf,
-  type CurrencyAmount,
-} from "../format";
+import { EmptyState, ErrorBanner, PageHeader, Spinner } from "../components/ui";
+import { sumByCurrency, todayIso } from "../format";
 import { navigate } from "../router";
+import { GridRow, ROW_HEIGHT, rowState } from "../components/GridRow";
+import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, QuantitySum, Sum, isNumeric, listColumns } from "../components/listColumns";
 import type { Card } from "../types";
 
 type GroupBy = "none" | "account_name" | "service_line" | "contract_name";
 
-const ROW_HEIGHT = 40;
-/** Text columns share the width the fixed-size columns leave. */
-const FLEXIBLE = new Set(["account_name", "service_line", "contract_name"]);
-
-function IndeterminateCheckbox({ indeterminate, ...rest }: { indeterminate?: boolean } & HTMLProps<HTMLInputElement>) {
-  const ref = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    if (ref.current) ref.current.indeterminate = Boolean(indeterminate) && !rest.checked;
-  }, [indeterminate, rest.checked]);
-  return <input type="checkbox" ref={ref} {...rest} />;
-}
-
-const leaves = (row: Row<Card>): Card[] => row.getLeafRows().map((leaf) => leaf.original);
-
-/** "+$2,956.80 per quarter" on a card whose contract bills other than monthly. */
-function periodTitle(card: Card): string | undefined {
-  if ((card.period_months ?? 1) <= 1 || card.period_change == null) return undefined;
-  return `${money(card.period_change, card.currency ?? "USD", true)} ${perPeriod(card.billing_cycle)}`;
-}
-
-/** A quantity total where the cards count one thing (one service line); none otherwise. */
-function QuantitySum({
-  cards,
-  value,
-  signed = false,
-}: {
-  cards: Card[];
-  value: (card: Card) => string | null | undefined;
-  signed?: boolean;
-}) {
-  const total = quantityTotal(cards, value);
-  if (total === null) {
-    return (
-      <span className="muted" title="No total: these cards count different things (service lines or sales units)">
-        —
-      </span>
-    );
-  }
-  const unit = cards[0]?.sales_unit;
-  const text = qty(total, signed);
-  return (
-    <span className={signed ? `delta-${tone(total)}` : undefined} title={unit ? `${text} ${unit}` : undefined}>
-      {text}
-    </span>
-  );
-}
 
 export default function ListPage() {
   const [showHidden, setShowHidden] = useState(false);
@@ -96,6 +37,7 @@ export default function ListPage() {
   const [sorting, setSorting] = useState<SortingState>([]);
   const [filters, setFilters] = useState<ColumnFiltersState>([]);
   const [selection, setSelection] = useState<RowSelectionState>({});
+  const [sizing, setSizing] = useState<ColumnSizingState>({});
   const [expanded, setExpanded] = useState<ExpandedState>(true);
   const [details, setDetails] = useState<Card | null>(null);
   const [effectiveDate, setEffectiveDate] = useState(todayIso());
@@ -107,151 +49,23 @@ export default function ListPage() {
   );
   const grouping: GroupingState = useMemo(() => (groupBy === "none" ? [] : [groupBy]), [groupBy]);
 
-  const columns = useMemo<ColumnDef<Card>[]>(
-    () => [
-      {
-        id: "select",
-        size: 36,
-        enableSorting: false,
-        enableColumnFilter: false,
-        header: ({ table }) => (
-          <IndeterminateCheckbox
-            aria-label="Select all visible cards"
-            checked={table.getIsAllRowsSelected()}
-            indeterminate={table.getIsSomeRowsSelected()}
-            onChange={table.getToggleAllRowsSelectedHandler()}
-          />
-        ),
-        cell: ({ row }) => (
-          <IndeterminateCheckbox
-            aria-label={
-              row.getIsGrouped()
-                ? `Select every card of ${String(row.groupingValue)}`
-                : `Select ${row.original.account_name}, ${row.original.service_line}`
-            }
-            checked={row.getIsGrouped() ? row.getIsAllSubRowsSelected() : row.getIsSelected()}
-            indeterminate={row.getIsSomeSelected()}
-            onChange={row.getToggleSelectedHandler()}
-          />
-        ),
-      },
-      {
-        accessorKey: "account_name",
-        header: "Account",
-        filterFn: "includesString",
-        cell: ({ row, getValue }) => (
-          <span className="cell-account">
-            {(row.original.kind === "new_revenue" || row.original.is_new) && <span className="tag tag-new">New</span>}
-            <button
-              type="button"
-              className="link-button"
-              title="Open the details"
-              aria-label={`Details of ${row.original.account_name}, ${row.original.service_line}`}
-              onClick={() => setDetails(row.original)}
-            >
-              {String(getValue())}
-            </button>
-          </span>
-        ),
-      },
-      { accessorKey: "service_line", header: "Service line", filterFn: "includesString" },
-      { accessorKey: "contract_name", header: "Contract", filterFn: "includesString" },
-      {
-        id: "vendor",
-        accessorFn: (card) => vendorsOf(card).join(", "),
-        header: "Vendor",
-        size: 100,
-        filterFn: "includesString",
-        cell: ({ row }) => (
-          <>
-            {vendorsOf(row.original).map((v) => (
-              <VendorTag key={v} vendor={v} />
-            ))}
-            {row.original.stale && (
-              <span className="stale-dot" title={`Usage is stale (as of ${ago(row.original.usage_as_of ?? row.original.updated_at)})`}>
-                <span className="visually-hidden">stale usage</span>
-              </span>
-            )}
-          </>
-        ),
-      },
-      {
-        id: "psa_quantity",
-        accessorFn: (card) => num(card.psa_quantity),
-        header: "PSA qty",
-        size: 92,
-        meta: { numeric: true },
-        enableColumnFilter: false,
-        cell: ({ row }) => qty(row.original.psa_quantity),
-        aggregatedCell: ({ row }) => <QuantitySum cards={leaves(row)} value={(card) => card.psa_quantity} />,
-      },
-      {
-        id: "vendor_quantity",
-        accessorFn: (card) => num(card.vendor_quantity),
-        header: "Vendor qty",
-        size: 92,
-        meta: { numeric: true },
-        enableColumnFilter: false,
-        cell: ({ row }) => qty(row.original.vendor_quantity),
-        aggregatedCell: ({ row }) => <QuantitySum cards={leaves(row)} value={(card) => card.vendor_quantity} />,
-      },
-      {
-        id: "delta",
-        accessorFn: (card) => num(card.delta),
-        header: "Delta",
-        size: 76,
-        meta: { numeric: true },
-        filterFn: (row, id, value: string) => {
-          const delta = row.getValue<number>(id);
-          return value === "up" ? delta > 0 : value === "down" ? delta < 0 : true;
-        },
-        cell: ({ getValue }) => <span className={`delta-${tone(getValue<number>())}`}>{qty(getValue<number>(), true)}</span>,
-        aggregatedCell: ({ row }) => <QuantitySum cards={leaves(row)} value={(card) => card.delta} signed />,
-      },
-      {
-        // Monthly: a quarterly contract's change per quarter is in the cell's tooltip.
-        id: "mrr_change",
-        accessorFn: (card) => num(card.mrr_change),
-        header: "MRR",
-        size: 112,
-        meta: { numeric: true },
-        enableColumnFilter: false,
-        cell: ({ row, getValue }) => (
-          <span className={`delta-${tone(getValue<number>())}`} title={periodTitle(row.original)}>
-            {money(row.original.mrr_change, row.original.currency ?? "USD", true)}
-          </span>
-        ),
-        aggregatedCell: ({ row }) => <Sum rows={sumByCurrency(leaves(row), (card) => card.mrr_change)} />,
-      },
-      {
-        id: "mrr_profit_change",
-        accessorFn: (card) => num(card.mrr_profit_change),
-        header: "Profit / mo",
-        size: 112,
-        meta: { numeric: true },
-        enableColumnFilter: false,
-        cell: ({ row, getValue }) => (
-          <span className={`delta-${tone(getValue<number>())}`}>
-            {money(row.original.mrr_profit_change, row.original.currency ?? "USD", true)}
-          </span>
-        ),
-        aggregatedCell: ({ row }) => <Sum rows={sumByCurrency(leaves(row), (card) => card.mrr_profit_change)} />,
-      },
-      {
-        accessorKey: "state",
-        header: "State",
-        size: 88,
-        filterFn: "equalsString",
-        cell: ({ getValue }) => <span className={`pill pill-${String(getValue())}`}>{titleCase(String(getValue()))}</span>,
-      },
-    ],
-    [],
-  );
+  const columns = useMemo<ColumnDef<Card>[]>(() => listColumns(setDetails), []);
 
   const table = useReactTable({
     data,
     columns,
-    state: { sorting, columnFilters: filters, rowSelection: selection, grouping, expanded, columnVisibility: { state: showHidden } },
+    state: {
+      sorting,
+      columnFilters: filters,
+      rowSelection: selection,
+      grouping,
+      expanded,
+      columnSizing: sizing,
+      columnVisibility: { state: showHidden },
+    },
+    onColumnSizingChange: setSizing,
+    columnResizeMode: "onChange",
+    enableColumnResizing: true,
     getRowId: (card) => card.card_id,
     onSortingChange: setSorting,
     onColumnFiltersChange: setFilters,
@@ -283,7 +97,7 @@ export default function ListPage() {
   const filtered = table.getFilteredRowModel().rows;
   const selected = table.getSelectedRowModel().flatRows.filter((row) => !row.getIsGrouped()).map((row) => row.original);
   // Selected rows that a filter hides must not be actioned by surprise.
-  const visibleIds = new Set(filtered.map((row) => row.id));
+  const visibleIds = useMemo(() => new Set(filtered.map((row) => row.id)), [filtered]);
   const actionable = selected.filter((card) => visibleIds.has(card.card_id));
 
   const runBulk = async (action: "approve" | "dismiss" | "set_effective_date") => {
@@ -299,9 +113,43 @@ export default function ListPage() {
   };
 
   const leafColumns = table.getVisibleLeafColumns();
-  const filteredCards = filtered.map((row) => row.original);
-  const revenueTotal = sumByCurrency(filteredCards, (card) => card.mrr_change);
-  const profitTotal = sumByCurrency(filteredCards, (card) => card.mrr_profit_change);
+  const visibleKey = leafColumns.map((column) => column.id).join(",");
+  const tableMinWidth = leafColumns.reduce(
+    (sum, column) => sum + (FLEXIBLE.has(column.id) && !(column.id in sizing) ? FLEXIBLE_MIN : column.getSize()),
+    0,
+  );
+  // The totals add up every filtered card: worked out when the filter changes, not on every
+  // scrolled frame (5,000 cards scroll at 44 fps otherwise).
+  const footer = useMemo(() => {
+    const filteredCards = filtered.map((row) => row.original);
+    const revenueTotal = sumByCurrency(filteredCards, (card) => card.mrr_change);
+    const profitTotal = sumByCurrency(filteredCards, (card) => card.mrr_profit_change);
+    return (
+      <tfoot>
+        <tr className="totals-row">
+          <th scope="row" colSpan={5}>
+            Total · {filtered.length} card{filtered.length === 1 ? "" : "s"}
+          </th>
+          <td className="num">
+            <QuantitySum cards={filteredCards} value={(card) => card.psa_quantity} />
+          </td>
+          <td className="num">
+            <QuantitySum cards={filteredCards} value={(card) => card.vendor_quantity} />
+          </td>
+          <td className="num" data-testid="total-delta">
+            <QuantitySum cards={filteredCards} value={(card) => card.delta} signed />
+          </td>
+          <td className="num" data-money>
+            <Sum rows={revenueTotal} testId="total-revenue" />
+          </td>
+          <td className="num" data-money>
+            <Sum rows={profitTotal} />
+          </td>
+          {showHidden && <td />}
+        </tr>
+      </tfoot>
+    );
+  }, [filtered, showHidden]);
 
   return (
     <div className="page page-wide">
@@ -382,10 +230,11 @@ export default function ListPage() {
         </EmptyState>
       ) : (
         <div className="grid-scroller" ref={scroller} tabIndex={0} aria-label="Cards grid">
-          <table className="grid" aria-rowcount={rows.length + 2}>
+          <table className="grid" aria-rowcount={rows.length + 2} style={{ minWidth: tableMinWidth }}>
             <colgroup>
               {leafColumns.map((column) => (
-                <col key={column.id} style={FLEXIBLE.has(column.id) ? undefined : { width: column.getSize() }} />
+                // A text column shares the spare width until someone sets its width by hand.
+                <col key={column.id} style={FLEXIBLE.has(column.id) && !(column.id in sizing) ? undefined : { width: column.getSize() }} />
               ))}
             </colgroup>
             <thead>
@@ -411,6 +260,16 @@ export default function ListPage() {
                         ) : (
                           flexRender(header.column.columnDef.header, header.getContext())
                         )}
+                        {header.column.getCanResize() && header.column.id !== "select" && (
+                          <span
+                            className={`col-resizer${header.column.getIsResizing() ? " resizing" : ""}`}
+                            aria-hidden="true"
+                            title="Drag to resize; double-click to reset"
+                            onMouseDown={header.getResizeHandler()}
+                            onTouchStart={header.getResizeHandler()}
+                            onDoubleClick={() => header.column.resetSize()}
+                          />
+                        )}
                       </th>
                     );
                   })}
@@ -433,47 +292,7 @@ export default function ListPage() {
               {items.map((item) => {
                 const row = rows[item.index];
                 if (!row) return null;
-                if (row.getIsGrouped()) {
-                  return (
-                    <tr key={row.id} className="group-row" style={{ height: ROW_HEIGHT }}>
-                      {row.getVisibleCells().map((cell) => {
-                        if (cell.column.id === "select") {
-                          return <td key={cell.id}>{flexRender(cell.column.columnDef.cell, cell.getContext())}</td>;
-                        }
-                        if (cell.column.id === "account_name") {
-                          return (
-                            <td key={cell.id} colSpan={3}>
-                              <button
-                                type="button"
-                                className="group-toggle"
-                                aria-expanded={row.getIsExpanded()}
-                                onClick={row.getToggleExpandedHandler()}
-                              >
-                                <span aria-hidden="true">{row.getIsExpanded() ? "▾" : "▸"}</span> {String(row.groupingValue) || "—"}{" "}
-                                <span className="muted small">({row.subRows.length})</span>
-                              </button>
-                            </td>
-                          );
-                        }
-                        if (cell.column.id === "service_line" || cell.column.id === "contract_name") return null;
-                        return (
-                          <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined}>
-                            {cell.getIsAggregated() ? flexRender(cell.column.columnDef.aggregatedCell ?? cell.column.columnDef.cell, cell.getContext()) : null}
-                          </td>
-                        );
-                      })}
-                    </tr>
-                  );
-                }
-                return (
-                  <tr key={row.id} className={row.getIsSelected() ? "selected" : undefined} style={{ height: ROW_HEIGHT }}>
-                    {row.getVisibleCells().map((cell) => (
-                      <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined}>
-                        {flexRender(cell.column.columnDef.cell, cell.getContext())}
-                      </td>
-                    ))}
-                  </tr>
-                );
+                return <GridRow key={row.id} row={row} state={rowState(row, visibleKey)} />;
               })}
               {padBottom > 0 && (
                 <tr aria-hidden="true">
@@ -481,29 +300,7 @@ export default function ListPage() {
                 </tr>
               )}
             </tbody>
-            <tfoot>
-              <tr className="totals-row">
-                <th scope="row" colSpan={5}>
-                  Total · {filtered.length} card{filtered.length === 1 ? "" : "s"}
-                </th>
-                <td className="num">
-                  <QuantitySum cards={filteredCards} value={(card) => card.psa_quantity} />
-                </td>
-                <td className="num">
-                  <QuantitySum cards={filteredCards} value={(card) => card.vendor_quantity} />
-                </td>
-                <td className="num" data-testid="total-delta">
-                  <QuantitySum cards={filteredCards} value={(card) => card.delta} signed />
-                </td>
-                <td className="num">
-                  <Sum rows={revenueTotal} testId="total-revenue" />
-                </td>
-                <td className="num">
-                  <Sum rows={profitTotal} />
-                </td>
-                {showHidden && <td />}
-              </tr>
-            </tfoot>
+            {footer}
           </table>
         </div>
       )}
@@ -512,58 +309,3 @@ export default function ListPage() {
   );
 }
 
-/** A money total, one line per currency (a narrow column cannot hold two side by side). */
-function Sum({ rows, testId }: { rows: CurrencyAmount[]; testId?: string }) {
-  const parts = moneyParts(rows);
-  const text = parts.join(" · ");
-  return (
-    <span className="sum-lines" title={text} data-testid={testId}>
-      {parts.map((part, index) => (
-        <span key={part}>
-          {index > 0 && <span className="visually-hidden"> · </span>}
-          {part}
-        </span>
-      ))}
-    </span>
-  );
-}
-
-function isNumeric(column: Column<Card, unknown>): boolean {
-  return Boolean((column.columnDef.meta as { numeric?: boolean } | undefined)?.numeric);
-}
-
-function ColumnFilter({ column, data }: { column: Column<Card, unknown>; data: Card[] }) {
-  const value = (column.getFilterValue() as string | undefined) ?? "";
-  const label = `Filter ${typeof column.columnDef.header === "string" ? column.columnDef.header : column.id}`;
-  if (column.id === "delta") {
-    return (
-      <select aria-label="Filter delta" value={value} onChange={(event) => column.setFilterValue(event.target.value || undefined)}>
-        <option value="">Any</option>
-        <option value="up">Increase</option>
-        <option value="down">Decrease</option>
-      </select>
-    );
-  }
-  if (column.id === "state" || column.id === "vendor") {
-    const options = [...new Set(data.flatMap((card) => (column.id === "state" ? [card.state] : vendorsOf(card))))].sort();
-    return (
-      <select aria-label={label} value={value} onChange={(event) => column.setFilterValue(event.target.value || undefined)}>
-        <option value="">All</option>
-        {options.map((option) => (
-          <option key={option} value={option}>
-            {titleCase(option)}
-          </option>
-        ))}
-      </select>
-    );
-  }
-  return (
-    <input
-      type="search"
-      aria-label={label}
-      placeholder="Filter…"
-      value={value}
-      onChange={(event) => column.setFilterValue(event.target.value || undefined)}
-    />
-  );
-}

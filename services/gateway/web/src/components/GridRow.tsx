@@ -1,0 +1,67 @@
+import { flexRender, type Row } from "@tanstack/react-table";
+import { memo } from "react";
+import type { Card } from "../types";
+import { FLEXIBLE, isMoney, isNumeric } from "./listColumns";
+
+/** The list view's row height, which its virtualiser estimates with. */
+export const ROW_HEIGHT = 40;
+
+/** What a row's markup depends on besides the row itself: selection, expansion, columns. */
+export function rowState(row: Row<Card>, visibleColumns: string): string {
+  const selected = row.getIsGrouped() ? `${row.getIsAllSubRowsSelected()}${row.getIsSomeSelected()}` : `${row.getIsSelected()}`;
+  return `${selected}|${row.getIsExpanded()}|${visibleColumns}`;
+}
+
+/**
+ * One grid row. Memoised: scrolling re-renders the list page every frame, and only the rows
+ * entering the window need rendering (5,000 cards grouped by account scrolled at 40 fps).
+ */
+export const GridRow = memo(function GridRow({ row }: { row: Row<Card>; state: string }) {
+    if (row.getIsGrouped()) {
+      return (
+        <tr key={row.id} className="group-row" style={{ height: ROW_HEIGHT }}>
+          {row.getVisibleCells().map((cell) => {
+            if (cell.column.id === "select") {
+              return <td key={cell.id}>{flexRender(cell.column.columnDef.cell, cell.getContext())}</td>;
+            }
+            if (cell.column.id === "account_name") {
+              return (
+                <td key={cell.id} colSpan={3} title={String(row.groupingValue ?? "")}>
+                  <button
+                    type="button"
+                    className="group-toggle"
+                    aria-expanded={row.getIsExpanded()}
+                    onClick={row.getToggleExpandedHandler()}
+                  >
+                    <span aria-hidden="true">{row.getIsExpanded() ? "▾" : "▸"}</span> {String(row.groupingValue) || "—"}{" "}
+                    <span className="muted small">({row.subRows.length})</span>
+                  </button>
+                </td>
+              );
+            }
+            if (cell.column.id === "service_line" || cell.column.id === "contract_name") return null;
+            return (
+              <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined} data-money={isMoney(cell.column) || undefined}>
+                {cell.getIsAggregated() ? flexRender(cell.column.columnDef.aggregatedCell ?? cell.column.columnDef.cell, cell.getContext()) : null}
+              </td>
+            );
+          })}
+        </tr>
+      );
+    }
+    return (
+      <tr key={row.id} className={row.getIsSelected() ? "selected" : undefined} style={{ height: ROW_HEIGHT }}>
+        {row.getVisibleCells().map((cell) => (
+          <td
+            key={cell.id}
+            className={isNumeric(cell.column) ? "num" : undefined}
+            data-money={isMoney(cell.column) || undefined}
+            // Text cut by a narrow column is still readable on hover.
+            title={FLEXIBLE.has(cell.column.id) ? String(cell.getValue() ?? "") : undefined}
+          >
+            {flexRender(cell.column.columnDef.cell, cell.getContext())}
+          </td>
+        ))}
+      </tr>
+    );
+});
