@@ -92,6 +92,12 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "console") -
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # uvicorn's own dictConfig (any uvicorn.Config in the process, e.g. a simulator) gives
+    # its loggers private handlers and stops propagation; every line goes through ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        own = logging.getLogger(name)
+        own.handlers.clear()
+        own.propagate = True
     structlog.contextvars.bind_contextvars(service=service)
 
 
