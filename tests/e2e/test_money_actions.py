@@ -128,3 +128,28 @@ class TestLargeChangesAskFirst:
         finally:
             with stack.api() as client:
                 client.put("/api/v1/settings/billing", json=saved).raise_for_status()
+
+
+class TestAnApprovedCardStaysHidden:
+    def test_a_live_update_during_the_undo_window_does_not_bring_it_back(
+        self, signed_in: Any, stack: Stack
+    ) -> None:
+        page = signed_in
+        first, other = cards_or_xfail(stack, count=2)[:2]
+        element = find_card(page, first)
+        element.get_by_role("button", name="Approve").first.click()
+        element.wait_for(state="detached")
+        # Another card changes on the server: the live update refetches every card list
+        # while the approval still waits out its undo window.
+        with (
+            page.expect_response(
+                lambda r: "/api/v1/cards?" in r.url and r.request.method == "GET", timeout=10_000
+            ) as refetched,
+            stack.api() as client,
+        ):
+            client.post(f"/api/v1/cards/{other['card_id']}/dismiss").raise_for_status()
+        assert refetched.value.ok
+        page.wait_for_timeout(500)
+        assert page.locator(f'article[data-card-id="{first["card_id"]}"]').count() == 0
+        with stack.api() as client:
+            client.post(f"/api/v1/cards/{other['card_id']}/restore").raise_for_status()

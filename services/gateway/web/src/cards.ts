@@ -35,21 +35,47 @@ export async function fetchAllCards(filters: CardFilters, signal?: AbortSignal):
   return { items, next_cursor: null, totals };
 }
 
+/**
+ * Cards hidden here whose action the server has not taken yet (an approval waits out its
+ * undo window first): a list fetched meanwhile, e.g. after a live update, still shows
+ * them as pending, and must not bring them back.
+ */
+const awaitingServer = new Set<string>();
+
+function withoutAwaiting(page: CardPage): CardPage {
+  return awaitingServer.size === 0 ? page : { ...page, items: page.items.filter((card) => !awaitingServer.has(card.card_id)) };
+}
+
 export function useCards(filters: CardFilters) {
   return useQuery({
     queryKey: ["cards", filters],
-    queryFn: ({ signal }) => fetchAllCards(filters, signal),
+    queryFn: async ({ signal }) => withoutAwaiting(await fetchAllCards(filters, signal)),
   });
 }
 
-/** Hide cards from every cached card list at once (optimistic), returning a restore. */
-function hideCards(client: QueryClient, ids: Set<string>): () => void {
+interface Hidden {
+  /** Show the cards again (undo, or the server refused). */
+  restore: () => void;
+  /** The server has taken the action: its own lists hide the cards from now on. */
+  release: () => void;
+}
+
+/** Hide cards from every cached card list at once (optimistic). */
+function hideCards(client: QueryClient, ids: Set<string>): Hidden {
+  for (const id of ids) awaitingServer.add(id);
   const snapshots = client.getQueriesData<CardPage>({ queryKey: ["cards"] });
   client.setQueriesData<CardPage>({ queryKey: ["cards"] }, (page) =>
     page ? { ...page, items: page.items.filter((card) => !ids.has(card.card_id)) } : page,
   );
-  return () => {
-    for (const [key, data] of snapshots) client.setQueryData(key, data);
+  const release = () => {
+    for (const id of ids) awaitingServer.delete(id);
+  };
+  return {
+    release,
+    restore: () => {
+      release();
+      for (const [key, data] of snapshots) client.setQueryData(key, data);
+    },
   };
 }
 
@@ -82,22 +108,25 @@ export function useCardActions() {
         if (!ok) return;
         change = { ...change, confirm: true };
       }
-      const restore = hideCards(client, new Set([card.card_id]));
+      const hidden = hideCards(client, new Set([card.card_id]));
       const key = newIdempotencyKey();
       toasts.push({
         message: `Approved ${describeCard(card)}: ${card.psa_quantity ?? 0} → ${change.quantity ?? card.target_quantity ?? "?"}`,
         tone: "success",
         actionLabel: "Undo",
         durationMs: UNDO_MS,
-        onAction: restore,
+        onAction: hidden.restore,
         onExpire: () => {
           api
             .post<ActionAccepted>(`/api/v1/cards/${encodeURIComponent(card.card_id)}/approve`, change, {
               "Idempotency-Key": key,
             })
-            .then(settle)
+            .then(() => {
+              hidden.release();
+              settle();
+            })
             .catch((error: unknown) => {
-              restore();
+              hidden.restore();
               toasts.push({ message: `Could not approve ${describeCard(card)}: ${errorMessage(error)}`, tone: "error" });
             });
         },
@@ -108,13 +137,17 @@ export function useCardActions() {
 
   const dismiss = useCallback(
     (card: Card, reason?: string) => {
-      const restore = hideCards(client, new Set([card.card_id]));
+      const hidden = hideCards(client, new Set([card.card_id]));
       const sent = api
         .post<ActionAccepted>(`/api/v1/cards/${encodeURIComponent(card.card_id)}/dismiss`, reason ? { reason } : {}, {
           "Idempotency-Key": newIdempotencyKey(),
         })
+        .then((accepted) => {
+          hidden.release();
+          return accepted;
+        })
         .catch((error: unknown) => {
-          restore();
+          hidden.restore();
           toasts.push({ message: `Could not dismiss: ${errorMessage(error)}`, tone: "error" });
           throw error;
         });
@@ -122,7 +155,7 @@ export function useCardActions() {
         message: `Dismissed ${describeCard(card)} until the next billing cycle`,
         actionLabel: "Undo",
         onAction: () => {
-          restore();
+          hidden.restore();
           void sent
             .then(() => api.post(`/api/v1/cards/${encodeURIComponent(card.card_id)}/restore`))
             .then(settle)
@@ -142,7 +175,7 @@ export function useCardActions() {
     ): Promise<BulkResult> => {
       const ids = cards.map((card) => card.card_id);
       const hides = action === "approve" || action === "dismiss";
-      const restore = hides ? hideCards(client, new Set(ids)) : () => undefined;
+      const hidden = hides ? hideCards(client, new Set(ids)) : null;
       const large = action === "approve" ? cards.filter((card) => card.large_change) : [];
       if (
         large.length > 0 &&
@@ -150,7 +183,7 @@ export function useCardActions() {
           `${large.length} of the selected cards ${large.length === 1 ? "is a large change" : "are large changes"} (for example ${describeCard(large[0]!)}: ${large[0]!.large_change}).\n\nApprove them all?`,
         )
       ) {
-        restore();
+        hidden?.restore();
         return { accepted: [], rejected: [] };
       }
       try {
@@ -192,10 +225,11 @@ export function useCardActions() {
               }
             : {}),
         });
+        hidden?.release();
         settle();
         return result;
       } catch (error) {
-        restore();
+        hidden?.restore();
         toasts.push({ message: errorMessage(error), tone: "error" });
         throw error;
       }
