@@ -22,6 +22,7 @@ import { EmptyState, ErrorBanner, PageHeader, Spinner } from "../components/ui";
 import { sumByCurrency, todayIso } from "../format";
 import { navigate } from "../router";
 import { GridRow, ROW_HEIGHT, rowState } from "../components/GridRow";
+import { useFillWindow } from "../components/useFillWindow";
 import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, QuantitySum, Sum, isNumeric, listColumns } from "../components/listColumns";
 import type { Card } from "../types";
 
@@ -91,6 +92,8 @@ export default function ListPage() {
     overscan: 12,
   });
   const items = virtualizer.getVirtualItems();
+  const showsGrid = !cards.isPending && !(data.length === 0 && !cards.isError);
+  useFillWindow(scroller, showsGrid);
   const padTop = items[0]?.start ?? 0;
   const padBottom = items.length ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
 
@@ -212,7 +215,7 @@ export default function ListPage() {
       <ErrorBanner error={cards.error} onRetry={() => void cards.refetch()} />
       {cards.isPending ? (
         <Spinner label="Loading cards" />
-      ) : data.length === 0 && !cards.isError ? (
+      ) : !showsGrid ? (
         <EmptyState
           title="No differences to review"
           actions={
