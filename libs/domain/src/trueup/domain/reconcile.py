@@ -743,10 +743,11 @@ class TenantIndex:
         return self._with_rules(card)
 
 
-def reconcile(state: TenantState, *, today: date, now: datetime) -> ReconcileResult:
+def reconcile(source: TenantState | TenantIndex, *, today: date, now: datetime) -> ReconcileResult:
     """Compute every card of a tenant, its unmapped queue and active-accounts figure."""
     with _cyclic_gc_paused():
-        return TenantIndex(state).reconcile(today=today, now=now)
+        index = source if isinstance(source, TenantIndex) else TenantIndex(source)
+        return index.reconcile(today=today, now=now)
 
 
 def reconcile_account(

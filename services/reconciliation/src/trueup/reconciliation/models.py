@@ -136,6 +136,8 @@ class CardRow(Base):
     # The list view's default order (visible cards by service line), read page by page.
     __table_args__ = (
         sa.Index("ix_cards_list", "tenant_id", "hidden", "service_line", "account_name", "card_id"),
+        # An incremental recompute replaces the cards of the accounts an input touched.
+        sa.Index("ix_cards_account", "tenant_id", "account_id"),
     )
 
     tenant_id: Mapped[str] = mapped_column(_T, primary_key=True)
@@ -202,3 +204,5 @@ class TenantSettingsRow(Base):
     active_accounts: Mapped[int] = mapped_column(sa.Integer, default=0)
     cards_version: Mapped[int] = mapped_column(sa.Integer, default=0)
     """Incremented whenever a card changes: list totals are cached against it."""
+    inputs_token: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    """New on every write to the tenant's inputs or card states (see `index_cache`)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -211,3 +211,39 @@ class Repository:
 
     async def settings_row(self) -> TenantSettingsRow | None:
         return await self.get(TenantSettingsRow)
+
+    async def locked_settings_row(self) -> TenantSettingsRow | None:
+        """The settings row, locked to this transaction on PostgreSQL: writers to one
+        tenant's inputs take turns (SQLite writers always do)."""
+        query = (
+            sa.select(TenantSettingsRow)
+            .where(TenantSettingsRow.tenant_id == self.tenant_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(query)).one_or_none()
+
+    async def set_inputs_token(self, token: str) -> None:
+        row = await self.settings_row()
+        if row is None:
+            await self.merge(
+                TenantSettingsRow(tenant_id=self.tenant_id, settings={}, inputs_token=token)
+            )
+        else:
+            row.inputs_token = token
+
+    async def usage_of(self, vendor: str, vendor_accounts: Iterable[str]) -> Sequence[Usage]:
+        """Every usage row of these vendor accounts."""
+        query = sa.select(Usage).where(
+            Usage.tenant_id == self.tenant_id,
+            Usage.vendor == vendor,
+            Usage.vendor_account_id.in_(sorted(set(vendor_accounts))),
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def cards_of(self, account_ids: Iterable[str]) -> Sequence[CardRow]:
+        """Every card of these accounts."""
+        query = sa.select(CardRow).where(
+            CardRow.tenant_id == self.tenant_id, CardRow.account_id.in_(sorted(set(account_ids)))
+        )
+        return (await self.session.scalars(query)).all()

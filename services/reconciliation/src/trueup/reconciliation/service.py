@@ -7,7 +7,8 @@ changed, and announces them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from trueup.platform.broker import QueryFailedError
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import enqueue
 from trueup.reconciliation import state as st
+from trueup.reconciliation.index_cache import CachedIndex, TenantIndexCache, new_token
 from trueup.reconciliation.models import (
     AccountMappingRow,
     AccountRow,
@@ -235,6 +237,10 @@ async def apply_usage(session: AsyncSession, envelope: Envelope[m.UsageReported]
         else:
             await repo.merge(row)
     await session.flush()
+    accounts = {record.vendor_account_id for record in batch.records} | replaced
+    changed = await recompute_usage(session, tenant_id, batch.vendor, accounts, cause=envelope)
+    if changed is not None:
+        return changed
     return await recompute(session, tenant_id, reason="usage", cause=envelope)
 
 
@@ -331,6 +337,10 @@ async def _auto_map(
     return changed
 
 
+INDEXES = TenantIndexCache(budget=2_000_000)
+"""This replica's in-memory tenant indexes (see `index_cache`); `main.build` sets the budget."""
+
+
 async def recompute(
     session: AsyncSession,
     tenant_id: str,
@@ -341,6 +351,8 @@ async def recompute(
 ) -> list[str]:
     """Recompute every card of the tenant; store and announce the ones that changed."""
     repo = Repository(session, tenant_id)
+    await repo.locked_settings_row()
+    INDEXES.forget(tenant_id)
     settings = await billing_settings(repo)
     data = await repo.load()
     if await _auto_map(session, repo, data, settings, cause):
@@ -348,21 +360,118 @@ async def recompute(
         data = await repo.load()
     now = _now()
     today = today or now.date()
-    result = d.reconcile(st.tenant_state(data, settings), today=today, now=now)
-    accounts = {a.account_id: a.name for a in data.accounts}
-    lines = {s.service_line_id: s for s in data.service_lines}
-    contracts = {c.contract_id: c.name for c in data.contracts}
-    existing = {c.card_id: c for c in data.cards}
+    index = d.TenantIndex(st.tenant_state(data, settings))
+    result = d.reconcile(index, today=today, now=now)
+    changed = await _store_cards(
+        repo, settings, index, result.cards, {c.card_id: c for c in data.cards}, now
+    )
+    settings_row = await repo.settings_row()
+    if settings_row is None:
+        await repo.merge(
+            TenantSettingsRow(
+                tenant_id=tenant_id, settings={}, active_accounts=result.active_accounts
+            )
+        )
+    elif settings_row.active_accounts != result.active_accounts:
+        settings_row.active_accounts = result.active_accounts
+    token = new_token()
+    await repo.set_inputs_token(token)
+    weight = len(data.line_items) + len(data.usage) + len(data.cards)
+    INDEXES.put(tenant_id, CachedIndex(token, index, today, weight))
+    await _announce_cards(session, repo, changed, reason, cause)
+    await _auto_approve(session, tenant_id, result.cards, cause, today)
+    return changed
+
+
+async def recompute_usage(
+    session: AsyncSession,
+    tenant_id: str,
+    vendor: str,
+    vendor_accounts: Iterable[str],
+    *,
+    cause: Envelope[Any] | None = None,
+    today: date | None = None,
+) -> list[str] | None:
+    """Apply stored usage of these vendor accounts to the tenant's index in memory and
+    recompute only the accounts they feed; None when the index is not at hand (or the
+    usage is unmapped, which may map it automatically): then `recompute` does it all."""
+    repo = Repository(session, tenant_id)
+    settings_row = await repo.locked_settings_row()
+    now = _now()
+    today = today or now.date()
+    cached = INDEXES.check_out(
+        tenant_id, settings_row.inputs_token if settings_row else None, today
+    )
+    if cached is None:
+        return None
+    index = cached.index
+    keys = {(vendor, vendor_account) for vendor_account in vendor_accounts}
+    rows = await repo.usage_of(vendor, (key[1] for key in keys))
+    if any(key not in index.account_mappings for key in keys) or any(
+        (row.vendor, row.sku) not in index.service_mappings for row in rows
+    ):
+        return None
+    by_key: dict[tuple[str, str], list[d.VendorUsage]] = {key: [] for key in keys}
+    for row in rows:
+        by_key[(row.vendor, row.vendor_account_id)].append(st.usage(row))
+    affected: set[str] = set()
+    for (key_vendor, vendor_account), records in by_key.items():
+        affected |= index.replace_usage(key_vendor, vendor_account, records)
+    settings = await billing_settings(repo)
+    cards = [
+        card
+        for account_id in sorted(affected)
+        for card in index.reconcile_account(account_id, today=today, now=now).cards
+    ]
+    existing = {c.card_id: c for c in await repo.cards_of(affected)} if affected else {}
+    changed = await _store_cards(repo, settings, index, cards, existing, now)
+    cached.token = new_token()
+    await repo.set_inputs_token(cached.token)
+    INDEXES.put(tenant_id, cached)
+    await _announce_cards(session, repo, changed, "usage", cause)
+    await _auto_approve(session, tenant_id, cards, cause, today)
+    return changed
+
+
+async def _card_state_changed(repo: Repository, card: CardRow) -> None:
+    """Keep the tenant's index in step with a card's new state (see `index_cache`)."""
+    await repo.bump_cards_version()
+    settings_row = await repo.locked_settings_row()
+    cached = INDEXES.check_out(
+        repo.tenant_id, settings_row.inputs_token if settings_row else None, _now().date()
+    )
+    token = new_token()
+    await repo.set_inputs_token(token)
+    if cached is not None:
+        cached.index.set_card_record(card.card_id, st.card_record(card))
+        cached.token = token
+        INDEXES.put(repo.tenant_id, cached)
+
+
+async def _store_cards(
+    repo: Repository,
+    settings: r.BillingSettings,
+    index: d.TenantIndex,
+    cards: Sequence[d.Card],
+    existing: dict[str, CardRow],
+    now: datetime,
+) -> list[str]:
+    """Store the computed cards that differ from `existing`, delete those of `existing`
+    no longer computed; return the ids of both."""
+    limits = st.large_change_limits(settings)
     changed: list[str] = []
-    for card in result.cards:
-        line = lines.get(card.service_line_id or "")
+    existing = dict(existing)
+    for card in cards:
+        account = index.accounts.get(card.account_id)
+        line = index.service_lines.get(card.service_line_id or "")
+        contract = index.contracts.get(card.contract_id or "")
         row = st.card_row(
             card,
-            account_name=accounts.get(card.account_id, card.account_id),
+            account_name=account.name if account else card.account_id,
             service_line_name=line.name if line else (card.service_line_id or ""),
-            contract_name=contracts.get(card.contract_id or "", ""),
+            contract_name=contract.name if contract else "",
             now=now,
-            large_change=st.large_change_limits(settings),
+            large_change=limits,
         )
         old = existing.pop(card.id, None)
         if old is not None:
@@ -373,26 +482,43 @@ async def recompute(
                 continue
         if line is not None and line.vendor_tag is None and card.vendors:
             # An import tags the service lines it feeds with its vendor.
-            line.vendor_tag = card.vendors[0]
+            line = replace(line, vendor_tag=card.vendors[0])
+            index.service_lines[line.id] = line
+            line_row = await repo.get(ServiceLineRow, line.id)
+            if line_row is not None:
+                line_row.vendor_tag = line.vendor_tag
         await repo.merge(row)
         changed.append(card.id)
     for gone in existing:
         await repo.delete_where(CardRow, CardRow.card_id == gone)
         changed.append(gone)
-    settings_row = await repo.settings_row()
-    if settings_row is None:
-        await repo.merge(
-            TenantSettingsRow(
-                tenant_id=tenant_id, settings={}, active_accounts=result.active_accounts
-            )
-        )
-    elif settings_row.active_accounts != result.active_accounts:
-        settings_row.active_accounts = result.active_accounts
+    return changed
+
+
+async def _announce_cards(
+    session: AsyncSession,
+    repo: Repository,
+    changed: list[str],
+    reason: str,
+    cause: Envelope[Any] | None,
+) -> None:
     if changed:
         await repo.bump_cards_version()
-        await announce(session, tenant_id, m.CardsChanged(card_ids=changed, reason=reason), cause)
-    await session.flush()
-    for card in result.cards:
+        await announce(
+            session, repo.tenant_id, m.CardsChanged(card_ids=changed, reason=reason), cause
+        )
+    await repo.session.flush()
+
+
+async def _auto_approve(
+    session: AsyncSession,
+    tenant_id: str,
+    cards: Sequence[d.Card],
+    cause: Envelope[Any] | None,
+    today: date,
+) -> None:
+    """Approve the pending cards an approval rule covers, as the rule."""
+    for card in cards:
         if card.auto_approval is not None and card.state is d.CardState.PENDING and not card.hidden:
             await act(
                 session,
@@ -410,7 +536,6 @@ async def recompute(
                 cause=cause,
                 today=today,
             )
-    return changed
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -542,7 +667,7 @@ async def act(
     )
     card.updated_at = _now()
     card.fingerprint = st.fingerprint(card)
-    await repo.bump_cards_version()
+    await _card_state_changed(repo, card)
     if request.action in ("approve", "add", "dismiss", "restore"):
         first = outgoing[0] if outgoing else None
         changes = first.changes if isinstance(first, m.ApplyWriteback) else []
@@ -717,7 +842,7 @@ async def apply_writeback_outcome(
         card.last_job_id = outcome.job_id
     card.updated_at = _now()
     card.fingerprint = st.fingerprint(card)
-    await repo.bump_cards_version()
+    await _card_state_changed(repo, card)
     await announce(
         session,
         envelope.tenant_id,

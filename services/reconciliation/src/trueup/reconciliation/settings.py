@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from trueup.platform.settings import ServiceSettings
 
 
@@ -6,3 +8,11 @@ class Settings(ServiceSettings):
 
     service_name: str = "reconciliation"
     http_port: int = 8013
+    index_budget_rows: int = Field(
+        default=2_000_000,
+        ge=0,
+        description=(
+            "Rows (line items, usage records, cards) of recently active tenants kept in "
+            "memory for incremental reconciliation; about 1 KiB each. 0 turns it off."
+        ),
+    )

@@ -156,16 +156,23 @@ def tenant_state(data: TenantData, settings: r.BillingSettings) -> d.TenantState
         account_mappings=[account_mapping(m) for m in data.account_mappings],
         service_mappings=[service_mapping(m) for m in data.service_mappings],
         card_records={
-            c.card_id: d.CardRecord(state=d.CardState(c.state), actioned_on=c.actioned_on)
-            for c in data.cards
-            if c.state != d.CardState.PENDING.value
+            c.card_id: record for c in data.cards if (record := card_record(c)) is not None
         },
         settings=domain_settings(settings),
     )
 
 
+def card_record(row: CardRow) -> d.CardRecord | None:
+    """What happened to a card, for the domain (nothing while it is pending)."""
+    if row.state == d.CardState.PENDING.value:
+        return None
+    return d.CardRecord(state=d.CardState(row.state), actioned_on=row.actioned_on)
+
+
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
+    # Normalised: usage read back from PostgreSQL has its column's scale (27.000000), usage
+    # just received has none (27); the card must not change with where it came from.
+    return None if value is None else format(value.normalize(), "f")
 
 
 def card_row(
@@ -263,8 +270,16 @@ _FINGERPRINTED = (
 def fingerprint(row: CardRow) -> str:
     """A digest of what a person sees on the card, to skip writes that change nothing."""
     values = {name: getattr(row, name) for name in _FINGERPRINTED}
-    text = json.dumps(values, sort_keys=True, default=str)
+    text = json.dumps(values, sort_keys=True, default=_fingerprint_text)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _fingerprint_text(value: Any) -> str:
+    # A card read back from PostgreSQL carries its column's scale (10.000000) where the
+    # computed one has 10: the same amount must give the same digest.
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
 
 
 class PricedCard(Protocol):
