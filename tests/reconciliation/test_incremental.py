@@ -32,13 +32,14 @@ from trueup.reconciliation import mapping, service
 from trueup.reconciliation.handlers.queries import ANSWERS
 from trueup.reconciliation.index_cache import TenantIndexCache
 from trueup.reconciliation.main import MIGRATIONS
-from trueup.reconciliation.models import CardRow
+from trueup.reconciliation.models import CardRow, Usage
 from trueup.reconciliation.repository import Repository
 
 D = Decimal
 ACTOR = m.Actor(kind="user", id="u-inc", name="Incremental")
 PRODUCTS = {"P1": "Managed Endpoint", "P2": "Cloud Backup 1TB", "P3": "EDR Agent"}
 ACCOUNTS = ("A", "B", "C")
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture(scope="module", params=_database_params())
@@ -135,8 +136,20 @@ class Tenant:
             await service.apply_snapshot(session, wrap(snapshot, tenant_id=self.tenant_id))
 
     async def usage(self, account: str, quantities: dict[str, int], replace: bool) -> None:
+        await self.usage_together([(account, quantities, replace)])
+
+    async def usage_together(self, reports: list[tuple[str, dict[str, int], bool]]) -> None:
+        """Usage reports handled in one transaction, as a consumer's fetched batch is."""
+        envelopes = [
+            wrap(self._report(account, quantities, replace), tenant_id=self.tenant_id)
+            for account, quantities, replace in reports
+        ]
+        async with self.database.transaction(self.tenant_id) as session:
+            await service.apply_usage_batches(session, self.tenant_id, envelopes)
+
+    def _report(self, account: str, quantities: dict[str, int], replace: bool) -> m.UsageReported:
         self.batches += 1
-        batch = m.UsageReported(
+        return m.UsageReported(
             vendor="pax8",
             source=m.UsageSource.WEBHOOK,
             batch_id=f"b{self.batches}",
@@ -147,14 +160,12 @@ class Tenant:
                     sku=f"sku-{product}",
                     sku_name=PRODUCTS.get(product, "Unknown thing"),
                     quantity=D(quantity),
-                    as_of=datetime.now(UTC),
+                    as_of=NOW,
                 )
                 for product, quantity in quantities.items()
             ],
             replaces_accounts=[f"v-{account}"] if replace else [],
         )
-        async with self.database.transaction(self.tenant_id) as session:
-            await service.apply_usage(session, wrap(batch, tenant_id=self.tenant_id))
 
     async def change_mapping(self, vendor_account: str, action: str, account: str | None) -> None:
         change = r.ChangeAccountMappings(
@@ -211,7 +222,15 @@ class Tenant:
 
 
 quantity_st = st.integers(0, 80)
+report_st = st.tuples(
+    st.sampled_from(ACCOUNTS),
+    st.dictionaries(st.sampled_from(["P1", "P2", "P3", "X"]), quantity_st, max_size=3),
+    st.booleans(),
+)
 operation_st = st.one_of(
+    st.tuples(
+        st.just("usage_together"), st.lists(report_st, min_size=2, max_size=4), st.none(), st.none()
+    ),
     st.tuples(
         st.just("usage"),
         st.sampled_from(ACCOUNTS),
@@ -244,6 +263,8 @@ async def _step(t: Tenant, replicas: Replicas, operation: tuple[Any, ...]) -> No
     event(kind)
     if kind == "usage":
         await t.usage(a, b, c)
+    elif kind == "usage_together":
+        await t.usage_together(a)
     elif kind == "mapping":
         await t.change_mapping(a, b, c if b == "map" else None)
     elif kind == "psa":
@@ -310,6 +331,47 @@ class TestIncrementalEqualsFromScratch:
                     event(f"incremental hits: {min(replicas.hits, 3)}+")
                     changed = await t.recompute_from_scratch()
                     assert changed == [], f"after {first_usage=} {operations=}"
+            finally:
+                await database.dispose()
+
+        asyncio.run(run())
+
+
+class TestUsageHandledTogether:
+    @settings(
+        max_examples=20,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(reports=st.lists(report_st, min_size=1, max_size=8))
+    def test_a_batch_of_reports_leaves_what_they_leave_one_by_one(
+        self, database_url: tuple[str, str | None], reports: list[Any]
+    ) -> None:
+        async def state(t: Tenant) -> tuple[Any, Any]:
+            async with t.database.transaction(t.tenant_id) as session:
+                repo = Repository(session, t.tenant_id)
+                usage = sorted(
+                    (u.vendor_account_id, u.sku, u.quantity, u.batch_id)
+                    for u in await repo.all_of(Usage)
+                )
+                cards = sorted(
+                    (c.card_id.split(":", 1)[1], c.fingerprint) for c in await repo.all_of(CardRow)
+                )
+                return usage, cards
+
+        async def run() -> None:
+            database = Database(*database_url)
+            try:
+                with Replicas():
+                    one_by_one, together = Tenant(database), Tenant(database)
+                    for t in (one_by_one, together):
+                        await t.snapshot({})
+                        await t.usage_together([(a, {"P1": 5, "P2": 5}, True) for a in ACCOUNTS])
+                    for report in reports:
+                        await one_by_one.usage(*report)
+                    await together.usage_together(reports)
+                    assert await state(together) == await state(one_by_one)
             finally:
                 await database.dispose()
 

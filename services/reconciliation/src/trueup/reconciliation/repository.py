@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from trueup.reconciliation.models import (
 )
 
 M = TypeVar("M", bound=Base)
+T = TypeVar("T")
 # currency, billing cycle, PSA quantity, target quantity, unit price, unit cost
 PriceRow = sa.Row[str, str, Decimal, Decimal | None, Decimal | None, Decimal | None]
 
@@ -42,6 +43,12 @@ class TenantData:
     account_mappings: Sequence[AccountMappingRow]
     service_mappings: Sequence[ServiceMappingRow]
     cards: Sequence[CardRow]
+
+
+def _chunks(values: list[T]) -> Iterator[list[T]]:
+    """At most 500 at a time: a statement's parameters stay within every database's limit."""
+    for start in range(0, len(values), 500):
+        yield values[start : start + 500]
 
 
 class Repository:
@@ -106,6 +113,16 @@ class Repository:
         assert getattr(row, "tenant_id", None) == self.tenant_id
         self.session.add(row)
 
+    def overwrite(self, loaded: M, new: M) -> None:
+        """Give a row of this session the values set on `new`, as `merge` would, without
+        its lookup and flush per row: the changes go out together at the next flush."""
+        assert getattr(loaded, "tenant_id", None) == self.tenant_id
+        columns = sa.inspect(type(new)).column_attrs.keys()
+        values = sa.inspect(new).dict
+        for name in columns:
+            if name in values:
+                setattr(loaded, name, values[name])
+
     async def get(self, model: type[M], *key: str) -> M | None:
         return await self.session.get(model, (self.tenant_id, *key))
 
@@ -130,12 +147,6 @@ class Repository:
         return await self.all_of(ContractRow, ContractRow.account_id == account_id)
 
     # --- usage --------------------------------------------------------------------
-
-    async def replace_usage_accounts(self, vendor: str, vendor_accounts: Sequence[str]) -> None:
-        if vendor_accounts:
-            await self.delete_where(
-                Usage, Usage.vendor == vendor, Usage.vendor_account_id.in_(vendor_accounts)
-            )
 
     # --- cards --------------------------------------------------------------------
 
@@ -232,14 +243,30 @@ class Repository:
         else:
             row.inputs_token = token
 
-    async def usage_of(self, vendor: str, vendor_accounts: Iterable[str]) -> Sequence[Usage]:
-        """Every usage row of these vendor accounts."""
-        query = sa.select(Usage).where(
-            Usage.tenant_id == self.tenant_id,
-            Usage.vendor == vendor,
-            Usage.vendor_account_id.in_(sorted(set(vendor_accounts))),
-        )
-        return (await self.session.scalars(query)).all()
+    async def usage_of(self, keys: Iterable[tuple[str, str]]) -> Sequence[Usage]:
+        """Every usage row of these (vendor, vendor account) pairs."""
+        found: list[Usage] = []
+        for chunk in _chunks(sorted(set(keys))):
+            query = sa.select(Usage).where(
+                Usage.tenant_id == self.tenant_id,
+                sa.tuple_(Usage.vendor, Usage.vendor_account_id).in_(chunk),
+            )
+            found.extend((await self.session.scalars(query)).all())
+        return found
+
+    async def delete_usage(
+        self, accounts: Iterable[tuple[str, str]], records: Iterable[tuple[str, str, str]]
+    ) -> None:
+        """Delete the usage of whole (vendor, vendor account) pairs and of single
+        (vendor, vendor account, SKU) records."""
+        for chunk in _chunks(sorted(set(accounts))):
+            await self.delete_where(
+                Usage, sa.tuple_(Usage.vendor, Usage.vendor_account_id).in_(chunk)
+            )
+        for triples in _chunks(sorted(set(records))):
+            await self.delete_where(
+                Usage, sa.tuple_(Usage.vendor, Usage.vendor_account_id, Usage.sku).in_(triples)
+            )
 
     async def cards_of(self, account_ids: Iterable[str]) -> Sequence[CardRow]:
         """Every card of these accounts."""

@@ -7,7 +7,7 @@ changed, and announces them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -206,42 +206,56 @@ async def apply_sync_completed(
 
 async def apply_usage(session: AsyncSession, envelope: Envelope[m.UsageReported]) -> list[str]:
     """Store a usage batch (a newer file replaces, it does not add) and recompute."""
-    tenant_id = envelope.tenant_id
-    batch = envelope.payload
+    return await apply_usage_batches(session, envelope.tenant_id, [envelope])
+
+
+async def apply_usage_batches(
+    session: AsyncSession, tenant_id: str, envelopes: Sequence[Envelope[m.UsageReported]]
+) -> list[str]:
+    """Store one tenant's usage batches, in order, and recompute once for all of them."""
     repo = Repository(session, tenant_id)
-    await repo.replace_usage_accounts(batch.vendor, batch.replaces_accounts)
-    await session.flush()
-    # One row per (vendor account, SKU); a later record of the batch wins, as it always has.
-    rows = {
-        (record.vendor_account_id, record.sku): Usage(
-            tenant_id=tenant_id,
-            vendor=batch.vendor,
-            vendor_account_id=record.vendor_account_id,
-            sku=record.sku,
-            vendor_account_name=record.vendor_account_name,
-            sku_name=record.sku_name,
-            quantity=record.quantity,
-            as_of=record.as_of,
-            source=batch.source.value,
-            batch_id=batch.batch_id,
-            psa_account_hint=record.psa_account_hint,
-        )
-        for record in batch.records
-    }
-    replaced = set(batch.replaces_accounts)
-    for (vendor_account, _sku), row in rows.items():
-        if vendor_account in replaced:
-            # Its earlier rows were just deleted: a plain insert, batched at the flush,
-            # instead of a lookup per row (an import batch holds a thousand of them).
-            repo.add(row)
-        else:
-            await repo.merge(row)
-    await session.flush()
-    accounts = {record.vendor_account_id for record in batch.records} | replaced
-    changed = await recompute_usage(session, tenant_id, batch.vendor, accounts, cause=envelope)
+    keys = await _store_usage(repo, [envelope.payload for envelope in envelopes])
+    cause = envelopes[-1]
+    changed = await recompute_usage(session, tenant_id, keys, cause=cause)
     if changed is not None:
         return changed
-    return await recompute(session, tenant_id, reason="usage", cause=envelope)
+    return await recompute(session, tenant_id, reason="usage", cause=cause)
+
+
+async def _store_usage(
+    repo: Repository, batches: Sequence[m.UsageReported]
+) -> set[tuple[str, str]]:
+    """Write what the batches leave, as if applied one after another: a batch replaces the
+    usage of its `replaces_accounts`, and a later record of a (vendor account, SKU) wins.
+    Returns the (vendor, vendor account) pairs whose usage may have changed."""
+    replaced: set[tuple[str, str]] = set()
+    rows: dict[tuple[str, str, str], Usage] = {}
+    for batch in batches:
+        for vendor_account in batch.replaces_accounts:
+            replaced.add((batch.vendor, vendor_account))
+            for key in [k for k in rows if k[:2] == (batch.vendor, vendor_account)]:
+                del rows[key]
+        for record in batch.records:
+            rows[(batch.vendor, record.vendor_account_id, record.sku)] = Usage(
+                tenant_id=repo.tenant_id,
+                vendor=batch.vendor,
+                vendor_account_id=record.vendor_account_id,
+                sku=record.sku,
+                vendor_account_name=record.vendor_account_name,
+                sku_name=record.sku_name,
+                quantity=record.quantity,
+                as_of=record.as_of,
+                source=batch.source.value,
+                batch_id=batch.batch_id,
+                psa_account_hint=record.psa_account_hint,
+            )
+    # Two deletes and one insert, however many records: the replaced accounts' rows, and
+    # the earlier rows of every other (vendor account, SKU) the batches report.
+    await repo.delete_usage(replaced, [key for key in rows if key[:2] not in replaced])
+    for row in rows.values():
+        repo.add(row)
+    await repo.session.flush()
+    return replaced | {key[:2] for key in rows}
 
 
 # --- recompute ----------------------------------------------------------------------------
@@ -386,13 +400,12 @@ async def recompute(
 async def recompute_usage(
     session: AsyncSession,
     tenant_id: str,
-    vendor: str,
-    vendor_accounts: Iterable[str],
+    keys: set[tuple[str, str]],
     *,
     cause: Envelope[Any] | None = None,
     today: date | None = None,
 ) -> list[str] | None:
-    """Apply stored usage of these vendor accounts to the tenant's index in memory and
+    """Apply stored usage of these (vendor, vendor account) pairs to the tenant's index and
     recompute only the accounts they feed; None when the index is not at hand (or the
     usage is unmapped, which may map it automatically): then `recompute` does it all."""
     repo = Repository(session, tenant_id)
@@ -405,8 +418,7 @@ async def recompute_usage(
     if cached is None:
         return None
     index = cached.index
-    keys = {(vendor, vendor_account) for vendor_account in vendor_accounts}
-    rows = await repo.usage_of(vendor, (key[1] for key in keys))
+    rows = await repo.usage_of(keys)
     if any(key not in index.account_mappings for key in keys) or any(
         (row.vendor, row.sku) not in index.service_mappings for row in rows
     ):
@@ -487,7 +499,10 @@ async def _store_cards(
             line_row = await repo.get(ServiceLineRow, line.id)
             if line_row is not None:
                 line_row.vendor_tag = line.vendor_tag
-        await repo.merge(row)
+        if old is None:
+            repo.add(row)
+        else:
+            repo.overwrite(old, row)
         changed.append(card.id)
     for gone in existing:
         await repo.delete_where(CardRow, CardRow.card_id == gone)
