@@ -16,7 +16,8 @@ import {
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useMemo, useRef, useState } from "react";
-import { useCardActions, useCards } from "../cards";
+import { useCardActions, type BulkAction } from "../cardActions";
+import { useCards } from "../cards";
 import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, Spinner } from "../components/ui";
 import { sumByCurrency, todayIso } from "../format";
@@ -42,7 +43,6 @@ export default function ListPage() {
   const [expanded, setExpanded] = useState<ExpandedState>(true);
   const [details, setDetails] = useState<Card | null>(null);
   const [effectiveDate, setEffectiveDate] = useState(todayIso());
-  const [busy, setBusy] = useState(false);
 
   const data = useMemo(
     () => (cards.data?.items ?? []).filter((card) => showUnchanged || card.kind !== "no_change"),
@@ -103,16 +103,8 @@ export default function ListPage() {
   const visibleIds = useMemo(() => new Set(filtered.map((row) => row.id)), [filtered]);
   const actionable = selected.filter((card) => visibleIds.has(card.card_id));
 
-  const runBulk = async (action: "approve" | "dismiss" | "set_effective_date") => {
-    setBusy(true);
-    try {
-      await actions.bulk(action, actionable, action === "set_effective_date" ? effectiveDate : undefined);
-      setSelection({});
-    } catch {
-      // The toast already says what went wrong.
-    } finally {
-      setBusy(false);
-    }
+  const runBulk = (action: BulkAction) => {
+    if (actions.bulk(action, actionable, action === "set_effective_date" ? effectiveDate : undefined)) setSelection({});
   };
 
   const leafColumns = table.getVisibleLeafColumns();
@@ -186,10 +178,10 @@ export default function ListPage() {
         <span className="bulk-count" aria-live="polite">
           {actionable.length ? `${actionable.length} selected` : "Select cards to action them together"}
         </span>
-        <button type="button" className="btn btn-primary btn-small" disabled={!actionable.length || busy} onClick={() => void runBulk("approve")}>
+        <button type="button" className="btn btn-primary btn-small" disabled={!actionable.length} onClick={() => runBulk("approve")}>
           Approve selected
         </button>
-        <button type="button" className="btn btn-small" disabled={!actionable.length || busy} onClick={() => void runBulk("dismiss")}>
+        <button type="button" className="btn btn-small" disabled={!actionable.length} onClick={() => runBulk("dismiss")}>
           Dismiss selected
         </button>
         <span className="bulk-sep" aria-hidden="true" />
@@ -200,8 +192,8 @@ export default function ListPage() {
         <button
           type="button"
           className="btn btn-small"
-          disabled={!actionable.length || busy || !effectiveDate}
-          onClick={() => void runBulk("set_effective_date")}
+          disabled={!actionable.length || !effectiveDate}
+          onClick={() => runBulk("set_effective_date")}
         >
           Set effective date
         </button>
