@@ -2,7 +2,7 @@
 // per user so that it follows them to another browser or device.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, errorMessage, isNotFound } from "./api";
+import { api, errorMessage } from "./api";
 import { useToasts } from "./components/ui";
 
 export type GroupBy = "none" | "account_name" | "service_line" | "contract_name";
@@ -51,14 +51,7 @@ export function useSavedListView(userKey: string): SavedListView {
     queryKey,
     staleTime: Infinity,
     retry: false,
-    queryFn: async ({ signal }) => {
-      try {
-        return await api.get<ListView>(PATH, signal);
-      } catch (error) {
-        if (isNotFound(error)) return null;
-        throw error;
-      }
-    },
+    queryFn: ({ signal }) => api.get<ListView>(PATH, signal),
   });
   const [edited, setEdited] = useState<ListView | null>(null);
   // A server that cannot answer still leaves a usable grid: the default view, unsaved.
@@ -107,7 +100,7 @@ export function useSavedListView(userKey: string): SavedListView {
     current.current = DEFAULT_VIEW;
     setEdited(DEFAULT_VIEW);
     api.del<void>(PATH).then(
-      () => client.setQueryData(queryKey, null),
+      () => client.setQueryData(queryKey, DEFAULT_VIEW),
       (error: unknown) => toasts.push({ message: `Could not reset the list view: ${errorMessage(error)}`, tone: "error" }),
     );
   }, [client, queryKey, toasts]);

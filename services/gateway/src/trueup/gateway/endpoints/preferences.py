@@ -24,13 +24,13 @@ async def _bounded_body(request: Request) -> None:
         )
 
 
-def _not_saved(name: str) -> ProblemError:
-    return ProblemError(404, "Not Found", f"No '{name}' view is saved; the default applies.")
-
-
 @router.get("/{name}", response_model=ListView)
 async def preference(name: PreferenceName, request: Request, principal: Viewer) -> ListView:
-    """The caller's saved view; 404 when none is saved (the UI then shows its default)."""
+    """The caller's saved view, or the default when none is saved.
+
+    Not a 404 for "none saved": every first visit would log a failed request in the
+    browser's console, and the default is a correct answer.
+    """
     async with request.app.state.database.transaction(
         principal.tenant_id, readonly=True
     ) as session:
@@ -38,12 +38,12 @@ async def preference(name: PreferenceName, request: Request, principal: Viewer) 
             session, principal.tenant_id, principal.subject_id, name
         )
     if value is None:
-        raise _not_saved(name)
+        return ListView()
     try:
         return ListView.model_validate(value)
-    except ValidationError as exc:
+    except ValidationError:
         # Saved under an older schema: the default serves better than an error.
-        raise _not_saved(name) from exc
+        return ListView()
 
 
 @router.put("/{name}", response_model=ListView)
