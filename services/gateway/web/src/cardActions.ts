@@ -7,7 +7,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useMemo } from "react";
 import { api, errorMessage, newIdempotencyKey } from "./api";
-import { hideCards } from "./cards";
+import { hideCards, type Hidden } from "./cards";
 import { useToasts } from "./components/ui";
 import type { ActionAccepted, BulkResult, Card, CardPage, ChangeRequest } from "./types";
 
@@ -38,6 +38,8 @@ function cardPath(card: Card, action: string): string {
   return `/api/v1/cards/${encodeURIComponent(card.card_id)}/${action}`;
 }
 
+const NOTHING_HIDDEN: Hidden = { restore: () => undefined, release: () => undefined };
+
 interface Deferred {
   /** Cards out of sight during the window (none for a change that leaves them pending). */
   hide: Card[];
@@ -58,7 +60,7 @@ export function useCardActions() {
 
   const later = useCallback(
     ({ hide, message, send, failure }: Deferred) => {
-      const hidden = hideCards(client, new Set(hide.map((card) => card.card_id)));
+      const hidden = hide.length > 0 ? hideCards(client, new Set(hide.map((card) => card.card_id))) : NOTHING_HIDDEN;
       toasts.push({
         message,
         tone: "success",
@@ -133,6 +135,8 @@ export function useCardActions() {
           toasts.push({ message: `Could not dismiss: ${errorMessage(error)}`, tone: "error" });
           throw error;
         });
+      // Its failure is shown already; Undo still needs to know about it.
+      sent.catch(() => undefined);
       toasts.push({
         message: `Dismissed ${describeCard(card)} until the next billing cycle`,
         actionLabel: "Undo",
@@ -184,6 +188,7 @@ export function useCardActions() {
             throw error;
           },
         );
+        sent.catch(() => undefined);
         // A dismissal changes nothing outside TrueUp, so it can be undone after it was sent.
         toasts.push({
           message: `Dismissed ${plural(ids.length)}`,

@@ -72,7 +72,9 @@ export function hideCards(client: QueryClient, ids: Set<string>): Hidden {
     release,
     restore: () => {
       release();
-      for (const [key, data] of snapshots) client.setQueryData(key, data);
+      // The lists as they were, less what other actions have hidden since (an Undo of the
+      // first of two approvals must not bring the second card back).
+      for (const [key, data] of snapshots) client.setQueryData(key, data ? withoutAwaiting(data) : data);
     },
   };
 }
