@@ -86,6 +86,7 @@ class TestTheListViewIsKeptPerUser:
             page.locator(".columns-menu summary").click()
             page.get_by_label("Show Contract").uncheck()
         assert saved.value.ok, saved.value.text()
+        screenshot(page, "list-view-columns-menu")
         _contract_column(page).wait_for(state="detached")
 
         page.reload()
