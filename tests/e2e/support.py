@@ -103,13 +103,44 @@ def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
     return path
 
 
-def sign_in(page: Any, stack: Stack) -> None:
-    """Sign in through the login form and wait for the card view."""
+def sign_in(
+    page: Any,
+    stack: Stack,
+    email: str | None = None,
+    password: str | None = None,
+    *,
+    reset: bool = True,
+) -> None:
+    """Sign in through the login form (as the demo admin unless told) and wait for the cards.
+
+    `reset` forgets the user's saved list view first, so that a test starts from the default.
+    """
     page.goto("/")
-    page.get_by_label("Email").fill(stack.email)
-    page.get_by_label("Password").fill(stack.password)
+    page.get_by_label("Email").fill(email or stack.email)
+    page.get_by_label("Password").fill(password or stack.password)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("navigation", name="Main").wait_for()
+    if reset:
+        reset_saved_views(page)
+
+
+def reset_saved_views(page: Any) -> None:
+    """Forget the signed-in user's saved list view: tests start from the default.
+
+    The view is kept on the server per user, so what one test grouped or filtered would
+    otherwise greet the next.
+    """
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "trueup_csrf")
+    answer = page.request.delete("/api/v1/me/preferences/list-view", headers={"X-CSRF-Token": csrf})
+    assert answer.status == 204, answer.text()
+
+
+def leave_page(page: Any) -> None:
+    """What leaving the page does: every write still in its undo window is sent now.
+
+    Lets a test see a deferred write go out without waiting the window out.
+    """
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide'))")
 
 
 _openapi_paths: dict[str, set[str]] | None = None

@@ -1,5 +1,6 @@
 """Money you can trust, in the browser: every step shown and logged, undo in Details, and a
-confirmation before a large change."""
+confirmation before a large change. Approvals from Details wait out the undo window like
+the card's own Approve (test_undo_everywhere.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import Stack, cards_or_xfail, find_card, screenshot
+from tests.e2e.support import Stack, cards_or_xfail, find_card, leave_page, screenshot
 from tests.e2e.test_details import _card_whose_contract_prorates
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +49,10 @@ class TestEveryStepIsShownWrittenAndLogged:
         dialog.get_by_role("button", name="Approve change").click()
         dialog.wait_for(state="detached")
         page.get_by_role("status").filter(has_text=chain).wait_for()
+        # The approval waits out its undo window; leaving the page sends it at once.
+        with page.expect_response(lambda r: r.url.endswith("/approve")) as sent:
+            leave_page(page)
+        assert sent.value.status == 202, sent.value.text()
 
         with stack.api() as client:
             entries = client.get("/api/v1/activity", params={"card_id": card["card_id"]})

@@ -132,7 +132,7 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const active = (item: NavItem) => (item.path === "/" ? path === "/" || path === "/cards" : path.startsWith(item.path));
 
   let page: ReactNode;
-  if (path.startsWith("/list")) page = <ListPage />;
+  if (path.startsWith("/list")) page = <ListPage userKey={`${me.tenant_id}:${me.name}`} />;
   else if (path.startsWith("/import")) page = <ImportPage />;
   else if (path.startsWith("/mapping")) page = <MappingPage />;
   else if (path.startsWith("/activity")) page = <ActivityPage />;

@@ -23,6 +23,8 @@ export class ApiError extends Error {
 }
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Below the 64 KiB browsers allow all keepalive requests of a page together. */
+const KEEPALIVE_BYTES = 32_000;
 
 let csrfToken: string | null = null;
 let onSessionLost: () => void = () => undefined;
@@ -108,7 +110,9 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
       if (token) headers["X-CSRF-Token"] = token;
     }
     // keepalive lets an approval whose undo window ends as the tab closes still be sent.
-    const keepalive = UNSAFE.has(method) && !options.form;
+    // Browsers refuse a keepalive body over 64 KiB outright (a bulk approval of thousands
+    // of cards): such a request is sent without it rather than not at all.
+    const keepalive = UNSAFE.has(method) && !options.form && (typeof body !== "string" || body.length < KEEPALIVE_BYTES);
     return fetch(path, { method, headers, body, credentials: "same-origin", signal: options.signal, keepalive });
   };
 

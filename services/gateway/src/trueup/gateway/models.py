@@ -1,8 +1,9 @@
-"""Tables owned by the gateway: tenants, users, API keys, sessions."""
+"""Tables owned by the gateway: tenants, users, API keys, sessions, preferences."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -76,3 +77,19 @@ class Session(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     refreshed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Preference(Base):
+    """One saved view of one caller (a user, or an API key), by name: a small JSON document.
+
+    Kept by the server rather than in the browser, so a view follows its user to another
+    browser or device.
+    """
+
+    __tablename__ = "preferences"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

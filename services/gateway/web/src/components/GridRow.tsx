@@ -6,6 +6,9 @@ import { FLEXIBLE, isMoney, isNumeric } from "./listColumns";
 /** The list view's row height, which its virtualiser estimates with. */
 export const ROW_HEIGHT = 40;
 
+/** Columns a group row leaves to the group's name. */
+const NAMED_BY_GROUP = new Set(["service_line", "contract_name"]);
+
 /** What a row's markup depends on besides the row itself: selection, expansion, columns. */
 export function rowState(row: Row<Card>, visibleColumns: string): string {
   const selected = row.getIsGrouped() ? `${row.getIsAllSubRowsSelected()}${row.getIsSomeSelected()}` : `${row.getIsSelected()}`;
@@ -18,15 +21,18 @@ export function rowState(row: Row<Card>, visibleColumns: string): string {
  */
 export const GridRow = memo(function GridRow({ row }: { row: Row<Card>; state: string }) {
     if (row.getIsGrouped()) {
+      const cells = row.getVisibleCells();
+      // The group's name spans the text columns that are shown (a user may hide some).
+      const span = 1 + cells.filter((cell) => NAMED_BY_GROUP.has(cell.column.id)).length;
       return (
         <tr key={row.id} className="group-row" style={{ height: ROW_HEIGHT }}>
-          {row.getVisibleCells().map((cell) => {
+          {cells.map((cell) => {
             if (cell.column.id === "select") {
               return <td key={cell.id}>{flexRender(cell.column.columnDef.cell, cell.getContext())}</td>;
             }
             if (cell.column.id === "account_name") {
               return (
-                <td key={cell.id} colSpan={3} title={String(row.groupingValue ?? "")}>
+                <td key={cell.id} colSpan={span} title={String(row.groupingValue ?? "")}>
                   <button
                     type="button"
                     className="group-toggle"
@@ -39,7 +45,7 @@ export const GridRow = memo(function GridRow({ row }: { row: Row<Card>; state: s
                 </td>
               );
             }
-            if (cell.column.id === "service_line" || cell.column.id === "contract_name") return null;
+            if (NAMED_BY_GROUP.has(cell.column.id)) return null;
             return (
               <td key={cell.id} className={isNumeric(cell.column) ? "num" : undefined} data-money={isMoney(cell.column) || undefined}>
                 {cell.getIsAggregated() ? flexRender(cell.column.columnDef.aggregatedCell ?? cell.column.columnDef.cell, cell.getContext()) : null}

@@ -16,6 +16,7 @@ import {
   vendorsOf,
   type CurrencyAmount,
 } from "../format";
+import { FILTER_MAX_LENGTH } from "../listView";
 import type { Card } from "../types";
 
 /** Wide enough for "+CA$99,999.99": a money figure is never cut (its column can widen). */
@@ -263,6 +264,7 @@ export function ColumnFilter({ column, data }: { column: Column<Card, unknown>; 
     <input
       type="search"
       aria-label={label}
+      maxLength={FILTER_MAX_LENGTH}
       placeholder="Filter…"
       value={value}
       onChange={(event) => column.setFilterValue(event.target.value || undefined)}

@@ -1,5 +1,6 @@
 import { useMemo, useState } from "react";
-import { useCardActions, useCards } from "../cards";
+import { useCardActions } from "../cardActions";
+import { useCards } from "../cards";
 import { byMoneyAtRisk, useCardKeyboard, useStoredPreference, type CardOrder, type Density } from "../cardsView";
 import { DetailsModal } from "../components/DetailsModal";
 import { ServiceCard } from "../components/ServiceCard";

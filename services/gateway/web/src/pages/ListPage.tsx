@@ -6,49 +6,56 @@ import {
   getGroupedRowModel,
   getSortedRowModel,
   useReactTable,
+  functionalUpdate,
   type ColumnDef,
   type ColumnFiltersState,
   type ColumnSizingState,
   type ExpandedState,
   type GroupingState,
   type RowSelectionState,
-  type SortingState,
+  type VisibilityState,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useMemo, useRef, useState } from "react";
-import { useCardActions, useCards } from "../cards";
+import { useCardActions, type BulkAction } from "../cardActions";
+import { useCards } from "../cards";
 import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, Spinner } from "../components/ui";
-import { sumByCurrency, todayIso } from "../format";
+import { todayIso } from "../format";
 import { navigate } from "../router";
 import { GridRow, ROW_HEIGHT, rowState } from "../components/GridRow";
 import { useFillWindow } from "../components/useFillWindow";
-import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, QuantitySum, Sum, isNumeric, listColumns } from "../components/listColumns";
+import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, isNumeric, listColumns } from "../components/listColumns";
+import { ColumnsMenu } from "../components/ColumnsMenu";
+import { ListFooter } from "../components/ListFooter";
+import { useSavedListView, type GroupBy } from "../listView";
 import type { Card } from "../types";
 
-type GroupBy = "none" | "account_name" | "service_line" | "contract_name";
-
-
-export default function ListPage() {
-  const [showHidden, setShowHidden] = useState(false);
-  const [showUnchanged, setShowUnchanged] = useState(false);
+export default function ListPage({ userKey = "" }: { userKey?: string }) {
+  const saved = useSavedListView(userKey);
+  const { view, update } = saved;
+  const showHidden = view.show_actioned;
+  const showUnchanged = view.show_unchanged;
   const cards = useCards(showHidden ? { include_hidden: true } : { state: "pending" });
   const actions = useCardActions();
-  const [groupBy, setGroupBy] = useState<GroupBy>("account_name");
-  const [sorting, setSorting] = useState<SortingState>([]);
-  const [filters, setFilters] = useState<ColumnFiltersState>([]);
+  const sorting = view.sorting;
+  const sizing = view.column_widths;
+  const filters: ColumnFiltersState = view.filters;
   const [selection, setSelection] = useState<RowSelectionState>({});
-  const [sizing, setSizing] = useState<ColumnSizingState>({});
   const [expanded, setExpanded] = useState<ExpandedState>(true);
   const [details, setDetails] = useState<Card | null>(null);
   const [effectiveDate, setEffectiveDate] = useState(todayIso());
-  const [busy, setBusy] = useState(false);
 
   const data = useMemo(
     () => (cards.data?.items ?? []).filter((card) => showUnchanged || card.kind !== "no_change"),
     [cards.data, showUnchanged],
   );
+  const groupBy = view.group_by;
   const grouping: GroupingState = useMemo(() => (groupBy === "none" ? [] : [groupBy]), [groupBy]);
+  const visibility = useMemo(() => {
+    const hidden: VisibilityState = Object.fromEntries(view.hidden_columns.map((id) => [id, false]));
+    return { ...hidden, state: showHidden };
+  }, [view.hidden_columns, showHidden]);
 
   const columns = useMemo<ColumnDef<Card>[]>(() => listColumns(setDetails), []);
 
@@ -62,14 +69,16 @@ export default function ListPage() {
       grouping,
       expanded,
       columnSizing: sizing,
-      columnVisibility: { state: showHidden },
+      columnVisibility: visibility,
     },
-    onColumnSizingChange: setSizing,
+    // Whole pixels: the gateway keeps widths as integers.
+    onColumnSizingChange: (updater) =>
+      update({ column_widths: roundedWidths(functionalUpdate(updater, sizing)) }),
     columnResizeMode: "onChange",
     enableColumnResizing: true,
     getRowId: (card) => card.card_id,
-    onSortingChange: setSorting,
-    onColumnFiltersChange: setFilters,
+    onSortingChange: (updater) => update({ sorting: functionalUpdate(updater, sorting) }),
+    onColumnFiltersChange: (updater) => update({ filters: savedFilters(functionalUpdate(updater, filters)) }),
     onRowSelectionChange: setSelection,
     onExpandedChange: setExpanded,
     enableRowSelection: true,
@@ -103,16 +112,8 @@ export default function ListPage() {
   const visibleIds = useMemo(() => new Set(filtered.map((row) => row.id)), [filtered]);
   const actionable = selected.filter((card) => visibleIds.has(card.card_id));
 
-  const runBulk = async (action: "approve" | "dismiss" | "set_effective_date") => {
-    setBusy(true);
-    try {
-      await actions.bulk(action, actionable, action === "set_effective_date" ? effectiveDate : undefined);
-      setSelection({});
-    } catch {
-      // The toast already says what went wrong.
-    } finally {
-      setBusy(false);
-    }
+  const runBulk = (action: BulkAction) => {
+    if (actions.bulk(action, actionable, action === "set_effective_date" ? effectiveDate : undefined)) setSelection({});
   };
 
   const leafColumns = table.getVisibleLeafColumns();
@@ -123,36 +124,11 @@ export default function ListPage() {
   );
   // The totals add up every filtered card: worked out when the filter changes, not on every
   // scrolled frame (5,000 cards scroll at 44 fps otherwise).
-  const footer = useMemo(() => {
-    const filteredCards = filtered.map((row) => row.original);
-    const revenueTotal = sumByCurrency(filteredCards, (card) => card.mrr_change);
-    const profitTotal = sumByCurrency(filteredCards, (card) => card.mrr_profit_change);
-    return (
-      <tfoot>
-        <tr className="totals-row">
-          <th scope="row" colSpan={5}>
-            Total · {filtered.length} card{filtered.length === 1 ? "" : "s"}
-          </th>
-          <td className="num">
-            <QuantitySum cards={filteredCards} value={(card) => card.psa_quantity} />
-          </td>
-          <td className="num">
-            <QuantitySum cards={filteredCards} value={(card) => card.vendor_quantity} />
-          </td>
-          <td className="num" data-testid="total-delta">
-            <QuantitySum cards={filteredCards} value={(card) => card.delta} signed />
-          </td>
-          <td className="num" data-money>
-            <Sum rows={revenueTotal} testId="total-revenue" />
-          </td>
-          <td className="num" data-money>
-            <Sum rows={profitTotal} />
-          </td>
-          {showHidden && <td />}
-        </tr>
-      </tfoot>
-    );
-  }, [filtered, showHidden]);
+  const footer = useMemo(
+    () => <ListFooter columns={leafColumns} cards={filtered.map((row) => row.original)} />,
+    // leafColumns is a new array every render; the ids it holds are what matter.
+    [filtered, visibleKey],
+  );
 
   return (
     <div className="page page-wide">
@@ -163,7 +139,7 @@ export default function ListPage() {
           <>
             <label className="inline-field">
               <span>Group by</span>
-              <select value={groupBy} onChange={(event) => setGroupBy(event.target.value as GroupBy)}>
+              <select value={groupBy} onChange={(event) => update({ group_by: event.target.value as GroupBy })}>
                 <option value="account_name">Account</option>
                 <option value="service_line">Service line</option>
                 <option value="contract_name">Contract</option>
@@ -171,13 +147,24 @@ export default function ListPage() {
               </select>
             </label>
             <label className="inline-field">
-              <input type="checkbox" checked={showUnchanged} onChange={(event) => setShowUnchanged(event.target.checked)} />
+              <input type="checkbox" checked={showUnchanged} onChange={(event) => update({ show_unchanged: event.target.checked })} />
               <span>Show unchanged lines</span>
             </label>
             <label className="inline-field">
-              <input type="checkbox" checked={showHidden} onChange={(event) => setShowHidden(event.target.checked)} />
+              <input type="checkbox" checked={showHidden} onChange={(event) => update({ show_actioned: event.target.checked })} />
               <span>Show actioned</span>
             </label>
+            <ColumnsMenu
+              columns={table.getAllLeafColumns()}
+              hidden={view.hidden_columns}
+              // A filter on a column out of sight would hide rows without saying why.
+              onChange={(hidden) =>
+                update({ hidden_columns: hidden, filters: view.filters.filter((filter) => !hidden.includes(filter.id)) })
+              }
+            />
+            <button type="button" className="btn btn-small btn-ghost" onClick={saved.reset}>
+              Reset view
+            </button>
           </>
         }
       />
@@ -186,10 +173,10 @@ export default function ListPage() {
         <span className="bulk-count" aria-live="polite">
           {actionable.length ? `${actionable.length} selected` : "Select cards to action them together"}
         </span>
-        <button type="button" className="btn btn-primary btn-small" disabled={!actionable.length || busy} onClick={() => void runBulk("approve")}>
+        <button type="button" className="btn btn-primary btn-small" disabled={!actionable.length} onClick={() => runBulk("approve")}>
           Approve selected
         </button>
-        <button type="button" className="btn btn-small" disabled={!actionable.length || busy} onClick={() => void runBulk("dismiss")}>
+        <button type="button" className="btn btn-small" disabled={!actionable.length} onClick={() => runBulk("dismiss")}>
           Dismiss selected
         </button>
         <span className="bulk-sep" aria-hidden="true" />
@@ -200,8 +187,8 @@ export default function ListPage() {
         <button
           type="button"
           className="btn btn-small"
-          disabled={!actionable.length || busy || !effectiveDate}
-          onClick={() => void runBulk("set_effective_date")}
+          disabled={!actionable.length || !effectiveDate}
+          onClick={() => runBulk("set_effective_date")}
         >
           Set effective date
         </button>
@@ -213,7 +200,7 @@ export default function ListPage() {
       </div>
 
       <ErrorBanner error={cards.error} onRetry={() => void cards.refetch()} />
-      {cards.isPending ? (
+      {cards.isPending || !saved.ready ? (
         <Spinner label="Loading cards" />
       ) : !showsGrid ? (
         <EmptyState
@@ -226,7 +213,7 @@ export default function ListPage() {
         >
           Cards appear when your PSA contracts and your vendors' usage disagree.{" "}
           {(cards.data?.items.length ?? 0) > 0 && (
-            <button type="button" className="btn btn-link" onClick={() => setShowUnchanged(true)}>
+            <button type="button" className="btn btn-link" onClick={() => update({ show_unchanged: true })}>
               Show the {cards.data?.items.length} unchanged contract lines
             </button>
           )}
@@ -312,3 +299,17 @@ export default function ListPage() {
   );
 }
 
+
+/** The widest column the gateway keeps. */
+const MAX_WIDTH = 2000;
+
+function roundedWidths(sizing: ColumnSizingState): Record<string, number> {
+  return Object.fromEntries(Object.entries(sizing).map(([id, width]) => [id, Math.min(MAX_WIDTH, Math.round(width))]));
+}
+
+/** Filters as the gateway keeps them: text values, none empty. */
+function savedFilters(filters: ColumnFiltersState): { id: string; value: string }[] {
+  return filters
+    .filter((filter) => filter.value !== undefined && filter.value !== "")
+    .map((filter) => ({ id: filter.id, value: String(filter.value) }));
+}
