@@ -614,6 +614,18 @@ class TestActions:
             assert hidden[0]["state"] == "approved"
             assert "small growth" in (hidden[0]["auto_approval"] or "")
 
+            async def settings_logged() -> list[dict[str, Any]] | None:
+                response = await s.client.get(
+                    "/api/v1/activity", params={"action_type": "settings"}, headers=s.headers()
+                )
+                items: list[dict[str, Any]] = response.json()["items"]
+                return items or None
+
+            (changed, *_) = await eventually(settings_logged, timeout=30, what="the settings")
+            assert changed["summary"] == (
+                "Billing settings: cycle starts day 1, actual-days proration, 1 rule(s)"
+            )
+
 
 class TestWritebackEndToEnd:
     async def test_an_approval_reaches_the_psa_once_and_a_concurrent_edit_conflicts(

@@ -87,7 +87,8 @@ async def save_settings(
             actor=query.payload.actor,
             summary=(
                 f"cycle starts day {settings.cycle_start_day}, "
-                f"{settings.proration_convention} proration, {len(settings.rules)} rule(s)"
+                f"{settings.proration_convention.replace('_', '-')} proration, "
+                f"{len(settings.rules)} rule(s)"
             ),
         ),
         query,
