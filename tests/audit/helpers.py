@@ -48,6 +48,8 @@ def approve(action_id: str = "act-1", card_id: str = "card-1", **extra: Any) -> 
         "account_name": "Acme, Inc.",
         "service_line": "Microsoft 365 Business Premium",
         "contract_psa_id": "4711",
+        "account_id": "company-17",
+        "contract_name": "Managed Services",
         "quantity_before": Decimal(25),
         "quantity_after": Decimal(30),
         "unit_price_before": Decimal("20.00"),
@@ -60,6 +62,7 @@ def approve(action_id: str = "act-1", card_id: str = "card-1", **extra: Any) -> 
 
 
 def outcome_fields(action_id: str = "act-1", card_id: str = "card-1") -> dict[str, Any]:
+    """The fields of an outcome as writeback sent them before it passed names on."""
     return {
         "job_id": f"job-{action_id}",
         "actor": JANE,
@@ -104,14 +107,7 @@ def one_of_each() -> list[Payload]:
         applied(),
         conflict("act-2", "card-2"),
         failed("act-3", "card-3"),
-        MappingChanged(
-            kind="account",
-            change="mapped",
-            vendor="pax8",
-            vendor_key="acme-tenant",
-            target_id="company-17",
-            actor=JANE,
-        ),
+        account_mapped(),
         ImportFinished(
             import_id="imp-1",
             vendor="pax8",
@@ -199,4 +195,21 @@ def mapping_changed() -> MappingChanged:
         vendor_key="M365-BP",
         target_id="sl-m365bp",
         actor=JANE,
+        vendor_key_name="Microsoft 365 Business Premium (monthly)",
+        target_name="Microsoft 365 Business Premium",
     )
+
+
+def account_mapped(**extra: Any) -> MappingChanged:
+    fields: dict[str, Any] = {
+        "kind": "account",
+        "change": "mapped",
+        "vendor": "pax8",
+        "vendor_key": "acme-tenant",
+        "target_id": "company-17",
+        "actor": JANE,
+        "vendor_key_name": "ACME Incorporated",
+        "target_name": "Acme, Inc.",
+        **extra,
+    }
+    return MappingChanged(**fields)

@@ -152,6 +152,13 @@ class TestListActivity:
         )
         assert [item["entry_id"] for item in writes.json()["items"]] == [ids[3], ids[1]]
 
+        by_part_of_name = await stack.client.get(
+            "/api/v1/activity",
+            params={"account": "acme, INC", "action_type": "approve"},
+            headers=stack.viewer,
+        )
+        assert [item["entry_id"] for item in by_part_of_name.json()["items"]] == [ids[2], ids[0]]
+
     async def test_bad_filters_are_precise_problems(self, stack: Stack) -> None:
         wrong_outcome = await stack.client.get(
             "/api/v1/activity", params={"outcome": "maybe"}, headers=stack.viewer

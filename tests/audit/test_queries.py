@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from tests.audit.helpers import JANE, RULE, applied, approve, at, event, mapping_changed
 from trueup.audit import service
 from trueup.audit.models import Entry
+from trueup.audit.repository import EntryRepository
 from trueup.contracts import Envelope, Payload, wrap
 from trueup.contracts.envelope import Reply
 from trueup.contracts.messages import (
@@ -81,6 +82,17 @@ FILTER_CASES: list[tuple[dict[str, Any], list[str]]] = [
         ["dismiss", "applied"],
     ),
     ({"account": "Acme, Inc.", "action_type": "approve"}, ["approve"]),
+    # Part of the name in any case, as a person types it in the search box.
+    ({"account": "acme"}, ["applied", "approve"]),
+    ({"account": "ACME, inc"}, ["applied", "approve"]),
+    ({"account": " lobe "}, ["dismiss"]),
+    ({"account": "Initech"}, []),
+    # The account's id matches exactly, never in part.
+    ({"account": "company-17"}, ["applied", "approve"]),
+    ({"account": "company-1"}, []),
+    # "%" and "_" are the characters themselves, not patterns.
+    ({"account": "%"}, []),
+    ({"account": "A_me"}, []),
 ]
 
 
@@ -123,6 +135,43 @@ class TestFilters:
         # Money and quantities stay strings on the wire, never floats, and never "30.000000".
         assert '"quantity_after":"30"' in wire
         assert '"price_after":"22"' in wire
+
+
+class TestAccountFilterOnOlderEntries:
+    async def test_an_entry_stored_before_account_ids_is_found_by_part_of_its_name(
+        self, audit: ServiceRuntime, tenant_ids: tuple[str, str]
+    ) -> None:
+        tenant, _ = tenant_ids
+        # As an earlier audit service stored an add's outcome: no account id, and the
+        # summary of its time, which is history and shown as it was written.
+        old = {
+            "tenant_id": tenant,
+            "entry_id": "old-entry",
+            "event_type": "writeback.applied.v1",
+            "occurred_at": BASE,
+            "recorded_at": BASE,
+            "actor_kind": "user",
+            "actor_id": JANE.id,
+            "actor_name": JANE.name,
+            "action_type": "writeback",
+            "outcome": "applied",
+            "summary": "Wrote ? → 20 to connectwise contract 4711",
+            "account_name": "Acme, Inc.",
+            "service_line": "Backup",
+            "quantity_after": Decimal(20),
+            "prorated_lines": [],
+            "correlation_id": "c-old",
+        }
+        async with audit.database.transaction(tenant) as session:
+            assert await EntryRepository(session, tenant).add(old)
+        (entry,) = (await _page(audit, tenant, account="acme")).items
+        assert (entry.entry_id, entry.account_name, entry.account_id) == (
+            "old-entry",
+            "Acme, Inc.",
+            None,
+        )
+        assert entry.quantity_before is None
+        assert (await _page(audit, tenant, account="company-17")).items == []
 
 
 class TestCursorPagination:

@@ -124,7 +124,7 @@ class TestOneEntryPerTransition:
         rows = await stored(audit, tenant)
         assert [(row.action_type, row.outcome) for row in rows] == [("writeback", expected)]
         if expected == "conflict":
-            assert "had quantity 26, the card showed 25" in rows[0].summary
+            assert "is 26 in ConnectWise contract 4711, the card showed 25" in rows[0].summary
         else:
             assert "failed after 8 attempt(s): PSA answered 503" in rows[0].summary
 

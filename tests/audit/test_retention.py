@@ -97,9 +97,7 @@ class TestPerTenantRetention:
 
         (change,) = await stored(audit, short)
         assert (change.action_type, change.actor_id) == ("settings", JANE.id)
-        assert change.summary == (
-            "activity_retention: activity log retention set to 2 days (was 14)"
-        )
+        assert change.summary == ("Activity log: retention set to 2 days (was 14)")
         assert [row.entry_id for row in await stored(audit, default)] == [kept_by_default]
 
 

@@ -1,4 +1,5 @@
-"""The README's screenshots of the card view, the list view and the details (1280 × 800).
+"""The README's screenshots of the card view, the list view, the details and the activity
+log (1280 × 800).
 
 Skipped unless TRUEUP_README_SCREENSHOTS=1: it writes into docs/screenshots/, which a test
 run should not change.
@@ -52,3 +53,11 @@ class TestReadmeScreenshots:
         page.get_by_label("Group by").select_option("service_line")
         page.locator("tr.group-row").first.wait_for()
         _save(page, "list-view")
+
+    def test_activity_log(self, signed_in: Any, stack: Stack) -> None:
+        # Run after tests that act on cards and mappings, so the log shows their entries.
+        page = signed_in
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.get_by_role("link", name="Activity log").click()
+        page.get_by_test_id("activity").wait_for()
+        _save(page, "activity-log")

@@ -490,6 +490,10 @@ class TestMappingAndNewRevenue:
             assert command.contract_psa_id == str(agreement["id"])
             assert command.unit_price == Decimal("9.50")
             assert command.changes[0].quantity == 4
+            assert (command.account_id, command.contract_name) == (
+                str(company["id"]),
+                agreement["name"],
+            )
 
             # Unmapping restores the cards as they were before the mapping.
             unmap = await s.client.post(
@@ -501,6 +505,29 @@ class TestMappingAndNewRevenue:
             restored = await _cards_for(s, str(addition["id"]))
             assert restored[0]["vendor_quantity"] == before[0]["vendor_quantity"]
             assert restored[0]["kind"] == before[0]["kind"]
+
+            # The activity log names both sides of each mapping and the add, files them
+            # under the PSA account, and finds them by part of its name in another case.
+            account = company["name"]
+            part = account.swapcase()[1:-1]
+
+            async def named_entries() -> list[dict[str, Any]] | None:
+                response = await s.client.get(
+                    "/api/v1/activity", params={"account": part}, headers=s.headers()
+                )
+                assert response.status_code == 200, response.text
+                items: list[dict[str, Any]] = response.json()["items"]
+                kinds = [i["action_type"] for i in items]
+                return items if kinds.count("mapping") == 2 and "add" in kinds else None
+
+            entries = await eventually(named_entries, timeout=30, what="the named entries")
+            summaries = {e["summary"] for e in entries if e["action_type"] != "writeback"}
+            assert summaries == {
+                f"Mapped Pax8 {variant} → {account}",
+                f"Added {new[0]['service_line']} to {account} at quantity 4 "
+                f"on contract “{agreement['name']}”",
+                f"Unmapped Pax8 {variant} from {account}",
+            }
 
 
 class TestActions:
@@ -587,6 +614,18 @@ class TestActions:
             assert hidden[0]["state"] == "approved"
             assert "small growth" in (hidden[0]["auto_approval"] or "")
 
+            async def settings_logged() -> list[dict[str, Any]] | None:
+                response = await s.client.get(
+                    "/api/v1/activity", params={"action_type": "settings"}, headers=s.headers()
+                )
+                items: list[dict[str, Any]] = response.json()["items"]
+                return items or None
+
+            (changed, *_) = await eventually(settings_logged, timeout=30, what="the settings")
+            assert changed["summary"] == (
+                "Billing settings: cycle starts day 1, actual-days proration, 1 rule(s)"
+            )
+
 
 class TestWritebackEndToEnd:
     async def test_an_approval_reaches_the_psa_once_and_a_concurrent_edit_conflicts(
@@ -597,7 +636,7 @@ class TestWritebackEndToEnd:
         with SimulatorServer(cw_sim.create_app(cw_sim.ConnectWiseSimulatorConfig())) as sim:
             control = SimulatorControl(sim.url)
             lines = _billed_lines(sim.app.state.store)
-            (_a_agreement, a_item, a_company), (_b_agreement, b_item, b_company) = (
+            (_a_agreement, a_item, a_company), (b_agreement, b_item, b_company) = (
                 lines[0],
                 next(line for line in lines[1:] if line[2]["id"] != lines[0][2]["id"]),
             )
@@ -693,3 +732,9 @@ class TestWritebackEndToEnd:
 
                 entries = await eventually(logged, timeout=30, what="the activity log")
                 assert sum(1 for e in entries if e["action_type"] == "approve") == 2
+                refused = next(e for e in entries if e["outcome"] == "conflict")
+                assert refused["summary"] == (
+                    f"Not written: {b_card['service_line']} for {b_company['name']} is "
+                    f"{edited} in ConnectWise contract “{b_agreement['name']}”, "
+                    f"the card showed {b_quantity}"
+                )

@@ -72,13 +72,30 @@ class TestApproveWritesOnce:
         item = demo_line_items(1)[0]
         target = item.quantity + 3
         async with running_service(build, settings):
-            command = approve(item, target)
+            command = approve(item, target).model_copy(
+                update={
+                    "account_name": "Acme, Inc.",
+                    "account_id": "company-17",
+                    "contract_name": "Managed Services",
+                }
+            )
             await commands.send(command)
             events = await outcomes.wait_for(1)
         assert [e["type"] for e in events] == [APPLIED]
         applied = events[0]["payload"]
         assert Decimal(applied["quantity_before"]) == item.quantity
         assert Decimal(applied["quantity_after"]) == target
+        # The outcome names what it wrote, for an activity log that may see it first.
+        assert {
+            key: applied[key]
+            for key in ("action", "account_name", "account_id", "service_line", "contract_name")
+        } == {
+            "action": "approve",
+            "account_name": "Acme, Inc.",
+            "account_id": "company-17",
+            "service_line": item.product.name,
+            "contract_name": "Managed Services",
+        }
         assert applied["psa_record_url"].endswith(f"type=Agreement&id={item.contract_id}")
         assert applied["idempotency_key"] == command.idempotency_key
         assert cw_quantity(cw, item.id) == target

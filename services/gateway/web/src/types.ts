@@ -152,6 +152,7 @@ export interface ActivityEntry {
   summary: string;
   card_id: string | null;
   account_name: string;
+  account_id?: string | null;
   service_line: string;
   contract_psa_id: string | null;
   quantity_before: string | null;

@@ -179,6 +179,15 @@ class MappingChanged(Payload):
     target_id: str | None
     actor: Actor
     automatic: bool = False
+    # Names as the producer knew them when the mapping changed, so the activity log reads
+    # "Pax8 ACME Incorporated → Acme, Inc."; events from before they existed carry "".
+    vendor_key_name: str = ""
+    """The vendor account's or SKU's name as the vendor reports it."""
+    target_name: str = ""
+    """The name of `target_id`: the PSA account or the service line."""
+    previous_target_id: str | None = None
+    """What the vendor account or SKU was mapped to before this change, if anything."""
+    previous_target_name: str = ""
 
 
 class ActionRecorded(Payload):
@@ -194,6 +203,9 @@ class ActionRecorded(Payload):
     account_name: str = ""
     service_line: str = ""
     contract_psa_id: str | None = None
+    account_id: str | None = None
+    """The PSA account's id, so the activity log can be filtered by it exactly."""
+    contract_name: str = ""
     quantity_before: Amount | None = None
     quantity_after: Amount | None = None
     unit_price: Amount | None = None
@@ -226,6 +238,10 @@ class WritebackOutcome(Payload):
     service_line: str = ""
     unit_price: Amount | None = None
     changes: list[ProratedChange] = Field(default_factory=list)
+    account_id: str | None = None
+    contract_name: str = ""
+    action: Literal["approve", "add"] | None = None
+    """What the write carries out: an add has no quantity before it."""
 
 
 class WritebackApplied(WritebackOutcome):
@@ -320,12 +336,16 @@ class ApplyWriteback(Payload):
     line_item_psa_id: str | None
     product_id: str | None = None
     product_name: str = ""
+    """The service line's name; also the product name of a line item an add creates."""
     account_name: str = ""
     expected_quantity: Amount | None
     changes: list[ProratedChange] = Field(min_length=1)
     unit_price: Amount | None = None
     unit_cost: Amount | None = None
     prorate: bool = False
+    # Passed on to the outcome events for the activity log only.
+    account_id: str | None = None
+    contract_name: str = ""
 
 
 class RetryWriteback(Payload):
@@ -422,6 +442,7 @@ class ListActivity(Payload):
     until: datetime | None = None
     actor_id: str | None = None
     account: str | None = None
+    """Part of the account's name, in any case, or its exact id."""
     service_line: str | None = None
     contract_psa_id: str | None = None
     card_id: str | None = None
@@ -450,6 +471,7 @@ class ActivityEntry(Payload):
     summary: str
     card_id: str | None = None
     account_name: str = ""
+    account_id: str | None = None
     service_line: str = ""
     contract_psa_id: str | None = None
     quantity_before: Amount | None = None

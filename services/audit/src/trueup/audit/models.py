@@ -53,6 +53,7 @@ class Entry(Base):
         sa.Index("ix_activity_entries_tenant_contract", "tenant_id", "contract_psa_id"),
         sa.Index("ix_activity_entries_tenant_card", "tenant_id", "card_id"),
         sa.Index("ix_activity_entries_tenant_action", "tenant_id", "action_id"),
+        sa.Index("ix_activity_entries_tenant_account", "tenant_id", "account_id"),
     )
 
     tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
@@ -70,6 +71,8 @@ class Entry(Base):
     action_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     card_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     account_name: Mapped[str] = mapped_column(sa.String(500), default="")
+    account_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    """The PSA account's id; None in entries recorded before events carried it."""
     service_line: Mapped[str] = mapped_column(sa.String(500), default="")
     contract_psa_id: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     quantity_before: Mapped[Decimal | None] = mapped_column(DecimalType(), nullable=True)

@@ -45,6 +45,22 @@ class EntryFilters:
     outcome: str | None = None
 
 
+def _account_matches(account: str) -> sa.ColumnElement[bool]:
+    """The account's exact id, or any part of its name in any case ("acme" finds
+    "Acme, Inc.").
+
+    Both sides go through the database's own lower(), so SQLite (which folds ASCII only)
+    still matches a non-ASCII name typed in its own case; "%" and "_" typed by a person
+    are escaped to mean themselves.
+    """
+    escaped = account.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = sa.literal("%") + sa.func.lower(sa.literal(escaped, sa.String)) + sa.literal("%")
+    return sa.or_(
+        Entry.account_id == account,
+        sa.func.lower(Entry.account_name).like(pattern, escape="\\"),
+    )
+
+
 class EntryRepository:
     def __init__(self, session: AsyncSession, tenant_id: str) -> None:
         self.session = session
@@ -86,9 +102,10 @@ class EntryRepository:
             query = query.where(Entry.occurred_at >= filters.since)
         if filters.until is not None:
             query = query.where(Entry.occurred_at < filters.until)
+        if filters.account:
+            query = query.where(_account_matches(filters.account))
         exact: list[tuple[InstrumentedAttribute[Any], str | None]] = [
             (Entry.actor_id, filters.actor_id),
-            (Entry.account_name, filters.account),
             (Entry.service_line, filters.service_line),
             (Entry.contract_psa_id, filters.contract_psa_id),
             (Entry.card_id, filters.card_id),

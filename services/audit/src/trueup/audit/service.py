@@ -91,9 +91,25 @@ def plain(value: Decimal | None) -> Decimal | None:
         return value
 
 
+# Vendor and PSA kinds are lower-case tags on the wire; a person knows them by these names.
+# A vendor named by a person (a CSV import profile) is shown as they named it.
+VENDOR_NAMES = {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}
+PSA_NAMES = {"connectwise": "ConnectWise", "autotask": "Autotask", "halo": "HaloPSA"}
+SETTINGS_SECTIONS = {"billing": "Billing settings", RETENTION_SECTION: "Activity log"}
+
+
+def vendor_name(vendor: str) -> str:
+    """ "pax8" → "Pax8"; any other vendor as it is named."""
+    return VENDOR_NAMES.get(vendor.lower(), vendor)
+
+
+def _psa_name(psa: str | None) -> str:
+    return PSA_NAMES.get((psa or "").lower(), psa or "the PSA")
+
+
 def _text(value: Decimal | None) -> str:
     shown = plain(value)
-    return "?" if shown is None else format(shown, "f")
+    return "" if shown is None else format(shown, "f")
 
 
 def _lines(changes: list[ProratedChange]) -> list[dict[str, Any]]:
@@ -109,11 +125,35 @@ def _lines(changes: list[ProratedChange]) -> list[dict[str, Any]]:
 def _steps_text(
     before: Decimal | None, changes: list[ProratedChange], after: Decimal | None
 ) -> str:
-    """ "20 → 45 → 48 → 50": every quantity a change passes through, in date order."""
+    """ "20 → 45 → 48 → 50": every quantity a change passes through, in date order.
+
+    Without the quantity before (an add, or a line item the PSA had not reported), the
+    change is what it was set to: "set to 20", never "? → 20".
+    """
     quantities = [change.quantity for change in sorted(changes, key=lambda c: c.effective_date)]
+    if not quantities and after is not None:
+        quantities = [after]
     if not quantities:
-        quantities = [after] if after is not None else []
-    return " → ".join(_text(q) for q in [before, *quantities])
+        return f"left at {_text(before)}" if before is not None else "no quantity given"
+    steps = " → ".join(_text(q) for q in quantities)
+    return f"set to {steps}" if before is None else f"{_text(before)} → {steps}"
+
+
+def _card_text(service_line: str, account_name: str, *, joiner: str = "for") -> str:
+    """ "Microsoft 365 Business Premium for Acme, Inc." with whichever names are known."""
+    if service_line and account_name:
+        return f"{service_line} {joiner} {account_name}"
+    return service_line or account_name or "the line item"
+
+
+def _contract_text(psa: str, contract_name: str, contract_psa_id: str | None) -> str:
+    """ "ConnectWise contract “Managed Services”"; the id only when the name is unknown
+    (an event from before outcomes carried it)."""
+    if contract_name:
+        return f"{psa} contract “{contract_name}”"
+    if contract_psa_id:
+        return f"{psa} contract {contract_psa_id}"
+    return psa
 
 
 def _actor_columns(actor: Actor) -> dict[str, Any]:
@@ -121,19 +161,22 @@ def _actor_columns(actor: Actor) -> dict[str, Any]:
 
 
 def _action_columns(event: ActionRecorded) -> dict[str, Any]:
-    what = event.service_line or "a service"
-    whom = event.account_name or "an account"
+    card = _card_text(event.service_line, event.account_name)
     if event.action == "approve":
         summary = (
-            f"Approved {what} for {whom}: "
+            f"Approved {card}: "
             f"{_steps_text(event.quantity_before, event.changes, event.quantity_after)}"
         )
     elif event.action == "add":
-        summary = f"Added {what} to {whom} at quantity {_text(event.quantity_after)}"
+        summary = f"Added {_card_text(event.service_line, event.account_name, joiner='to')}"
+        if event.quantity_after is not None:
+            summary += f" at quantity {_text(event.quantity_after)}"
+        if event.contract_name:
+            summary += f" on contract “{event.contract_name}”"
     elif event.action == "restore":
-        summary = f"Restored {what} for {whom} (dismissal undone; the card is pending again)"
+        summary = f"Restored {card} (dismissal undone; the card is pending again)"
     else:
-        summary = f"Dismissed {what} for {whom}"
+        summary = f"Dismissed {card}"
     if event.reason:
         summary += f" ({event.reason})"
     return {
@@ -146,6 +189,7 @@ def _action_columns(event: ActionRecorded) -> dict[str, Any]:
         "action_id": event.action_id,
         "card_id": event.card_id,
         "account_name": event.account_name,
+        "account_id": event.account_id,
         "service_line": event.service_line,
         "contract_psa_id": event.contract_psa_id,
         "quantity_before": event.quantity_before,
@@ -161,24 +205,38 @@ async def _writeback_columns(entries: EntryRepository, event: WritebackOutcome) 
     # Older writeback events lack the card's names and prices; take them from the
     # action's own entry when it is already here.
     action = await entries.latest_for_action(event.action_id)
-    psa = event.psa or "the PSA"
+    account_name = event.account_name or (action.account_name if action else "")
+    service_line = event.service_line or (action.service_line if action else "")
+    changes = event.changes or [
+        ProratedChange(effective_date=step.effective_date, quantity=step.quantity)
+        for step in _steps_view(action.prorated_lines if action else [])
+    ]
+    psa = _psa_name(event.psa)
+    card = _card_text(service_line, account_name)
+    contract = _contract_text(psa, event.contract_name, event.contract_psa_id)
+    is_add = event.action == "add" or (action is not None and action.action_type == "add")
     if isinstance(event, WritebackApplied):
         outcome = Outcome.APPLIED
-        summary = (
-            f"Wrote {_steps_text(event.quantity_before, event.changes, event.quantity_after)} "
-            f"to {psa} contract {event.contract_psa_id}"
-        )
+        if is_add:
+            quantity = (
+                f" at quantity {_text(event.quantity_after)}"
+                if event.quantity_after is not None
+                else ""
+            )
+            summary = f"Added {card} to {contract}{quantity}"
+        else:
+            steps = _steps_text(event.quantity_before, changes, event.quantity_after)
+            summary = f"Wrote {card} to {contract}: {steps}"
     elif isinstance(event, WritebackConflict):
         outcome = Outcome.CONFLICT
         summary = (
-            f"Not written: {psa} contract {event.contract_psa_id} had quantity "
-            f"{_text(event.found_quantity)}, the card showed {_text(event.expected_quantity)}"
+            f"Not written: {card} is {_text(event.found_quantity)} in {contract}, "
+            f"the card showed {_text(event.expected_quantity)}"
         )
     elif isinstance(event, WritebackFailed):
         outcome = Outcome.FAILED
         summary = (
-            f"Writing to {psa} contract {event.contract_psa_id} failed after "
-            f"{event.attempts} attempt(s): {event.error}"
+            f"Writing {card} to {contract} failed after {event.attempts} attempt(s): {event.error}"
         )
         if event.dead_lettered:
             summary += " (parked for a person to retry)"
@@ -191,8 +249,9 @@ async def _writeback_columns(entries: EntryRepository, event: WritebackOutcome) 
         "summary": summary,
         "action_id": event.action_id,
         "card_id": event.card_id,
-        "account_name": event.account_name or (action.account_name if action else ""),
-        "service_line": event.service_line or (action.service_line if action else ""),
+        "account_name": account_name,
+        "account_id": event.account_id or (action.account_id if action else None),
+        "service_line": service_line,
         "contract_psa_id": event.contract_psa_id,
         "quantity_before": event.quantity_before,
         "quantity_after": event.quantity_after,
@@ -209,24 +268,54 @@ async def _writeback_columns(entries: EntryRepository, event: WritebackOutcome) 
 
 
 def _mapping_columns(event: MappingChanged) -> dict[str, Any]:
-    target = event.target_id or "nothing"
-    summary = (
-        f"{event.kind.capitalize()} mapping {event.change}: "
-        f"{event.vendor} {event.vendor_key} → {target}"
-    )
+    vendor = vendor_name(event.vendor)
+    # Events from before they carried names have ids only: those are labelled, so a
+    # reader can tell a vendor's account number from a PSA account.
+    if event.kind == "account":
+        source = f"{vendor} {event.vendor_key_name or f'account {event.vendor_key}'}"
+        target = event.target_name or (f"PSA account {event.target_id}" if event.target_id else "")
+        previous = event.previous_target_name or (
+            f"PSA account {event.previous_target_id}" if event.previous_target_id else ""
+        )
+    else:
+        source = f"{vendor} {event.vendor_key_name or f'SKU {event.vendor_key}'}"
+        target = event.target_name or (f"service line {event.target_id}" if event.target_id else "")
+        previous = event.previous_target_name
+    if event.change == "updated":
+        tag = f"vendor {vendor}" if event.vendor else "no vendor tag"
+        summary = f"Updated service line {event.target_name or event.vendor_key} ({tag})"
+    elif event.change == "mapped":
+        summary = f"Mapped {source} → {target}"
+        if previous and previous != target:
+            summary += f" (was {previous})"
+    elif event.change == "unmapped":
+        summary = f"Unmapped {source}"
+        if target or previous:
+            summary += f" from {target or previous}"
+    else:
+        summary = f"Excluded {source}: its usage is not reconciled"
+        if previous:
+            summary += f" (was mapped to {previous})"
     if event.automatic:
         summary += " (automatic)"
+    account_mapping = event.kind == "account"
     return {
         **_actor_columns(event.actor),
         "action_type": ActionType.MAPPING.value,
         "outcome": Outcome.APPLIED.value,
         "summary": summary,
+        # So filtering by an account or service line also finds how it was mapped.
+        "account_name": (event.target_name or event.previous_target_name)
+        if account_mapping
+        else "",
+        "account_id": (event.target_id or event.previous_target_id) if account_mapping else None,
+        "service_line": "" if account_mapping else event.target_name,
     }
 
 
 def _import_columns(event: ImportFinished) -> dict[str, Any]:
     summary = (
-        f"Import of {event.file_name} ({event.vendor}) {event.status.value}: "
+        f"Import of {event.file_name} ({vendor_name(event.vendor)}) {event.status.value}: "
         f"{event.rows_imported} of {event.rows_read} rows imported, {event.rows_skipped} skipped"
     )
     if event.error:
@@ -262,8 +351,12 @@ def _settings_columns(event: SettingsChanged) -> dict[str, Any]:
         **_actor_columns(event.actor),
         "action_type": ActionType.SETTINGS.value,
         "outcome": Outcome.APPLIED.value,
-        "summary": f"{event.section}: {event.summary}",
+        "summary": f"{_section_name(event.section)}: {event.summary}",
     }
+
+
+def _section_name(section: str) -> str:
+    return SETTINGS_SECTIONS.get(section, section.replace("_", " ").capitalize())
 
 
 def _login_locked_columns(event: LoginLocked) -> dict[str, Any]:
@@ -380,6 +473,7 @@ def to_view(row: Entry) -> ActivityEntry:
             summary=row.summary,
             card_id=row.card_id,
             account_name=row.account_name or "",
+            account_id=row.account_id,
             service_line=row.service_line or "",
             contract_psa_id=row.contract_psa_id,
             quantity_before=_shown(row.quantity_before),
@@ -445,7 +539,8 @@ async def list_activity(
             since=as_utc(filters.since) if filters.since else None,
             until=as_utc(filters.until) if filters.until else None,
             actor_id=filters.actor_id,
-            account=filters.account,
+            # What a person types in a search box: surrounding spaces are not part of it.
+            account=(filters.account or "").strip() or None,
             service_line=filters.service_line,
             contract_psa_id=filters.contract_psa_id,
             card_id=filters.card_id,
@@ -479,7 +574,7 @@ async def set_retention(
         **_actor_columns(command.payload.actor),
         "action_type": ActionType.SETTINGS.value,
         "outcome": Outcome.APPLIED.value,
-        "summary": f"{RETENTION_SECTION}: activity log retention set to {days} days "
+        "summary": f"{_section_name(RETENTION_SECTION)}: retention set to {days} days "
         f"(was {previous})",
     }
     await _append(session, command, columns, now)

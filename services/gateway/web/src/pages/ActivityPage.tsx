@@ -61,7 +61,14 @@ export default function ActivityPage() {
         </div>
         <div className="field">
           <label htmlFor="act-account">Account</label>
-          <input id="act-account" value={account} onChange={(e) => setAccount(e.target.value)} placeholder="Exact name" />
+          <input
+            id="act-account"
+            type="search"
+            value={account}
+            onChange={(e) => setAccount(e.target.value)}
+            placeholder="Part of a name"
+            autoComplete="off"
+          />
         </div>
         <div className="field">
           <label htmlFor="act-line">Service line</label>
@@ -121,7 +128,7 @@ export default function ActivityPage() {
                   </td>
                   <td>
                     <div className="cell-stack">
-                      <span>{entry.account_name || "—"}</span>
+                      <span>{entry.account_name}</span>
                       <span className="muted small">{entry.service_line}</span>
                     </div>
                   </td>
@@ -158,13 +165,19 @@ export default function ActivityPage() {
   );
 }
 
-/** "20 → 45 → 48 → 50" for a change with steps; "billed 97" for a dismissal or its undo. */
+/**
+ * "20 → 45 → 48 → 50" for a change with steps; "set to 20" when the quantity before it was
+ * never known (an add); "billed 97" for a dismissal or its undo; nothing for an entry
+ * without quantities (an import, a mapping) rather than a placeholder.
+ */
 function changeText(entry: ActivityEntry): string {
-  const steps = entry.prorated_lines ?? [];
-  if (steps.length > 1) return [entry.quantity_before, ...steps.map((s) => s.quantity)].map((q) => qty(q)).join(" → ");
-  if (entry.quantity_after !== null && entry.quantity_after !== undefined) {
-    return `${qty(entry.quantity_before)} → ${qty(entry.quantity_after)}`;
+  const known = (q: string | null | undefined): q is string => q !== null && q !== undefined && q !== "";
+  const steps = (entry.prorated_lines ?? []).map((s) => s.quantity).filter(known);
+  const after = steps.length ? steps : known(entry.quantity_after) ? [entry.quantity_after] : [];
+  const before = known(entry.quantity_before) ? entry.quantity_before : null;
+  if (after.length) {
+    const chain = after.map((q) => qty(q)).join(" → ");
+    return before === null ? `set to ${chain}` : `${qty(before)} → ${chain}`;
   }
-  if (entry.quantity_before !== null && entry.quantity_before !== undefined) return `billed ${qty(entry.quantity_before)}`;
-  return "—";
+  return before === null ? "" : `billed ${qty(before)}`;
 }

@@ -152,6 +152,7 @@ async def change_account_mappings(
             )
             change = "mapped" if item.action == "map" else "excluded"
             target = item.account_id if item.action == "map" else None
+        previous = existing.account_id if existing is not None else None
         await announce(
             session,
             tenant_id,
@@ -162,6 +163,10 @@ async def change_account_mappings(
                 vendor_key=item.vendor_account,
                 target_id=target,
                 actor=query.actor,
+                vendor_key_name=await repo.vendor_account_name(item.vendor, item.vendor_account),
+                target_name=await _account_name(repo, target),
+                previous_target_id=previous,
+                previous_target_name=await _account_name(repo, previous),
             ),
             envelope,
         )
@@ -170,6 +175,11 @@ async def change_account_mappings(
         await session.flush()
         await recompute(session, tenant_id, reason="mapping", cause=envelope)
     return r.MappingChangeResult(changed=changed)
+
+
+async def _account_name(repo: Repository, account_id: str | None) -> str:
+    account = await repo.get(AccountRow, account_id) if account_id else None
+    return account.name if account else ""
 
 
 async def list_service_mappings(session: AsyncSession, tenant_id: str) -> r.ServiceMappingList:
@@ -291,6 +301,8 @@ async def save_service_mapping(
             vendor_key=query.sku,
             target_id=query.service_line_id,
             actor=query.actor,
+            vendor_key_name=await repo.sku_name(query.vendor, query.sku),
+            target_name=line.name if line else "",
         ),
         envelope,
     )
@@ -352,6 +364,8 @@ async def update_service_line(
             vendor_key=line.service_line_id,
             target_id=line.service_line_id,
             actor=query.actor,
+            vendor_key_name=line.name,
+            target_name=line.name,
         ),
         envelope,
     )

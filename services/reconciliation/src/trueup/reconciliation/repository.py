@@ -132,6 +132,26 @@ class Repository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def vendor_account_name(self, vendor: str, vendor_account: str) -> str:
+        """The name the vendor reports for one of its accounts ("" if it reports none)."""
+        name = await self.session.scalar(
+            sa.select(sa.func.max(Usage.vendor_account_name)).where(
+                Usage.tenant_id == self.tenant_id,
+                Usage.vendor == vendor,
+                Usage.vendor_account_id == vendor_account,
+            )
+        )
+        return name or ""
+
+    async def sku_name(self, vendor: str, sku: str) -> str:
+        """The name the vendor reports for one of its SKUs ("" if it reports none)."""
+        name = await self.session.scalar(
+            sa.select(sa.func.max(Usage.sku_name)).where(
+                Usage.tenant_id == self.tenant_id, Usage.vendor == vendor, Usage.sku == sku
+            )
+        )
+        return name or ""
+
     # --- PSA projection -----------------------------------------------------------
 
     async def remove_contracts(self, contract_ids: Sequence[str]) -> None:

@@ -89,7 +89,8 @@ async def save_settings(
             actor=query.payload.actor,
             summary=(
                 f"cycle starts day {settings.cycle_start_day}, "
-                f"{settings.proration_convention} proration, {len(settings.rules)} rule(s)"
+                f"{settings.proration_convention.replace('_', '-')} proration, "
+                f"{len(settings.rules)} rule(s)"
             ),
         ),
         query,
@@ -283,6 +284,7 @@ async def _auto_map(
     changed = False
     if refs and data.accounts:
         accounts = [st.account(a) for a in data.accounts]
+        account_names = {a.account_id: a.name for a in data.accounts}
         suggestions = d.suggest_account_mappings(refs.values(), accounts, limit=1)
         threshold = settings.auto_map_threshold
         for mapping in d.mappings_to_apply(suggestions, auto_apply_threshold=threshold):
@@ -309,6 +311,8 @@ async def _auto_map(
                     target_id=mapping.account_id,
                     actor=SYSTEM,
                     automatic=True,
+                    vendor_key_name=refs[(mapping.vendor, mapping.vendor_account)].name,
+                    target_name=account_names.get(mapping.account_id or "", ""),
                 ),
                 cause,
             )
@@ -320,6 +324,8 @@ async def _auto_map(
         if (u.vendor, u.sku) not in mapped_skus
     )
     lines = [st.service_line(line) for line in data.service_lines]
+    line_names = {line.service_line_id: line.name for line in data.service_lines}
+    sku_names = {(ref.vendor, ref.sku): ref.name for ref in skus if ref.name}
     for sku_mapping in d.service_mappings_to_apply(skus, lines):
         await repo.merge(
             ServiceMappingRow(
@@ -344,6 +350,8 @@ async def _auto_map(
                 target_id=sku_mapping.service_line_id,
                 actor=SYSTEM,
                 automatic=True,
+                vendor_key_name=sku_names.get((sku_mapping.vendor, sku_mapping.sku), ""),
+                target_name=line_names.get(sku_mapping.service_line_id or "", ""),
             ),
             cause,
         )
@@ -696,6 +704,8 @@ async def act(
                 account_name=card.account_name,
                 service_line=card.service_line,
                 contract_psa_id=card.contract_id,
+                account_id=card.account_id or None,
+                contract_name=_contract_name(first, contract_row),
                 quantity_before=card.psa_quantity,
                 quantity_after=changes[-1].quantity if changes else None,
                 unit_price=first.unit_price
@@ -720,6 +730,13 @@ async def act(
         state=card.state,
     )
     return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
+
+
+def _contract_name(command: Payload | None, contract_row: ContractRow | None) -> str:
+    # An add may go to another contract of the account than the card's own.
+    if isinstance(command, m.ApplyWriteback):
+        return command.contract_name
+    return contract_row.name if contract_row else ""
 
 
 def _large_change(
@@ -792,6 +809,8 @@ async def _writeback_command(
         unit_price=request.unit_price if request.unit_price is not None else card.unit_price,
         unit_cost=request.unit_cost if request.unit_cost is not None else card.unit_cost,
         prorate=prorate and contract_row.proration_allowed,
+        account_id=card.account_id or None,
+        contract_name=contract_row.name,
     )
 
 

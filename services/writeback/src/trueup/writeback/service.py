@@ -340,6 +340,15 @@ class JobDriver:
             "quantity_after": changes[-1].quantity,
             "effective_date": changes[0].effective_date,
             "psa_record_url": job.psa_record_url,
+            # What the activity log shows, so its entry reads the same whichever event the
+            # audit service receives first.
+            "action": command.action,
+            "account_id": command.account_id,
+            "account_name": command.account_name,
+            "service_line": command.product_name,
+            "contract_name": command.contract_name,
+            "unit_price": command.unit_price,
+            "changes": changes,
         }
 
     async def _finish(self, job: Job, status: Status, payload: Payload, **values: Any) -> None:

@@ -75,7 +75,13 @@ def activity_filters(
     actor_id: Annotated[
         str | None, Query(description="Only entries by this user, API key or rule id")
     ] = None,
-    account: Annotated[str | None, Query(description="Account name, exactly")] = None,
+    account: Annotated[
+        str | None,
+        Query(
+            description="Part of the account's name in any case (`acme` finds `Acme, Inc.`), "
+            "or its exact id"
+        ),
+    ] = None,
     service_line: Annotated[str | None, Query(description="Service line, exactly")] = None,
     contract_psa_id: Annotated[
         str | None, Query(description="The contract's id in the PSA (past actions)")
