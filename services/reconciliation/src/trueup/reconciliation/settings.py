@@ -13,6 +13,6 @@ class Settings(ServiceSettings):
         ge=0,
         description=(
             "Rows (line items, usage records, cards) of recently active tenants kept in "
-            "memory for incremental reconciliation; about 1 KiB each. 0 turns it off."
+            "memory for incremental reconciliation; about 200 bytes each. 0 turns it off."
         ),
     )
