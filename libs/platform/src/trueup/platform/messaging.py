@@ -8,8 +8,8 @@ accepted can be re-published even if the stream lost it (`republish_since`).
 
 Inbox: a consumer records each event id it applied in the same transaction as the
 effect; a redelivered event finds its id and changes nothing. A batched consumer records
-a whole batch in one statement (`first_deliveries`), one transaction per tenant
-(`by_tenant`), since row-level security scopes a transaction to one tenant.
+a whole batch in one statement per tenant (`first_deliveries`, `by_tenant`), with
+row-level security scoped to each tenant in turn (`Database.act_for_tenant`).
 """
 
 from __future__ import annotations
@@ -136,28 +136,30 @@ async def first_deliveries(session: AsyncSession, consumer: str, envelopes: Sequ
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # ON CONFLICT DO NOTHING rather than check-then-insert: a delivery racing on another
     # replica waits for our commit and then skips, instead of failing the whole batch.
+    # Rows as executemany parameters, not in `.values()`: the statement is compiled once
+    # and cached (SQLAlchemy still sends them as multi-row INSERTs), where a large VALUES
+    # list would be compiled anew for every batch.
     statement = (
         insert(inbox_table)
-        .values(
-            [
-                {
-                    "consumer": consumer,
-                    "event_id": envelope.event_id,
-                    "tenant_id": envelope.tenant_id,
-                    "processed_at": now,
-                }
-                for envelope in unique
-            ]
-        )
         .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         .returning(inbox_table.c.event_id)
     )
-    recorded = set((await session.scalars(statement)).all())
+    rows = [
+        {
+            "consumer": consumer,
+            "event_id": envelope.event_id,
+            "tenant_id": envelope.tenant_id,
+            "processed_at": now,
+        }
+        for envelope in unique
+    ]
+    recorded = set((await session.scalars(statement, rows)).all())
     return [envelope for envelope in unique if envelope.event_id in recorded]
 
 
 def by_tenant(envelopes: Sequence[E]) -> dict[str, list[E]]:
-    """The envelopes of each tenant, in their order, for one transaction per tenant."""
+    """The envelopes of each tenant, in their order: row-level security lets a statement
+    touch one tenant's rows, so a batch is applied one tenant at a time."""
     groups: dict[str, list[E]] = {}
     for envelope in envelopes:
         groups.setdefault(envelope.tenant_id, []).append(envelope)
