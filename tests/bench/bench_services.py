@@ -61,7 +61,9 @@ SERVICES = ("reconciliation", "audit")
 APP_ROLE = "trueup_bench_app"
 
 
-async def postgres_schemas(admin_url: str) -> dict[str, tuple[str, str]]:
+async def postgres_schemas(
+    admin_url: str, services: tuple[str, ...] = SERVICES
+) -> dict[str, tuple[str, str]]:
     """A fresh schema per service: {service: (database URL for the app role, schema)}."""
     url = sa.make_url(admin_url)
     suffix = uuid.uuid4().hex[:8]
@@ -70,7 +72,7 @@ async def postgres_schemas(admin_url: str) -> dict[str, tuple[str, str]]:
     try:
         if not await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
             await connection.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
-        for service in SERVICES:
+        for service in services:
             schema = f"bench_{service}_{suffix}"
             await connection.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION {APP_ROLE}')
             app_url = url.set(drivername="postgresql+asyncpg", username=APP_ROLE, password=None)

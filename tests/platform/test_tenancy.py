@@ -59,6 +59,39 @@ class TestRowLevelSecurity:
         finally:
             await database.dispose()
 
+    async def test_a_transaction_acting_for_one_tenant_after_another_touches_only_it(
+        self, databases: Databases, tenant_ids: tuple[str, str]
+    ) -> None:
+        if not databases.is_postgres:
+            pytest.skip("row-level security is a PostgreSQL feature")
+        url, schema = await databases.for_service("reconciliation")
+        await asyncio.to_thread(upgrade, MIGRATIONS, url, schema)
+        database = Database(url, schema)
+        tenant_a, tenant_b = tenant_ids
+        everything = sa.select(Usage.tenant_id)
+        try:
+            # A batched consumer applies each tenant's part of a batch in turn.
+            async with database.transaction() as session:
+                await database.act_for_tenant(session, tenant_a)
+                session.add(_usage(tenant_a))
+                await session.flush()
+                await database.act_for_tenant(session, tenant_b)
+                assert (await session.scalars(everything)).all() == []
+                session.add(_usage(tenant_b))
+                await session.flush()
+                assert (await session.scalars(everything)).all() == [tenant_b]
+
+            async def add_after_acting_for(tenants: list[str], row_tenant: str) -> None:
+                async with database.transaction() as session:
+                    for tenant in tenants:
+                        await database.act_for_tenant(session, tenant)
+                    session.add(_usage(row_tenant))
+
+            with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
+                await add_after_acting_for([tenant_a, tenant_b], tenant_a)
+        finally:
+            await database.dispose()
+
     async def test_the_service_role_is_not_a_superuser(self, databases: Databases) -> None:
         if not databases.is_postgres:
             pytest.skip("roles are a PostgreSQL feature")

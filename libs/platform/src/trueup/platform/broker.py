@@ -3,18 +3,22 @@
 Consumers are durable pull consumers with NACK_ON_ERROR and a redelivery limit. A message
 that cannot be parsed, or that failed on its last allowed delivery, is parked on the
 dead-letter stream (`dlq.<service>.<subject>`) where a person can see it, then acked so
-it stops blocking the consumer.
+it stops blocking the consumer. A `BatchedConsumer` hands a whole fetched batch to one
+handler, for consumers whose cost is a transaction per message rather than the work.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import nats
 import nats.errors
+import nats.js.api
 from faststream import AckPolicy
 from faststream.nats import (
     ConsumerConfig,
@@ -25,6 +29,8 @@ from faststream.nats import (
     StreamConfig,
 )
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import BaseModel, ValidationError
 
@@ -39,7 +45,9 @@ from trueup.platform.tracing import configure_tracing
 log = get_logger(__name__)
 
 P = TypeVar("P", bound=Payload)
+T = TypeVar("T")
 EventHandler = Callable[[Envelope[P]], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Envelope[P]]], Awaitable[None]]
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -206,24 +214,11 @@ def ordered_consumer(
         title=durable,
     )
     async def consume(msg: NatsMessage) -> None:
-        delivered = _deliveries(msg)
-        try:
-            message_type = _Typed.model_validate_json(msg.body).type
-        except ValidationError as exc:
-            await _dead_letter(broker, service, msg, f"not an envelope: {exc}")
-            await msg.ack()
+        delivered = _deliveries(msg.raw_message)
+        routed = await _envelope_or_settle(broker, service, msg.raw_message, by_type)
+        if routed is None:
             return
-        entry = by_type.get(message_type)
-        if entry is None:
-            await msg.ack()
-            return
-        envelope_model, handler = entry
-        try:
-            envelope = envelope_model.model_validate_json(msg.body)
-        except ValidationError as exc:
-            await _dead_letter(broker, service, msg, f"unparseable {message_type}: {exc}")
-            await msg.ack()
-            return
+        envelope, handler = routed
         started = time.perf_counter()
         with bound_context(
             tenant_id=envelope.tenant_id,
@@ -235,17 +230,216 @@ def ordered_consumer(
             except Exception as exc:
                 if delivered >= max_deliver:
                     log.exception("giving up on message", subject=msg.raw_message.subject)
-                    await _dead_letter(broker, service, msg, repr(exc))
+                    await _dead_letter(broker, service, msg.raw_message, repr(exc))
                     await msg.ack()
                     return
-                # Back off before the redelivery: a PSA or database that just failed is
-                # unlikely to have recovered within milliseconds.
-                await msg.nack(delay=min(2.0 ** (delivered - 1), 30.0))
+                await msg.nack(delay=_backoff_seconds(delivered))
                 raise
             finally:
                 HANDLER_SECONDS.labels(service=service, subject=name).observe(
                     time.perf_counter() - started
                 )
+
+
+class BatchedConsumer:
+    """A durable pull consumer that hands `handler` every envelope of `model` that has
+    arrived, up to `batch_size` at once, so it can apply them in one transaction.
+
+    It fetches with nats-py itself rather than through faststream's batch subscriber:
+    that one gathers a batch over several fetches, and nats-py 2.16 may end a late one
+    with a plain `asyncio.TimeoutError` that faststream does not catch, so its task
+    restarts and the messages gathered so far wait out their ack wait. One fetch returns
+    at once with whatever is pending, which is the batch: large under load, one message
+    when quiet, so batching adds no latency.
+
+    Unparseable messages are dead-lettered and acked as `durable_consumer` does and
+    never reach the handler; the rest are acked together once it returns. If it raises,
+    each envelope is handed over again on its own, so a poison message is nacked (and on
+    its `max_deliver`-th delivery dead-lettered) alone while the others are applied.
+    `handler` must therefore be idempotent for a whole batch (`first_deliveries`): a
+    retried or redelivered batch may hold envelopes it has applied already.
+
+    Start it once the broker is connected and stop it before the broker closes.
+    """
+
+    def __init__(
+        self,
+        broker: NatsBroker,
+        *,
+        service: str,
+        name: str,
+        subject: str,
+        model: type[P],
+        handler: BatchHandler[P],
+        max_deliver: int = 8,
+        batch_size: int = 200,
+        idle_wait_seconds: float = 0.5,
+        ack_wait_seconds: float = 60.0,
+    ) -> None:
+        self.broker = broker
+        self.service = service
+        self.name = name
+        self.subject = subject
+        self.stream = stream_for(subject).name
+        self.durable = f"{service}-{name}"
+        self.handler: BatchHandler[Any] = handler
+        self.max_deliver = max_deliver
+        self.batch_size = batch_size
+        self.idle_wait_seconds = idle_wait_seconds
+        self.config = ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=subject,
+            ack_policy=nats.js.api.AckPolicy.EXPLICIT,
+            max_deliver=max_deliver,
+            ack_wait=ack_wait_seconds,
+            # Room for a few batches in flight, whatever the server's default.
+            max_ack_pending=max(1000, 4 * batch_size),
+        )
+        self._by_type: dict[str, tuple[type[Envelope[Any]], None]] = {
+            model.message_type: (Envelope[model], None)  # type: ignore[valid-type]
+        }
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
+
+    async def start(self) -> None:
+        """Create or update the durable consumer and start fetching."""
+        js = self.broker.config.connection_state.stream
+        self._subscription = await js.pull_subscribe(
+            self.subject, durable=self.durable, stream=self.stream, config=self.config
+        )
+        self._running = True
+        self._task = asyncio.create_task(self._run(self._subscription), name=self.durable)
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, then stop; what is not acked is redelivered."""
+        self._running = False
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=self.idle_wait_seconds + 30.0)
+            except TimeoutError:
+                log.warning("batched consumer did not stop in time", durable=self.durable)
+            self._task = None
+        if self._subscription is not None:
+            # An open subscription would hold up the broker's drain for its whole timeout.
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
+        while self._running:
+            try:
+                messages = await subscription.fetch(self.batch_size, timeout=self.idle_wait_seconds)
+            except TimeoutError:
+                # Nothing arrived while idle (nats-py raises both of its timeout kinds).
+                continue
+            except Exception:
+                # A reconnecting connection: nats-py resumes the subscription by itself.
+                log.warning("fetch failed; retrying", durable=self.durable, exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                await self.consume(messages)
+            except Exception:
+                # Unacked messages are redelivered after the ack wait; keep consuming.
+                log.exception("batch not settled", durable=self.durable)
+
+    async def consume(self, messages: Sequence[Msg]) -> None:
+        """Handle and settle one fetched batch."""
+        parsed: list[tuple[Msg, Envelope[Any]]] = []
+        for raw in messages:
+            routed = await _envelope_or_settle(self.broker, self.service, raw, self._by_type)
+            if routed is not None:
+                parsed.append((raw, routed[0]))
+        if not parsed:
+            return
+        started = time.perf_counter()
+        try:
+            await self.handler([envelope for _raw, envelope in parsed])
+        except Exception:
+            log.warning(
+                "batch failed; handling its messages one by one",
+                durable=self.durable,
+                size=len(parsed),
+                exc_info=True,
+            )
+            for raw, envelope in parsed:
+                await _handle_alone(
+                    self.broker, self.service, raw, envelope, self.handler, self.max_deliver
+                )
+            return
+        finally:
+            HANDLER_SECONDS.labels(service=self.service, subject=self.name).observe(
+                time.perf_counter() - started
+            )
+        for raw, _envelope in parsed:
+            await raw.ack()
+
+
+async def _handle_alone(
+    broker: NatsBroker,
+    service: str,
+    raw: Msg,
+    envelope: Envelope[Any],
+    handler: BatchHandler[Any],
+    max_deliver: int,
+) -> None:
+    delivered = _deliveries(raw)
+    with bound_context(
+        tenant_id=envelope.tenant_id,
+        correlation_id=envelope.correlation_id,
+        event_id=envelope.event_id,
+    ):
+        try:
+            await handler([envelope])
+        except Exception as exc:
+            if delivered >= max_deliver:
+                log.exception("giving up on message", subject=raw.subject)
+                await _dead_letter(broker, service, raw, repr(exc))
+                await raw.ack()
+                return
+            log.warning(
+                "message failed; it will be redelivered",
+                subject=raw.subject,
+                delivered=delivered,
+                exc_info=True,
+            )
+            await raw.nak(delay=_backoff_seconds(delivered))
+            return
+    await raw.ack()
+
+
+def _backoff_seconds(delivered: int) -> float:
+    # Back off before the redelivery: a PSA or database that just failed is unlikely to
+    # have recovered within milliseconds.
+    return min(2.0 ** (delivered - 1), 30.0)
+
+
+async def _envelope_or_settle(
+    broker: NatsBroker,
+    service: str,
+    raw: Msg,
+    by_type: Mapping[str, tuple[type[Envelope[Any]], T]],
+) -> tuple[Envelope[Any], T] | None:
+    """The message's envelope and what handles its type; None once the message is
+    settled here (unparseable: dead-lettered and acked; a type nobody handles: acked)."""
+    try:
+        message_type = _Typed.model_validate_json(raw.data).type
+    except ValidationError as exc:
+        await _dead_letter(broker, service, raw, f"not an envelope: {exc}")
+        await raw.ack()
+        return None
+    entry = by_type.get(message_type)
+    if entry is None:
+        await raw.ack()
+        return None
+    envelope_model, handler = entry
+    try:
+        return envelope_model.model_validate_json(raw.data), handler
+    except ValidationError as exc:
+        await _dead_letter(broker, service, raw, f"unparseable {message_type}: {exc}")
+        await raw.ack()
+        return None
 
 
 class _Typed(BaseModel):
@@ -254,19 +448,19 @@ class _Typed(BaseModel):
     type: str
 
 
-def _deliveries(msg: NatsMessage) -> int:
+def _deliveries(raw: Msg) -> int:
     try:
-        return int(msg.raw_message.metadata.num_delivered)
+        return int(raw.metadata.num_delivered)
     except Exception:
         return 1
 
 
-async def _dead_letter(broker: NatsBroker, service: str, msg: NatsMessage, reason: str) -> None:
-    subject = dead_letter(service, msg.raw_message.subject)
-    headers: dict[str, Any] = dict(msg.headers or {})
+async def _dead_letter(broker: NatsBroker, service: str, raw: Msg, reason: str) -> None:
+    subject = dead_letter(service, raw.subject)
+    headers: dict[str, Any] = dict(raw.headers or {})
     headers.pop(MSG_ID_HEADER, None)
     headers["TrueUp-Dead-Letter-Reason"] = reason[:1000]
-    await broker.publish(msg.body, subject, headers=headers, stream="DLQ")
+    await broker.publish(raw.data, subject, headers=headers, stream="DLQ")
     log.error("dead-lettered message", dead_letter_subject=subject, reason=reason[:300])
 
 

@@ -114,12 +114,22 @@ class Database:
     ) -> AsyncIterator[AsyncSession]:
         maker = self.read_sessionmaker if readonly else self.sessionmaker
         async with maker() as session, session.begin():
-            if self.is_postgres and tenant_id is not None:
-                await session.execute(
-                    text("SELECT set_config(:name, :value, true)"),
-                    {"name": TENANT_SETTING, "value": tenant_id},
-                )
+            if tenant_id is not None:
+                await self.act_for_tenant(session, tenant_id)
             yield session
+
+    async def act_for_tenant(self, session: AsyncSession, tenant_id: str) -> None:
+        """Scope the rest of this transaction to `tenant_id` (row-level security).
+
+        For a batch that spans tenants: one commit for the batch, each tenant's part
+        applied in turn. Every statement still sees and writes only the tenant in scope
+        when it runs; the setting ends with the transaction.
+        """
+        if self.is_postgres:
+            await session.execute(
+                text("SELECT set_config(:name, :value, true)"),
+                {"name": TENANT_SETTING, "value": tenant_id},
+            )
 
     async def ping(self) -> None:
         """Raise if the database cannot answer `SELECT 1`."""

@@ -7,7 +7,9 @@ stream) and marks them published. Rows are kept, so whatever a caller was told i
 accepted can be re-published even if the stream lost it (`republish_since`).
 
 Inbox: a consumer records each event id it applied in the same transaction as the
-effect; a redelivered event finds its id and changes nothing.
+effect; a redelivered event finds its id and changes nothing. A batched consumer records
+a whole batch in one statement per tenant (`first_deliveries`, `by_tenant`), with
+row-level security scoped to each tenant in turn (`Database.act_for_tenant`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from faststream.nats import NatsBroker
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,6 +115,55 @@ async def first_delivery(session: AsyncSession, consumer: str, envelope: Envelop
         # A concurrent delivery of the same event won the race.
         return False
     return True
+
+
+E = TypeVar("E", bound=Envelope[Any])
+
+
+async def first_deliveries(session: AsyncSession, consumer: str, envelopes: Sequence[E]) -> list[E]:
+    """Record a batch of envelopes as applied by `consumer`, in one statement; the ones
+    that were not already, in their order (an event id repeated in the batch counts once).
+
+    Call it first in the transaction that applies them, and apply only what it returns.
+    """
+    first_seen: dict[str, E] = {}
+    for envelope in envelopes:
+        first_seen.setdefault(envelope.event_id, envelope)
+    unique = list(first_seen.values())
+    if not unique:
+        return []
+    now = datetime.now(UTC)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # ON CONFLICT DO NOTHING rather than check-then-insert: a delivery racing on another
+    # replica waits for our commit and then skips, instead of failing the whole batch.
+    # Rows as executemany parameters, not in `.values()`: the statement is compiled once
+    # and cached (SQLAlchemy still sends them as multi-row INSERTs), where a large VALUES
+    # list would be compiled anew for every batch.
+    statement = (
+        insert(inbox_table)
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(inbox_table.c.event_id)
+    )
+    rows = [
+        {
+            "consumer": consumer,
+            "event_id": envelope.event_id,
+            "tenant_id": envelope.tenant_id,
+            "processed_at": now,
+        }
+        for envelope in unique
+    ]
+    recorded = set((await session.scalars(statement, rows)).all())
+    return [envelope for envelope in unique if envelope.event_id in recorded]
+
+
+def by_tenant(envelopes: Sequence[E]) -> dict[str, list[E]]:
+    """The envelopes of each tenant, in their order: row-level security lets a statement
+    touch one tenant's rows, so a batch is applied one tenant at a time."""
+    groups: dict[str, list[E]] = {}
+    for envelope in envelopes:
+        groups.setdefault(envelope.tenant_id, []).append(envelope)
+    return groups
 
 
 class OutboxRelay:

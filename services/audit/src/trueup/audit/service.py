@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -201,10 +202,9 @@ def _action_columns(event: ActionRecorded) -> dict[str, Any]:
     }
 
 
-async def _writeback_columns(entries: EntryRepository, event: WritebackOutcome) -> dict[str, Any]:
+def _writeback_columns(event: WritebackOutcome, action: Entry | None) -> dict[str, Any]:
     # Older writeback events lack the card's names and prices; take them from the
-    # action's own entry when it is already here.
-    action = await entries.latest_for_action(event.action_id)
+    # action's own entry (`action`) when it is already here.
     account_name = event.account_name or (action.account_name if action else "")
     service_line = event.service_line or (action.service_line if action else "")
     changes = event.changes or [
@@ -374,11 +374,13 @@ def _login_locked_columns(event: LoginLocked) -> dict[str, Any]:
     }
 
 
-async def _columns_for(entries: EntryRepository, payload: Payload) -> dict[str, Any]:
+def _columns_for(payload: Payload, action: Entry | None) -> dict[str, Any]:
+    """The entry's columns for a payload; `action` is the entry of the card action a
+    writeback outcome reports on, if recorded."""
     if isinstance(payload, ActionRecorded):
         return _action_columns(payload)
     if isinstance(payload, WritebackOutcome):
-        return await _writeback_columns(entries, payload)
+        return _writeback_columns(payload, action)
     if isinstance(payload, MappingChanged):
         return _mapping_columns(payload)
     if isinstance(payload, ImportFinished):
@@ -392,16 +394,32 @@ async def _columns_for(entries: EntryRepository, payload: Payload) -> dict[str, 
     raise TypeError(f"audit does not record {type(payload).__name__}")
 
 
-async def _append(
-    session: AsyncSession, envelope: Envelope[Any], columns: dict[str, Any], now: datetime
-) -> bool:
-    tenant_id = envelope.tenant_id
-    values: dict[str, Any] = {
-        "account_name": "",
-        "service_line": "",
-        "prorated_lines": [],
+_OPTIONAL_COLUMNS: dict[str, Any] = {
+    "outcome": None,
+    "action_id": None,
+    "card_id": None,
+    "account_name": "",
+    "service_line": "",
+    "contract_psa_id": None,
+    "quantity_before": None,
+    "quantity_after": None,
+    "price_before": None,
+    "price_after": None,
+    "effective_date": None,
+    "prorated_lines": [],
+    "psa_record_url": None,
+}
+"""What an entry holds where its event says nothing: every row of a bulk insert names
+the same columns."""
+
+
+def _entry_values(
+    envelope: Envelope[Any], columns: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        **_OPTIONAL_COLUMNS,
         **columns,
-        "tenant_id": tenant_id,
+        "tenant_id": envelope.tenant_id,
         # The event id is the entry id: however often an event is delivered, and even if
         # the inbox row were lost, it can only ever make this one entry.
         "entry_id": envelope.event_id,
@@ -410,7 +428,13 @@ async def _append(
         "recorded_at": as_utc(now),
         "correlation_id": envelope.correlation_id,
     }
-    added = await EntryRepository(session, tenant_id).add(values)
+
+
+async def _append(
+    session: AsyncSession, envelope: Envelope[Any], columns: dict[str, Any], now: datetime
+) -> bool:
+    tenant_id = envelope.tenant_id
+    added = await EntryRepository(session, tenant_id).add(_entry_values(envelope, columns, now))
     if added:
         await TenantDirectory(session).register(tenant_id, as_utc(now))
     return added
@@ -419,8 +443,38 @@ async def _append(
 async def record_event(session: AsyncSession, envelope: Envelope[Any], *, now: datetime) -> bool:
     """Append the entry for one domain event; False if it was recorded already."""
     entries = EntryRepository(session, envelope.tenant_id)
-    columns = await _columns_for(entries, envelope.payload)
-    return await _append(session, envelope, columns, now)
+    payload = envelope.payload
+    action = (
+        await entries.latest_for_action(payload.action_id)
+        if isinstance(payload, WritebackOutcome)
+        else None
+    )
+    return await _append(session, envelope, _columns_for(payload, action), now)
+
+
+async def record_events(
+    session: AsyncSession, tenant_id: str, envelopes: Sequence[Envelope[Any]], *, now: datetime
+) -> int:
+    """Append the entries for one tenant's domain events in one statement, exactly as
+    `record_event` would one by one; how many were not recorded already."""
+    if not envelopes:
+        return 0
+    entries = EntryRepository(session, tenant_id)
+    action_ids = {
+        envelope.payload.action_id
+        for envelope in envelopes
+        if isinstance(envelope.payload, WritebackOutcome)
+    }
+    actions = await entries.latest_for_actions(action_ids) if action_ids else {}
+    rows = []
+    for envelope in envelopes:
+        payload = envelope.payload
+        action = actions.get(payload.action_id) if isinstance(payload, WritebackOutcome) else None
+        rows.append(_entry_values(envelope, _columns_for(payload, action), now))
+    added = await entries.add_many(rows)
+    if added:
+        await TenantDirectory(session).register(tenant_id, as_utc(now))
+    return added
 
 
 def encode_cursor(entry: ActivityEntry) -> str:
