@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts import Envelope, Payload
 from trueup.contracts import messages as m
-from trueup.platform.broker import ordered_consumer
-from trueup.platform.messaging import first_delivery
+from trueup.platform.broker import BatchedConsumer, ordered_consumer
+from trueup.platform.logging import bound_context
+from trueup.platform.messaging import by_tenant, first_deliveries, first_delivery
 from trueup.platform.service import ServiceRuntime
 from trueup.reconciliation import service
 
 Apply = Callable[[AsyncSession, Any], Awaitable[Any]]
+
+
+USAGE_BATCH_SIZE = 200
+
+
+async def apply_usage(
+    runtime: ServiceRuntime, envelopes: Sequence[Envelope[m.UsageReported]]
+) -> None:
+    """Apply a fetched batch of usage reports, one transaction per tenant; reports the
+    inbox has seen are skipped, so a redelivered batch changes nothing."""
+    for tenant_id, reports in by_tenant(envelopes).items():
+        last = reports[-1]
+        with bound_context(
+            tenant_id=tenant_id, correlation_id=last.correlation_id, event_id=last.event_id
+        ):
+            async with runtime.database.transaction(tenant_id) as session:
+                fresh = await first_deliveries(session, "reconciliation-usage", reports)
+                if fresh:
+                    await service.apply_usage_batches(session, tenant_id, fresh)
+    runtime.relay.notify()
 
 
 def register(runtime: ServiceRuntime) -> None:
@@ -40,7 +62,20 @@ def register(runtime: ServiceRuntime) -> None:
             max_deliver=runtime.settings.max_deliver,
         )
 
-    consume("usage", m.spec_for(m.UsageReported).subject, {m.UsageReported: service.apply_usage})
+    # Usage comes in bursts (a webhook storm, an import of a thousand batches): it is taken
+    # a fetch at a time, each tenant's part applied and recomputed in one transaction.
+    usage = BatchedConsumer(
+        runtime.broker,
+        service=runtime.name,
+        name="usage",
+        subject=m.spec_for(m.UsageReported).subject,
+        model=m.UsageReported,
+        handler=partial(apply_usage, runtime),
+        max_deliver=runtime.settings.max_deliver,
+        batch_size=USAGE_BATCH_SIZE,
+    )
+    runtime.on_start(usage.start)
+    runtime.on_stop(usage.stop)
     # One consumer per stream: a full sync's snapshots must land before its completion.
     consume(
         "psa",
