@@ -365,7 +365,7 @@ FREEZE_FROM_ROWS = 20_000
 which would otherwise walk it on every one of them: at 100,000 line items that took a
 webhook update from 15 ms to 50 ms (`tests/bench/bench_reconcile_growth.py`)."""
 
-INDEXES = TenantIndexCache(budget=2_000_000)
+INDEXES = TenantIndexCache(budget=1_000_000)
 """This replica's in-memory tenant indexes (see `index_cache`); `main.build` sets the budget."""
 
 

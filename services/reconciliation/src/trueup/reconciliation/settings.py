@@ -9,7 +9,7 @@ class Settings(ServiceSettings):
     service_name: str = "reconciliation"
     http_port: int = 8013
     index_budget_rows: int = Field(
-        default=2_000_000,
+        default=1_000_000,
         ge=0,
         description=(
             "Rows (line items, usage records, cards) of recently active tenants kept in "
