@@ -147,7 +147,9 @@ class Tenant:
         async with self.database.transaction(self.tenant_id) as session:
             await service.apply_usage_batches(session, self.tenant_id, envelopes)
 
-    def _report(self, account: str, quantities: dict[str, int], replace: bool) -> m.UsageReported:
+    def _report(
+        self, account: str, quantities: dict[str, int], replace: bool, as_of: datetime = NOW
+    ) -> m.UsageReported:
         self.batches += 1
         return m.UsageReported(
             vendor="pax8",
@@ -160,7 +162,7 @@ class Tenant:
                     sku=f"sku-{product}",
                     sku_name=PRODUCTS.get(product, "Unknown thing"),
                     quantity=D(quantity),
-                    as_of=NOW,
+                    as_of=as_of,
                 )
                 for product, quantity in quantities.items()
             ],
@@ -371,11 +373,45 @@ class TestUsageHandledTogether:
                     for report in reports:
                         await one_by_one.usage(*report)
                     await together.usage_together(reports)
-                    assert await state(together) == await state(one_by_one)
+                    assert await state(together) == await state(one_by_one), f"{reports=}"
             finally:
                 await database.dispose()
 
         asyncio.run(run())
+
+
+class TestLateReports:
+    async def test_an_older_report_delivered_after_a_newer_one_changes_nothing(
+        self, databases: Databases
+    ) -> None:
+        url, schema = await databases.for_service("reconciliation")
+        await asyncio.to_thread(upgrade, MIGRATIONS, url, schema)
+        t = Tenant(Database(url, schema))
+        try:
+            with Replicas():
+                await t.snapshot({})
+                hour = timedelta(hours=1)
+                reports = [
+                    t._report("A", {"P1": 30, "P2": 7}, True, NOW + hour),
+                    # A crash redelivers these after the newer report above.
+                    t._report("A", {"P1": 5}, False, NOW),
+                    t._report("A", {"P1": 1}, True, NOW - hour),
+                ]
+                for report in reports:
+                    async with t.database.transaction(t.tenant_id) as session:
+                        await service.apply_usage_batches(
+                            session, t.tenant_id, [wrap(report, tenant_id=t.tenant_id)]
+                        )
+                async with t.database.transaction(t.tenant_id) as session:
+                    usage = {
+                        u.sku: u.quantity
+                        for u in await Repository(session, t.tenant_id).all_of(Usage)
+                    }
+                assert usage == {"sku-P1": D(30), "sku-P2": D(7)}
+                # A newer observation still replaces.
+                await t.usage("A", {"P2": 9}, False)
+        finally:
+            await t.database.dispose()
 
 
 class TestTheIndexInMemory:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -272,6 +273,20 @@ class Repository:
                 sa.tuple_(Usage.vendor, Usage.vendor_account_id).in_(chunk),
             )
             found.extend((await self.session.scalars(query)).all())
+        return found
+
+    async def usage_times(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str, str], datetime]:
+        """When each stored usage row of these (vendor, vendor account) pairs was observed."""
+        found: dict[tuple[str, str, str], datetime] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            query = sa.select(Usage.vendor, Usage.vendor_account_id, Usage.sku, Usage.as_of).where(
+                Usage.tenant_id == self.tenant_id,
+                sa.tuple_(Usage.vendor, Usage.vendor_account_id).in_(chunk),
+            )
+            for vendor, vendor_account, sku, as_of in await self.session.execute(query):
+                found[(vendor, vendor_account, sku)] = as_of
         return found
 
     async def delete_usage(

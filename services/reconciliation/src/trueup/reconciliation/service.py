@@ -46,6 +46,11 @@ log = get_logger(__name__)
 SYSTEM = m.Actor(kind="system", id="reconciliation", name="TrueUp")
 
 
+def as_utc(moment: datetime) -> datetime:
+    """Comparable whatever the database or sender did with the zone (naive means UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -229,6 +234,12 @@ async def _store_usage(
 ) -> set[tuple[str, str]]:
     """Write what the batches leave, as if applied one after another: a batch replaces the
     usage of its `replaces_accounts`, and a later record of a (vendor account, SKU) wins.
+
+    Except that an observation older than the one stored is ignored: a report redelivered
+    after a crash (or handled by a slower replica) arrives after newer ones, and must not
+    bring back a count the vendor has since replaced. A replacement whose newest record is
+    older than the account's stored usage likewise only adds what is newer (one that sends
+    no records for the account has no time to compare, and empties it).
     Returns the (vendor, vendor account) pairs whose usage may have changed."""
     replaced: set[tuple[str, str]] = set()
     rows: dict[tuple[str, str, str], Usage] = {}
@@ -238,7 +249,11 @@ async def _store_usage(
             for key in [k for k in rows if k[:2] == (batch.vendor, vendor_account)]:
                 del rows[key]
         for record in batch.records:
-            rows[(batch.vendor, record.vendor_account_id, record.sku)] = Usage(
+            key = (batch.vendor, record.vendor_account_id, record.sku)
+            earlier = rows.get(key)
+            if earlier is not None and as_utc(earlier.as_of) > as_utc(record.as_of):
+                continue
+            rows[key] = Usage(
                 tenant_id=repo.tenant_id,
                 vendor=batch.vendor,
                 vendor_account_id=record.vendor_account_id,
@@ -251,13 +266,27 @@ async def _store_usage(
                 batch_id=batch.batch_id,
                 psa_account_hint=record.psa_account_hint,
             )
+    touched = replaced | {key[:2] for key in rows}
+    stored = {key: as_utc(as_of) for key, as_of in (await repo.usage_times(touched)).items()}
+    for account in list(replaced):
+        newest_stored = max((t for k, t in stored.items() if k[:2] == account), default=None)
+        newest_sent = max(
+            (as_utc(row.as_of) for k, row in rows.items() if k[:2] == account), default=None
+        )
+        # A replacement that sends nothing for the account has no time to compare: it
+        # empties the account, as it always did.
+        if newest_stored is not None and newest_sent is not None and newest_sent < newest_stored:
+            replaced.discard(account)
+    for key in [k for k, row in rows.items() if k[:2] not in replaced]:
+        if key in stored and stored[key] > as_utc(rows[key].as_of):
+            del rows[key]
     # Two deletes and one insert, however many records: the replaced accounts' rows, and
     # the earlier rows of every other (vendor account, SKU) the batches report.
     await repo.delete_usage(replaced, [key for key in rows if key[:2] not in replaced])
     for row in rows.values():
         repo.add(row)
     await repo.session.flush()
-    return replaced | {key[:2] for key in rows}
+    return touched
 
 
 # --- recompute ----------------------------------------------------------------------------
