@@ -36,13 +36,16 @@ async def record_batch(
     """Record a batch's events in one transaction; what the inbox has seen is skipped, so
     a redelivered batch changes nothing."""
     now = utcnow()
-    # One commit for the batch (a commit per tenant was most of the cost, and a batch
-    # spans many tenants); row-level security is scoped to each tenant in turn.
     async with database.transaction() as session:
-        for tenant_id, envelopes_of_tenant in by_tenant(envelopes).items():
+        # The inbox is not tenant-owned: one statement for the whole batch.
+        fresh = await first_deliveries(session, inbox_consumer, envelopes)
+        # One commit for the batch (a commit per tenant was most of the cost, and a batch
+        # spans many tenants); row-level security is scoped to each tenant in turn.
+        groups = by_tenant(fresh)
+        for tenant_id, envelopes_of_tenant in groups.items():
             await database.act_for_tenant(session, tenant_id)
-            fresh = await first_deliveries(session, inbox_consumer, envelopes_of_tenant)
-            await service.record_events(session, tenant_id, fresh, now=now)
+            await service.record_events(session, tenant_id, envelopes_of_tenant, now=now)
+        await service.register_tenants(session, groups, now=now)
 
 
 def _consumer_for(runtime: ServiceRuntime, model: type[Payload]) -> BatchedConsumer:
