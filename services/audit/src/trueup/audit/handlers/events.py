@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from functools import partial
@@ -63,15 +62,5 @@ def _consumer_for(runtime: ServiceRuntime, model: type[Payload]) -> BatchedConsu
 
 
 def register(runtime: ServiceRuntime) -> None:
-    consumers = [_consumer_for(runtime, model) for model in service.RECORDED_EVENTS]
-
-    async def start() -> None:
-        for consumer in consumers:
-            await consumer.start()
-
-    async def stop() -> None:
-        # Together: each finishes its fetch in hand, so one by one would add those waits.
-        await asyncio.gather(*(consumer.stop() for consumer in consumers))
-
-    runtime.on_start(start)
-    runtime.on_stop(stop)
+    for model in service.RECORDED_EVENTS:
+        runtime.add_batched_consumer(_consumer_for(runtime, model))
