@@ -253,8 +253,8 @@ class BatchedConsumer:
     that one gathers a batch over several fetches, and nats-py 2.16 may end a late one
     with a plain `asyncio.TimeoutError` that faststream does not catch, so its task
     restarts and the messages gathered so far wait out their ack wait. Here a batch is
-    what is pending when the first message arrives, topped up for at most a few
-    milliseconds: large under a backlog, one message when quiet.
+    what is pending when the first message arrives, topped up for as long as more keeps
+    coming within `GATHER_SECONDS`: large under a backlog, one message when quiet.
 
     Unparseable messages are dead-lettered and acked as `durable_consumer` does and
     never reach the handler; the rest are acked together once it returns. If it raises,
@@ -263,7 +263,8 @@ class BatchedConsumer:
     `handler` must therefore be idempotent for a whole batch (`first_deliveries`): a
     retried or redelivered batch may hold envelopes it has applied already.
 
-    Start it once the broker is connected and stop it before the broker closes.
+    Run it with `ServiceRuntime.add_batched_consumer`, which starts it once the broker is
+    connected and stops it before the broker closes.
     """
 
     def __init__(
