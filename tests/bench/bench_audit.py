@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_services import drop_schemas, postgres_schemas
-from tests.bench.benchkit import cpu_model, wait_ready
+from tests.bench.benchkit import cpu_model, cpu_seconds, wait_ready
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
 from trueup.contracts.streams import stream_for
@@ -84,13 +84,14 @@ async def publish_backlog(nats_url: str, events: int, tenants: int) -> None:
         await connection.close()
 
 
-async def drain_rate(nats_url: str, events: int) -> tuple[int, float]:
-    """(events acknowledged while timed, seconds) from the first progress to the last ack."""
+async def drain_rate(nats_url: str, events: int, pid: int) -> tuple[int, float, float]:
+    """(events acknowledged while timed, seconds, CPU seconds of process `pid`) from the
+    first progress to the last ack."""
     connection = await nats.connect(nats_url)
     js = connection.jetstream()
     try:
         deadline = time.monotonic() + DRAIN_TIMEOUT
-        first: tuple[float, int] | None = None
+        first: tuple[float, int, float] | None = None
         while time.monotonic() < deadline:
             try:
                 info = await js.consumer_info(STREAM, DURABLE)
@@ -99,9 +100,9 @@ async def drain_rate(nats_url: str, events: int) -> tuple[int, float]:
                 continue
             now, acked = time.monotonic(), info.ack_floor.stream_seq
             if first is None and acked > 0:
-                first = (now, acked)
+                first = (now, acked, cpu_seconds(pid))
             if first is not None and acked >= events:
-                return events - first[1], now - first[0]
+                return events - first[1], now - first[0], cpu_seconds(pid) - first[2]
             await asyncio.sleep(0.02)
         raise SystemExit(f"{DURABLE} did not drain {events} events in time")
     finally:
@@ -159,7 +160,7 @@ def main() -> int:
         asyncio.run(provision_streams(nats_server.url))
         asyncio.run(publish_backlog(nats_server.url, args.events, args.tenants))
         process = subprocess.Popen([sys.executable, "-m", "trueup.audit"], env=env)
-        count, seconds = asyncio.run(drain_rate(nats_server.url, args.events))
+        count, seconds, cpu = asyncio.run(drain_rate(nats_server.url, args.events, process.pid))
         wait_ready(f"http://127.0.0.1:{env['TRUEUP_HTTP_PORT']}/readyz")
         dead = asyncio.run(dead_lettered(nats_server.url))
         if schemas:
@@ -181,7 +182,9 @@ def main() -> int:
     print(
         f"audit, one replica, {'PostgreSQL' if schemas else 'SQLite'}: {args.events:,} "
         f"`ingest.import.finished` over {args.tenants} tenants; {count:,} drained in "
-        f"{seconds:.2f} s = {rate:,.0f} entries/s (target {TARGET:,.0f} on PostgreSQL)"
+        f"{seconds:.2f} s = {rate:,.0f} entries/s (target {TARGET:,.0f} on PostgreSQL); "
+        f"audit used {cpu:.2f} CPU-s = {count / cpu:,.0f} entries per CPU-second; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     if dead:
         raise SystemExit(f"{dead} events were dead-lettered: the figure is not valid")

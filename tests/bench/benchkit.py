@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from pathlib import Path
@@ -31,3 +32,9 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.2)
     raise SystemExit(f"{url} not ready after {timeout:.0f} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

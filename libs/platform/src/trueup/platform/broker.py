@@ -241,6 +241,10 @@ def ordered_consumer(
                 )
 
 
+GATHER_SECONDS = 0.01
+"""How long a batched consumer waits for more pending messages once a batch has begun."""
+
+
 class BatchedConsumer:
     """A durable pull consumer that hands `handler` every envelope of `model` that has
     arrived, up to `batch_size` at once, so it can apply them in one transaction.
@@ -248,9 +252,9 @@ class BatchedConsumer:
     It fetches with nats-py itself rather than through faststream's batch subscriber:
     that one gathers a batch over several fetches, and nats-py 2.16 may end a late one
     with a plain `asyncio.TimeoutError` that faststream does not catch, so its task
-    restarts and the messages gathered so far wait out their ack wait. One fetch returns
-    at once with whatever is pending, which is the batch: large under load, one message
-    when quiet, so batching adds no latency.
+    restarts and the messages gathered so far wait out their ack wait. Here a batch is
+    what is pending when the first message arrives, topped up for as long as more keeps
+    coming within `GATHER_SECONDS`: large under a backlog, one message when quiet.
 
     Unparseable messages are dead-lettered and acked as `durable_consumer` does and
     never reach the handler; the rest are acked together once it returns. If it raises,
@@ -259,7 +263,8 @@ class BatchedConsumer:
     `handler` must therefore be idempotent for a whole batch (`first_deliveries`): a
     retried or redelivered batch may hold envelopes it has applied already.
 
-    Start it once the broker is connected and stop it before the broker closes.
+    Run it with `ServiceRuntime.add_batched_consumer`, which starts it once the broker is
+    connected and stops it before the broker closes.
     """
 
     def __init__(
@@ -338,11 +343,23 @@ class BatchedConsumer:
                 log.warning("fetch failed; retrying", durable=self.durable, exc_info=True)
                 await asyncio.sleep(1.0)
                 continue
+            messages += await self._more(subscription, self.batch_size - len(messages))
             try:
                 await self.consume(messages)
             except Exception:
                 # Unacked messages are redelivered after the ack wait; keep consuming.
                 log.exception("batch not settled", durable=self.durable)
+
+    async def _more(self, subscription: JetStreamContext.PullSubscription, room: int) -> list[Msg]:
+        # A fetch returns as soon as the first messages arrive, a handful of a backlog:
+        # top the batch up with what is already pending, waiting only moments for more.
+        more: list[Msg] = []
+        while len(more) < room:
+            try:
+                more += await subscription.fetch(room - len(more), timeout=GATHER_SECONDS)
+            except Exception:
+                break
+        return more
 
     async def consume(self, messages: Sequence[Msg]) -> None:
         """Handle and settle one fetched batch."""

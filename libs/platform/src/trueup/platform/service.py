@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from trueup.platform.broker import create_broker, provision_streams
+from trueup.platform.broker import BatchedConsumer, create_broker, provision_streams
 from trueup.platform.database import Database
 from trueup.platform.logging import configure_logging, get_logger
 from trueup.platform.messaging import OutboxRelay
@@ -62,7 +62,13 @@ class ServiceRuntime:
         self._lag_task: asyncio.Task[None] | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._batched: list[BatchedConsumer] = []
         self.started = False
+
+    def add_batched_consumer(self, consumer: BatchedConsumer) -> None:
+        """Run `consumer` with the service: started with the broker, stopped before it
+        (all together), its lag reported like every other consumer's."""
+        self._batched.append(consumer)
 
     def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` first when stopping (before the broker drains)."""
@@ -87,6 +93,8 @@ class ServiceRuntime:
         if self.settings.provision_streams:
             await provision_streams(self.settings.nats_url, replicas=self.settings.stream_replicas)
         await self.broker.start()
+        for consumer in self._batched:
+            await consumer.start()
         self.relay.start()
         self._lag_task = asyncio.create_task(self._watch_lag(), name=f"{self.name}-lag")
         self.started = True
@@ -105,6 +113,8 @@ class ServiceRuntime:
                 await hook()
             except Exception:
                 log.exception("stop hook failed")
+        # Together: each first finishes the fetch in hand, so one by one would add waits.
+        await asyncio.gather(*(consumer.stop() for consumer in self._batched))
         if self._lag_task is not None:
             self._lag_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -139,9 +149,15 @@ class ServiceRuntime:
             await asyncio.sleep(15)
             with contextlib.suppress(Exception):
                 js = self.broker.config.connection_state.stream
-                for sub in self.broker.subscribers:
-                    durable = getattr(sub, "durable", None)
-                    stream = getattr(getattr(sub, "stream", None), "name", None)
+                consumers: list[tuple[str | None, str | None]] = [
+                    (
+                        getattr(getattr(sub, "stream", None), "name", None),
+                        getattr(sub, "durable", None),
+                    )
+                    for sub in self.broker.subscribers
+                ]
+                consumers += [(consumer.stream, consumer.durable) for consumer in self._batched]
+                for stream, durable in consumers:
                     if durable and stream:
                         info = await js.consumer_info(stream, durable)
                         CONSUMER_LAG.labels(stream=stream, consumer=durable).set(

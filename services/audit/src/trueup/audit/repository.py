@@ -231,6 +231,11 @@ class TenantDirectory:
     async def register(self, tenant_id: str, now: datetime) -> None:
         await _insert_new(self.session, KnownTenant, {"tenant_id": tenant_id, "first_seen_at": now})
 
+    async def register_many(self, tenant_ids: Iterable[str], now: datetime) -> None:
+        rows = [{"tenant_id": tenant_id, "first_seen_at": now} for tenant_id in set(tenant_ids)]
+        if rows:
+            await _insert_new_rows(self.session, KnownTenant, rows)
+
     async def all(self) -> Sequence[str]:
         result = await self.session.scalars(
             sa.select(KnownTenant.tenant_id).order_by(KnownTenant.tenant_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -456,7 +456,10 @@ async def record_events(
     session: AsyncSession, tenant_id: str, envelopes: Sequence[Envelope[Any]], *, now: datetime
 ) -> int:
     """Append the entries for one tenant's domain events in one statement, exactly as
-    `record_event` would one by one; how many were not recorded already."""
+    `record_event` would one by one; how many were not recorded already.
+
+    The caller registers the tenant (`register_tenants`), once for a whole batch.
+    """
     if not envelopes:
         return 0
     entries = EntryRepository(session, tenant_id)
@@ -471,10 +474,14 @@ async def record_events(
         payload = envelope.payload
         action = actions.get(payload.action_id) if isinstance(payload, WritebackOutcome) else None
         rows.append(_entry_values(envelope, _columns_for(payload, action), now))
-    added = await entries.add_many(rows)
-    if added:
-        await TenantDirectory(session).register(tenant_id, as_utc(now))
-    return added
+    return await entries.add_many(rows)
+
+
+async def register_tenants(
+    session: AsyncSession, tenant_ids: Iterable[str], *, now: datetime
+) -> None:
+    """Make sure the retention purge visits these tenants (one statement)."""
+    await TenantDirectory(session).register_many(tenant_ids, as_utc(now))
 
 
 def encode_cursor(entry: ActivityEntry) -> str:

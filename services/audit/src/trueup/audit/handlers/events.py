@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from functools import partial
@@ -36,13 +35,16 @@ async def record_batch(
     """Record a batch's events in one transaction; what the inbox has seen is skipped, so
     a redelivered batch changes nothing."""
     now = utcnow()
-    # One commit for the batch (a commit per tenant was most of the cost, and a batch
-    # spans many tenants); row-level security is scoped to each tenant in turn.
     async with database.transaction() as session:
-        for tenant_id, envelopes_of_tenant in by_tenant(envelopes).items():
+        # The inbox is not tenant-owned: one statement for the whole batch.
+        fresh = await first_deliveries(session, inbox_consumer, envelopes)
+        # One commit for the batch (a commit per tenant was most of the cost, and a batch
+        # spans many tenants); row-level security is scoped to each tenant in turn.
+        groups = by_tenant(fresh)
+        for tenant_id, envelopes_of_tenant in groups.items():
             await database.act_for_tenant(session, tenant_id)
-            fresh = await first_deliveries(session, inbox_consumer, envelopes_of_tenant)
-            await service.record_events(session, tenant_id, fresh, now=now)
+            await service.record_events(session, tenant_id, envelopes_of_tenant, now=now)
+        await service.register_tenants(session, groups, now=now)
 
 
 def _consumer_for(runtime: ServiceRuntime, model: type[Payload]) -> BatchedConsumer:
@@ -60,15 +62,5 @@ def _consumer_for(runtime: ServiceRuntime, model: type[Payload]) -> BatchedConsu
 
 
 def register(runtime: ServiceRuntime) -> None:
-    consumers = [_consumer_for(runtime, model) for model in service.RECORDED_EVENTS]
-
-    async def start() -> None:
-        for consumer in consumers:
-            await consumer.start()
-
-    async def stop() -> None:
-        # Together: each finishes its fetch in hand, so one by one would add those waits.
-        await asyncio.gather(*(consumer.stop() for consumer in consumers))
-
-    runtime.on_start(start)
-    runtime.on_stop(stop)
+    for model in service.RECORDED_EVENTS:
+        runtime.add_batched_consumer(_consumer_for(runtime, model))

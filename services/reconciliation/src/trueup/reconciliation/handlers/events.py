@@ -74,8 +74,7 @@ def register(runtime: ServiceRuntime) -> None:
         max_deliver=runtime.settings.max_deliver,
         batch_size=USAGE_BATCH_SIZE,
     )
-    runtime.on_start(usage.start)
-    runtime.on_stop(usage.stop)
+    runtime.add_batched_consumer(usage)
     # One consumer per stream: a full sync's snapshots must land before its completion.
     consume(
         "psa",
