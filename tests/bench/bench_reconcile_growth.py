@@ -34,8 +34,6 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -44,7 +42,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 # Run as a script, so the repository root is not on the path by itself.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.benchkit import cpu_model
+from tests.bench.benchkit import cpu_model, psa_sync, usage_report
 from trueup import domain as d
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
@@ -56,64 +54,14 @@ from trueup.reconciliation.main import MIGRATIONS
 from trueup.reconciliation.repository import Repository
 
 LINES_PER_ACCOUNT = 10
-VENDOR = "pax8"
 UPDATES = 50
 
 
-def snapshot(accounts: int) -> m.PsaSnapshot:
-    return m.PsaSnapshot(
-        connection_id="cw",
-        psa="connectwise",
-        sync_id="growth",
-        batch_no=0,
-        full=False,
-        accounts=[m.PsaAccount(psa_id=f"A{a}", name=f"Client {a}") for a in range(accounts)],
-        contracts=[
-            m.PsaContract(
-                psa_id=f"C{a}",
-                account_psa_id=f"A{a}",
-                name=f"MSA {a}",
-                status="active",
-                start_date=date(2025, 1, 1),
-            )
-            for a in range(accounts)
-        ],
-        line_items=[
-            m.PsaLineItem(
-                psa_id=f"L{a}-{n}",
-                contract_psa_id=f"C{a}",
-                product_id=f"P{n}",
-                product_name=f"Product {n}",
-                quantity=Decimal(10 + n),
-                unit_price=Decimal("22.00"),
-                unit_cost=Decimal("18.50"),
-            )
-            for a in range(accounts)
-            for n in range(LINES_PER_ACCOUNT)
-        ],
-    )
-
-
 def usage(accounts: range, bump: int, batch_id: str) -> m.UsageReported:
-    now = datetime.now(UTC)
-    return m.UsageReported(
-        vendor=VENDOR,
-        source=m.UsageSource.CONNECTOR,
-        batch_id=batch_id,
-        replaces_accounts=[f"px-{a}" for a in accounts],
-        records=[
-            m.UsageRecord(
-                vendor_account_id=f"px-{a}",
-                vendor_account_name=f"Client {a}",
-                sku=f"SKU-{n}",
-                sku_name=f"Product {n}",
-                quantity=Decimal(10 + n + bump),
-                as_of=now,
-                psa_account_hint=f"A{a}",
-            )
-            for a in accounts
-            for n in range(LINES_PER_ACCOUNT)
-        ],
+    return usage_report(
+        {a: {n: 10 + n + bump for n in range(LINES_PER_ACCOUNT)} for a in accounts},
+        batch_id,
+        replace=True,
     )
 
 
@@ -140,8 +88,12 @@ async def measure(args: argparse.Namespace, tmp: Path, lines: int) -> dict[str, 
     try:
         # Seeding: the PSA side, and a first import that maps every vendor account (by
         # its PSA hint) and SKU (by name) automatically.
-        async with database.transaction(tenant) as session:
-            await service.apply_snapshot(session, wrap(snapshot(accounts), tenant_id=tenant))
+        for payload in psa_sync(accounts, LINES_PER_ACCOUNT, sync_id="growth"):
+            async with database.transaction(tenant) as session:
+                if isinstance(payload, m.PsaSnapshot):
+                    await service.apply_snapshot(session, wrap(payload, tenant_id=tenant))
+                else:
+                    await service.apply_sync_completed(session, wrap(payload, tenant_id=tenant))
         async with database.transaction(tenant) as session:
             await service.apply_usage(
                 session, wrap(usage(range(accounts), 0, "seed"), tenant_id=tenant)

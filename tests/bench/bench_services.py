@@ -8,8 +8,8 @@ usage for every line item), then:
 - **reconciliation**: publishes bursts of `usage.reported` events, first one vendor
   account's new counts each (a connector's update), then a whole tenant's usage each (a
   month-end import batch), and times until its usage consumer has acknowledged all of
-  them. Each event recomputes its tenant's cards from the database, so the rate is
-  tenant recomputes per second.
+  them. Each event recomputes the cards of the accounts it feeds: the rate is usage
+  reports per second.
 - **audit**: publishes a burst of `ingest.import.finished` events and times until its
   consumer has acknowledged all of them; each becomes one activity entry.
 
@@ -34,8 +34,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -46,7 +44,7 @@ from nats.js import JetStreamContext
 # Run as a script, so the repository root is not on the path by itself.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.benchkit import cpu_model, wait_ready
+from tests.bench.benchkit import cpu_model, psa_sync, usage_report, wait_ready
 from trueup.contracts import Payload, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
@@ -94,76 +92,17 @@ async def drop_schemas(admin_url: str, schemas: dict[str, tuple[str, str]]) -> N
 
 def snapshot(tenant: int) -> list[Payload]:
     """An average tenant's full PSA sync: one snapshot batch and its completion."""
-    accounts = [m.PsaAccount(psa_id=f"A{a}", name=f"Client {tenant}-{a}") for a in range(ACCOUNTS)]
-    contracts = [
-        m.PsaContract(
-            psa_id=f"C{a}",
-            account_psa_id=f"A{a}",
-            name=f"MSA {a}",
-            status="active",
-            start_date=date(2025, 1, 1),
-        )
-        for a in range(ACCOUNTS)
-    ]
-    items = [
-        m.PsaLineItem(
-            psa_id=f"L{a}-{n}",
-            contract_psa_id=f"C{a}",
-            product_id=f"P{n}",
-            product_name=f"Product {n}",
-            quantity=Decimal(10 + n),
-            unit_price=Decimal("22.00"),
-            unit_cost=Decimal("18.50"),
-        )
-        for a in range(ACCOUNTS)
-        for n in range(LINE_ITEMS_PER_ACCOUNT)
-    ]
-    sync_id = f"bench-{tenant}"
-    return [
-        m.PsaSnapshot(
-            connection_id="cw",
-            psa="connectwise",
-            sync_id=sync_id,
-            batch_no=0,
-            full=True,
-            accounts=accounts,
-            contracts=contracts,
-            line_items=items,
-        ),
-        m.PsaSyncCompleted(
-            connection_id="cw",
-            sync_id=sync_id,
-            full=True,
-            batches=1,
-            accounts=ACCOUNTS,
-            contracts=ACCOUNTS,
-            line_items=len(items),
-            active_accounts=ACCOUNTS,
-        ),
-    ]
+    return psa_sync(
+        ACCOUNTS, LINE_ITEMS_PER_ACCOUNT, sync_id=f"bench-{tenant}", names=f"Client {tenant}-"
+    )
 
 
 def usage(accounts: range, bump: int, batch_id: str) -> m.UsageReported:
     """Vendor accounts' counts for every product; their PSA ids let them map themselves."""
-    now = datetime.now(UTC)
-    return m.UsageReported(
-        vendor=VENDOR,
-        source=m.UsageSource.CONNECTOR,
-        batch_id=batch_id,
-        replaces_accounts=[f"px-{account}" for account in accounts],
-        records=[
-            m.UsageRecord(
-                vendor_account_id=f"px-{account}",
-                vendor_account_name=f"Client {account}",
-                sku=f"SKU-{n}",
-                sku_name=f"Product {n}",
-                quantity=Decimal(10 + n + bump),
-                as_of=now,
-                psa_account_hint=f"A{account}",
-            )
-            for account in accounts
-            for n in range(LINE_ITEMS_PER_ACCOUNT)
-        ],
+    return usage_report(
+        {a: {n: 10 + n + bump for n in range(LINE_ITEMS_PER_ACCOUNT)} for a in accounts},
+        batch_id,
+        replace=True,
     )
 
 
@@ -339,7 +278,7 @@ def main() -> int:
     print("| service | burst | drained in | rate | p50 / p95 publish to ack |")
     print("| --- | --- | --- | --- | --- |")
     for service, (seconds, latencies) in results.items():
-        unit = "activity entries/s" if service == "audit" else "tenant recomputes/s"
+        unit = "activity entries/s" if service == "audit" else "usage reports/s"
         count = len(latencies)
         p95 = statistics.quantiles(latencies, n=20)[-1]
         print(

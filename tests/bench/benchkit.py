@@ -1,13 +1,19 @@
-"""What the benchmark scripts share: the machine they ran on, and waiting for a server."""
+"""What the benchmark scripts share: the machine they ran on, waiting for a server, and
+synthetic tenants (a PSA sync and vendor usage)."""
 
 from __future__ import annotations
 
 import os
 import platform
 import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
+
+from trueup.contracts import Payload
+from trueup.contracts import messages as m
 
 
 def cpu_model() -> str:
@@ -38,3 +44,92 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- synthetic tenants ---------------------------------------------------------------------
+
+
+def psa_sync(
+    accounts: int, lines_per_account: int, *, sync_id: str, names: str = "Client "
+) -> list[Payload]:
+    """A full PSA sync as psa_sync publishes it: one snapshot batch and its completion.
+
+    Account `A<a>` has contract `C<a>` with line items `L<a>-<n>` for products `P<n>`.
+    """
+    start = date(2025, 1, 1)
+    items = [
+        m.PsaLineItem(
+            psa_id=f"L{a}-{n}",
+            contract_psa_id=f"C{a}",
+            product_id=f"P{n}",
+            product_name=f"Product {n}",
+            quantity=Decimal(10 + n),
+            unit_price=Decimal("22.00"),
+            unit_cost=Decimal("18.50"),
+        )
+        for a in range(accounts)
+        for n in range(lines_per_account)
+    ]
+    return [
+        m.PsaSnapshot(
+            connection_id="cw",
+            psa="connectwise",
+            sync_id=sync_id,
+            batch_no=0,
+            full=True,
+            accounts=[m.PsaAccount(psa_id=f"A{a}", name=f"{names}{a}") for a in range(accounts)],
+            contracts=[
+                m.PsaContract(
+                    psa_id=f"C{a}",
+                    account_psa_id=f"A{a}",
+                    name=f"MSA {a}",
+                    status="active",
+                    start_date=start,
+                )
+                for a in range(accounts)
+            ],
+            line_items=items,
+        ),
+        m.PsaSyncCompleted(
+            connection_id="cw",
+            sync_id=sync_id,
+            full=True,
+            batches=1,
+            accounts=accounts,
+            contracts=accounts,
+            line_items=len(items),
+            active_accounts=accounts,
+        ),
+    ]
+
+
+def usage_report(
+    counts: dict[int, dict[int, int]],
+    batch_id: str,
+    *,
+    replace: bool,
+    source: m.UsageSource = m.UsageSource.CONNECTOR,
+    names: str = "Client ",
+) -> m.UsageReported:
+    """Pax8 usage of vendor accounts `px-<a>` ({account: {product: count}}) for SKUs
+    `SKU-<n>` named like the PSA's products; their PSA ids let them map themselves."""
+    now = datetime.now(UTC)
+    return m.UsageReported(
+        vendor="pax8",
+        source=source,
+        batch_id=batch_id,
+        replaces_accounts=[f"px-{a}" for a in counts] if replace else [],
+        records=[
+            m.UsageRecord(
+                vendor_account_id=f"px-{a}",
+                vendor_account_name=f"{names}{a}",
+                sku=f"SKU-{n}",
+                sku_name=f"Product {n}",
+                quantity=Decimal(count),
+                as_of=now,
+                psa_account_hint=f"A{a}",
+            )
+            for a, of_account in counts.items()
+            for n, count in of_account.items()
+        ],
+    )

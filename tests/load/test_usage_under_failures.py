@@ -29,7 +29,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
+from tests.bench.benchkit import psa_sync, usage_report
 from tests.conftest import Databases, _database_params
 from trueup.contracts import Envelope, Payload, wrap
 from trueup.contracts import messages as m
@@ -54,7 +54,6 @@ pytestmark = [pytest.mark.load, pytest.mark.timeout(1200)]
 
 ACCOUNTS = 10
 SKUS = 5
-VENDOR = "pax8"
 
 
 @dataclass(frozen=True)
@@ -124,76 +123,6 @@ class Reconciliation:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-
-
-def _snapshot(tenant: int) -> list[Payload]:
-    today = date.today()
-    sync_id = f"load-{tenant}"
-    items = [
-        m.PsaLineItem(
-            psa_id=f"L{a}-{n}",
-            contract_psa_id=f"C{a}",
-            product_id=f"P{n}",
-            product_name=f"Product {n}",
-            quantity=Decimal(10),
-            unit_price=Decimal("20.00"),
-            unit_cost=Decimal("12.00"),
-        )
-        for a in range(ACCOUNTS)
-        for n in range(SKUS)
-    ]
-    return [
-        m.PsaSnapshot(
-            connection_id="cw",
-            psa="connectwise",
-            sync_id=sync_id,
-            batch_no=0,
-            full=True,
-            accounts=[m.PsaAccount(psa_id=f"A{a}", name=f"Client {a}") for a in range(ACCOUNTS)],
-            contracts=[
-                m.PsaContract(
-                    psa_id=f"C{a}",
-                    account_psa_id=f"A{a}",
-                    name=f"MSA {a}",
-                    status="active",
-                    start_date=today - timedelta(days=365),
-                )
-                for a in range(ACCOUNTS)
-            ],
-            line_items=items,
-        ),
-        m.PsaSyncCompleted(
-            connection_id="cw",
-            sync_id=sync_id,
-            full=True,
-            batches=1,
-            accounts=ACCOUNTS,
-            contracts=ACCOUNTS,
-            line_items=len(items),
-            active_accounts=ACCOUNTS,
-        ),
-    ]
-
-
-def _report(account: int, counts: dict[int, int], replace: bool, n: int) -> m.UsageReported:
-    return m.UsageReported(
-        vendor=VENDOR,
-        source=m.UsageSource.WEBHOOK,
-        batch_id=f"r{n}",
-        replaces_accounts=[f"px-{account}"] if replace else [],
-        records=[
-            m.UsageRecord(
-                vendor_account_id=f"px-{account}",
-                vendor_account_name=f"Client {account}",
-                sku=f"SKU-{sku}",
-                sku_name=f"Product {sku}",
-                quantity=Decimal(count),
-                as_of=datetime.now(UTC),
-                psa_account_hint=f"A{account}",
-            )
-            for sku, count in counts.items()
-        ],
-    )
 
 
 @dataclass
@@ -317,13 +246,15 @@ class TestUsageUnderFailures:
         await connection.subscribe(m.spec_for(m.CardsChanged).subject, cb=on_cards_changed)
         try:
             for t, tenant in enumerate(tenants):
-                for payload in _snapshot(t):
+                for payload in psa_sync(ACCOUNTS, SKUS, sync_id=f"load-{t}"):
                     await _publish(js, tenant, payload, ledger)
             # A first full report of every vendor account maps it (by its PSA hint).
             n = 0
             for tenant in tenants:
                 for account in range(ACCOUNTS):
-                    first = _report(account, dict.fromkeys(range(SKUS), 10), True, n)
+                    first = usage_report(
+                        {account: dict.fromkeys(range(SKUS), 10)}, f"r{n}", replace=True
+                    )
                     ledger.record(tenant, first)
                     await _publish(js, tenant, first, ledger)
                     n += 1
@@ -350,7 +281,9 @@ class TestUsageUnderFailures:
                 tenant = rng.choice(tenants)
                 account = rng.randrange(ACCOUNTS)
                 counts = {sku: rng.randrange(0, 60) for sku in rng.sample(range(SKUS), 2)}
-                update = _report(account, counts, False, n)
+                update = usage_report(
+                    {account: counts}, f"r{n}", replace=False, source=m.UsageSource.WEBHOOK
+                )
                 n += 1
                 ledger.record(tenant, update)
                 event_id = await _publish(js, tenant, update, ledger)
