@@ -16,16 +16,16 @@ import {
   type VisibilityState,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useMemo, useRef, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 import { useCardActions, type BulkAction } from "../cardActions";
 import { useCards } from "../cards";
 import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, Spinner } from "../components/ui";
 import { todayIso } from "../format";
 import { navigate } from "../router";
-import { GridRow, ROW_HEIGHT, rowState } from "../components/GridRow";
+import { GridRow, ROW_HEIGHT, rowHeight, rowState } from "../components/GridRow";
 import { useFillWindow } from "../components/useFillWindow";
-import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, isNumeric, listColumns } from "../components/listColumns";
+import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, isMoney, isNumeric, listColumns } from "../components/listColumns";
 import { ColumnsMenu } from "../components/ColumnsMenu";
 import { ListFooter } from "../components/ListFooter";
 import { useSavedListView, type GroupBy } from "../listView";
@@ -94,10 +94,15 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
 
   const rows = table.getRowModel().rows;
   const scroller = useRef<HTMLDivElement>(null);
+  const moneyKey = table.getVisibleLeafColumns().filter(isMoney).map((column) => column.id).join(",");
+  // The virtualiser works its rows' places out again when this key function changes: when the
+  // rows do, or the money columns shown (a group's height follows its totals' lines).
+  const getItemKey = useCallback((index: number) => rows[index]?.id ?? index, [rows, moneyKey]);
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_HEIGHT,
+    estimateSize: (index) => (rows[index] ? rowHeight(rows[index], moneyKey ? moneyKey.split(",") : []) : ROW_HEIGHT),
+    getItemKey,
     overscan: 12,
   });
   const items = virtualizer.getVirtualItems();
@@ -282,7 +287,7 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
               {items.map((item) => {
                 const row = rows[item.index];
                 if (!row) return null;
-                return <GridRow key={row.id} row={row} state={rowState(row, visibleKey)} />;
+                return <GridRow key={row.id} row={row} height={item.size} state={rowState(row, visibleKey)} />;
               })}
               {padBottom > 0 && (
                 <tr aria-hidden="true">
