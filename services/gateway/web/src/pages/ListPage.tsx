@@ -15,7 +15,6 @@ import {
   type RowSelectionState,
   type VisibilityState,
 } from "@tanstack/react-table";
-import { useVirtualizer } from "@tanstack/react-virtual";
 import { useCallback, useMemo, useRef, useState } from "react";
 import { useCardActions, type BulkAction } from "../cardActions";
 import { useCards } from "../cards";
@@ -23,7 +22,7 @@ import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, Spinner } from "../components/ui";
 import { todayIso } from "../format";
 import { navigate } from "../router";
-import { GridRow, ROW_HEIGHT, rowHeight, rowState } from "../components/GridRow";
+import { GridBody } from "../components/GridBody";
 import { useFillWindow } from "../components/useFillWindow";
 import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, isMoney, isNumeric, listColumns } from "../components/listColumns";
 import { ColumnsMenu } from "../components/ColumnsMenu";
@@ -93,23 +92,14 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
   });
 
   const rows = table.getRowModel().rows;
-  const scroller = useRef<HTMLDivElement>(null);
-  const moneyKey = table.getVisibleLeafColumns().filter(isMoney).map((column) => column.id).join(",");
-  // The virtualiser works its rows' places out again when this key function changes: when the
-  // rows do, or the money columns shown (a group's height follows its totals' lines).
-  const getItemKey = useCallback((index: number) => rows[index]?.id ?? index, [rows, moneyKey]);
-  const virtualizer = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: (index) => (rows[index] ? rowHeight(rows[index], moneyKey ? moneyKey.split(",") : []) : ROW_HEIGHT),
-    getItemKey,
-    overscan: 12,
-  });
-  const items = virtualizer.getVirtualItems();
+  const scroller = useRef<HTMLDivElement | null>(null);
+  const [scrollElement, setScrollElement] = useState<HTMLDivElement | null>(null);
+  const scrollerRef = useCallback((element: HTMLDivElement | null) => {
+    scroller.current = element;
+    setScrollElement(element);
+  }, []);
   const showsGrid = !cards.isPending && !(data.length === 0 && !cards.isError);
   useFillWindow(scroller, showsGrid);
-  const padTop = items[0]?.start ?? 0;
-  const padBottom = items.length ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
 
   const filtered = table.getFilteredRowModel().rows;
   const selected = table.getSelectedRowModel().flatRows.filter((row) => !row.getIsGrouped()).map((row) => row.original);
@@ -123,6 +113,7 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
 
   const leafColumns = table.getVisibleLeafColumns();
   const visibleKey = leafColumns.map((column) => column.id).join(",");
+  const moneyKey = leafColumns.filter(isMoney).map((column) => column.id).join(",");
   const tableMinWidth = leafColumns.reduce(
     (sum, column) => sum + (FLEXIBLE.has(column.id) && !(column.id in sizing) ? FLEXIBLE_MIN : column.getSize()),
     0,
@@ -224,7 +215,7 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
           )}
         </EmptyState>
       ) : (
-        <div className="grid-scroller" ref={scroller} tabIndex={0} aria-label="Cards grid">
+        <div className="grid-scroller" ref={scrollerRef} tabIndex={0} aria-label="Cards grid">
           <table className="grid" aria-rowcount={rows.length + 2} style={{ minWidth: tableMinWidth }}>
             <colgroup>
               {leafColumns.map((column) => (
@@ -278,23 +269,7 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
                 ))}
               </tr>
             </thead>
-            <tbody>
-              {padTop > 0 && (
-                <tr aria-hidden="true">
-                  <td colSpan={leafColumns.length} style={{ height: padTop, padding: 0, border: 0 }} />
-                </tr>
-              )}
-              {items.map((item) => {
-                const row = rows[item.index];
-                if (!row) return null;
-                return <GridRow key={row.id} row={row} height={item.size} state={rowState(row, visibleKey)} />;
-              })}
-              {padBottom > 0 && (
-                <tr aria-hidden="true">
-                  <td colSpan={leafColumns.length} style={{ height: padBottom, padding: 0, border: 0 }} />
-                </tr>
-              )}
-            </tbody>
+            <GridBody rows={rows} scroller={scrollElement} columns={visibleKey} moneyColumns={moneyKey} />
             {footer}
           </table>
         </div>
