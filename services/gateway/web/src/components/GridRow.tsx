@@ -32,7 +32,7 @@ export function rowState(row: Row<Card>, visibleColumns: string): string {
 }
 
 /**
- * One grid row. Memoised: scrolling re-renders the list page every frame, and only the rows
+ * One grid row. Memoised: scrolling re-renders the grid's body every frame, and only the rows
  * entering the window need rendering (5,000 cards grouped by account scrolled at 40 fps).
  */
 export const GridRow = memo(function GridRow({ row, height }: { row: Row<Card>; height: number; state: string }) {

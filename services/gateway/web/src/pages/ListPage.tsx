@@ -118,8 +118,8 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
     (sum, column) => sum + (FLEXIBLE.has(column.id) && !(column.id in sizing) ? FLEXIBLE_MIN : column.getSize()),
     0,
   );
-  // The totals add up every filtered card: worked out when the filter changes, not on every
-  // scrolled frame (5,000 cards scroll at 44 fps otherwise).
+  // The totals add up every filtered card: worked out when the filter changes, not each time
+  // the page renders (a card selected, a date typed).
   const footer = useMemo(
     () => <ListFooter columns={leafColumns} cards={filtered.map((row) => row.original)} />,
     // leafColumns is a new array every render; the ids it holds are what matter.
