@@ -134,10 +134,14 @@ export function moneyList(rows: CurrencyAmount[], signed = true): string {
 /** The figures of `moneyList`, one string per currency, for layouts that stack them. */
 export function moneyParts(rows: CurrencyAmount[], signed = true): string[] {
   if (rows.length === 0) return [money(0, "USD", signed)];
+  return shownAmounts(rows).map((row) => money(row.amount, row.currency, signed));
+}
+
+/** The amounts `moneyParts` shows, in its order: how many lines a stacked total takes. */
+export function shownAmounts(rows: CurrencyAmount[]): CurrencyAmount[] {
   const sorted = [...rows].sort((a, b) => (b.cards ?? 0) - (a.cards ?? 0) || a.currency.localeCompare(b.currency));
   const nonZero = sorted.filter((row) => scaled(row.amount) !== 0n);
-  const shown = nonZero.length ? nonZero : sorted.slice(0, 1);
-  return shown.map((row) => money(row.amount, row.currency, signed));
+  return nonZero.length ? nonZero : sorted.slice(0, 1);
 }
 
 /** Whether per-currency amounts all go up, all go down, or neither. */

@@ -36,6 +36,29 @@ function IndeterminateCheckbox({ indeterminate, ...rest }: { indeterminate?: boo
 
 const leaves = (row: Row<Card>): Card[] => row.getLeafRows().map((leaf) => leaf.original);
 
+/** The figure each money column totals per currency. */
+const MONEY_VALUES: Record<string, (card: Card) => string | null | undefined> = {
+  mrr_change: (card) => card.mrr_change,
+  mrr_profit_change: (card) => card.mrr_profit_change,
+};
+
+// A group row's object lives as long as its set of cards (a new grouping or filter makes new
+// rows), so its totals are worked out once: for its cells and for its height, which the grid
+// needs for every group before any is shown.
+const groupTotals = new WeakMap<Row<Card>, Map<string, CurrencyAmount[]>>();
+
+/** A group's total of a money column, one amount per currency. */
+export function groupTotal(row: Row<Card>, columnId: string): CurrencyAmount[] {
+  let totals = groupTotals.get(row);
+  if (!totals) groupTotals.set(row, (totals = new Map()));
+  let total = totals.get(columnId);
+  if (!total) {
+    total = sumByCurrency(leaves(row), MONEY_VALUES[columnId] ?? (() => null));
+    totals.set(columnId, total);
+  }
+  return total;
+}
+
 /** "+$2,956.80 per quarter" on a card whose contract bills other than monthly. */
 function periodTitle(card: Card): string | undefined {
   if ((card.period_months ?? 1) <= 1 || card.period_change == null) return undefined;
@@ -185,7 +208,7 @@ export function listColumns(onDetails: (card: Card) => void): ColumnDef<Card>[] 
           {money(row.original.mrr_change, row.original.currency ?? "USD", true)}
         </span>
       ),
-      aggregatedCell: ({ row }) => <Sum rows={sumByCurrency(leaves(row), (card) => card.mrr_change)} />,
+      aggregatedCell: ({ row }) => <Sum rows={groupTotal(row, "mrr_change")} />,
     },
     {
       id: "mrr_profit_change",
@@ -199,7 +222,7 @@ export function listColumns(onDetails: (card: Card) => void): ColumnDef<Card>[] 
           {money(row.original.mrr_profit_change, row.original.currency ?? "USD", true)}
         </span>
       ),
-      aggregatedCell: ({ row }) => <Sum rows={sumByCurrency(leaves(row), (card) => card.mrr_profit_change)} />,
+      aggregatedCell: ({ row }) => <Sum rows={groupTotal(row, "mrr_profit_change")} />,
     },
     {
       accessorKey: "state",

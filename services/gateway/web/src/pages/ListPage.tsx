@@ -15,17 +15,16 @@ import {
   type RowSelectionState,
   type VisibilityState,
 } from "@tanstack/react-table";
-import { useVirtualizer } from "@tanstack/react-virtual";
-import { useMemo, useRef, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 import { useCardActions, type BulkAction } from "../cardActions";
 import { useCards } from "../cards";
 import { DetailsModal } from "../components/DetailsModal";
 import { EmptyState, ErrorBanner, PageHeader, Spinner } from "../components/ui";
 import { todayIso } from "../format";
 import { navigate } from "../router";
-import { GridRow, ROW_HEIGHT, rowState } from "../components/GridRow";
+import { GridBody } from "../components/GridBody";
 import { useFillWindow } from "../components/useFillWindow";
-import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, isNumeric, listColumns } from "../components/listColumns";
+import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, isMoney, isNumeric, listColumns } from "../components/listColumns";
 import { ColumnsMenu } from "../components/ColumnsMenu";
 import { ListFooter } from "../components/ListFooter";
 import { useSavedListView, type GroupBy } from "../listView";
@@ -93,18 +92,14 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
   });
 
   const rows = table.getRowModel().rows;
-  const scroller = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-  });
-  const items = virtualizer.getVirtualItems();
+  const scroller = useRef<HTMLDivElement | null>(null);
+  const [scrollElement, setScrollElement] = useState<HTMLDivElement | null>(null);
+  const scrollerRef = useCallback((element: HTMLDivElement | null) => {
+    scroller.current = element;
+    setScrollElement(element);
+  }, []);
   const showsGrid = !cards.isPending && !(data.length === 0 && !cards.isError);
   useFillWindow(scroller, showsGrid);
-  const padTop = items[0]?.start ?? 0;
-  const padBottom = items.length ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
 
   const filtered = table.getFilteredRowModel().rows;
   const selected = table.getSelectedRowModel().flatRows.filter((row) => !row.getIsGrouped()).map((row) => row.original);
@@ -118,12 +113,13 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
 
   const leafColumns = table.getVisibleLeafColumns();
   const visibleKey = leafColumns.map((column) => column.id).join(",");
+  const moneyKey = leafColumns.filter(isMoney).map((column) => column.id).join(",");
   const tableMinWidth = leafColumns.reduce(
     (sum, column) => sum + (FLEXIBLE.has(column.id) && !(column.id in sizing) ? FLEXIBLE_MIN : column.getSize()),
     0,
   );
-  // The totals add up every filtered card: worked out when the filter changes, not on every
-  // scrolled frame (5,000 cards scroll at 44 fps otherwise).
+  // The totals add up every filtered card: worked out when the filter changes, not each time
+  // the page renders (a card selected, a date typed).
   const footer = useMemo(
     () => <ListFooter columns={leafColumns} cards={filtered.map((row) => row.original)} />,
     // leafColumns is a new array every render; the ids it holds are what matter.
@@ -219,7 +215,7 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
           )}
         </EmptyState>
       ) : (
-        <div className="grid-scroller" ref={scroller} tabIndex={0} aria-label="Cards grid">
+        <div className="grid-scroller" ref={scrollerRef} tabIndex={0} aria-label="Cards grid">
           <table className="grid" aria-rowcount={rows.length + 2} style={{ minWidth: tableMinWidth }}>
             <colgroup>
               {leafColumns.map((column) => (
@@ -273,23 +269,7 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
                 ))}
               </tr>
             </thead>
-            <tbody>
-              {padTop > 0 && (
-                <tr aria-hidden="true">
-                  <td colSpan={leafColumns.length} style={{ height: padTop, padding: 0, border: 0 }} />
-                </tr>
-              )}
-              {items.map((item) => {
-                const row = rows[item.index];
-                if (!row) return null;
-                return <GridRow key={row.id} row={row} state={rowState(row, visibleKey)} />;
-              })}
-              {padBottom > 0 && (
-                <tr aria-hidden="true">
-                  <td colSpan={leafColumns.length} style={{ height: padBottom, padding: 0, border: 0 }} />
-                </tr>
-              )}
-            </tbody>
+            <GridBody rows={rows} scroller={scrollElement} columns={visibleKey} moneyColumns={moneyKey} />
             {footer}
           </table>
         </div>
