@@ -26,6 +26,7 @@ from trueup.platform.logging import configure_logging, get_logger
 from trueup.platform.messaging import OutboxRelay
 from trueup.platform.metrics import CONSUMER_LAG
 from trueup.platform.migrations import upgrade
+from trueup.platform.periodic import PeriodicTask
 from trueup.platform.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -59,11 +60,29 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             self.database, self.broker, self.name, poll_seconds=settings.outbox_poll_seconds
         )
-        self._lag_task: asyncio.Task[None] | None = None
+        self._periodic: list[PeriodicTask] = [
+            PeriodicTask(f"{self.name}-lag", self._report_lag, 15.0, first_delay_seconds=15.0)
+        ]
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._batched: list[BatchedConsumer] = []
         self.started = False
+
+    def every(
+        self,
+        name: str,
+        interval_seconds: float,
+        tick: Callable[[], Awaitable[object]],
+        *,
+        first_delay_seconds: float = 0.0,
+    ) -> PeriodicTask:
+        """Run `tick` every `interval_seconds` while the service runs (see `PeriodicTask`):
+        started once the service has started, stopped first when it stops."""
+        task = PeriodicTask(
+            f"{self.name}-{name}", tick, interval_seconds, first_delay_seconds=first_delay_seconds
+        )
+        self._periodic.append(task)
+        return task
 
     def add_batched_consumer(self, consumer: BatchedConsumer) -> None:
         """Run `consumer` with the service: started with the broker, stopped before it
@@ -96,10 +115,11 @@ class ServiceRuntime:
         for consumer in self._batched:
             await consumer.start()
         self.relay.start()
-        self._lag_task = asyncio.create_task(self._watch_lag(), name=f"{self.name}-lag")
         self.started = True
         for hook in self._on_start:
             await hook()
+        for task in self._periodic:
+            task.start()
         # Everything allocated while starting lives as long as the process: moving it out
         # of the collector's sight keeps full collections (and the latency tail) short.
         gc.freeze()
@@ -108,6 +128,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Drain in-flight messages (up to the graceful timeout), then close everything."""
         self.started = False
+        await asyncio.gather(*(task.stop() for task in self._periodic))
         for hook in self._on_stop:
             try:
                 await hook()
@@ -115,10 +136,6 @@ class ServiceRuntime:
                 log.exception("stop hook failed")
         # Together: each first finishes the fetch in hand, so one by one would add waits.
         await asyncio.gather(*(consumer.stop() for consumer in self._batched))
-        if self._lag_task is not None:
-            self._lag_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lag_task
         await self.broker.stop()
         await self.relay.stop()
         await self.database.dispose()
@@ -143,26 +160,23 @@ class ServiceRuntime:
             checks["database"] = True
         return checks
 
-    async def _watch_lag(self) -> None:
-        # Consumer lag drives KEDA scaling of ingestion; read it from JetStream itself.
-        while True:
-            await asyncio.sleep(15)
-            with contextlib.suppress(Exception):
-                js = self.broker.config.connection_state.stream
-                consumers: list[tuple[str | None, str | None]] = [
-                    (
-                        getattr(getattr(sub, "stream", None), "name", None),
-                        getattr(sub, "durable", None),
-                    )
-                    for sub in self.broker.subscribers
-                ]
-                consumers += [(consumer.stream, consumer.durable) for consumer in self._batched]
-                for stream, durable in consumers:
-                    if durable and stream:
-                        info = await js.consumer_info(stream, durable)
-                        CONSUMER_LAG.labels(stream=stream, consumer=durable).set(
-                            info.num_pending or 0
-                        )
+    async def _report_lag(self) -> None:
+        # Consumer lag drives KEDA scaling of ingestion; read it from JetStream itself. A
+        # broker that is reconnecting gives no reading this time, and no log line.
+        with contextlib.suppress(Exception):
+            await self._read_lag()
+
+    async def _read_lag(self) -> None:
+        js = self.broker.config.connection_state.stream
+        consumers: list[tuple[str | None, str | None]] = [
+            (getattr(getattr(sub, "stream", None), "name", None), getattr(sub, "durable", None))
+            for sub in self.broker.subscribers
+        ]
+        consumers += [(consumer.stream, consumer.durable) for consumer in self._batched]
+        for stream, durable in consumers:
+            if durable and stream:
+                info = await js.consumer_info(stream, durable)
+                CONSUMER_LAG.labels(stream=stream, consumer=durable).set(info.num_pending or 0)
 
     def http_app(
         self,

@@ -34,18 +34,16 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         runtime.database,
         syncer,
         interval=timedelta(seconds=settings.sync_interval_seconds),
-        tick_seconds=settings.scheduler_tick_seconds,
     )
-    commands.register(runtime, scheduler)
-    queries.register(runtime, sealer, scheduler, policy, test_seconds=settings.psa_test_seconds)
+    syncs = runtime.every("sync-scheduler", settings.scheduler_tick_seconds, scheduler.run_due)
+    commands.register(runtime, syncs.wake)
+    queries.register(runtime, sealer, syncs.wake, policy, test_seconds=settings.psa_test_seconds)
 
     async def start() -> None:
         if settings.demo_tenant_id:
             await connect_demo_tenant(
                 runtime.database, sealer, settings.demo_tenant_id, settings.demo_connectwise_url
             )
-        scheduler.start()
 
     runtime.on_start(start)
-    runtime.on_stop(scheduler.stop)
     return runtime, runtime.http_app()

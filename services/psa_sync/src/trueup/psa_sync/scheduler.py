@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 
 from trueup.platform.database import Database
@@ -16,20 +14,13 @@ log = get_logger(__name__)
 
 class SyncScheduler:
     """Claims due rows of `sync_schedule` and runs them; several replicas can share it,
-    since a claim is a conditional update only one of them wins."""
+    since a claim is a conditional update only one of them wins. The service runs
+    `run_due` every scheduler tick, and at once when a command wakes it."""
 
-    def __init__(
-        self, database: Database, syncer: Syncer, *, interval: timedelta, tick_seconds: float
-    ) -> None:
+    def __init__(self, database: Database, syncer: Syncer, *, interval: timedelta) -> None:
         self.database = database
         self.syncer = syncer
         self.interval = interval
-        self.tick_seconds = tick_seconds
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run_due(self) -> int:
         """Run every sync that is due now; returns how many ran."""
@@ -51,24 +42,3 @@ class SyncScheduler:
                     log.exception("sync crashed", connection_id=row.connection_id)
             ran += 1
         return ran
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduler tick failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_seconds)
-            self._wake.clear()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="psa-sync-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

@@ -10,7 +10,6 @@ covers (a poll is the vendor's full current view).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,14 +76,14 @@ def build_connector(
 
 
 class ConnectorScheduler:
-    """Polls due connectors of every tenant; one vendor's failure never stops the others."""
+    """Polls due connectors of every tenant; one vendor's failure never stops the others.
+    The service runs `run_due` every connector tick."""
 
     def __init__(
         self,
         database: Database,
         relay: OutboxRelay,
         *,
-        tick_seconds: float,
         retry_seconds: int,
         sealer: CredentialSealer,
         policy: OutboundPolicy,
@@ -94,10 +93,8 @@ class ConnectorScheduler:
         self.sealer = sealer
         self.policy = policy
         self.relay = relay
-        self.tick_seconds = tick_seconds
         self.retry_seconds = retry_seconds
         self.batch_size = batch_size
-        self._task: asyncio.Task[None] | None = None
 
     async def configure(self, row: ConnectorRow, *, first_run: datetime | None = None) -> None:
         """Save a connector, its configuration sealed, and schedule it (now, unless
@@ -170,23 +167,3 @@ class ConnectorScheduler:
                 batch_size=self.batch_size,
             )
         self.relay.notify()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("connector scheduler tick failed")
-            await asyncio.sleep(self.tick_seconds)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="vendor_ingestion-connectors")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,7 +46,6 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     scheduler = ConnectorScheduler(
         runtime.database,
         runtime.relay,
-        tick_seconds=settings.connector_tick_seconds,
         retry_seconds=settings.connector_retry_seconds,
         sealer=sealer,
         policy=settings.outbound_policy(),
@@ -55,40 +53,29 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     )
     queries.register(runtime, context, receiver)
     commands.register(runtime, context)
-    purge_task: list[asyncio.Task[None]] = []
 
-    async def purge_forever() -> None:
-        while True:
-            try:
-                await purge_idempotency_keys(
-                    runtime.database, retention_days=settings.idempotency_retention_days
-                )
-            except Exception:
-                log.exception("idempotency key purge failed")
+    async def purge() -> None:
+        try:
+            await purge_idempotency_keys(
+                runtime.database, retention_days=settings.idempotency_retention_days
+            )
+        finally:
             # The object store's TTL drops uploads nobody committed; drop their copies too.
             await asyncio.to_thread(
                 files.sweep_scratch, settings.resolved_scratch_dir(), IMPORTS_TTL_SECONDS
             )
-            await asyncio.sleep(settings.purge_interval_seconds)
+
+    runtime.every("connectors", settings.connector_tick_seconds, scheduler.run_due)
+    runtime.every("purge", settings.purge_interval_seconds, purge)
 
     async def start() -> None:
         demo_tenant = settings.demo_tenant_id
         if demo_tenant:
             await configure_demo_connectors(scheduler, settings, demo_tenant)
         receiver.start()
-        scheduler.start()
-        purge_task.append(asyncio.create_task(purge_forever(), name="vendor_ingestion-purge"))
-
-    async def stop() -> None:
-        await scheduler.stop()
-        await receiver.stop()
-        for task in purge_task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     runtime.on_start(start)
-    runtime.on_stop(stop)
+    runtime.on_stop(receiver.stop)
     app = runtime.http_app(receiver.router(), title="TrueUp vendor ingestion")
     app.state.runtime = runtime
     app.state.scheduler = scheduler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from trueup.contracts import Envelope
@@ -10,10 +11,9 @@ from trueup.platform.broker import durable_consumer
 from trueup.platform.messaging import first_delivery
 from trueup.platform.service import ServiceRuntime
 from trueup.psa_sync.repository import ConnectionRepository
-from trueup.psa_sync.scheduler import SyncScheduler
 
 
-def register(runtime: ServiceRuntime, scheduler: SyncScheduler) -> None:
+def register(runtime: ServiceRuntime, wake_scheduler: Callable[[], None]) -> None:
     async def on_sync(envelope: Envelope[SyncPsa]) -> None:
         async with runtime.database.transaction(envelope.tenant_id) as session:
             if not await first_delivery(session, "psa_sync-sync", envelope):
@@ -29,7 +29,7 @@ def register(runtime: ServiceRuntime, scheduler: SyncScheduler) -> None:
                     await repo.schedule(
                         connection_id, datetime.now(UTC), full=envelope.payload.full
                     )
-        scheduler.wake()
+        wake_scheduler()
 
     async def on_applied(envelope: Envelope[WritebackApplied]) -> None:
         # The PSA changed through us: read it again soon so the projection shows it.
@@ -39,7 +39,7 @@ def register(runtime: ServiceRuntime, scheduler: SyncScheduler) -> None:
             repo = ConnectionRepository(session, envelope.tenant_id)
             for connection in await repo.all():
                 await repo.schedule(connection.connection_id, datetime.now(UTC), full=False)
-        scheduler.wake()
+        wake_scheduler()
 
     durable_consumer(
         runtime.broker,

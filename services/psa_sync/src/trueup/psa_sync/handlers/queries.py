@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from trueup.contracts import Envelope
 from trueup.contracts import messages as m
@@ -15,7 +16,6 @@ from trueup.psa.base import RetryPolicy
 from trueup.psa.errors import PsaError
 from trueup.psa_sync import service
 from trueup.psa_sync.repository import ConnectionRepository
-from trueup.psa_sync.scheduler import SyncScheduler
 
 log = get_logger(__name__)
 
@@ -34,7 +34,7 @@ def test_retry_policy(budget: float) -> RetryPolicy:
 def register(
     runtime: ServiceRuntime,
     sealer: CredentialSealer,
-    scheduler: SyncScheduler,
+    wake_scheduler: Callable[[], None],
     policy: OutboundPolicy,
     *,
     test_seconds: float,
@@ -69,7 +69,7 @@ def register(
                 status = await service.connection_status(session, query.tenant_id, connection)
         except ValueError as exc:
             raise QueryFailedError(422, "Invalid PSA credentials", str(exc)) from exc
-        scheduler.wake()
+        wake_scheduler()
         return status
 
     async def test_connection(query: Envelope[m.TestPsaConnection]) -> m.ConnectionTestResult:
