@@ -226,6 +226,9 @@ def cards_or_xfail(stack: Stack, kind: str = "reconcile", count: int = 1) -> lis
         arrange_reconcile_cards(stack)
     cards = pending_cards(stack, kind)
     if len(cards) < count:
+        restore_dismissed_cards(stack, kind, count - len(cards))
+        cards = pending_cards(stack, kind)
+    if len(cards) < count:
         pytest.xfail(
             f"the demo MSP has {len(cards)} pending {kind} card(s), {count} needed: "
             "vendor usage is not reconciled into cards by the stack yet"
@@ -234,6 +237,32 @@ def cards_or_xfail(stack: Stack, kind: str = "reconcile", count: int = 1) -> lis
 
 
 _arranged: list[bool] = []
+
+
+def restore_dismissed_cards(stack: Stack, kind: str, wanted: int) -> int:
+    """Restore up to `wanted` cards of a kind that earlier tests dismissed, through the
+    public API (what Restore does in the UI): every test that dismisses uses up the demo's
+    differences, and the tests after it still need some. Returns how many were restored."""
+    restored = 0
+    with stack.api() as client:
+        answer = client.get(
+            "/api/v1/cards",
+            params={"state": "dismissed", "kind": kind, "include_hidden": "true", "limit": 200},
+        )
+        answer.raise_for_status()
+        for card in answer.json()["items"]:
+            if restored >= wanted:
+                break
+            if card["kind"] != kind or card["state"] != "dismissed":
+                continue
+            if client.post(f"/api/v1/cards/{card['card_id']}/restore").status_code == 202:
+                restored += 1
+    deadline = time.monotonic() + 15
+    while restored and time.monotonic() < deadline:
+        if len(pending_cards(stack, kind)) >= restored:
+            break
+        time.sleep(0.3)
+    return restored
 
 
 def arrange_reconcile_cards(stack: Stack, wanted: int = 6, seconds: float = 45) -> int:
