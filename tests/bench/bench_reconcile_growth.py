@@ -48,7 +48,7 @@ from trueup.contracts import messages as m
 from trueup.contracts import wrap
 from trueup.platform.database import Database
 from trueup.platform.migrations import upgrade
-from trueup.reconciliation import service
+from trueup.reconciliation import index_cache, inputs, recompute
 from trueup.reconciliation import state as st
 from trueup.reconciliation.main import MIGRATIONS
 from trueup.reconciliation.repository import Repository
@@ -91,43 +91,43 @@ async def measure(args: argparse.Namespace, tmp: Path, lines: int) -> dict[str, 
         for payload in psa_sync(accounts, LINES_PER_ACCOUNT, sync_id="growth"):
             async with database.transaction(tenant) as session:
                 if isinstance(payload, m.PsaSnapshot):
-                    await service.apply_snapshot(session, wrap(payload, tenant_id=tenant))
+                    await inputs.apply_snapshot(session, wrap(payload, tenant_id=tenant))
                 else:
-                    await service.apply_sync_completed(session, wrap(payload, tenant_id=tenant))
+                    await inputs.apply_sync_completed(session, wrap(payload, tenant_id=tenant))
         async with database.transaction(tenant) as session:
-            await service.apply_usage(
+            await inputs.apply_usage(
                 session, wrap(usage(range(accounts), 0, "seed"), tenant_id=tenant)
             )
 
         started = time.perf_counter()
         async with database.transaction(tenant) as session:
-            await service.apply_usage(
+            await inputs.apply_usage(
                 session, wrap(usage(range(accounts), 1, "import"), tenant_id=tenant)
             )
         full_import = time.perf_counter() - started
 
-        service.INDEXES.clear()
+        index_cache.INDEXES.clear()
         started = time.perf_counter()
         async with database.transaction(tenant) as session:
-            await service.recompute(session, tenant, reason="bench")
+            await recompute.recompute(session, tenant, reason="bench")
         rebuild = time.perf_counter() - started
 
-        hits = service.INDEXES.hits
+        hits = index_cache.INDEXES.hits
         timings: list[float] = []
         for n in range(UPDATES):
             account = (n * 7919) % accounts
             batch = usage(range(account, account + 1), 2 + n % 5, f"hook{n}")
             started = time.perf_counter()
             async with database.transaction(tenant) as session:
-                await service.apply_usage(session, wrap(batch, tenant_id=tenant))
+                await inputs.apply_usage(session, wrap(batch, tenant_id=tenant))
             timings.append(time.perf_counter() - started)
-        if service.INDEXES.hits - hits != UPDATES:
+        if index_cache.INDEXES.hits - hits != UPDATES:
             raise SystemExit(f"{lines} line items: a webhook update missed the index in memory")
 
         async with database.transaction(tenant, readonly=True) as session:
             repo = Repository(session, tenant)
             data = await repo.load()
-            settings = await service.billing_settings(repo)
+            settings = await repo.billing_settings()
         rows = len(data.line_items) + len(data.usage) + len(data.cards)
         # The domain objects and the index over them: what a replica keeps per tenant.
         tracemalloc.start()
@@ -146,7 +146,7 @@ async def measure(args: argparse.Namespace, tmp: Path, lines: int) -> dict[str, 
             "rows": rows,
         }
     finally:
-        service.INDEXES.clear()
+        index_cache.INDEXES.clear()
         await database.dispose()
 
 

@@ -18,7 +18,7 @@ from tests.support import running_service, settings_for
 from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.contracts import wrap
-from trueup.reconciliation import mapping, service
+from trueup.reconciliation import inputs, mapping, tenant_settings
 from trueup.reconciliation.main import build
 from trueup.reconciliation.settings import Settings
 
@@ -102,9 +102,9 @@ async def _tenant(databases: Databases, nats_url: str) -> AsyncIterator[Any]:
     async with running_service(build, settings) as (runtime, _app):
         database = runtime.database
         async with database.transaction(TENANT) as session:
-            await service.apply_snapshot(session, wrap(_snapshot(), tenant_id=TENANT))
+            await inputs.apply_snapshot(session, wrap(_snapshot(), tenant_id=TENANT))
         async with database.transaction(TENANT) as session:
-            await service.apply_usage(session, wrap(_usage(), tenant_id=TENANT))
+            await inputs.apply_usage(session, wrap(_usage(), tenant_id=TENANT))
         yield database
 
 
@@ -139,7 +139,7 @@ class TestAccountSuggestionsArePreselectedOnlyAboveTheThreshold:
     async def test_the_tenant_threshold_decides(self, databases: Databases, nats_url: str) -> None:
         async with _tenant(databases, nats_url) as database:
             async with database.transaction(TENANT) as session:
-                await service.save_settings(
+                await tenant_settings.save_settings(
                     session,
                     TENANT,
                     wrap(

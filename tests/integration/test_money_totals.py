@@ -17,7 +17,7 @@ from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.contracts import wrap
 from trueup.platform.broker import ask
-from trueup.reconciliation import service
+from trueup.reconciliation import inputs
 from trueup.reconciliation.main import build
 from trueup.reconciliation.settings import Settings
 
@@ -110,9 +110,9 @@ class TestMoneyThroughReconciliation:
         settings = await settings_for(Settings, databases, nats_url)
         async with running_service(build, settings) as (runtime, _app):
             async with runtime.database.transaction(TENANT) as session:
-                await service.apply_snapshot(session, wrap(_snapshot(), tenant_id=TENANT))
+                await inputs.apply_snapshot(session, wrap(_snapshot(), tenant_id=TENANT))
             async with runtime.database.transaction(TENANT) as session:
-                await service.apply_usage(session, wrap(_usage(), tenant_id=TENANT))
+                await inputs.apply_usage(session, wrap(_usage(), tenant_id=TENANT))
 
             async def query(payload: Any, reply: type[Any]) -> Any:
                 answer = await ask(

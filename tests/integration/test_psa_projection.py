@@ -15,7 +15,7 @@ from tests.conftest import Databases
 from tests.support import running_service, settings_for
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
-from trueup.reconciliation import service
+from trueup.reconciliation import inputs
 from trueup.reconciliation.main import build
 from trueup.reconciliation.models import AccountRow, ContractRow, LineItemRow, ServiceLineRow
 from trueup.reconciliation.settings import Settings
@@ -82,7 +82,7 @@ async def test_snapshots_insert_then_update_and_keep_trueup_own_columns(
 
         async def apply(payload: m.PsaSnapshot) -> None:
             async with database.transaction(TENANT) as session:
-                await service.apply_snapshot(session, wrap(payload, tenant_id=TENANT))
+                await inputs.apply_snapshot(session, wrap(payload, tenant_id=TENANT))
 
         await apply(snapshot("Acme", 10, "22"))
         async with database.transaction(TENANT) as session:

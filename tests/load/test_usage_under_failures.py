@@ -45,7 +45,7 @@ from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
 from trueup.platform.database import Database
 from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
-from trueup.reconciliation import service
+from trueup.reconciliation import index_cache, recompute
 from trueup.reconciliation.index_cache import TenantIndexCache
 from trueup.reconciliation.models import Usage
 from trueup.reconciliation.repository import Repository
@@ -321,8 +321,8 @@ class TestUsageUnderFailures:
         self, url: str, schema: str | None, tenants: list[str], ledger: Ledger
     ) -> None:
         database = Database(url, schema)
-        saved = service.INDEXES
-        service.INDEXES = TenantIndexCache(budget=1_000_000)
+        saved = index_cache.INDEXES
+        index_cache.INDEXES = TenantIndexCache(budget=1_000_000)
         try:
             stored: dict[tuple[str, str, str], Decimal] = {}
             for tenant in tenants:
@@ -336,8 +336,8 @@ class TestUsageUnderFailures:
             assert stored.keys() == ledger.last.keys()
             for tenant in tenants:
                 async with database.transaction(tenant) as session:
-                    changed = await service.recompute(session, tenant, reason="check")
+                    changed = await recompute.recompute(session, tenant, reason="check")
                 assert changed == [], f"{tenant}: a recompute from scratch changed {changed[:5]}"
         finally:
-            service.INDEXES = saved
+            index_cache.INDEXES = saved
             await database.dispose()

@@ -28,7 +28,7 @@ from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
 from trueup.platform.database import Database
 from trueup.platform.migrations import upgrade
-from trueup.reconciliation import mapping, service
+from trueup.reconciliation import actions, index_cache, inputs, mapping, recompute
 from trueup.reconciliation.handlers.queries import ANSWERS
 from trueup.reconciliation.index_cache import TenantIndexCache
 from trueup.reconciliation.main import MIGRATIONS
@@ -55,23 +55,23 @@ def database_url(
 
 
 class Replicas:
-    """Two replicas' memories: `service.INDEXES` is the one handling the next input."""
+    """Two replicas' memories: `index_cache.INDEXES` is the one handling the next input."""
 
     def __init__(self) -> None:
         self.caches = [TenantIndexCache(budget=1_000_000), TenantIndexCache(budget=1_000_000)]
         self.current = 0
-        self._saved = service.INDEXES
+        self._saved = index_cache.INDEXES
 
     def __enter__(self) -> Replicas:
-        service.INDEXES = self.caches[0]
+        index_cache.INDEXES = self.caches[0]
         return self
 
     def __exit__(self, *_: object) -> None:
-        service.INDEXES = self._saved
+        index_cache.INDEXES = self._saved
 
     def switch(self) -> None:
         self.current = 1 - self.current
-        service.INDEXES = self.caches[self.current]
+        index_cache.INDEXES = self.caches[self.current]
 
     @property
     def hits(self) -> int:
@@ -133,7 +133,7 @@ class Tenant:
             ],
         )
         async with self.database.transaction(self.tenant_id) as session:
-            await service.apply_snapshot(session, wrap(snapshot, tenant_id=self.tenant_id))
+            await inputs.apply_snapshot(session, wrap(snapshot, tenant_id=self.tenant_id))
 
     async def usage(self, account: str, quantities: dict[str, int], replace: bool) -> None:
         await self.usage_together([(account, quantities, replace)])
@@ -145,7 +145,7 @@ class Tenant:
             for account, quantities, replace in reports
         ]
         async with self.database.transaction(self.tenant_id) as session:
-            await service.apply_usage_batches(session, self.tenant_id, envelopes)
+            await inputs.apply_usage_batches(session, self.tenant_id, envelopes)
 
     def _report(
         self, account: str, quantities: dict[str, int], replace: bool, as_of: datetime = NOW
@@ -210,17 +210,17 @@ class Tenant:
             else m.WritebackApplied(**fields)
         )
         async with self.database.transaction(self.tenant_id) as session:
-            await service.apply_writeback_outcome(session, wrap(payload, tenant_id=self.tenant_id))
+            await actions.apply_writeback_outcome(session, wrap(payload, tenant_id=self.tenant_id))
 
     async def recompute_from_scratch(self) -> list[str]:
         """A whole-tenant recompute from the database, with no memory: what it changes."""
-        saved = service.INDEXES
-        service.INDEXES = TenantIndexCache(budget=1_000_000)
+        saved = index_cache.INDEXES
+        index_cache.INDEXES = TenantIndexCache(budget=1_000_000)
         try:
             async with self.database.transaction(self.tenant_id) as session:
-                return await service.recompute(session, self.tenant_id, reason="check")
+                return await recompute.recompute(session, self.tenant_id, reason="check")
         finally:
-            service.INDEXES = saved
+            index_cache.INDEXES = saved
 
 
 quantity_st = st.integers(0, 80)
@@ -399,7 +399,7 @@ class TestLateReports:
                 ]
                 for report in reports:
                     async with t.database.transaction(t.tenant_id) as session:
-                        await service.apply_usage_batches(
+                        await inputs.apply_usage_batches(
                             session, t.tenant_id, [wrap(report, tenant_id=t.tenant_id)]
                         )
                 async with t.database.transaction(t.tenant_id) as session:

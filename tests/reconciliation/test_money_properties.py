@@ -27,7 +27,7 @@ from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
 from trueup.platform.database import Database
 from trueup.platform.messaging import outbox_table
-from trueup.reconciliation import mapping, service
+from trueup.reconciliation import inputs, mapping
 from trueup.reconciliation.handlers.queries import ANSWERS
 from trueup.reconciliation.main import build
 from trueup.reconciliation.settings import Settings
@@ -156,7 +156,7 @@ async def _seed(
         ],
     )
     async with t.database.transaction(t.tenant_id) as session:
-        await service.apply_snapshot(session, wrap(snapshot, tenant_id=t.tenant_id))
+        await inputs.apply_snapshot(session, wrap(snapshot, tenant_id=t.tenant_id))
     records = [
         m.UsageRecord(
             vendor_account_id=f"v-{account}",
@@ -174,7 +174,7 @@ async def _seed(
             vendor="pax8", source=m.UsageSource.CONNECTOR, batch_id="u1", records=records
         )
         async with t.database.transaction(t.tenant_id) as session:
-            await service.apply_usage(session, wrap(batch, tenant_id=t.tenant_id))
+            await inputs.apply_usage(session, wrap(batch, tenant_id=t.tenant_id))
     if factor != 1 and records:
         # The vendor counts in smaller units: a sales-unit factor, rounded up.
         saved = r.SaveServiceMapping(

@@ -94,3 +94,8 @@ class TenantIndexCache:
     def clear(self) -> None:
         self._entries.clear()
         self._weight = 0
+
+
+INDEXES = TenantIndexCache(budget=1_000_000)
+"""This replica's in-memory tenant indexes; `main.build` sets the budget. Read through the
+module (`index_cache.INDEXES`), never imported by name, so that a test can swap it."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from trueup.platform.service import ServiceRuntime
-from trueup.reconciliation import service
+from trueup.reconciliation import index_cache
 from trueup.reconciliation.handlers import events, queries
 from trueup.reconciliation.settings import Settings
 
@@ -16,7 +16,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
-    service.INDEXES.budget = settings.index_budget_rows
+    index_cache.INDEXES.budget = settings.index_budget_rows
     events.register(runtime)
     queries.register(runtime)
     return runtime, runtime.http_app()

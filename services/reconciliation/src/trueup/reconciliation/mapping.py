@@ -16,6 +16,7 @@ from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import state as st
+from trueup.reconciliation.announcements import announce
 from trueup.reconciliation.models import (
     AccountMappingRow,
     AccountRow,
@@ -25,13 +26,8 @@ from trueup.reconciliation.models import (
     ServiceMappingRow,
     Usage,
 )
+from trueup.reconciliation.recompute import recompute
 from trueup.reconciliation.repository import Repository
-from trueup.reconciliation.service import (
-    announce,
-    billing_settings,
-    contract_facts,
-    recompute,
-)
 
 Change = Literal["mapped", "unmapped", "excluded", "updated"]
 
@@ -58,7 +54,7 @@ async def list_account_mappings(
 ) -> r.AccountMappingList:
     """Every vendor account with usage, its mapping, and scored suggestions when unmapped."""
     repo = Repository(session, tenant_id)
-    threshold = d.suggestion_threshold((await billing_settings(repo)).auto_map_threshold)
+    threshold = d.suggestion_threshold((await repo.billing_settings()).auto_map_threshold)
     usage = list(await repo.all_of(Usage))
     accounts = list(await repo.all_of(AccountRow))
     names = {a.account_id: a.name for a in accounts}
@@ -185,7 +181,7 @@ async def _account_name(repo: Repository, account_id: str | None) -> str:
 async def list_service_mappings(session: AsyncSession, tenant_id: str) -> r.ServiceMappingList:
     """Every vendor SKU with usage, its mappings, and scored service lines when unmapped."""
     repo = Repository(session, tenant_id)
-    threshold = d.suggestion_threshold((await billing_settings(repo)).auto_map_threshold)
+    threshold = d.suggestion_threshold((await repo.billing_settings()).auto_map_threshold)
     line_rows = list(await repo.all_of(ServiceLineRow))
     lines = {s.service_line_id: s.name for s in line_rows}
     usage = list(await repo.all_of(Usage))
@@ -384,7 +380,7 @@ async def unmapped_queue(session: AsyncSession, tenant_id: str) -> r.UnmappedQue
     """What has usage and no mapping, so 'clear to zero' is one screen."""
     repo = Repository(session, tenant_id)
     data = await repo.load()
-    state = st.tenant_state(data, await billing_settings(repo))
+    state = st.tenant_state(data, await repo.billing_settings())
     accounts, skus = d.TenantIndex(state).unmapped()
     return r.UnmappedQueue(
         accounts=[
@@ -432,4 +428,4 @@ async def account_contracts(
     if await repo.get(AccountRow, account_id) is None:
         raise QueryFailedError(404, "Not Found", f"No account {account_id}.")
     rows = await repo.all_of(ContractRow, ContractRow.account_id == account_id)
-    return r.ContractList(items=[contract_facts(row) for row in rows])
+    return r.ContractList(items=[st.contract_facts(row) for row in rows])

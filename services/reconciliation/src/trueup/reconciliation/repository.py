@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trueup.contracts import recon as r
 from trueup.reconciliation.models import (
     AccountMappingRow,
     AccountRow,
@@ -243,6 +244,12 @@ class Repository:
 
     async def settings_row(self) -> TenantSettingsRow | None:
         return await self.get(TenantSettingsRow)
+
+    async def billing_settings(self) -> r.BillingSettings:
+        row = await self.settings_row()
+        if row is None or not row.settings:
+            return r.BillingSettings()
+        return r.BillingSettings.model_validate(row.settings)
 
     async def locked_settings_row(self) -> TenantSettingsRow | None:
         """The settings row, locked to this transaction on PostgreSQL: writers to one

@@ -81,6 +81,22 @@ def contract(row: ContractRow) -> d.Contract:
     )
 
 
+def contract_facts(row: ContractRow) -> r.ContractFacts:
+    return r.ContractFacts(
+        contract_id=row.contract_id,
+        name=row.name,
+        psa=row.psa,
+        status=row.status,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        billing_cycle=row.billing_cycle,
+        bill_in_advance=row.bill_in_advance,
+        proration_allowed=row.proration_allowed,
+        currency=row.currency,
+        dated_changes=row.dated_changes,
+    )
+
+
 _STATUSES = {s.value for s in d.ContractStatus}
 
 

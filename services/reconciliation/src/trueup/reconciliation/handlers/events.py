@@ -14,7 +14,7 @@ from trueup.platform.broker import BatchedConsumer, ordered_consumer
 from trueup.platform.logging import bound_context
 from trueup.platform.messaging import by_tenant, first_deliveries, first_delivery
 from trueup.platform.service import ServiceRuntime
-from trueup.reconciliation import service
+from trueup.reconciliation import actions, inputs
 
 Apply = Callable[[AsyncSession, Any], Awaitable[Any]]
 
@@ -35,7 +35,7 @@ async def apply_usage(
             async with runtime.database.transaction(tenant_id) as session:
                 fresh = await first_deliveries(session, "reconciliation-usage", reports)
                 if fresh:
-                    await service.apply_usage_batches(session, tenant_id, fresh)
+                    await inputs.apply_usage_batches(session, tenant_id, fresh)
     runtime.relay.notify()
 
 
@@ -79,14 +79,14 @@ def register(runtime: ServiceRuntime) -> None:
     consume(
         "psa",
         "psa.*.>",
-        {m.PsaSnapshot: service.apply_snapshot, m.PsaSyncCompleted: service.apply_sync_completed},
+        {m.PsaSnapshot: inputs.apply_snapshot, m.PsaSyncCompleted: inputs.apply_sync_completed},
     )
     consume(
         "writeback",
         "writeback.*.>",
         {
-            m.WritebackApplied: service.apply_writeback_outcome,
-            m.WritebackConflict: service.apply_writeback_outcome,
-            m.WritebackFailed: service.apply_writeback_outcome,
+            m.WritebackApplied: actions.apply_writeback_outcome,
+            m.WritebackConflict: actions.apply_writeback_outcome,
+            m.WritebackFailed: actions.apply_writeback_outcome,
         },
     )

@@ -11,45 +11,18 @@ from trueup.contracts import Envelope, Payload
 from trueup.contracts import recon as r
 from trueup.platform.broker import query_responder
 from trueup.platform.service import ServiceRuntime
-from trueup.reconciliation import mapping, service
+from trueup.reconciliation import actions, cards, mapping, metrics, tenant_settings
 from trueup.reconciliation.repository import Repository
 
 Answer = Callable[[AsyncSession, Envelope[Any]], Awaitable[Payload]]
 
 
-async def _metrics(session: AsyncSession, query: Envelope[r.GetMetrics]) -> r.TenantMetrics:
-    repo = Repository(session, query.tenant_id)
-    row = await repo.settings_row()
-    active = row.active_accounts if row else 0
-    totals = await service.pending_totals(session, query.tenant_id)
-    unmapped = await mapping.unmapped_queue(session, query.tenant_id)
-    return r.TenantMetrics(
-        active_accounts=active,
-        billing_tier=_tier(active),
-        cards_pending=totals.cards,
-        unmapped=unmapped.count,
-        by_currency=totals.by_currency,
-    )
-
-
-def _tier(active_accounts: int) -> str:
-    """The billing tier the active-accounts figure puts the tenant in."""
-    for limit, name in (
-        (25, "Starter (up to 25)"),
-        (100, "Growth (up to 100)"),
-        (500, "Scale (up to 500)"),
-    ):
-        if active_accounts <= limit:
-            return name
-    return "Enterprise (500+)"
-
-
 ANSWERS: dict[type[Payload], Answer] = {
-    r.ListCardsQuery: lambda s, q: service.list_cards(s, q.tenant_id, q.payload),
-    r.GetCardQuery: lambda s, q: service.card_details(s, q.tenant_id, q.payload.card_id),
-    r.PreviewQuery: lambda s, q: service.preview(s, q.tenant_id, q.payload),
-    r.ActionQuery: lambda s, q: service.act(s, q.tenant_id, q.payload, cause=q),
-    r.BulkActionQuery: lambda s, q: service.bulk(s, q.tenant_id, q),
+    r.ListCardsQuery: lambda s, q: cards.list_cards(s, q.tenant_id, q.payload),
+    r.GetCardQuery: lambda s, q: cards.card_details(s, q.tenant_id, q.payload.card_id),
+    r.PreviewQuery: lambda s, q: cards.preview(s, q.tenant_id, q.payload),
+    r.ActionQuery: lambda s, q: actions.act(s, q.tenant_id, q.payload, cause=q),
+    r.BulkActionQuery: lambda s, q: actions.bulk(s, q.tenant_id, q),
     r.ListAccountMappings: lambda s, q: mapping.list_account_mappings(s, q.tenant_id, q.payload),
     r.ChangeAccountMappings: lambda s, q: mapping.change_account_mappings(s, q.tenant_id, q),
     r.ListServiceMappings: lambda s, q: mapping.list_service_mappings(s, q.tenant_id),
@@ -61,9 +34,9 @@ ANSWERS: dict[type[Payload], Answer] = {
     r.ListAccountContracts: lambda s, q: mapping.account_contracts(
         s, q.tenant_id, q.payload.account_id
     ),
-    r.GetSettings: lambda s, q: service.billing_settings(Repository(s, q.tenant_id)),
-    r.SaveSettings: lambda s, q: service.save_settings(s, q.tenant_id, q),
-    r.GetMetrics: _metrics,
+    r.GetSettings: lambda s, q: Repository(s, q.tenant_id).billing_settings(),
+    r.SaveSettings: lambda s, q: tenant_settings.save_settings(s, q.tenant_id, q),
+    r.GetMetrics: metrics.tenant_metrics,
 }
 
 # Queries that change state: the outbox relay is woken after their commit.

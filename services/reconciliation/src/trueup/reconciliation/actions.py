@@ -1,0 +1,310 @@
+"""Actions on cards (approve, add, dismiss, restore, retry, set the effective date), alone
+or in bulk, and the writeback outcomes that move an approved card on."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trueup import domain as d
+from trueup.contracts import Envelope, Payload, new_id
+from trueup.contracts import messages as m
+from trueup.contracts import recon as r
+from trueup.platform.broker import QueryFailedError
+from trueup.platform.logging import get_logger
+from trueup.reconciliation import index_cache
+from trueup.reconciliation import state as st
+from trueup.reconciliation.announcements import announce
+from trueup.reconciliation.cards import card_conditions
+from trueup.reconciliation.changes import check_date, large_change, requested_changes
+from trueup.reconciliation.index_cache import new_token
+from trueup.reconciliation.models import (
+    ActionRow,
+    CardRow,
+    ContractRow,
+    ServiceLineRow,
+)
+from trueup.reconciliation.repository import Repository
+
+log = get_logger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def act(
+    session: AsyncSession,
+    tenant_id: str,
+    request: r.ActionQuery,
+    *,
+    cause: Envelope[Any] | None = None,
+    today: date | None = None,
+) -> r.ActionAccepted:
+    """Approve, add, dismiss, restore or retry one card; idempotent by its key."""
+    repo = Repository(session, tenant_id)
+    previous = await repo.action_by_key(request.idempotency_key)
+    if previous is not None:
+        return r.ActionAccepted(
+            action_id=previous.action_id,
+            card_id=previous.card_id,
+            state=previous.result_state,  # type: ignore[arg-type]
+        )
+    card = await repo.card(request.card_id)
+    if card is None:
+        raise QueryFailedError(404, "Not Found", f"No card {request.card_id}.")
+    today = today or _now().date()
+    action_id = new_id()
+    detail: dict[str, Any] = {"reason": request.reason}
+    outgoing: list[Payload] = []
+    contract_row = await repo.get(ContractRow, card.contract_id) if card.contract_id else None
+
+    if request.action == "restore":
+        if card.state != "dismissed":
+            raise QueryFailedError(
+                409, "Conflict", f"Only a dismissed card can be restored; this one is {card.state}."
+            )
+        card.state, card.hidden, card.actioned_on = "pending", False, None
+        detail["restored_from"] = "dismissed"
+    elif request.action == "retry":
+        if card.state != "failed" or not card.last_job_id:
+            raise QueryFailedError(
+                409,
+                "Conflict",
+                f"Only a failed writeback can be retried; this card is {card.state}.",
+            )
+        outgoing.append(m.RetryWriteback(job_id=card.last_job_id, actor=request.actor))
+        card.state, card.error, card.hidden = "approved", None, True
+    elif request.action == "set_effective_date":
+        if request.change.effective_date is None:
+            raise QueryFailedError(422, "Invalid request", "effective_date is required.")
+        check_date(contract_row, request.change.effective_date, today)
+        card.planned_effective_date = request.change.effective_date
+        detail["effective_date"] = request.change.effective_date.isoformat()
+    else:
+        if card.state != "pending" or card.hidden:
+            raise QueryFailedError(
+                409,
+                "Conflict",
+                f"This card is {card.state} and cannot be {request.action}d; refresh to see it.",
+            )
+        if request.action == "dismiss":
+            card.state, card.hidden, card.actioned_on = "dismissed", True, today
+        else:
+            command = await _writeback_command(repo, card, contract_row, request, action_id, today)
+            large = large_change(card, command.changes, await repo.billing_settings())
+            if large is not None and not request.confirm:
+                raise QueryFailedError(
+                    409,
+                    "Confirmation required",
+                    f"This is a large change ({large}); confirm it to {request.action} "
+                    '(in the API: "confirm": true).',
+                )
+            detail["large_change"] = large
+            outgoing.append(command)
+            card.state, card.hidden, card.actioned_on = "approved", True, today
+            detail["changes"] = [c.model_dump(mode="json") for c in command.changes]
+    await repo.add_action(
+        ActionRow(
+            tenant_id=tenant_id,
+            action_id=action_id,
+            idempotency_key=request.idempotency_key,
+            card_id=card.card_id,
+            kind=request.action,
+            actor=request.actor.model_dump(mode="json"),
+            detail=detail,
+            result_state=card.state,
+            created_at=_now(),
+        )
+    )
+    card.updated_at = _now()
+    card.fingerprint = st.fingerprint(card)
+    await _card_state_changed(repo, card)
+    if request.action in ("approve", "add", "dismiss", "restore"):
+        first = outgoing[0] if outgoing else None
+        changes = first.changes if isinstance(first, m.ApplyWriteback) else []
+        outgoing.insert(
+            0,
+            m.ActionRecorded(
+                action_id=action_id,
+                card_id=card.card_id,
+                action=request.action,  # type: ignore[arg-type]
+                actor=request.actor,
+                account_name=card.account_name,
+                service_line=card.service_line,
+                contract_psa_id=card.contract_id,
+                account_id=card.account_id or None,
+                contract_name=_contract_name(first, contract_row),
+                quantity_before=card.psa_quantity,
+                quantity_after=changes[-1].quantity if changes else None,
+                unit_price=first.unit_price
+                if isinstance(first, m.ApplyWriteback)
+                else card.unit_price,
+                effective_date=changes[0].effective_date if changes else None,
+                reason=request.reason,
+                unit_price_before=card.unit_price if card.line_item_id else None,
+                changes=list(changes),
+            ),
+        )
+    for payload in outgoing:
+        await announce(session, tenant_id, payload, cause)
+    await announce(
+        session, tenant_id, m.CardsChanged(card_ids=[card.card_id], reason=request.action), cause
+    )
+    log.info(
+        "card actioned",
+        tenant_id=tenant_id,
+        card_id=card.card_id,
+        action=request.action,
+        state=card.state,
+    )
+    return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
+
+
+def _contract_name(command: Payload | None, contract_row: ContractRow | None) -> str:
+    # An add may go to another contract of the account than the card's own.
+    if isinstance(command, m.ApplyWriteback):
+        return command.contract_name
+    return contract_row.name if contract_row else ""
+
+
+async def _writeback_command(
+    repo: Repository,
+    card: CardRow,
+    contract_row: ContractRow | None,
+    request: r.ActionQuery,
+    action_id: str,
+    today: date,
+) -> m.ApplyWriteback:
+    if request.action == "add":
+        if card.kind != "new_revenue":
+            raise QueryFailedError(409, "Conflict", "Only a New Revenue card can be added.")
+        contract_id = request.contract_id or card.contract_id
+        contract_row = await repo.get(ContractRow, contract_id) if contract_id else None
+        if contract_row is None or contract_row.account_id != card.account_id:
+            raise QueryFailedError(
+                422, "Invalid contract", "Choose an active contract of this card's account."
+            )
+    elif card.kind == "new_revenue":
+        raise QueryFailedError(409, "Conflict", "A New Revenue card is added, not approved.")
+    if contract_row is None:
+        raise QueryFailedError(409, "Conflict", "The card's contract is no longer in the PSA.")
+    contract = st.contract(contract_row)
+    default_date = card.planned_effective_date or d.default_effective_date(contract, today)
+    changes = requested_changes(request.change, card, default_date)
+    for change in changes:
+        check_date(contract_row, change.effective_date, today)
+    line = await repo.get(ServiceLineRow, card.service_line_id) if card.service_line_id else None
+    prorate = request.prorate or (
+        contract_row.proration_allowed
+        and (len(changes) > 1 or bool(request.change.prorated_changes))
+    )
+    return m.ApplyWriteback(
+        idempotency_key=f"{repo.tenant_id}:{action_id}",
+        card_id=card.card_id,
+        action_id=action_id,
+        action="add" if request.action == "add" else "approve",
+        actor=request.actor,
+        connection_id=contract_row.connection_id,
+        psa=contract_row.psa or "connectwise",  # type: ignore[arg-type]
+        contract_psa_id=contract_row.contract_id,
+        line_item_psa_id=card.line_item_id,
+        product_id=line.product_id if line else None,
+        product_name=line.name if line else card.service_line,
+        account_name=card.account_name,
+        expected_quantity=card.psa_quantity if request.action == "approve" else None,
+        changes=changes,
+        unit_price=request.unit_price if request.unit_price is not None else card.unit_price,
+        unit_cost=request.unit_cost if request.unit_cost is not None else card.unit_cost,
+        prorate=prorate and contract_row.proration_allowed,
+        account_id=card.account_id or None,
+        contract_name=contract_row.name,
+    )
+
+
+async def bulk(
+    session: AsyncSession, tenant_id: str, request: Envelope[r.BulkActionQuery]
+) -> r.BulkResult:
+    """The same action over a selection or a filter; each card succeeds or fails alone."""
+    query = request.payload
+    repo = Repository(session, tenant_id)
+    ids = list(query.card_ids)
+    if query.filter is not None:
+        rows = await repo.cards(card_conditions(query.filter), [CardRow.card_id])
+        ids.extend(row.card_id for row in rows if row.card_id not in ids)
+    accepted: list[r.ActionAccepted] = []
+    rejected: list[r.BulkRejection] = []
+    for card_id in ids:
+        try:
+            async with session.begin_nested():
+                accepted.append(
+                    await act(
+                        session,
+                        tenant_id,
+                        r.ActionQuery(
+                            card_id=card_id,
+                            action=query.action,
+                            actor=query.actor,
+                            idempotency_key=f"{query.idempotency_key}:{card_id}",
+                            change=r.ChangeRequest(effective_date=query.effective_date),
+                            reason=query.reason,
+                            confirm=query.confirm,
+                        ),
+                        cause=request,
+                    )
+                )
+        except QueryFailedError as exc:
+            rejected.append(r.BulkRejection(card_id=card_id, status=exc.status, detail=exc.detail))
+    return r.BulkResult(accepted=accepted, rejected=rejected)
+
+
+async def apply_writeback_outcome(
+    session: AsyncSession,
+    envelope: Envelope[m.WritebackApplied]
+    | Envelope[m.WritebackConflict]
+    | Envelope[m.WritebackFailed],
+) -> None:
+    """Move the card to applied, conflict or failed (the last two stay visible)."""
+    outcome = envelope.payload
+    repo = Repository(session, envelope.tenant_id)
+    card = await repo.card(outcome.card_id)
+    if card is None:
+        return
+    if isinstance(outcome, m.WritebackApplied):
+        card.state, card.error = "applied", None
+    elif isinstance(outcome, m.WritebackConflict):
+        card.state, card.hidden = "conflict", False
+        card.error = (
+            f"The PSA now shows {outcome.found_quantity}, not the {outcome.expected_quantity} "
+            "this card showed; nothing was written. Check the PSA, then reconcile again."
+        )
+    else:
+        card.state, card.hidden = "failed", False
+        card.error = outcome.error
+        card.last_job_id = outcome.job_id
+    card.updated_at = _now()
+    card.fingerprint = st.fingerprint(card)
+    await _card_state_changed(repo, card)
+    await announce(
+        session,
+        envelope.tenant_id,
+        m.CardsChanged(card_ids=[card.card_id], reason=f"writeback.{card.state}"),
+        envelope,
+    )
+
+
+async def _card_state_changed(repo: Repository, card: CardRow) -> None:
+    """Keep the tenant's index in step with a card's new state (see `index_cache`)."""
+    await repo.bump_cards_version()
+    settings_row = await repo.locked_settings_row()
+    cached = index_cache.INDEXES.check_out(
+        repo.tenant_id, settings_row.inputs_token if settings_row else None, _now().date()
+    )
+    token = new_token()
+    await repo.set_inputs_token(token)
+    if cached is not None:
+        cached.index.set_card_record(card.card_id, st.card_record(card))
+        cached.token = token
+        index_cache.INDEXES.put(repo.tenant_id, cached)

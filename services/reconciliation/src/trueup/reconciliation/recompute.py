@@ -1,0 +1,324 @@
+"""Recompute: every change of input (a PSA snapshot, usage, a mapping, a setting) ends
+here, which runs the domain's `reconcile` over the tenant's state, stores the cards that
+changed, announces them, and approves those an approval rule covers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trueup import domain as d
+from trueup.contracts import Envelope
+from trueup.contracts import messages as m
+from trueup.contracts import recon as r
+from trueup.platform.service import freeze_long_lived
+from trueup.reconciliation import index_cache
+from trueup.reconciliation import state as st
+from trueup.reconciliation.actions import act
+from trueup.reconciliation.announcements import SYSTEM, announce
+from trueup.reconciliation.index_cache import CachedIndex, new_token
+from trueup.reconciliation.models import (
+    AccountMappingRow,
+    CardRow,
+    ServiceLineRow,
+    ServiceMappingRow,
+    TenantSettingsRow,
+)
+from trueup.reconciliation.repository import Repository
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _auto_map(
+    session: AsyncSession,
+    repo: Repository,
+    data: Any,
+    settings: r.BillingSettings,
+    cause: Envelope[Any] | None,
+) -> bool:
+    """Map exact matches (and, above the tenant's threshold, fuzzy ones) without a person."""
+    mapped_accounts = {(m_.vendor, m_.vendor_account) for m_ in data.account_mappings}
+    refs = {
+        (u.vendor, u.vendor_account_id): d.VendorAccountRef(
+            vendor=u.vendor,
+            vendor_account=u.vendor_account_id,
+            name=u.vendor_account_name or u.vendor_account_id,
+            psa_account_hint=u.psa_account_hint,
+        )
+        for u in data.usage
+        if (u.vendor, u.vendor_account_id) not in mapped_accounts
+    }
+    changed = False
+    if refs and data.accounts:
+        accounts = [st.account(a) for a in data.accounts]
+        account_names = {a.account_id: a.name for a in data.accounts}
+        suggestions = d.suggest_account_mappings(refs.values(), accounts, limit=1)
+        threshold = settings.auto_map_threshold
+        for mapping in d.mappings_to_apply(suggestions, auto_apply_threshold=threshold):
+            await repo.merge(
+                AccountMappingRow(
+                    tenant_id=repo.tenant_id,
+                    vendor=mapping.vendor,
+                    vendor_account=mapping.vendor_account,
+                    account_id=mapping.account_id,
+                    excluded=False,
+                    automatic=True,
+                    updated_at=_now(),
+                    updated_by="automatic",
+                )
+            )
+            await announce(
+                session,
+                repo.tenant_id,
+                m.MappingChanged(
+                    kind="account",
+                    change="mapped",
+                    vendor=mapping.vendor,
+                    vendor_key=mapping.vendor_account,
+                    target_id=mapping.account_id,
+                    actor=SYSTEM,
+                    automatic=True,
+                    vendor_key_name=refs[(mapping.vendor, mapping.vendor_account)].name,
+                    target_name=account_names.get(mapping.account_id or "", ""),
+                ),
+                cause,
+            )
+            changed = True
+    mapped_skus = {(s.vendor, s.sku) for s in data.service_mappings}
+    skus = dict.fromkeys(
+        d.VendorSkuRef(u.vendor, u.sku, u.sku_name or "")
+        for u in data.usage
+        if (u.vendor, u.sku) not in mapped_skus
+    )
+    lines = [st.service_line(line) for line in data.service_lines]
+    line_names = {line.service_line_id: line.name for line in data.service_lines}
+    sku_names = {(ref.vendor, ref.sku): ref.name for ref in skus if ref.name}
+    for sku_mapping in d.service_mappings_to_apply(skus, lines):
+        await repo.merge(
+            ServiceMappingRow(
+                tenant_id=repo.tenant_id,
+                vendor=sku_mapping.vendor,
+                sku=sku_mapping.sku,
+                service_line_id=sku_mapping.service_line_id or "",
+                factor=Decimal(1),
+                rounding=d.RoundingRule.UP.value,
+                excluded=False,
+                automatic=True,
+            )
+        )
+        await announce(
+            session,
+            repo.tenant_id,
+            m.MappingChanged(
+                kind="service",
+                change="mapped",
+                vendor=sku_mapping.vendor,
+                vendor_key=sku_mapping.sku,
+                target_id=sku_mapping.service_line_id,
+                actor=SYSTEM,
+                automatic=True,
+                vendor_key_name=sku_names.get((sku_mapping.vendor, sku_mapping.sku), ""),
+                target_name=line_names.get(sku_mapping.service_line_id or "", ""),
+            ),
+            cause,
+        )
+        changed = True
+    return changed
+
+
+FREEZE_FROM_ROWS = 20_000
+"""A tenant index this large is kept out of the garbage collector's full collections,
+which would otherwise walk it on every one of them: at 100,000 line items that took a
+webhook update from 15 ms to 50 ms (`tests/bench/bench_reconcile_growth.py`)."""
+
+
+async def recompute(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    reason: str,
+    cause: Envelope[Any] | None = None,
+    today: date | None = None,
+) -> list[str]:
+    """Recompute every card of the tenant; store and announce the ones that changed."""
+    repo = Repository(session, tenant_id)
+    await repo.locked_settings_row()
+    index_cache.INDEXES.forget(tenant_id)
+    settings = await repo.billing_settings()
+    data = await repo.load()
+    if await _auto_map(session, repo, data, settings, cause):
+        await session.flush()
+        data = await repo.load()
+    now = _now()
+    today = today or now.date()
+    index = d.TenantIndex(st.tenant_state(data, settings))
+    result = d.reconcile(index, today=today, now=now)
+    changed = await _store_cards(
+        repo, settings, index, result.cards, {c.card_id: c for c in data.cards}, now
+    )
+    settings_row = await repo.settings_row()
+    if settings_row is None:
+        await repo.merge(
+            TenantSettingsRow(
+                tenant_id=tenant_id, settings={}, active_accounts=result.active_accounts
+            )
+        )
+    elif settings_row.active_accounts != result.active_accounts:
+        settings_row.active_accounts = result.active_accounts
+    token = new_token()
+    await repo.set_inputs_token(token)
+    weight = len(data.line_items) + len(data.usage) + len(data.cards)
+    index_cache.INDEXES.put(tenant_id, CachedIndex(token, index, today, weight))
+    if weight >= FREEZE_FROM_ROWS:
+        freeze_long_lived()
+    await _announce_cards(session, repo, changed, reason, cause)
+    await _auto_approve(session, tenant_id, result.cards, cause, today)
+    return changed
+
+
+async def recompute_usage(
+    session: AsyncSession,
+    tenant_id: str,
+    keys: set[tuple[str, str]],
+    *,
+    cause: Envelope[Any] | None = None,
+    today: date | None = None,
+) -> list[str] | None:
+    """Apply stored usage of these (vendor, vendor account) pairs to the tenant's index and
+    recompute only the accounts they feed; None when the index is not at hand (or the
+    usage is unmapped, which may map it automatically): then `recompute` does it all."""
+    repo = Repository(session, tenant_id)
+    settings_row = await repo.locked_settings_row()
+    now = _now()
+    today = today or now.date()
+    cached = index_cache.INDEXES.check_out(
+        tenant_id, settings_row.inputs_token if settings_row else None, today
+    )
+    if cached is None:
+        return None
+    index = cached.index
+    rows = await repo.usage_of(keys)
+    if any(key not in index.account_mappings for key in keys) or any(
+        (row.vendor, row.sku) not in index.service_mappings for row in rows
+    ):
+        return None
+    by_key: dict[tuple[str, str], list[d.VendorUsage]] = {key: [] for key in keys}
+    for row in rows:
+        by_key[(row.vendor, row.vendor_account_id)].append(st.usage(row))
+    affected: set[str] = set()
+    for (key_vendor, vendor_account), records in by_key.items():
+        affected |= index.replace_usage(key_vendor, vendor_account, records)
+    settings = await repo.billing_settings()
+    cards = [
+        card
+        for account_id in sorted(affected)
+        for card in index.reconcile_account(account_id, today=today, now=now).cards
+    ]
+    existing = {c.card_id: c for c in await repo.cards_of(affected)} if affected else {}
+    changed = await _store_cards(repo, settings, index, cards, existing, now)
+    cached.token = new_token()
+    await repo.set_inputs_token(cached.token)
+    index_cache.INDEXES.put(tenant_id, cached)
+    await _announce_cards(session, repo, changed, "usage", cause)
+    await _auto_approve(session, tenant_id, cards, cause, today)
+    return changed
+
+
+async def _store_cards(
+    repo: Repository,
+    settings: r.BillingSettings,
+    index: d.TenantIndex,
+    cards: Sequence[d.Card],
+    existing: dict[str, CardRow],
+    now: datetime,
+) -> list[str]:
+    """Store the computed cards that differ from `existing`, delete those of `existing`
+    no longer computed; return the ids of both."""
+    limits = st.large_change_limits(settings)
+    changed: list[str] = []
+    existing = dict(existing)
+    for card in cards:
+        account = index.accounts.get(card.account_id)
+        line = index.service_lines.get(card.service_line_id or "")
+        contract = index.contracts.get(card.contract_id or "")
+        row = st.card_row(
+            card,
+            account_name=account.name if account else card.account_id,
+            service_line_name=line.name if line else (card.service_line_id or ""),
+            contract_name=contract.name if contract else "",
+            now=now,
+            large_change=limits,
+        )
+        old = existing.pop(card.id, None)
+        if old is not None:
+            row.error = old.error if row.state in ("failed", "conflict") else None
+            row.last_job_id = old.last_job_id
+            row.planned_effective_date = old.planned_effective_date
+            if old.fingerprint == row.fingerprint and old.error == row.error:
+                continue
+        if line is not None and line.vendor_tag is None and card.vendors:
+            # An import tags the service lines it feeds with its vendor.
+            line = replace(line, vendor_tag=card.vendors[0])
+            index.service_lines[line.id] = line
+            line_row = await repo.get(ServiceLineRow, line.id)
+            if line_row is not None:
+                line_row.vendor_tag = line.vendor_tag
+        if old is None:
+            repo.add(row)
+        else:
+            repo.overwrite(old, row)
+        changed.append(card.id)
+    for gone in existing:
+        await repo.delete_where(CardRow, CardRow.card_id == gone)
+        changed.append(gone)
+    return changed
+
+
+async def _announce_cards(
+    session: AsyncSession,
+    repo: Repository,
+    changed: list[str],
+    reason: str,
+    cause: Envelope[Any] | None,
+) -> None:
+    if changed:
+        await repo.bump_cards_version()
+        await announce(
+            session, repo.tenant_id, m.CardsChanged(card_ids=changed, reason=reason), cause
+        )
+    await repo.session.flush()
+
+
+async def _auto_approve(
+    session: AsyncSession,
+    tenant_id: str,
+    cards: Sequence[d.Card],
+    cause: Envelope[Any] | None,
+    today: date,
+) -> None:
+    """Approve the pending cards an approval rule covers, as the rule."""
+    for card in cards:
+        if card.auto_approval is not None and card.state is d.CardState.PENDING and not card.hidden:
+            await act(
+                session,
+                tenant_id,
+                r.ActionQuery(
+                    card_id=card.id,
+                    action="approve",
+                    actor=m.Actor(
+                        kind="rule",
+                        id=card.auto_approval.rule_name,
+                        name=card.auto_approval.explanation,
+                    ),
+                    idempotency_key=f"rule:{card.id}:{today.isoformat()}",
+                ),
+                cause=cause,
+                today=today,
+            )

@@ -1,0 +1,278 @@
+"""Actions on cards: the state each moves a card to, what it stages for the writeback and
+the activity log, and the refusals a person sees (with their status codes)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.reconciliation.conftest import USER, Tenant
+from trueup.contracts import messages as m
+from trueup.contracts import recon as r
+from trueup.contracts import wrap
+from trueup.platform.broker import QueryFailedError
+from trueup.reconciliation import actions
+
+D = Decimal
+ENDPOINT = "Managed Endpoint"
+BACKUP = "Cloud Backup 1TB"
+
+
+async def act(tenant: Tenant, card_id: str, action: str, **fields: Any) -> r.ActionAccepted:
+    query = r.ActionQuery(
+        card_id=card_id,
+        action=action,  # type: ignore[arg-type]
+        actor=USER,
+        idempotency_key=fields.pop("key", uuid.uuid4().hex),
+        **fields,
+    )
+    return await tenant.run(lambda s: actions.act(s, tenant.tenant_id, query))
+
+
+async def refusal(tenant: Tenant, card_id: str, action: str, **fields: Any) -> QueryFailedError:
+    with pytest.raises(QueryFailedError) as raised:
+        await act(tenant, card_id, action, **fields)
+    return raised.value
+
+
+async def outcome(tenant: Tenant, card_id: str, payload_type: type[Any], **extra: Any) -> None:
+    fields: dict[str, Any] = {
+        "job_id": "job-1",
+        "actor": USER,
+        "idempotency_key": "wb-1",
+        "card_id": card_id,
+        "action_id": "a1",
+        "psa": "connectwise",
+        "contract_psa_id": "C-A",
+        "line_item_psa_id": "L-A-P1",
+        "quantity_before": None,
+        "quantity_after": None,
+        "effective_date": None,
+    }
+    envelope = wrap(payload_type(**fields, **extra), tenant_id=tenant.tenant_id)
+    await tenant.run(lambda s: actions.apply_writeback_outcome(s, envelope))
+
+
+def kinds(staged: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [subject for subject, _ in staged]
+
+
+class TestApprove:
+    async def test_approving_stages_the_writeback_and_hides_the_card(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        before = len(await tenant.staged())
+
+        accepted = await act(tenant, card.card_id, "approve", reason="true-up")
+
+        assert accepted.state == "approved"
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.hidden) == ("approved", True)
+        staged = (await tenant.staged())[before:]
+        assert kinds(staged) == [
+            "recon.*.action.recorded.v1",
+            "cmd.writeback.*.apply.v1",
+            "recon.*.cards.changed.v1",
+        ]
+        recorded, command = staged[0][1], staged[1][1]
+        # Compared as numbers: PostgreSQL keeps the column's scale ("10.000000").
+        assert (D(recorded["quantity_before"]), D(recorded["quantity_after"])) == (10, 14)
+        assert recorded["reason"] == "true-up"
+        assert D(command["expected_quantity"]) == 10
+        assert [D(c["quantity"]) for c in command["changes"]] == [14]
+        assert command["line_item_psa_id"] == "L-A-P1"
+
+    async def test_the_same_key_twice_is_one_action(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+
+        first = await act(tenant, card.card_id, "approve", key="k-1")
+        second = await act(tenant, card.card_id, "approve", key="k-1")
+
+        assert second == first
+        assert kinds(await tenant.staged()).count("cmd.writeback.*.apply.v1") == 1
+
+    async def test_a_large_change_needs_a_confirmation(self, tenant: Tenant) -> None:
+        # 10 to 200 units is past the default limit of 100 units.
+        card = (await tenant.synced({"P1": 10}, {"P1": 200}))[ENDPOINT]
+
+        refused = await refusal(tenant, card.card_id, "approve")
+        assert (refused.status, refused.title) == (409, "Confirmation required")
+        assert (await tenant.cards())[ENDPOINT].state == "pending"
+
+        accepted = await act(tenant, card.card_id, "approve", confirm=True)
+        assert accepted.state == "approved"
+
+    async def test_a_card_already_approved_is_refused_with_409(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        await act(tenant, card.card_id, "approve")
+
+        refused = await refusal(tenant, card.card_id, "approve")
+
+        assert refused.status == 409
+        assert "This card is approved" in refused.detail
+
+    async def test_an_unknown_card_is_404(self, tenant: Tenant) -> None:
+        await tenant.synced({"P1": 10}, {"P1": 14})
+        assert (await refusal(tenant, "nope", "approve")).status == 404
+
+    async def test_a_change_that_writes_nothing_is_422(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+
+        refused = await refusal(
+            tenant, card.card_id, "approve", change=r.ChangeRequest(quantity=D(10))
+        )
+
+        assert (refused.status, refused.title) == (422, "Nothing to write")
+
+
+class TestDismissAndRestore:
+    async def test_dismiss_hides_and_restore_brings_the_card_back(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+
+        assert (await act(tenant, card.card_id, "dismiss")).state == "dismissed"
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.hidden, row.actioned_on) == ("dismissed", True, date.today())
+
+        assert (await act(tenant, card.card_id, "restore")).state == "pending"
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.hidden, row.actioned_on) == ("pending", False, None)
+        assert "cmd.writeback.*.apply.v1" not in kinds(await tenant.staged())
+
+    async def test_only_a_dismissed_card_is_restored(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+
+        refused = await refusal(tenant, card.card_id, "restore")
+
+        assert refused.status == 409
+        assert refused.detail == "Only a dismissed card can be restored; this one is pending."
+
+    async def test_a_dismissed_card_cannot_be_approved(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        await act(tenant, card.card_id, "dismiss")
+
+        assert (await refusal(tenant, card.card_id, "approve")).status == 409
+
+
+class TestWritebackOutcomes:
+    async def test_applied_clears_the_error(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        await act(tenant, card.card_id, "approve")
+
+        await outcome(tenant, card.card_id, m.WritebackApplied)
+
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.error) == ("applied", None)
+
+    async def test_a_conflict_shows_the_card_with_both_quantities(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        await act(tenant, card.card_id, "approve")
+
+        await outcome(
+            tenant,
+            card.card_id,
+            m.WritebackConflict,
+            expected_quantity=D(10),
+            found_quantity=D(11),
+        )
+
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.hidden) == ("conflict", False)
+        assert row.error is not None
+        assert row.error.startswith("The PSA now shows 11, not the 10 this card showed")
+
+    async def test_a_failed_writeback_is_retried_with_its_job(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        await act(tenant, card.card_id, "approve")
+        await outcome(
+            tenant,
+            card.card_id,
+            m.WritebackFailed,
+            error="PSA said no",
+            attempts=3,
+            dead_lettered=False,
+        )
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.hidden, row.error, row.last_job_id) == (
+            "failed",
+            False,
+            "PSA said no",
+            "job-1",
+        )
+
+        assert (await act(tenant, card.card_id, "retry")).state == "approved"
+
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.hidden, row.error) == ("approved", True, None)
+        retry = [p for s, p in await tenant.staged() if s == "cmd.writeback.*.retry.v1"]
+        assert [p["job_id"] for p in retry] == ["job-1"]
+
+    async def test_only_a_failed_writeback_is_retried(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+
+        refused = await refusal(tenant, card.card_id, "retry")
+
+        assert refused.status == 409
+        assert refused.detail.startswith("Only a failed writeback can be retried")
+
+
+class TestEffectiveDate:
+    async def test_the_date_is_required(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+
+        refused = await refusal(tenant, card.card_id, "set_effective_date")
+
+        assert (refused.status, refused.detail) == (422, "effective_date is required.")
+
+    async def test_a_planned_date_is_kept_on_the_card(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        planned = date.today()
+
+        await act(
+            tenant,
+            card.card_id,
+            "set_effective_date",
+            change=r.ChangeRequest(effective_date=planned),
+        )
+
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.planned_effective_date, row.state) == (planned, "pending")
+
+
+class TestBulk:
+    async def test_each_card_succeeds_or_fails_alone(self, tenant: Tenant) -> None:
+        cards = await tenant.synced({"P1": 10, "P2": 10}, {"P1": 14, "P2": 10})
+        query = r.BulkActionQuery(
+            action="dismiss",
+            actor=USER,
+            idempotency_key="bulk-1",
+            card_ids=[cards[ENDPOINT].card_id, "missing"],
+        )
+        envelope = wrap(query, tenant_id=tenant.tenant_id)
+
+        result = await tenant.run(lambda s: actions.bulk(s, tenant.tenant_id, envelope))
+
+        assert [(a.card_id, a.state) for a in result.accepted] == [
+            (cards[ENDPOINT].card_id, "dismissed")
+        ]
+        assert [(x.card_id, x.status) for x in result.rejected] == [("missing", 404)]
+        after = await tenant.cards()
+        assert (after[ENDPOINT].state, after[BACKUP].state) == ("dismissed", "pending")
+
+    async def test_a_filter_selects_the_cards(self, tenant: Tenant) -> None:
+        await tenant.synced({"P1": 10, "P2": 10}, {"P1": 14, "P2": 10})
+        query = r.BulkActionQuery(
+            action="dismiss",
+            actor=USER,
+            idempotency_key="bulk-2",
+            filter=r.CardFilter(q="backup"),
+        )
+        envelope = wrap(query, tenant_id=tenant.tenant_id)
+
+        result = await tenant.run(lambda s: actions.bulk(s, tenant.tenant_id, envelope))
+
+        assert len(result.accepted) == 1
+        after = await tenant.cards()
+        assert (after[ENDPOINT].state, after[BACKUP].state) == ("pending", "dismissed")

@@ -1,0 +1,97 @@
+"""Inputs: a full PSA sync is reconciled once its completion arrives, an incremental one at
+once; a usage report replaces the account's earlier usage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.reconciliation.conftest import Tenant
+from trueup.contracts import messages as m
+from trueup.contracts import wrap
+from trueup.reconciliation import inputs
+from trueup.reconciliation.repository import Repository
+
+D = Decimal
+ENDPOINT = "Managed Endpoint"
+
+
+def completed(succeeded: bool = True) -> m.PsaSyncCompleted:
+    return m.PsaSyncCompleted(
+        connection_id="conn",
+        sync_id="s1",
+        full=True,
+        batches=1,
+        accounts=1,
+        contracts=1,
+        line_items=1,
+        active_accounts=1,
+        succeeded=succeeded,
+        error=None if succeeded else "PSA timed out",
+    )
+
+
+class TestPsaSync:
+    async def test_a_full_sync_waits_for_its_completion(self, tenant: Tenant) -> None:
+        snapshot = wrap(tenant.snapshot({"P1": 10}, full=True), tenant_id=tenant.tenant_id)
+        await tenant.run(lambda s: inputs.apply_snapshot(s, snapshot))
+        assert await tenant.cards() == {}
+
+        done = wrap(completed(), tenant_id=tenant.tenant_id)
+        await tenant.run(lambda s: inputs.apply_sync_completed(s, done))
+
+        cards = await tenant.cards()
+        assert [(c.kind, c.psa_quantity) for c in cards.values()] == [("no_change", D(10))]
+        row = await tenant.run(lambda s: Repository(s, tenant.tenant_id).settings_row())
+        assert row is not None
+        assert row.last_sync_at is not None
+        assert row.active_accounts == 1
+
+    async def test_a_failed_sync_changes_nothing(self, tenant: Tenant) -> None:
+        snapshot = wrap(tenant.snapshot({"P1": 10}, full=True), tenant_id=tenant.tenant_id)
+        await tenant.run(lambda s: inputs.apply_snapshot(s, snapshot))
+
+        done = wrap(completed(succeeded=False), tenant_id=tenant.tenant_id)
+        await tenant.run(lambda s: inputs.apply_sync_completed(s, done))
+
+        assert await tenant.cards() == {}
+        row = await tenant.run(lambda s: Repository(s, tenant.tenant_id).settings_row())
+        assert row is None
+
+    async def test_an_incremental_snapshot_recomputes_at_once(self, tenant: Tenant) -> None:
+        cards = await tenant.synced({"P1": 10}, {"P1": 14})
+        assert cards[ENDPOINT].psa_quantity == D(10)
+
+        later = wrap(tenant.snapshot({"P1": 14}), tenant_id=tenant.tenant_id)
+        await tenant.run(lambda s: inputs.apply_snapshot(s, later))
+
+        card = (await tenant.cards())[ENDPOINT]
+        assert (card.kind, card.psa_quantity, card.vendor_quantity) == (
+            "no_change",
+            D(14),
+            D(14),
+        )
+
+    async def test_a_renamed_account_keeps_its_card(self, tenant: Tenant) -> None:
+        await tenant.synced({"P1": 10}, {"P1": 14})
+
+        renamed = wrap(
+            tenant.snapshot({"P1": 10}, account_name="A Corp"), tenant_id=tenant.tenant_id
+        )
+        await tenant.run(lambda s: inputs.apply_snapshot(s, renamed))
+
+        card = (await tenant.cards())[ENDPOINT]
+        assert (card.account_name, card.vendor_quantity) == ("A Corp", D(14))
+
+
+class TestUsage:
+    async def test_a_newer_report_replaces_the_account_usage(self, tenant: Tenant) -> None:
+        await tenant.synced({"P1": 10, "P2": 10}, {"P1": 14, "P2": 12})
+
+        report = wrap(tenant.usage({"P1": 11}), tenant_id=tenant.tenant_id)
+        changed = await tenant.run(lambda s: inputs.apply_usage(s, report))
+
+        cards = await tenant.cards()
+        assert cards[ENDPOINT].vendor_quantity == D(11)
+        # P2 is no longer reported for the account: its card has no vendor count left.
+        assert cards["Cloud Backup 1TB"].vendor_quantity is None
+        assert sorted(changed) == sorted(c.card_id for c in cards.values())
