@@ -17,7 +17,6 @@ from trueup.reconciliation.models import (
     LineItemRow,
     ServiceLineRow,
     TenantSettingsRow,
-    Usage,
 )
 from trueup.reconciliation.recompute import recompute, recompute_usage
 from trueup.reconciliation.repository import Repository
@@ -162,48 +161,57 @@ async def _store_usage(
     no records for the account has no time to compare, and empties it).
     Returns the (vendor, vendor account) pairs whose usage may have changed."""
     replaced: set[tuple[str, str]] = set()
-    rows: dict[tuple[str, str, str], Usage] = {}
+    # Per (vendor, vendor account), the row each SKU is to have.
+    sent: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for batch in batches:
         for vendor_account in batch.replaces_accounts:
             replaced.add((batch.vendor, vendor_account))
-            for key in [k for k in rows if k[:2] == (batch.vendor, vendor_account)]:
-                del rows[key]
+            sent[(batch.vendor, vendor_account)] = {}
         for record in batch.records:
-            key = (batch.vendor, record.vendor_account_id, record.sku)
-            earlier = rows.get(key)
-            if earlier is not None and as_utc(earlier.as_of) > as_utc(record.as_of):
+            of_account = sent.setdefault((batch.vendor, record.vendor_account_id), {})
+            as_of = as_utc(record.as_of)
+            earlier = of_account.get(record.sku)
+            if earlier is not None and earlier["as_of"] > as_of:
                 continue
-            rows[key] = Usage(
-                tenant_id=repo.tenant_id,
-                vendor=batch.vendor,
-                vendor_account_id=record.vendor_account_id,
-                sku=record.sku,
-                vendor_account_name=record.vendor_account_name,
-                sku_name=record.sku_name,
-                quantity=record.quantity,
-                as_of=record.as_of,
-                source=batch.source.value,
-                batch_id=batch.batch_id,
-                psa_account_hint=record.psa_account_hint,
-            )
-    touched = replaced | {key[:2] for key in rows}
-    stored = {key: as_utc(as_of) for key, as_of in (await repo.usage_times(touched)).items()}
-    for account in list(replaced):
-        newest_stored = max((t for k, t in stored.items() if k[:2] == account), default=None)
-        newest_sent = max(
-            (as_utc(row.as_of) for k, row in rows.items() if k[:2] == account), default=None
-        )
-        # A replacement that sends nothing for the account has no time to compare: it
-        # empties the account, as it always did.
-        if newest_stored is not None and newest_sent is not None and newest_sent < newest_stored:
-            replaced.discard(account)
-    for key in [k for k, row in rows.items() if k[:2] not in replaced]:
-        if key in stored and stored[key] > as_utc(rows[key].as_of):
-            del rows[key]
+            of_account[record.sku] = {
+                "tenant_id": repo.tenant_id,
+                "vendor": batch.vendor,
+                "vendor_account_id": record.vendor_account_id,
+                "sku": record.sku,
+                "vendor_account_name": record.vendor_account_name,
+                "sku_name": record.sku_name,
+                "quantity": record.quantity,
+                "as_of": as_of,
+                "source": batch.source.value,
+                "batch_id": batch.batch_id,
+                "psa_account_hint": record.psa_account_hint,
+            }
+    touched = set(sent)
+    stored: dict[tuple[str, str], dict[str, datetime]] = {}
+    for (vendor, vendor_account, sku), as_of in (await repo.usage_times(touched)).items():
+        stored.setdefault((vendor, vendor_account), {})[sku] = as_utc(as_of)
+    for account, of_account in sent.items():
+        seen = stored.get(account, {})
+        if account in replaced:
+            newest_sent = max((row["as_of"] for row in of_account.values()), default=None)
+            # A replacement that sends nothing for the account has no time to compare: it
+            # empties the account, as it always did.
+            if seen and newest_sent is not None and newest_sent < max(seen.values()):
+                replaced.discard(account)
+        if account not in replaced:
+            for sku in [sku for sku, row in of_account.items() if sku in seen]:
+                if seen[sku] > of_account[sku]["as_of"]:
+                    del of_account[sku]
     # Two deletes and one insert, however many records: the replaced accounts' rows, and
     # the earlier rows of every other (vendor account, SKU) the batches report.
-    await repo.delete_usage(replaced, [key for key in rows if key[:2] not in replaced])
-    for row in rows.values():
-        repo.add(row)
-    await repo.session.flush()
+    await repo.delete_usage(
+        replaced,
+        [
+            (*account, sku)
+            for account, of_account in sent.items()
+            if account not in replaced
+            for sku in of_account
+        ],
+    )
+    await repo.insert_usage([row for of_account in sent.values() for row in of_account.values()])
     return touched

@@ -296,6 +296,13 @@ class Repository:
                 found[(vendor, vendor_account, sku)] = as_of
         return found
 
+    async def insert_usage(self, rows: list[dict[str, Any]]) -> None:
+        """Insert usage rows known to be new, as one statement's parameters (no ORM objects:
+        a month-end import holds a thousand per batch)."""
+        assert all(row["tenant_id"] == self.tenant_id for row in rows)
+        if rows:
+            await self.session.execute(sa.insert(Usage), rows)
+
     async def delete_usage(
         self, accounts: Iterable[tuple[str, str]], records: Iterable[tuple[str, str, str]]
     ) -> None:
