@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -46,8 +47,15 @@ class TestBulkActions:
         page.get_by_role("button", name="Dismiss selected").click()
 
         page.get_by_role("status").filter(has_text="Dismissed 2 cards").wait_for()
-        assert card_state(stack, first["card_id"]) == "dismissed"
-        assert card_state(stack, second["card_id"]) == "dismissed"
+        # The toast may show before the server has answered: wait for the stored states.
+        deadline = time.monotonic() + 15
+        states: list[str] = []
+        while time.monotonic() < deadline:
+            states = [card_state(stack, card["card_id"]) for card in (first, second)]
+            if states == ["dismissed", "dismissed"]:
+                break
+            page.wait_for_timeout(300)
+        assert states == ["dismissed", "dismissed"]
 
     @requires("GET /api/v1/cards", "POST /api/v1/cards/bulk")
     def test_an_effective_date_is_set_on_the_selection(self, signed_in: Any, stack: Stack) -> None:
