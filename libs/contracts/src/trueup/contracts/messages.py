@@ -101,6 +101,30 @@ class UsageReported(Payload):
     file replaces, it does not add)."""
 
 
+class UsageImported(UsageReported):
+    """A batch of usage from a bulk source: a file import, a connector's full poll, or
+    any batch larger than `LIVE_USAGE_MAX_RECORDS`.
+
+    The same fact as `UsageReported` on its own subject, so that reconciliation takes bulk
+    usage in a lane of its own: one tenant's million-row import never queues ahead of
+    another tenant's webhook.
+    """
+
+    message_type: ClassVar[str] = "usage.imported.v1"
+
+
+LIVE_USAGE_MAX_RECORDS = 1000
+"""The largest batch that still travels in the live lane (as `UsageReported`)."""
+
+
+def usage_event_model(source: UsageSource, records: int) -> type[UsageReported]:
+    """The event a batch of usage travels as: webhooks and pushes of a webhook's size are
+    live (`UsageReported`); imports, connector polls and anything larger are bulk."""
+    if source in (UsageSource.CSV, UsageSource.CONNECTOR) or records > LIVE_USAGE_MAX_RECORDS:
+        return UsageImported
+    return UsageReported
+
+
 class ImportStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
@@ -524,7 +548,14 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         subjects.event("usage", T, "reported"),
         "event",
         "vendor_ingestion",
-        ("reconciliation", "audit"),
+        ("reconciliation",),
+    ),
+    MessageSpec(
+        UsageImported,
+        subjects.event("usage", T, "imported"),
+        "event",
+        "vendor_ingestion",
+        ("reconciliation",),
     ),
     MessageSpec(
         ImportFinished,

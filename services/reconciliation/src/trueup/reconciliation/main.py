@@ -17,6 +17,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
     index_cache.INDEXES.budget = settings.index_budget_rows
-    events.register(runtime)
+    events.register(runtime, settings.usage_lanes)
     queries.register(runtime)
     return runtime, runtime.http_app()

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import Field
 
 from trueup.platform.settings import ServiceSettings
@@ -14,5 +16,14 @@ class Settings(ServiceSettings):
         description=(
             "Rows (line items, usage records, cards) of recently active tenants kept in "
             "memory for incremental reconciliation; about 200 bytes each. 0 turns it off."
+        ),
+    )
+    usage_lanes: list[Literal["live", "bulk"]] = Field(
+        default=["live", "bulk"],
+        min_length=1,
+        description=(
+            "Which usage this replica applies: `live` (webhooks, pushes) and `bulk` "
+            "(imports, connector polls). A deployment may run the lanes apart, so that "
+            "imports never take CPU from webhooks."
         ),
     )

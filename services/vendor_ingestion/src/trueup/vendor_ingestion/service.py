@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts import new_id, wrap
-from trueup.contracts.messages import UsageRecord, UsageReported, UsageSource, subject_for
+from trueup.contracts.messages import (
+    UsageRecord,
+    UsageReported,
+    UsageSource,
+    subject_for,
+    usage_event_model,
+)
 from trueup.platform.database import Database
 from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.messaging import enqueue, enqueue_many
@@ -85,11 +91,12 @@ async def record_usage(
         }
         for record in records
     )
-    subject = subject_for(UsageReported, tenant_id)
+    event_model = usage_event_model(source, len(records))
+    subject = subject_for(event_model, tenant_id)
     # Events go out in batches; each carries its own id (Nats-Msg-Id), so a retried
     # publish of the same batch is dropped by the stream and never counted twice.
     for start in range(0, max(len(records), 1), batch_size):
-        event = UsageReported(
+        event = event_model(
             vendor=vendor,
             source=source,
             batch_id=batch_id,
@@ -165,9 +172,10 @@ async def record_deliveries(
     results: list[RecordedUsage] = []
     batches: list[dict[str, object]] = []
     rows: dict[tuple[str, str, str], dict[str, object]] = {}
-    # One event per vendor and source for the whole round rather than one per delivery:
-    # the relay then publishes a few events a second instead of a thousand.
-    groups: dict[tuple[str, UsageSource], tuple[str, list[UsageRecord]]] = {}
+    # One event per vendor, source and lane for the whole round rather than one per
+    # delivery: the relay then publishes a few events a second instead of a thousand. A
+    # delivery's own size picks its lane, so a round of webhooks stays live however many.
+    groups: dict[tuple[str, UsageSource, type[UsageReported]], tuple[str, list[UsageRecord]]] = {}
     for delivery in deliveries:
         previous = seen.get(delivery.idempotency_key)
         if previous is not None:
@@ -175,7 +183,10 @@ async def record_deliveries(
                 RecordedUsage(None, True, len(delivery.records), previous_batch_id=previous)
             )
             continue
-        group_id, grouped = groups.setdefault((delivery.vendor, delivery.source), (new_id(), []))
+        lane = usage_event_model(delivery.source, len(delivery.records))
+        group_id, grouped = groups.setdefault(
+            (delivery.vendor, delivery.source, lane), (new_id(), [])
+        )
         batch_id = f"{group_id}.{len(batches)}"
         seen[delivery.idempotency_key] = batch_id
         batches.append(
@@ -206,12 +217,11 @@ async def record_deliveries(
             }
         results.append(RecordedUsage(batch_id, False, len(delivery.records)))
     if batches:
-        subject = subject_for(UsageReported, tenant_id)
         events = [
             (
-                subject,
+                subject_for(lane, tenant_id),
                 wrap(
-                    UsageReported(
+                    lane(
                         vendor=vendor,
                         source=source,
                         batch_id=group_id,
@@ -221,7 +231,7 @@ async def record_deliveries(
                     correlation_id=correlation_id,
                 ),
             )
-            for (vendor, source), (group_id, records) in groups.items()
+            for (vendor, source, lane), (group_id, records) in groups.items()
             for start in range(0, len(records), batch_size)
         ]
         await usage.add_batches(batches)

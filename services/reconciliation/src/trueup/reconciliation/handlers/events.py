@@ -20,6 +20,11 @@ Apply = Callable[[AsyncSession, Any], Awaitable[Any]]
 
 
 USAGE_BATCH_SIZE = 200
+"""Live usage reports (a webhook's few records each) applied per fetch."""
+BULK_USAGE_BATCH_SIZE = 5
+"""Bulk usage events (up to a thousand records each) applied per fetch: a few thousand
+records keep each transaction short, so the live lane beside it waits little for the
+event loop."""
 
 
 async def apply_usage(
@@ -39,7 +44,7 @@ async def apply_usage(
     runtime.relay.notify()
 
 
-def register(runtime: ServiceRuntime) -> None:
+def register(runtime: ServiceRuntime, usage_lanes: Sequence[str] = ("live", "bulk")) -> None:
     def handled(name: str, apply: Apply) -> Callable[[Envelope[Any]], Awaitable[None]]:
         inbox = f"reconciliation-{name}"
 
@@ -64,17 +69,26 @@ def register(runtime: ServiceRuntime) -> None:
 
     # Usage comes in bursts (a webhook storm, an import of a thousand batches): it is taken
     # a fetch at a time, each tenant's part applied and recomputed in one transaction.
-    usage = BatchedConsumer(
-        runtime.broker,
-        service=runtime.name,
-        name="usage",
-        subject=m.spec_for(m.UsageReported).subject,
-        model=m.UsageReported,
-        handler=partial(apply_usage, runtime),
-        max_deliver=runtime.settings.max_deliver,
-        batch_size=USAGE_BATCH_SIZE,
-    )
-    runtime.add_batched_consumer(usage)
+    # Live and bulk usage have a consumer each, so a webhook never waits behind an import
+    # (an older observation arriving late through the other lane is ignored by its time).
+    lanes = {
+        "live": ("usage", m.UsageReported, USAGE_BATCH_SIZE),
+        "bulk": ("usage-bulk", m.UsageImported, BULK_USAGE_BATCH_SIZE),
+    }
+    for lane in usage_lanes:
+        name, model, batch_size = lanes[lane]
+        runtime.add_batched_consumer(
+            BatchedConsumer(
+                runtime.broker,
+                service=runtime.name,
+                name=name,
+                subject=m.spec_for(model).subject,
+                model=model,
+                handler=partial(apply_usage, runtime),
+                max_deliver=runtime.settings.max_deliver,
+                batch_size=batch_size,
+            )
+        )
     # One consumer per stream: a full sync's snapshots must land before its completion.
     consume(
         "psa",
