@@ -17,6 +17,7 @@ from trueup.reconciliation.models import (
     LineItemRow,
     ServiceLineRow,
     TenantSettingsRow,
+    Usage,
 )
 from trueup.reconciliation.recompute import recompute, recompute_usage
 from trueup.reconciliation.repository import Repository
@@ -213,5 +214,7 @@ async def _store_usage(
             for sku in of_account
         ],
     )
-    await repo.insert_usage([row for of_account in sent.values() for row in of_account.values()])
+    await repo.insert_new(
+        Usage, [row for of_account in sent.values() for row in of_account.values()]
+    )
     return touched

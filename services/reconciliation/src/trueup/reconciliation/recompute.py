@@ -243,12 +243,13 @@ async def _store_cards(
     no longer computed; return the ids of both."""
     limits = st.large_change_limits(settings)
     changed: list[str] = []
+    new_rows: list[dict[str, Any]] = []
     existing = dict(existing)
     for card in cards:
         account = index.accounts.get(card.account_id)
         line = index.service_lines.get(card.service_line_id or "")
         contract = index.contracts.get(card.contract_id or "")
-        row = st.card_row(
+        values = st.card_values(
             card,
             account_name=account.name if account else card.account_id,
             service_line_name=line.name if line else (card.service_line_id or ""),
@@ -258,10 +259,10 @@ async def _store_cards(
         )
         old = existing.pop(card.id, None)
         if old is not None:
-            row.error = old.error if row.state in ("failed", "conflict") else None
-            row.last_job_id = old.last_job_id
-            row.planned_effective_date = old.planned_effective_date
-            if old.fingerprint == row.fingerprint and old.error == row.error:
+            values["error"] = old.error if values["state"] in ("failed", "conflict") else None
+            values["last_job_id"] = old.last_job_id
+            values["planned_effective_date"] = old.planned_effective_date
+            if old.fingerprint == values["fingerprint"] and old.error == values["error"]:
                 continue
         if line is not None and line.vendor_tag is None and card.vendors:
             # An import tags the service lines it feeds with its vendor.
@@ -271,10 +272,11 @@ async def _store_cards(
             if line_row is not None:
                 line_row.vendor_tag = line.vendor_tag
         if old is None:
-            repo.add(row)
+            new_rows.append(values)
         else:
-            repo.overwrite(old, row)
+            repo.assign(old, values)
         changed.append(card.id)
+    await repo.insert_new(CardRow, new_rows)
     for gone in existing:
         await repo.delete_where(CardRow, CardRow.card_id == gone)
         changed.append(gone)

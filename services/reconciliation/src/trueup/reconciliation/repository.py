@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -115,15 +115,14 @@ class Repository:
         assert getattr(row, "tenant_id", None) == self.tenant_id
         self.session.add(row)
 
-    def overwrite(self, loaded: M, new: M) -> None:
-        """Give a row of this session the values set on `new`, as `merge` would, without
-        its lookup and flush per row: the changes go out together at the next flush."""
+    def assign(self, loaded: M, values: Mapping[str, Any]) -> None:
+        """Give a row of this session new column values, as `merge` would, without its
+        lookup and flush per row: the changes go out together at the next flush. Only
+        values that differ are set, so unchanged columns cost no attribute events."""
         assert getattr(loaded, "tenant_id", None) == self.tenant_id
-        columns = sa.inspect(type(new)).column_attrs.keys()
-        values = sa.inspect(new).dict
-        for name in columns:
-            if name in values:
-                setattr(loaded, name, values[name])
+        for name, value in values.items():
+            if getattr(loaded, name) != value:
+                setattr(loaded, name, value)
 
     async def get(self, model: type[M], *key: str) -> M | None:
         return await self.session.get(model, (self.tenant_id, *key))
@@ -296,12 +295,13 @@ class Repository:
                 found[(vendor, vendor_account, sku)] = as_of
         return found
 
-    async def insert_usage(self, rows: list[dict[str, Any]]) -> None:
-        """Insert usage rows known to be new, as one statement's parameters (no ORM objects:
-        a month-end import holds a thousand per batch)."""
+    async def insert_new(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
+        """Insert rows known to be new, as one statement's parameters (no ORM objects: a
+        month-end import holds a thousand usage rows per batch, and a first recompute as
+        many cards)."""
         assert all(row["tenant_id"] == self.tenant_id for row in rows)
         if rows:
-            await self.session.execute(sa.insert(Usage), rows)
+            await self.session.execute(sa.insert(model), rows)
 
     async def delete_usage(
         self, accounts: Iterable[tuple[str, str]], records: Iterable[tuple[str, str, str]]
