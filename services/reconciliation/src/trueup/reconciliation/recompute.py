@@ -4,6 +4,7 @@ changed, announces them, and approves those an approval rule covers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -216,11 +217,10 @@ async def recompute_usage(
     for (key_vendor, vendor_account), records in by_key.items():
         affected |= index.replace_usage(key_vendor, vendor_account, records)
     settings = await repo.billing_settings()
-    cards = [
-        card
-        for account_id in sorted(affected)
-        for card in index.reconcile_account(account_id, today=today, now=now).cards
-    ]
+    cards: list[d.Card] = []
+    for done, account_id in enumerate(sorted(affected), 1):
+        cards.extend(index.reconcile_account(account_id, today=today, now=now).cards)
+        await _let_others_run(done)
     existing = {c.card_id: c for c in await repo.cards_of(affected)} if affected else {}
     changed = await _store_cards(repo, settings, index, cards, existing, now)
     cached.token = new_token()
@@ -229,6 +229,18 @@ async def recompute_usage(
     await _announce_cards(session, repo, changed, "usage", cause)
     await _auto_approve(session, tenant_id, cards, cause, today)
     return changed
+
+
+YIELD_EVERY = 50
+"""Accounts or cards worked through between turns given to other tasks of the replica."""
+
+
+async def _let_others_run(done: int) -> None:
+    """Give the event loop a turn every `YIELD_EVERY` steps of a long recompute: an
+    import's batch then holds the replica's CPU in slices, and a webhook handled beside
+    it (the live usage lane) waits for a slice instead of the whole batch."""
+    if done % YIELD_EVERY == 0:
+        await asyncio.sleep(0)
 
 
 async def _store_cards(
@@ -245,7 +257,8 @@ async def _store_cards(
     changed: list[str] = []
     new_rows: list[dict[str, Any]] = []
     existing = dict(existing)
-    for card in cards:
+    for done, card in enumerate(cards, 1):
+        await _let_others_run(done)
         account = index.accounts.get(card.account_id)
         line = index.service_lines.get(card.service_line_id or "")
         contract = index.contracts.get(card.contract_id or "")
