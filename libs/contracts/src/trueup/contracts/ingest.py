@@ -111,9 +111,15 @@ class ProfileView(Payload):
     name: str
     vendor: str
     header_fingerprint: str
+    header_columns: list[str] = Field(default_factory=list)
+    """The header the profile recognises, as last saved ([] for profiles saved before
+    TrueUp kept it)."""
     mapping: ImportMapping
     created_at: datetime
     updated_at: datetime
+    imports: int = 0
+    """Completed (or unchanged) imports that used the profile."""
+    last_used_at: datetime | None = None
 
 
 class ImportCountsView(Payload):
@@ -177,6 +183,9 @@ class ImportView(Payload):
     """The earlier import of the same bytes, when this one changed nothing."""
     usage: list[UsageView] = Field(default_factory=list)
     usage_total: int = 0
+    batch_id: str | None = None
+    """The usage batch the import stored (None until it completes, or if it changed
+    nothing): what removing the import's usage removes."""
 
 
 # --- queries -----------------------------------------------------------------------
@@ -258,6 +267,29 @@ class ProfileList(Payload):
     items: list[ProfileView]
 
 
+class RenameProfile(Payload):
+    """Rename a saved profile; names are unique within the tenant."""
+
+    message_type: ClassVar[str] = "query.ingest.profiles.rename.v1"
+
+    profile_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    actor: Actor
+
+
+class DeleteProfile(Payload):
+    """Delete a saved profile; imports that used it keep their mapping."""
+
+    message_type: ClassVar[str] = "query.ingest.profiles.delete.v1"
+
+    profile_id: str = Field(min_length=1, max_length=64)
+    actor: Actor
+
+
+class ProfileDeleted(Payload):
+    profile_id: str
+
+
 class WebhookSecretView(Payload):
     """A signing secret of an endpoint; the secret itself is shown only when created."""
 
@@ -329,6 +361,8 @@ SPECS: tuple[MessageSpec, ...] = (
     _query(GetImport, "import", ImportView),
     _query(ListUsage, "usage", UsagePage),
     _query(ListProfiles, "profiles", ProfileList),
+    _query(RenameProfile, "profiles.rename", ProfileView),
+    _query(DeleteProfile, "profiles.delete", ProfileDeleted),
     _query(ListWebhookEndpoints, "webhooks", WebhookEndpointList),
     _query(CreateWebhookEndpoint, "webhooks.create", WebhookSecretIssued),
     _query(RotateWebhookSecret, "webhooks.rotate", WebhookSecretIssued),

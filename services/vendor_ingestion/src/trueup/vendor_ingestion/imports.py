@@ -129,15 +129,21 @@ def _column_mapping(mapping: ImportMapping | dict[str, Any]) -> ColumnMapping:
         raise QueryFailedError(422, "Invalid mapping", reasons) from error
 
 
-def _profile_view(profile: ImportProfile) -> ProfileView:
+def profile_view(
+    profile: ImportProfile, uses: tuple[int, datetime | None] = (0, None)
+) -> ProfileView:
+    """A profile as the API shows it, with how often and when it was last used."""
     return ProfileView(
         profile_id=profile.profile_id,
         name=profile.name,
         vendor=profile.vendor,
         header_fingerprint=profile.header_fingerprint,
+        header_columns=list(profile.header_columns or []),
         mapping=ImportMapping.model_validate(profile.mapping),
         created_at=profile.created_at,
         updated_at=profile.updated_at,
+        imports=uses[0],
+        last_used_at=uses[1],
     )
 
 
@@ -187,7 +193,7 @@ def job_view(
         detection=job.detection,
         preview=job.preview,
         suggestion=job.suggestion,
-        profile=_profile_view(profile) if profile is not None else None,
+        profile=profile_view(profile) if profile is not None else None,
         mapping=ImportMapping.model_validate(job.mapping) if job.mapping else None,
         skip_invalid_rows=job.skip_invalid_rows,
         counts=ImportCountsView.model_validate(job.counts) if job.counts else None,
@@ -197,6 +203,7 @@ def job_view(
         unchanged_from=job.unchanged_from,
         usage=[usage_view(row) for row in usage],
         usage_total=usage_total,
+        batch_id=job.batch_id,
     )
 
 
@@ -370,6 +377,7 @@ async def save_profile(
             vendor=vendor,
             name=name,
             header_fingerprint=fingerprint,
+            header_columns=list(result.detection.columns),
             mapping=mapping.model_dump(mode="json"),
             created_at=now,
             updated_at=now,
@@ -377,6 +385,7 @@ async def save_profile(
         await profiles.add(profile)
     else:
         profile.header_fingerprint = fingerprint
+        profile.header_columns = list(result.detection.columns)
         profile.mapping = mapping.model_dump(mode="json")
         profile.updated_at = now
     return profile
@@ -603,6 +612,7 @@ __all__ = [
     "get_import",
     "inspect_upload",
     "job_view",
+    "profile_view",
     "run_import",
     "usage_view",
 ]

@@ -7,13 +7,17 @@ from trueup.contracts.ingest import (
     CommitImport,
     CommitOutcome,
     CreateWebhookEndpoint,
+    DeleteProfile,
     GetImport,
     ImportView,
     InspectImport,
     ListProfiles,
     ListUsage,
     ListWebhookEndpoints,
+    ProfileDeleted,
     ProfileList,
+    ProfileView,
+    RenameProfile,
     RotateWebhookSecret,
     UsagePage,
     WebhookEndpointList,
@@ -21,8 +25,8 @@ from trueup.contracts.ingest import (
 )
 from trueup.platform.broker import QueryFailedError, query_responder
 from trueup.platform.service import ServiceRuntime
-from trueup.vendor_ingestion import imports, webhooks
-from trueup.vendor_ingestion.repository import ProfileRepository, UsageRepository
+from trueup.vendor_ingestion import imports, profiles, webhooks
+from trueup.vendor_ingestion.repository import UsageRepository
 
 
 def _cursor(value: str | None) -> tuple[str, str, str] | None:
@@ -68,10 +72,17 @@ def register(
         )
 
     async def list_profiles(envelope: Envelope[ListProfiles]) -> ProfileList:
-        tenant_id = envelope.tenant_id
-        async with database.transaction(tenant_id) as session:
-            found = await ProfileRepository(session, tenant_id).all(envelope.payload.vendor)
-            return ProfileList(items=[imports._profile_view(p) for p in found])
+        return await profiles.list_profiles(database, envelope)
+
+    async def rename_profile(envelope: Envelope[RenameProfile]) -> ProfileView:
+        view = await profiles.rename_profile(database, envelope)
+        runtime.relay.notify()
+        return view
+
+    async def delete_profile(envelope: Envelope[DeleteProfile]) -> ProfileDeleted:
+        deleted = await profiles.delete_profile(database, envelope)
+        runtime.relay.notify()
+        return deleted
 
     async def list_endpoints(envelope: Envelope[ListWebhookEndpoints]) -> WebhookEndpointList:
         return await webhooks.list_endpoints(database, envelope)
@@ -111,6 +122,18 @@ def register(
         service=service,
         model=ListProfiles,
         handler=list_profiles,
+    )
+    query_responder(
+        broker,
+        service=service,
+        model=RenameProfile,
+        handler=rename_profile,
+    )
+    query_responder(
+        broker,
+        service=service,
+        model=DeleteProfile,
+        handler=delete_profile,
     )
     query_responder(
         broker,
