@@ -192,3 +192,27 @@ class TestRolesAndTenants:
         assert delete.status_code == 404
         mine = await stack.api.get("/api/v1/import-profiles", headers=stack.headers)
         assert sorted(p["name"] for p in mine.json()["items"]) == ["Ninja", "Pax8"]
+
+
+class TestImportsWithUsage:
+    async def test_imports_are_listed_newest_first_with_their_current_records(
+        self, stack: Stack, tenant_ids: tuple[str, str]
+    ) -> None:
+        first = await stack.import_file("first.csv", LICENCES, LICENCE_MAPPING)
+        # Acme's usage is replaced by the newer file: the first keeps only Contoso's row.
+        second = await stack.import_file(
+            "second.csv", b"Customer,SKU,Qty\nAcme,M365-BP,30\n", LICENCE_MAPPING
+        )
+        failed = await stack.upload("empty.csv", b"Customer,SKU,Qty\n", vendor="pax8")
+        listed = await stack.api.get("/api/v1/imports", headers=stack.headers)
+        assert listed.status_code == 200, listed.text
+        items = listed.json()["items"]
+        assert [(i["import_id"], i["records"]) for i in items] == [
+            (second["import_id"], 1),
+            (first["import_id"], 1),
+        ]
+        assert items[0]["file_name"] == "second.csv"
+        assert failed.json()["import_id"] not in {i["import_id"] for i in items}
+        other = await _key(stack, tenant_ids[1], Role.VIEWER)
+        foreign = await stack.api.get("/api/v1/imports", headers=other)
+        assert foreign.json()["items"] == []

@@ -239,6 +239,31 @@ class GetImport(Payload):
     usage_limit: int = Field(default=1000, ge=0, le=10000)
 
 
+class ListImports(Payload):
+    """The tenant's latest imports that stored usage, newest first."""
+
+    message_type: ClassVar[str] = "query.ingest.imports.v1"
+
+    vendor: str | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class ImportSummary(Payload):
+    """An import that stored usage, and how many of its usage records are still current."""
+
+    import_id: str
+    file_name: str
+    vendor: str
+    status: ImportState
+    created_at: datetime
+    records: int
+    """Usage rows of the import no later file replaced (what removing it would remove)."""
+
+
+class ImportList(Payload):
+    items: list[ImportSummary]
+
+
 class ListUsage(Payload):
     """Current usage per vendor, vendor account and SKU, one page at a time."""
 
@@ -359,6 +384,7 @@ SPECS: tuple[MessageSpec, ...] = (
     _query(InspectImport, "inspect", ImportView),
     _query(CommitImport, "commit", CommitOutcome),
     _query(GetImport, "import", ImportView),
+    _query(ListImports, "imports", ImportList),
     _query(ListUsage, "usage", UsagePage),
     _query(ListProfiles, "profiles", ProfileList),
     _query(RenameProfile, "profiles.rename", ProfileView),

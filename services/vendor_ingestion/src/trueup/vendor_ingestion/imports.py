@@ -30,9 +30,12 @@ from trueup.contracts.ingest import (
     CommitOutcome,
     GetImport,
     ImportCountsView,
+    ImportList,
     ImportMapping,
+    ImportSummary,
     ImportView,
     InspectImport,
+    ListImports,
     ProfileView,
     RowErrorView,
     UsageView,
@@ -585,6 +588,26 @@ async def _finish_in(
     await enqueue(session, subject_for(ImportFinished, tenant_id), caused_by(envelope, finished))
 
 
+async def list_imports(context: ImportContext, envelope: Envelope[ListImports]) -> ImportList:
+    """The latest imports that stored usage, with how much of it is still current."""
+    tenant_id, query = envelope.tenant_id, envelope.payload
+    async with context.database.transaction(tenant_id, readonly=True) as session:
+        found = await ImportRepository(session, tenant_id).with_usage(query.vendor, query.limit)
+    return ImportList(
+        items=[
+            ImportSummary(
+                import_id=job.import_id,
+                file_name=job.file_name,
+                vendor=job.vendor or "",
+                status=job.status,  # type: ignore[arg-type]
+                created_at=job.created_at,
+                records=rows,
+            )
+            for job, rows in found
+        ]
+    )
+
+
 async def get_import(context: ImportContext, envelope: Envelope[GetImport]) -> ImportView:
     """One import of the caller's tenant (404 for any other tenant's id)."""
     tenant_id, query = envelope.tenant_id, envelope.payload
@@ -612,6 +635,7 @@ __all__ = [
     "get_import",
     "inspect_upload",
     "job_view",
+    "list_imports",
     "profile_view",
     "run_import",
     "usage_view",

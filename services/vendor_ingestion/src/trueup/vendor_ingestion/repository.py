@@ -213,6 +213,24 @@ class ImportRepository:
         )
         return job
 
+    async def with_usage(self, vendor: str | None, limit: int) -> list[tuple[ImportJob, int]]:
+        """The latest imports that stored a usage batch, each with its current row count."""
+        current = (
+            sa.select(RawUsage.batch_id, sa.func.count().label("rows"))
+            .where(RawUsage.tenant_id == self.tenant_id)
+            .group_by(RawUsage.batch_id)
+            .subquery()
+        )
+        query = (
+            sa.select(ImportJob, sa.func.coalesce(current.c.rows, 0))
+            .outerjoin(current, current.c.batch_id == ImportJob.batch_id)
+            .where(ImportJob.tenant_id == self.tenant_id, ImportJob.batch_id.is_not(None))
+        )
+        if vendor:
+            query = query.where(ImportJob.vendor == vendor)
+        query = query.order_by(ImportJob.created_at.desc(), ImportJob.import_id).limit(limit)
+        return [(job, int(rows)) for job, rows in (await self.session.execute(query)).all()]
+
     async def set_progress(self, import_id: str, percent: int, updated_at: datetime) -> None:
         await self.session.execute(
             sa.update(ImportJob)

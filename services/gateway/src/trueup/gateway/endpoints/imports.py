@@ -25,9 +25,11 @@ from trueup.contracts.ingest import (
     CommitOutcome,
     DeleteProfile,
     GetImport,
+    ImportList,
     ImportMapping,
     ImportView,
     InspectImport,
+    ListImports,
     ListProfiles,
     ProfileDeleted,
     ProfileList,
@@ -225,6 +227,18 @@ async def commit(
             errors=[error.model_dump(mode="json") for error in outcome.errors],
         )
     return JSONResponse(outcome.job.model_dump(mode="json"), status_code=202)
+
+
+@router.get("/imports", response_model=ImportList, summary="Imports that stored usage")
+async def list_imports(
+    request: Request,
+    principal: Viewer,
+    vendor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ImportList:
+    """The latest imports that stored usage, newest first, each with how many of its usage
+    records are still current (a later file of the vendor replaces them)."""
+    return await ask(request, principal, ListImports(vendor=vendor, limit=limit), ImportList)
 
 
 @router.get("/imports/{import_id}", response_model=ImportView, summary="An import's progress")

@@ -9,8 +9,10 @@ from trueup.contracts.ingest import (
     CreateWebhookEndpoint,
     DeleteProfile,
     GetImport,
+    ImportList,
     ImportView,
     InspectImport,
+    ListImports,
     ListProfiles,
     ListUsage,
     ListWebhookEndpoints,
@@ -51,6 +53,9 @@ def register(
 
     async def get_import(envelope: Envelope[GetImport]) -> ImportView:
         return await imports.get_import(context, envelope)
+
+    async def list_imports(envelope: Envelope[ListImports]) -> ImportList:
+        return await imports.list_imports(context, envelope)
 
     async def list_usage(envelope: Envelope[ListUsage]) -> UsagePage:
         tenant_id, query = envelope.tenant_id, envelope.payload
@@ -110,6 +115,12 @@ def register(
         service=service,
         model=GetImport,
         handler=get_import,
+    )
+    query_responder(
+        broker,
+        service=service,
+        model=ListImports,
+        handler=list_imports,
     )
     query_responder(
         broker,
