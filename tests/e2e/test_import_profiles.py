@@ -80,7 +80,7 @@ class TestImportProfiles:
         # Reached from the Import page.
         page.get_by_role("link", name="Import", exact=True).click()
         page.get_by_role("link", name="Import profiles").click()
-        page.get_by_role("heading", name="Import profiles").wait_for()
+        page.get_by_role("heading", name="Import profiles", exact=True).wait_for()
         table = page.get_by_test_id("import-profiles")
         row = table.get_by_role("row").filter(has_text=name)
         row.wait_for()

@@ -34,6 +34,7 @@ export function RemoveUsageDialog({ vendors, initialVendor, onClose }: { vendors
     queryKey: ["imports-with-usage"],
     queryFn: ({ signal }) => api.get<{ items: ImportSummary[] }>(`/api/v1/imports${qs({ limit: 100 })}`, signal),
     retry: false,
+    staleTime: 0,
   });
   const withUsage = (imports.data?.items ?? []).filter((item) => item.records > 0);
   const chosenImport = importId || withUsage[0]?.import_id || "";

@@ -23,6 +23,8 @@ export default function ImportProfilesPage({ me }: { me: Me }) {
     queryKey: PROFILES_KEY,
     queryFn: ({ signal }) => api.get<{ items: ImportProfile[] }>("/api/v1/import-profiles", signal),
     retry: false,
+    // Imports save profiles elsewhere (the wizard, the API): read them afresh on each visit.
+    staleTime: 0,
   });
   const [renaming, setRenaming] = useState<ImportProfile | null>(null);
   const [deleting, setDeleting] = useState<ImportProfile | null>(null);
@@ -34,7 +36,7 @@ export default function ImportProfilesPage({ me }: { me: Me }) {
     <div className="page">
       <PageHeader
         title="Import profiles"
-        subtitle="Saved column mappings. A file whose header matches a profile's is imported with its mapping, without asking again."
+        subtitle="Saved column mappings: a file with a profile's header is imported with its mapping."
         actions={
           <>
             <a className="btn btn-ghost" href="/import" onClick={goTo("/import")}>
