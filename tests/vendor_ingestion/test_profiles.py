@@ -216,3 +216,36 @@ class TestImportsWithUsage:
         other = await _key(stack, tenant_ids[1], Role.VIEWER)
         foreign = await stack.api.get("/api/v1/imports", headers=other)
         assert foreign.json()["items"] == []
+
+
+class TestRemovalRequests:
+    async def test_a_removal_names_one_source_and_a_real_run_its_confirmed_count(
+        self, stack: Stack
+    ) -> None:
+        for body in (
+            {"dry_run": True},
+            {"vendor": "pax8", "import_id": "x", "dry_run": True},
+            {"vendor": "pax8", "dry_run": False},
+        ):
+            response = await stack.api.post(
+                "/api/v1/usage/removals", json=body, headers=stack.headers
+            )
+            assert response.status_code == 422, (body, response.text)
+
+    async def test_an_import_that_stored_nothing_of_its_own_is_a_409(self, stack: Stack) -> None:
+        await stack.import_file("a.csv", LICENCES, LICENCE_MAPPING)
+        again = await stack.import_file("a-again.csv", LICENCES, LICENCE_MAPPING)
+        assert again["status"] == "unchanged"
+        response = await stack.api.post(
+            "/api/v1/usage/removals",
+            json={"import_id": again["import_id"], "dry_run": True},
+            headers=stack.headers,
+        )
+        assert response.status_code == 409, response.text
+        assert "unchanged" in response.json()["detail"]
+        missing = await stack.api.post(
+            "/api/v1/usage/removals",
+            json={"import_id": "no-such-import", "dry_run": True},
+            headers=stack.headers,
+        )
+        assert missing.status_code == 404
