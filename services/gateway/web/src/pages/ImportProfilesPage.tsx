@@ -111,7 +111,7 @@ export default function ImportProfilesPage({ me }: { me: Me }) {
                     {profile.last_used_at ? ago(profile.last_used_at) : <span className="muted">Never</span>}
                   </td>
                   {canChange && (
-                    <td className="nowrap row-actions">
+                    <td className="nowrap">
                       <button type="button" className="btn btn-small" onClick={() => setRenaming(profile)} aria-label={`Rename ${profile.name}`}>
                         Rename
                       </button>{" "}
