@@ -138,7 +138,7 @@ async def stack(
         async with gateway_runtime.database.transaction() as session:
             await ensure_tenant(session, other, "Other MSP")
             _row, other_key = await create_api_key(session, other, "k", Role.ADMIN)
-            _row, viewer_key = await create_api_key(session, tenant, "viewer", Role.VIEWER)
+            _row, viewer_key = await create_api_key(session, tenant, "stack viewer", Role.VIEWER)
         saved = await ask(
             psa_runtime.broker,
             m.subject_for(m.SavePsaConnection, tenant),
