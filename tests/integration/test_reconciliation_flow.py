@@ -61,6 +61,8 @@ class Stack:
     nats_url: str
     broker: Any
     other_key: str
+    viewer_key: str = ""
+    """A viewer's key of `tenant` (read-only)."""
 
     def headers(self, key: str = API_KEY) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
@@ -136,6 +138,7 @@ async def stack(
         async with gateway_runtime.database.transaction() as session:
             await ensure_tenant(session, other, "Other MSP")
             _row, other_key = await create_api_key(session, other, "k", Role.ADMIN)
+            _row, viewer_key = await create_api_key(session, tenant, "stack viewer", Role.VIEWER)
         saved = await ask(
             psa_runtime.broker,
             m.subject_for(m.SavePsaConnection, tenant),
@@ -158,7 +161,7 @@ async def stack(
             timeout=10,
         )
         assert saved.error is None
-        yield Stack(tenant, client, nats_url, psa_runtime.broker, other_key)
+        yield Stack(tenant, client, nats_url, psa_runtime.broker, other_key, viewer_key)
 
 
 def _billed_line(store: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

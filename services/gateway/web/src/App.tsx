@@ -12,6 +12,7 @@ import type { Me, Metrics, Unmapped } from "./types";
 // The less-used screens load on demand, so the first paint (cards) stays small.
 const ListPage = lazy(() => import("./pages/ListPage"));
 const ImportPage = lazy(() => import("./pages/ImportPage"));
+const ImportProfilesPage = lazy(() => import("./pages/ImportProfilesPage"));
 const MappingPage = lazy(() => import("./pages/MappingPage"));
 const ActivityPage = lazy(() => import("./pages/ActivityPage"));
 const SettingsPage = lazy(() => import("./pages/SettingsPage"));
@@ -133,6 +134,7 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
 
   let page: ReactNode;
   if (path.startsWith("/list")) page = <ListPage userKey={`${me.tenant_id}:${me.name}`} />;
+  else if (path.startsWith("/import/profiles")) page = <ImportProfilesPage me={me} />;
   else if (path.startsWith("/import")) page = <ImportPage />;
   else if (path.startsWith("/mapping")) page = <MappingPage />;
   else if (path.startsWith("/activity")) page = <ActivityPage />;

@@ -473,3 +473,39 @@ export interface WebhookSecretIssued {
   endpoint: WebhookEndpoint;
   secret: string;
 }
+
+/** A saved import profile: a vendor's mapping, recognised by the header of its files. */
+export interface ImportProfile {
+  profile_id: string;
+  name: string;
+  vendor: string;
+  header_fingerprint: string;
+  header_columns: string[];
+  mapping: ColumnMapping;
+  imports: number;
+  last_used_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** An import that stored usage; `records` is how much of it is still current. */
+export interface ImportSummary {
+  import_id: string;
+  file_name: string;
+  vendor: string;
+  status: string;
+  created_at: string;
+  records: number;
+}
+
+/** What a usage removal removes (a dry run) or removed. */
+export interface UsageRemoval {
+  dry_run: boolean;
+  vendor: string;
+  import_id: string | null;
+  label: string;
+  records: number;
+  vendor_accounts: number;
+  cards: number;
+  removal_id: string | null;
+}

@@ -111,9 +111,15 @@ class ProfileView(Payload):
     name: str
     vendor: str
     header_fingerprint: str
+    header_columns: list[str] = Field(default_factory=list)
+    """The header the profile recognises, as last saved ([] for profiles saved before
+    TrueUp kept it)."""
     mapping: ImportMapping
     created_at: datetime
     updated_at: datetime
+    imports: int = 0
+    """Completed (or unchanged) imports that used the profile."""
+    last_used_at: datetime | None = None
 
 
 class ImportCountsView(Payload):
@@ -177,6 +183,9 @@ class ImportView(Payload):
     """The earlier import of the same bytes, when this one changed nothing."""
     usage: list[UsageView] = Field(default_factory=list)
     usage_total: int = 0
+    batch_id: str | None = None
+    """The usage batch the import stored (None until it completes, or if it changed
+    nothing): what removing the import's usage removes."""
 
 
 # --- queries -----------------------------------------------------------------------
@@ -230,6 +239,31 @@ class GetImport(Payload):
     usage_limit: int = Field(default=1000, ge=0, le=10000)
 
 
+class ListImports(Payload):
+    """The tenant's latest imports that stored usage, newest first."""
+
+    message_type: ClassVar[str] = "query.ingest.imports.v1"
+
+    vendor: str | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class ImportSummary(Payload):
+    """An import that stored usage, and how many of its usage records are still current."""
+
+    import_id: str
+    file_name: str
+    vendor: str
+    status: ImportState
+    created_at: datetime
+    records: int
+    """Usage rows of the import no later file replaced (what removing it would remove)."""
+
+
+class ImportList(Payload):
+    items: list[ImportSummary]
+
+
 class ListUsage(Payload):
     """Current usage per vendor, vendor account and SKU, one page at a time."""
 
@@ -256,6 +290,29 @@ class ListProfiles(Payload):
 
 class ProfileList(Payload):
     items: list[ProfileView]
+
+
+class RenameProfile(Payload):
+    """Rename a saved profile; names are unique within the tenant."""
+
+    message_type: ClassVar[str] = "query.ingest.profiles.rename.v1"
+
+    profile_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    actor: Actor
+
+
+class DeleteProfile(Payload):
+    """Delete a saved profile; imports that used it keep their mapping."""
+
+    message_type: ClassVar[str] = "query.ingest.profiles.delete.v1"
+
+    profile_id: str = Field(min_length=1, max_length=64)
+    actor: Actor
+
+
+class ProfileDeleted(Payload):
+    profile_id: str
 
 
 class WebhookSecretView(Payload):
@@ -327,8 +384,11 @@ SPECS: tuple[MessageSpec, ...] = (
     _query(InspectImport, "inspect", ImportView),
     _query(CommitImport, "commit", CommitOutcome),
     _query(GetImport, "import", ImportView),
+    _query(ListImports, "imports", ImportList),
     _query(ListUsage, "usage", UsagePage),
     _query(ListProfiles, "profiles", ProfileList),
+    _query(RenameProfile, "profiles.rename", ProfileView),
+    _query(DeleteProfile, "profiles.delete", ProfileDeleted),
     _query(ListWebhookEndpoints, "webhooks", WebhookEndpointList),
     _query(CreateWebhookEndpoint, "webhooks.create", WebhookSecretIssued),
     _query(RotateWebhookSecret, "webhooks.rotate", WebhookSecretIssued),

@@ -241,6 +241,30 @@ class ActionRecorded(Payload):
     """The dated (prorated) steps of an approve or add, as sent to writeback."""
 
 
+class UsageRemoved(Payload):
+    """A person removed a vendor's usage, or one import's (a test file, a wrong vendor).
+
+    Reconciliation deleted the stored usage and recomputed the cards it fed; vendor
+    ingestion drops its raw rows and forgets the batches' keys, so the same file can be
+    imported again.
+    """
+
+    message_type: ClassVar[str] = "recon.usage.removed.v1"
+
+    removal_id: str
+    vendor: str
+    batch_id: str | None = None
+    """The import's usage batch; None when all of the vendor's usage was removed."""
+    import_id: str | None = None
+    label: str = ""
+    """What was removed as a person knows it: the import's file name, or ""."""
+    records: int = Field(ge=0)
+    vendor_accounts: int = Field(ge=0)
+    cards: int = Field(ge=0)
+    """Cards the removed usage fed, recomputed without it."""
+    actor: Actor
+
+
 class WritebackOutcome(Payload):
     """Fields shared by the three writeback outcomes."""
 
@@ -594,6 +618,13 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         "event",
         "reconciliation",
         ("audit",),
+    ),
+    MessageSpec(
+        UsageRemoved,
+        subjects.event("recon", T, "usage.removed"),
+        "event",
+        "reconciliation",
+        ("vendor_ingestion", "audit"),
     ),
     MessageSpec(
         WritebackApplied,

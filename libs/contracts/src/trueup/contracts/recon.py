@@ -525,6 +525,41 @@ class TenantMetrics(Payload):
     """Monthly change of the pending cards, one row per currency."""
 
 
+class RemoveUsage(Payload):
+    """Remove a vendor's stored usage, or one usage batch of it (an import's), and
+    recompute the cards it fed.
+
+    A dry run only counts. A real run must name the record count it was shown
+    (`expected_records`): if the usage changed since, it is refused (409), so a stale
+    preview never removes more than a person confirmed.
+    """
+
+    message_type: ClassVar[str] = "query.recon.usage.remove.v1"
+
+    vendor: str = Field(min_length=1, max_length=200)
+    batch_id: str | None = Field(default=None, min_length=1, max_length=64)
+    import_id: str | None = Field(default=None, max_length=64)
+    label: str = Field(default="", max_length=500)
+    dry_run: bool = True
+    expected_records: int | None = Field(default=None, ge=0)
+    actor: Actor
+
+
+class UsageRemoval(Payload):
+    """What a removal removes (a dry run) or removed."""
+
+    dry_run: bool
+    vendor: str
+    batch_id: str | None = None
+    import_id: str | None = None
+    label: str = ""
+    records: int
+    vendor_accounts: int
+    cards: int
+    """Cards fed by the usage: recomputed without it."""
+    removal_id: str | None = None
+
+
 def _q(name: str) -> str:
     return subjects.query("recon", subjects.ANY_TENANT, name)
 
@@ -547,6 +582,7 @@ _QUERIES: tuple[tuple[type[Payload], str, type[Payload]], ...] = (
     (GetSettings, "settings", BillingSettings),
     (SaveSettings, "settings.save", BillingSettings),
     (GetMetrics, "metrics", TenantMetrics),
+    (RemoveUsage, "usage.remove", UsageRemoval),
 )
 
 SPECS: tuple[MessageSpec, ...] = tuple(

@@ -35,6 +35,7 @@ class ActionType(StrEnum):
     PSA_SYNC = "psa_sync"
     SETTINGS = "settings"
     SECURITY = "security"
+    USAGE_REMOVAL = "usage_removal"
 
 
 class Outcome(StrEnum):

@@ -38,6 +38,7 @@ from trueup.contracts.messages import (
     PsaSyncCompleted,
     SetActivityRetention,
     SettingsChanged,
+    UsageRemoved,
     WritebackApplied,
     WritebackConflict,
     WritebackFailed,
@@ -59,6 +60,7 @@ RECORDED_EVENTS: tuple[type[Payload], ...] = (
     PsaSyncCompleted,
     SettingsChanged,
     LoginLocked,
+    UsageRemoved,
 )
 """The domain events that become activity entries, one entry per event."""
 
@@ -96,7 +98,11 @@ def plain(value: Decimal | None) -> Decimal | None:
 # A vendor named by a person (a CSV import profile) is shown as they named it.
 VENDOR_NAMES = {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}
 PSA_NAMES = {"connectwise": "ConnectWise", "autotask": "Autotask", "halo": "HaloPSA"}
-SETTINGS_SECTIONS = {"billing": "Billing settings", RETENTION_SECTION: "Activity log"}
+SETTINGS_SECTIONS = {
+    "billing": "Billing settings",
+    RETENTION_SECTION: "Activity log",
+    "import_profiles": "Import profiles",
+}
 
 
 def vendor_name(vendor: str) -> str:
@@ -359,6 +365,29 @@ def _section_name(section: str) -> str:
     return SETTINGS_SECTIONS.get(section, section.replace("_", " ").capitalize())
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _removal_columns(event: UsageRemoved) -> dict[str, Any]:
+    vendor = vendor_name(event.vendor)
+    what = (
+        f"usage of import {event.label or event.import_id or event.batch_id} ({vendor})"
+        if event.batch_id
+        else f"all {vendor} usage"
+    )
+    return {
+        **_actor_columns(event.actor),
+        "action_type": ActionType.USAGE_REMOVAL.value,
+        "outcome": Outcome.APPLIED.value,
+        "summary": (
+            f"Removed {what}: {_plural(event.records, 'record')}, "
+            f"{_plural(event.vendor_accounts, 'vendor account')}, "
+            f"{_plural(event.cards, 'card')} recomputed"
+        ),
+    }
+
+
 def _login_locked_columns(event: LoginLocked) -> dict[str, Any]:
     why = " and ".join(
         {"account": "this account", "address": "this address"}[scope] for scope in event.scopes
@@ -391,6 +420,8 @@ def _columns_for(payload: Payload, action: Entry | None) -> dict[str, Any]:
         return _settings_columns(payload)
     if isinstance(payload, LoginLocked):
         return _login_locked_columns(payload)
+    if isinstance(payload, UsageRemoved):
+        return _removal_columns(payload)
     raise TypeError(f"audit does not record {type(payload).__name__}")
 
 

@@ -116,11 +116,24 @@ export default function ImportPage() {
         title="Import vendor usage"
         subtitle="Drop a vendor's usage or billing export. TrueUp detects its format, you check the columns, and the cards update."
         actions={
-          step > 0 && step < 4 ? (
-            <button type="button" className="btn btn-ghost" onClick={reset}>
-              Start over
-            </button>
-          ) : undefined
+          <>
+            {step > 0 && step < 4 && (
+              <button type="button" className="btn btn-ghost" onClick={reset}>
+                Start over
+              </button>
+            )}
+            <a
+              className="btn"
+              href="/import/profiles"
+              onClick={(event) => {
+                if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+                event.preventDefault();
+                navigate("/import/profiles");
+              }}
+            >
+              Import profiles
+            </a>
+          </>
         }
       />
       <ol className="stepper" aria-label="Import steps">

@@ -317,9 +317,34 @@ class Repository:
                 Usage, sa.tuple_(Usage.vendor, Usage.vendor_account_id, Usage.sku).in_(triples)
             )
 
+    def _usage_of_source(self, vendor: str, batch_id: str | None) -> list[Any]:
+        where = [Usage.tenant_id == self.tenant_id, Usage.vendor == vendor]
+        if batch_id is not None:
+            where.append(Usage.batch_id == batch_id)
+        return where
+
+    async def usage_keys_of_source(
+        self, vendor: str, batch_id: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(vendor account, SKU) of the vendor's stored usage, or of one batch of it."""
+        query = sa.select(Usage.vendor_account_id, Usage.sku).where(
+            *self._usage_of_source(vendor, batch_id)
+        )
+        return [(account, sku) for account, sku in await self.session.execute(query)]
+
+    async def delete_usage_of_source(self, vendor: str, batch_id: str | None = None) -> int:
+        """Delete the vendor's stored usage, or one batch of it; how many rows."""
+        result = await self.session.execute(
+            sa.delete(Usage).where(*self._usage_of_source(vendor, batch_id))
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def cards_of(self, account_ids: Iterable[str]) -> Sequence[CardRow]:
         """Every card of these accounts."""
-        query = sa.select(CardRow).where(
-            CardRow.tenant_id == self.tenant_id, CardRow.account_id.in_(sorted(set(account_ids)))
-        )
-        return (await self.session.scalars(query)).all()
+        found: list[CardRow] = []
+        for chunk in _chunks(sorted(set(account_ids))):
+            query = sa.select(CardRow).where(
+                CardRow.tenant_id == self.tenant_id, CardRow.account_id.in_(chunk)
+            )
+            found.extend((await self.session.scalars(query)).all())
+        return found

@@ -30,9 +30,12 @@ from trueup.contracts.ingest import (
     CommitOutcome,
     GetImport,
     ImportCountsView,
+    ImportList,
     ImportMapping,
+    ImportSummary,
     ImportView,
     InspectImport,
+    ListImports,
     ProfileView,
     RowErrorView,
     UsageView,
@@ -129,15 +132,21 @@ def _column_mapping(mapping: ImportMapping | dict[str, Any]) -> ColumnMapping:
         raise QueryFailedError(422, "Invalid mapping", reasons) from error
 
 
-def _profile_view(profile: ImportProfile) -> ProfileView:
+def profile_view(
+    profile: ImportProfile, uses: tuple[int, datetime | None] = (0, None)
+) -> ProfileView:
+    """A profile as the API shows it, with how often and when it was last used."""
     return ProfileView(
         profile_id=profile.profile_id,
         name=profile.name,
         vendor=profile.vendor,
         header_fingerprint=profile.header_fingerprint,
+        header_columns=list(profile.header_columns or []),
         mapping=ImportMapping.model_validate(profile.mapping),
         created_at=profile.created_at,
         updated_at=profile.updated_at,
+        imports=uses[0],
+        last_used_at=uses[1],
     )
 
 
@@ -187,7 +196,7 @@ def job_view(
         detection=job.detection,
         preview=job.preview,
         suggestion=job.suggestion,
-        profile=_profile_view(profile) if profile is not None else None,
+        profile=profile_view(profile) if profile is not None else None,
         mapping=ImportMapping.model_validate(job.mapping) if job.mapping else None,
         skip_invalid_rows=job.skip_invalid_rows,
         counts=ImportCountsView.model_validate(job.counts) if job.counts else None,
@@ -197,6 +206,7 @@ def job_view(
         unchanged_from=job.unchanged_from,
         usage=[usage_view(row) for row in usage],
         usage_total=usage_total,
+        batch_id=job.batch_id,
     )
 
 
@@ -370,6 +380,7 @@ async def save_profile(
             vendor=vendor,
             name=name,
             header_fingerprint=fingerprint,
+            header_columns=list(result.detection.columns),
             mapping=mapping.model_dump(mode="json"),
             created_at=now,
             updated_at=now,
@@ -377,6 +388,7 @@ async def save_profile(
         await profiles.add(profile)
     else:
         profile.header_fingerprint = fingerprint
+        profile.header_columns = list(result.detection.columns)
         profile.mapping = mapping.model_dump(mode="json")
         profile.updated_at = now
     return profile
@@ -576,6 +588,26 @@ async def _finish_in(
     await enqueue(session, subject_for(ImportFinished, tenant_id), caused_by(envelope, finished))
 
 
+async def list_imports(context: ImportContext, envelope: Envelope[ListImports]) -> ImportList:
+    """The latest imports that stored usage, with how much of it is still current."""
+    tenant_id, query = envelope.tenant_id, envelope.payload
+    async with context.database.transaction(tenant_id, readonly=True) as session:
+        found = await ImportRepository(session, tenant_id).with_usage(query.vendor, query.limit)
+    return ImportList(
+        items=[
+            ImportSummary(
+                import_id=job.import_id,
+                file_name=job.file_name,
+                vendor=job.vendor or "",
+                status=job.status,  # type: ignore[arg-type]
+                created_at=job.created_at,
+                records=rows,
+            )
+            for job, rows in found
+        ]
+    )
+
+
 async def get_import(context: ImportContext, envelope: Envelope[GetImport]) -> ImportView:
     """One import of the caller's tenant (404 for any other tenant's id)."""
     tenant_id, query = envelope.tenant_id, envelope.payload
@@ -603,6 +635,8 @@ __all__ = [
     "get_import",
     "inspect_upload",
     "job_view",
+    "list_imports",
+    "profile_view",
     "run_import",
     "usage_view",
 ]

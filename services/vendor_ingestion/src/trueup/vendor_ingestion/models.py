@@ -65,6 +65,8 @@ class ImportJob(Base):
     """One uploaded file: what was detected, how it was committed, how the import went."""
 
     __tablename__ = "import_jobs"
+    # The profiles screen counts each profile's imports.
+    __table_args__ = (sa.Index("ix_import_jobs_profile", "tenant_id", "profile_id"),)
 
     tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     import_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
@@ -104,6 +106,9 @@ class ImportProfile(Base):
     vendor: Mapped[str] = mapped_column(sa.String(100))
     name: Mapped[str] = mapped_column(sa.String(200))
     header_fingerprint: Mapped[str] = mapped_column(sa.String(64), index=True)
+    header_columns: Mapped[list[str]] = mapped_column(
+        sa.JSON, default=list, server_default=sa.text("'[]'")
+    )
     mapping: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trueup.platform.types import UtcDateTime
 from trueup.vendor_ingestion.models import (
     Connector,
     ConnectorSchedule,
@@ -157,6 +158,25 @@ class UsageRepository:
         )
         return int(count or 0)
 
+    async def remove_usage(self, vendor: str, batch_id: str | None = None) -> int:
+        """Delete the vendor's raw usage (only that of one batch, if given); how many rows."""
+        query = sa.delete(RawUsage).where(
+            RawUsage.tenant_id == self.tenant_id, RawUsage.vendor == vendor
+        )
+        if batch_id is not None:
+            query = query.where(RawUsage.batch_id == batch_id)
+        result = await self.session.execute(query)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def forget_batches(self, vendor: str, batch_id: str | None = None) -> None:
+        """Forget the idempotency keys of the vendor's batches (or of one batch)."""
+        query = sa.delete(UsageBatch).where(
+            UsageBatch.tenant_id == self.tenant_id, UsageBatch.vendor == vendor
+        )
+        if batch_id is not None:
+            query = query.where(UsageBatch.batch_id == batch_id)
+        await self.session.execute(query)
+
     async def purge_batches_before(self, cutoff: datetime) -> int:
         result = await self.session.execute(
             sa.delete(UsageBatch).where(
@@ -192,6 +212,24 @@ class ImportRepository:
             )
         )
         return job
+
+    async def with_usage(self, vendor: str | None, limit: int) -> list[tuple[ImportJob, int]]:
+        """The latest imports that stored a usage batch, each with its current row count."""
+        current = (
+            sa.select(RawUsage.batch_id, sa.func.count().label("rows"))
+            .where(RawUsage.tenant_id == self.tenant_id)
+            .group_by(RawUsage.batch_id)
+            .subquery()
+        )
+        query = (
+            sa.select(ImportJob, sa.func.coalesce(current.c.rows, 0))
+            .outerjoin(current, current.c.batch_id == ImportJob.batch_id)
+            .where(ImportJob.tenant_id == self.tenant_id, ImportJob.batch_id.is_not(None))
+        )
+        if vendor:
+            query = query.where(ImportJob.vendor == vendor)
+        query = query.order_by(ImportJob.created_at.desc(), ImportJob.import_id).limit(limit)
+        return [(job, int(rows)) for job, rows in (await self.session.execute(query)).all()]
 
     async def set_progress(self, import_id: str, percent: int, updated_at: datetime) -> None:
         await self.session.execute(
@@ -242,10 +280,43 @@ class ProfileRepository:
         )
         return profile
 
+    async def named(self, name: str) -> Sequence[ImportProfile]:
+        """The tenant's profiles of this name, whatever their vendor."""
+        return (
+            await self.session.scalars(
+                sa.select(ImportProfile).where(
+                    ImportProfile.tenant_id == self.tenant_id, ImportProfile.name == name
+                )
+            )
+        ).all()
+
     async def add(self, profile: ImportProfile) -> None:
         assert profile.tenant_id == self.tenant_id
         self.session.add(profile)
         await self.session.flush()
+
+    async def delete(self, profile: ImportProfile) -> None:
+        assert profile.tenant_id == self.tenant_id
+        await self.session.delete(profile)
+        await self.session.flush()
+
+    async def use_counts(self) -> dict[str, tuple[int, datetime]]:
+        """Per profile id: how many imports completed with it (or changed nothing), and
+        when the last of them was made."""
+        result = await self.session.execute(
+            sa.select(
+                ImportJob.profile_id,
+                sa.func.count(),
+                sa.func.max(ImportJob.created_at, type_=UtcDateTime()),
+            )
+            .where(
+                ImportJob.tenant_id == self.tenant_id,
+                ImportJob.profile_id.is_not(None),
+                ImportJob.status.in_(("completed", "unchanged")),
+            )
+            .group_by(ImportJob.profile_id)
+        )
+        return {str(profile_id): (int(count), last) for profile_id, count, last in result.all()}
 
     async def all(self, vendor: str | None = None) -> Sequence[ImportProfile]:
         query = sa.select(ImportProfile).where(ImportProfile.tenant_id == self.tenant_id)

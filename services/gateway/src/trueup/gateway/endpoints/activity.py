@@ -91,7 +91,7 @@ def activity_filters(
         str | None,
         Query(
             description="approve, add, dismiss, restore, writeback, import, mapping, psa_sync, "
-            "settings, security"
+            "settings, security, usage_removal"
         ),
     ] = None,
     outcome: Annotated[

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from nats.js.api import ObjectStoreConfig, StorageType
@@ -23,15 +23,21 @@ from trueup.contracts.ingest import (
     IMPORTS_TTL_SECONDS,
     CommitImport,
     CommitOutcome,
+    DeleteProfile,
     GetImport,
+    ImportList,
     ImportMapping,
     ImportView,
     InspectImport,
+    ListImports,
     ListProfiles,
+    ProfileDeleted,
     ProfileList,
+    ProfileView,
+    RenameProfile,
 )
 from trueup.gateway.endpoints.common import ask
-from trueup.gateway.identity.dependencies import Billing, Viewer
+from trueup.gateway.identity.dependencies import Admin, Billing, Viewer
 from trueup.gateway.problems import PROBLEM_JSON, ProblemError
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
@@ -223,6 +229,18 @@ async def commit(
     return JSONResponse(outcome.job.model_dump(mode="json"), status_code=202)
 
 
+@router.get("/imports", response_model=ImportList, summary="Imports that stored usage")
+async def list_imports(
+    request: Request,
+    principal: Viewer,
+    vendor: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ImportList:
+    """The latest imports that stored usage, newest first, each with how many of its usage
+    records are still current (a later file of the vendor replaces them)."""
+    return await ask(request, principal, ListImports(vendor=vendor, limit=limit), ImportList)
+
+
 @router.get("/imports/{import_id}", response_model=ImportView, summary="An import's progress")
 async def get_import(
     request: Request,
@@ -245,13 +263,57 @@ async def list_profiles(
     principal: Viewer,
     vendor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ProfileList:
-    """Each vendor's saved mappings and the header fingerprint that recognises its files."""
+    """Each vendor's saved mappings, the header that recognises its files, and how many
+    imports used each (and when last)."""
     return await ask(
         request,
         principal,
         ListProfiles(vendor=vendor),
         ProfileList,
     )
+
+
+class ProfileChange(BaseModel):
+    """A profile's new name (unique within the tenant)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+@router.patch(
+    "/import-profiles/{profile_id}",
+    response_model=ProfileView,
+    summary="Rename an import profile",
+    responses={404: {"description": "No such profile"}, 409: {"description": "Name taken"}},
+)
+async def rename_profile(
+    request: Request, principal: Admin, profile_id: str, body: ProfileChange
+) -> ProfileView:
+    """Rename a saved profile; another profile of the tenant with the name is a 409."""
+    return await ask(
+        request,
+        principal,
+        RenameProfile(profile_id=profile_id, name=body.name, actor=principal.actor()),
+        ProfileView,
+    )
+
+
+@router.delete(
+    "/import-profiles/{profile_id}",
+    status_code=204,
+    summary="Delete an import profile",
+    responses={404: {"description": "No such profile"}},
+)
+async def delete_profile(request: Request, principal: Admin, profile_id: str) -> Response:
+    """Its files are no longer recognised; imports made with it and their usage stay."""
+    await ask(
+        request,
+        principal,
+        DeleteProfile(profile_id=profile_id, actor=principal.actor()),
+        ProfileDeleted,
+    )
+    return Response(status_code=204)
 
 
 __all__ = ["PROBLEM_JSON", "router"]

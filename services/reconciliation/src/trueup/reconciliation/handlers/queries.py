@@ -11,7 +11,7 @@ from trueup.contracts import Envelope, Payload
 from trueup.contracts import recon as r
 from trueup.platform.broker import query_responder
 from trueup.platform.service import ServiceRuntime
-from trueup.reconciliation import actions, cards, mapping, metrics, tenant_settings
+from trueup.reconciliation import actions, cards, mapping, metrics, removals, tenant_settings
 from trueup.reconciliation.repository import Repository
 
 Answer = Callable[[AsyncSession, Envelope[Any]], Awaitable[Payload]]
@@ -37,6 +37,7 @@ ANSWERS: dict[type[Payload], Answer] = {
     r.GetSettings: lambda s, q: Repository(s, q.tenant_id).billing_settings(),
     r.SaveSettings: lambda s, q: tenant_settings.save_settings(s, q.tenant_id, q),
     r.GetMetrics: metrics.tenant_metrics,
+    r.RemoveUsage: lambda s, q: removals.remove_usage(s, q.tenant_id, q),
 }
 
 # Queries that change state: the outbox relay is woken after their commit.
@@ -48,6 +49,7 @@ _WRITES = {
     r.UpdateServiceLine,
     r.UpdateAccount,
     r.SaveSettings,
+    r.RemoveUsage,
 }
 
 

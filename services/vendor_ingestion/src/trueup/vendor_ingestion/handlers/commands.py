@@ -1,12 +1,13 @@
-"""The import command: a durable consumer named `import` (KEDA scales on its lag)."""
+"""The import command: a durable consumer named `import` (KEDA scales on its lag); and
+reconciliation's usage removals, which drop the raw rows they removed."""
 
 from __future__ import annotations
 
 from trueup.contracts.envelope import Envelope
-from trueup.contracts.messages import ImportFile, subject_for
+from trueup.contracts.messages import ImportFile, UsageRemoved, subject_for
 from trueup.platform.broker import durable_consumer
 from trueup.platform.service import ServiceRuntime
-from trueup.vendor_ingestion import imports
+from trueup.vendor_ingestion import imports, profiles
 
 # A million-row file takes tens of seconds; JetStream must not redeliver it meanwhile.
 IMPORT_ACK_WAIT_SECONDS = 15 * 60
@@ -25,4 +26,17 @@ def register(runtime: ServiceRuntime, context: imports.ImportContext) -> None:
         handler=on_import,
         max_deliver=runtime.settings.max_deliver,
         ack_wait_seconds=IMPORT_ACK_WAIT_SECONDS,
+    )
+
+    async def on_usage_removed(envelope: Envelope[UsageRemoved]) -> None:
+        await profiles.apply_usage_removed(runtime.database, envelope)
+
+    durable_consumer(
+        runtime.broker,
+        service=runtime.name,
+        name="usage-removed",
+        subject=subject_for(UsageRemoved, "*"),
+        model=UsageRemoved,
+        handler=on_usage_removed,
+        max_deliver=runtime.settings.max_deliver,
     )

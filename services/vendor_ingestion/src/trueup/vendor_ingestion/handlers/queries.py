@@ -7,13 +7,19 @@ from trueup.contracts.ingest import (
     CommitImport,
     CommitOutcome,
     CreateWebhookEndpoint,
+    DeleteProfile,
     GetImport,
+    ImportList,
     ImportView,
     InspectImport,
+    ListImports,
     ListProfiles,
     ListUsage,
     ListWebhookEndpoints,
+    ProfileDeleted,
     ProfileList,
+    ProfileView,
+    RenameProfile,
     RotateWebhookSecret,
     UsagePage,
     WebhookEndpointList,
@@ -21,8 +27,8 @@ from trueup.contracts.ingest import (
 )
 from trueup.platform.broker import QueryFailedError, query_responder
 from trueup.platform.service import ServiceRuntime
-from trueup.vendor_ingestion import imports, webhooks
-from trueup.vendor_ingestion.repository import ProfileRepository, UsageRepository
+from trueup.vendor_ingestion import imports, profiles, webhooks
+from trueup.vendor_ingestion.repository import UsageRepository
 
 
 def _cursor(value: str | None) -> tuple[str, str, str] | None:
@@ -48,6 +54,9 @@ def register(
     async def get_import(envelope: Envelope[GetImport]) -> ImportView:
         return await imports.get_import(context, envelope)
 
+    async def list_imports(envelope: Envelope[ListImports]) -> ImportList:
+        return await imports.list_imports(context, envelope)
+
     async def list_usage(envelope: Envelope[ListUsage]) -> UsagePage:
         tenant_id, query = envelope.tenant_id, envelope.payload
         async with database.transaction(tenant_id) as session:
@@ -68,10 +77,17 @@ def register(
         )
 
     async def list_profiles(envelope: Envelope[ListProfiles]) -> ProfileList:
-        tenant_id = envelope.tenant_id
-        async with database.transaction(tenant_id) as session:
-            found = await ProfileRepository(session, tenant_id).all(envelope.payload.vendor)
-            return ProfileList(items=[imports._profile_view(p) for p in found])
+        return await profiles.list_profiles(database, envelope)
+
+    async def rename_profile(envelope: Envelope[RenameProfile]) -> ProfileView:
+        view = await profiles.rename_profile(database, envelope)
+        runtime.relay.notify()
+        return view
+
+    async def delete_profile(envelope: Envelope[DeleteProfile]) -> ProfileDeleted:
+        deleted = await profiles.delete_profile(database, envelope)
+        runtime.relay.notify()
+        return deleted
 
     async def list_endpoints(envelope: Envelope[ListWebhookEndpoints]) -> WebhookEndpointList:
         return await webhooks.list_endpoints(database, envelope)
@@ -103,6 +119,12 @@ def register(
     query_responder(
         broker,
         service=service,
+        model=ListImports,
+        handler=list_imports,
+    )
+    query_responder(
+        broker,
+        service=service,
         model=ListUsage,
         handler=list_usage,
     )
@@ -111,6 +133,18 @@ def register(
         service=service,
         model=ListProfiles,
         handler=list_profiles,
+    )
+    query_responder(
+        broker,
+        service=service,
+        model=RenameProfile,
+        handler=rename_profile,
+    )
+    query_responder(
+        broker,
+        service=service,
+        model=DeleteProfile,
+        handler=delete_profile,
     )
     query_responder(
         broker,
