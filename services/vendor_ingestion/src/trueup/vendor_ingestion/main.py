@@ -51,7 +51,9 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         policy=settings.outbound_policy(),
         batch_size=settings.usage_batch_size,
     )
-    queries.register(runtime, context, receiver)
+    queries.register(
+        runtime, context, receiver, scheduler, test_seconds=settings.connector_test_seconds
+    )
     commands.register(runtime, context)
 
     async def purge() -> None:
@@ -76,6 +78,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
 
     runtime.on_start(start)
     runtime.on_stop(receiver.stop)
+    runtime.on_stop(scheduler.stop)
     app = runtime.http_app(receiver.router(), title="TrueUp vendor ingestion")
     app.state.runtime = runtime
     app.state.scheduler = scheduler

@@ -27,8 +27,10 @@ from trueup.contracts import new_id
 from trueup.contracts.envelope import Envelope
 from trueup.contracts.ingest import (
     CreateWebhookEndpoint,
+    DeleteWebhookEndpoint,
     ListWebhookEndpoints,
     RotateWebhookSecret,
+    WebhookEndpointDeleted,
     WebhookEndpointList,
     WebhookEndpointView,
     WebhookSecretIssued,
@@ -454,3 +456,16 @@ async def rotate_secret(
         current = list(await webhooks.secrets(endpoint.endpoint_id, valid_at=now))
     receiver.forget(endpoint.endpoint_id)
     return WebhookSecretIssued(endpoint=_endpoint_view(endpoint, current), secret=issued)
+
+
+async def delete_endpoint(
+    database: Database, receiver: WebhookReceiver, envelope: Envelope[DeleteWebhookEndpoint]
+) -> WebhookEndpointDeleted:
+    """Forget an endpoint and its secrets: its deliveries are refused (404) from now on."""
+    tenant_id, endpoint_id = envelope.tenant_id, envelope.payload.endpoint_id
+    async with database.transaction(tenant_id) as session:
+        deleted = await WebhookRepository(session, tenant_id).delete_endpoint(endpoint_id)
+    if not deleted:
+        raise QueryFailedError(404, "Webhook endpoint not found", endpoint_id)
+    receiver.forget(endpoint_id)
+    return WebhookEndpointDeleted(endpoint_id=endpoint_id)

@@ -1,27 +1,40 @@
-"""Queries from the gateway: the import wizard, usage, profiles, webhook endpoints."""
+"""Queries from the gateway: the import wizard, usage, profiles, webhook endpoints,
+connectors."""
 
 from __future__ import annotations
 
 from trueup.contracts.envelope import Envelope
 from trueup.contracts.ingest import (
+    CheckConnector,
     CommitImport,
     CommitOutcome,
+    ConnectorDeleted,
+    ConnectorList,
+    ConnectorTestResult,
+    ConnectorView,
     CreateWebhookEndpoint,
+    DeleteConnector,
+    DeleteWebhookEndpoint,
     GetImport,
     ImportView,
     InspectImport,
+    ListConnectors,
     ListProfiles,
     ListUsage,
     ListWebhookEndpoints,
     ProfileList,
     RotateWebhookSecret,
+    RunConnector,
+    SaveConnector,
     UsagePage,
+    WebhookEndpointDeleted,
     WebhookEndpointList,
     WebhookSecretIssued,
 )
 from trueup.platform.broker import QueryFailedError, query_responder
 from trueup.platform.service import ServiceRuntime
-from trueup.vendor_ingestion import imports, webhooks
+from trueup.vendor_ingestion import connector_admin, imports, webhooks
+from trueup.vendor_ingestion.connectors import ConnectorScheduler
 from trueup.vendor_ingestion.repository import ProfileRepository, UsageRepository
 
 
@@ -35,7 +48,12 @@ def _cursor(value: str | None) -> tuple[str, str, str] | None:
 
 
 def register(
-    runtime: ServiceRuntime, context: imports.ImportContext, receiver: webhooks.WebhookReceiver
+    runtime: ServiceRuntime,
+    context: imports.ImportContext,
+    receiver: webhooks.WebhookReceiver,
+    scheduler: ConnectorScheduler,
+    *,
+    test_seconds: float,
 ) -> None:
     broker, service, database = runtime.broker, runtime.name, runtime.database
 
@@ -82,6 +100,33 @@ def register(
     async def rotate(envelope: Envelope[RotateWebhookSecret]) -> WebhookSecretIssued:
         return await webhooks.rotate_secret(database, receiver, envelope)
 
+    async def delete_endpoint(envelope: Envelope[DeleteWebhookEndpoint]) -> WebhookEndpointDeleted:
+        return await webhooks.delete_endpoint(database, receiver, envelope)
+
+    async def list_connectors(envelope: Envelope[ListConnectors]) -> ConnectorList:
+        return await connector_admin.list_connectors(scheduler, envelope)
+
+    async def save_connector(envelope: Envelope[SaveConnector]) -> ConnectorView:
+        return await connector_admin.save_connector(scheduler, envelope)
+
+    async def delete_connector(envelope: Envelope[DeleteConnector]) -> ConnectorDeleted:
+        return await connector_admin.delete_connector(scheduler, envelope)
+
+    async def check_connector(envelope: Envelope[CheckConnector]) -> ConnectorTestResult:
+        return await connector_admin.check_connector(scheduler, envelope, test_seconds=test_seconds)
+
+    async def run_connector(envelope: Envelope[RunConnector]) -> ConnectorView:
+        return await connector_admin.run_connector(scheduler, envelope)
+
+    for model, handler in (
+        (DeleteWebhookEndpoint, delete_endpoint),
+        (ListConnectors, list_connectors),
+        (SaveConnector, save_connector),
+        (DeleteConnector, delete_connector),
+        (CheckConnector, check_connector),
+        (RunConnector, run_connector),
+    ):
+        query_responder(broker, service=service, model=model, handler=handler)  # type: ignore[arg-type]
     query_responder(
         broker,
         service=service,
