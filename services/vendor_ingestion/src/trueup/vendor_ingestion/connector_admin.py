@@ -12,6 +12,7 @@ words, never the vendor's response body.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -223,9 +224,9 @@ async def check_connector(
 
 
 async def run_connector(
-    scheduler: ConnectorScheduler, envelope: Envelope[RunConnector]
+    scheduler: ConnectorScheduler, envelope: Envelope[RunConnector], wake: Callable[[], None]
 ) -> ConnectorView:
-    """Make the connector due now and start the scheduler at once, in the background."""
+    """Make the connector due now and wake the scheduler: it polls in the background."""
     tenant_id = envelope.tenant_id
     row = await _get_or_404(scheduler, tenant_id, envelope.payload.connector_id)
     if not row.enabled:
@@ -233,5 +234,5 @@ async def run_connector(
     now = datetime.now(UTC) - timedelta(microseconds=1)
     async with scheduler.database.transaction(tenant_id) as session:
         await ScheduleRepository(session).set(tenant_id, row.connector_id, now)
-    scheduler.run_soon()
+    wake()
     return _view(row, open_config(scheduler.sealer, row.config), now)

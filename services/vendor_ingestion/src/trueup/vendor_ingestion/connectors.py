@@ -95,19 +95,6 @@ class ConnectorScheduler:
         self.relay = relay
         self.retry_seconds = retry_seconds
         self.batch_size = batch_size
-        self._soon: set[asyncio.Task[list[PollResult]]] = set()
-
-    def run_soon(self) -> None:
-        """Look for due connectors now, in the background ("run now" answers at once)."""
-        task = asyncio.create_task(self.run_due(), name="vendor_ingestion-connector-run")
-        # The loop holds tasks weakly: keep each until it is done.
-        self._soon.add(task)
-        task.add_done_callback(self._soon.discard)
-
-    async def stop(self) -> None:
-        for task in list(self._soon):
-            task.cancel()
-        await asyncio.gather(*self._soon, return_exceptions=True)
 
     async def configure(self, row: ConnectorRow, *, first_run: datetime | None = None) -> None:
         """Save a connector, its configuration sealed, and schedule it (now, unless

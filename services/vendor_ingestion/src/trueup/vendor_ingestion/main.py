@@ -51,8 +51,14 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         policy=settings.outbound_policy(),
         batch_size=settings.usage_batch_size,
     )
+    polls = runtime.every("connectors", settings.connector_tick_seconds, scheduler.run_due)
     queries.register(
-        runtime, context, receiver, scheduler, test_seconds=settings.connector_test_seconds
+        runtime,
+        context,
+        receiver,
+        scheduler,
+        test_seconds=settings.connector_test_seconds,
+        wake_scheduler=polls.wake,
     )
     commands.register(runtime, context)
 
@@ -67,7 +73,6 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
                 files.sweep_scratch, settings.resolved_scratch_dir(), IMPORTS_TTL_SECONDS
             )
 
-    runtime.every("connectors", settings.connector_tick_seconds, scheduler.run_due)
     runtime.every("purge", settings.purge_interval_seconds, purge)
 
     async def start() -> None:
@@ -78,7 +83,6 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
 
     runtime.on_start(start)
     runtime.on_stop(receiver.stop)
-    runtime.on_stop(scheduler.stop)
     app = runtime.http_app(receiver.router(), title="TrueUp vendor ingestion")
     app.state.runtime = runtime
     app.state.scheduler = scheduler

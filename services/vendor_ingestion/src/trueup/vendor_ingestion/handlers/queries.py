@@ -3,6 +3,8 @@ connectors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from trueup.contracts.envelope import Envelope
 from trueup.contracts.ingest import (
     CheckConnector,
@@ -54,6 +56,7 @@ def register(
     scheduler: ConnectorScheduler,
     *,
     test_seconds: float,
+    wake_scheduler: Callable[[], None],
 ) -> None:
     broker, service, database = runtime.broker, runtime.name, runtime.database
 
@@ -116,7 +119,7 @@ def register(
         return await connector_admin.check_connector(scheduler, envelope, test_seconds=test_seconds)
 
     async def run_connector(envelope: Envelope[RunConnector]) -> ConnectorView:
-        return await connector_admin.run_connector(scheduler, envelope)
+        return await connector_admin.run_connector(scheduler, envelope, wake_scheduler)
 
     for model, handler in (
         (DeleteWebhookEndpoint, delete_endpoint),
