@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.support import eventually
+from tests.conftest import Databases
+from tests.support import eventually, running_service, settings_for
 from tests.vendor_ingestion.conftest import Stack
 from tests.vendor_ingestion.test_connectors import simulators
 from tests.vendor_ingestion.test_webhooks import _batch, _endpoint, _post
+from trueup.audit.main import build as build_audit
+from trueup.audit.settings import Settings as AuditSettings
 from trueup.gateway.identity import service as identity
 from trueup.gateway.identity.principal import Role
 from trueup.vendor_ingestion.models import Connector
@@ -363,3 +366,48 @@ class TestWebhookEndpointsAndPushKey:
         assert (await stack.api.get("/api/v1/usage", headers=old_auth)).status_code == 401
         new_auth = {"Authorization": f"Bearer {new}"}
         assert (await stack.api.get("/api/v1/usage", headers=new_auth)).status_code == 200
+
+
+class TestActivityLog:
+    async def test_integration_changes_are_logged_with_who_made_them(
+        self, stack: Stack, urls: dict[str, str], databases: Databases, clean_nats: str
+    ) -> None:
+        audit_settings = await settings_for(AuditSettings, databases, clean_nats)
+        async with running_service(build_audit, audit_settings):
+            created = await _create(stack, _pax8(urls))
+            path = f"/api/v1/connectors/{created['connector_id']}"
+            changed = await stack.api.patch(path, json={"name": "Pax8 EU"}, headers=stack.headers)
+            assert changed.status_code == 200, changed.text
+            assert (await stack.api.delete(path, headers=stack.headers)).status_code == 204
+            issued = await _endpoint(stack)
+            endpoint_id = issued["endpoint"]["endpoint_id"]
+            rotated = await stack.api.post(
+                f"/api/v1/webhooks/{endpoint_id}/rotate",
+                json={"grace_seconds": 0},
+                headers=stack.headers,
+            )
+            assert rotated.status_code == 200, rotated.text
+            pushed = await stack.api.post("/api/v1/push-key/rotate", headers=stack.headers)
+            assert pushed.status_code == 200, pushed.text
+            expected = [
+                "Integrations: Added the Pax8 connector “Pax8 production”",
+                "Integrations: Changed the Pax8 connector “Pax8 EU”",
+                "Integrations: Deleted the Pax8 connector “Pax8 EU”",
+                "Integrations: Added a webhook endpoint for edr",
+                "Integrations: Rotated the signing secret of the edr webhook endpoint;"
+                " the previous one stops working now",
+                "Integrations: Created the push API key",
+            ]
+
+            async def logged() -> list[dict[str, Any]] | None:
+                answer = await stack.api.get("/api/v1/activity", headers=stack.headers)
+                assert answer.status_code == 200, answer.text
+                items: list[dict[str, Any]] = answer.json()["items"]
+                return items if len(items) >= len(expected) else None
+
+            entries = await eventually(logged, timeout=20, what="the activity entries")
+        assert sorted(e["summary"] for e in entries) == sorted(expected)
+        assert {(e["actor"]["kind"], e["actor"]["name"]) for e in entries} == {
+            ("api_key", "bootstrap")
+        }
+        assert all(pax8.DEFAULT_CLIENT_SECRET not in e["summary"] for e in entries)

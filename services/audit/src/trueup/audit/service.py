@@ -96,7 +96,11 @@ def plain(value: Decimal | None) -> Decimal | None:
 # A vendor named by a person (a CSV import profile) is shown as they named it.
 VENDOR_NAMES = {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}
 PSA_NAMES = {"connectwise": "ConnectWise", "autotask": "Autotask", "halo": "HaloPSA"}
-SETTINGS_SECTIONS = {"billing": "Billing settings", RETENTION_SECTION: "Activity log"}
+SETTINGS_SECTIONS = {
+    "billing": "Billing settings",
+    RETENTION_SECTION: "Activity log",
+    "integrations": "Integrations",
+}
 
 
 def vendor_name(vendor: str) -> str:

@@ -33,10 +33,11 @@ from trueup.contracts.ingest import (
 from trueup.platform.broker import QueryFailedError
 from trueup.platform.logging import get_logger
 from trueup.platform.outbound import UnsafeDestinationError
+from trueup.vendor_ingestion.announcements import announce_change
 from trueup.vendor_ingestion.connectors import ConnectorScheduler, build_connector
 from trueup.vendor_ingestion.models import Connector
 from trueup.vendor_ingestion.repository import ConnectorRepository, ScheduleRepository
-from trueup.vendor_ingestion.sealing import open_config
+from trueup.vendor_ingestion.sealing import open_config, seal_config
 from trueup.vendors.connectors import ConnectorError
 
 log = get_logger(__name__)
@@ -178,11 +179,26 @@ async def save_connector(
     saved = Connector(
         **{column.key: getattr(row, column.key) for column in Connector.__table__.columns}
     )
-    saved.config = config
+    saved.config = seal_config(scheduler.sealer, config)
     now = datetime.now(UTC)
-    await scheduler.configure(saved, first_run=now)
+    verb = "Added" if command.connector_id is None else "Changed"
+    async with scheduler.database.transaction(tenant_id) as session:
+        await ConnectorRepository(session, tenant_id).save(saved)
+        await ScheduleRepository(session).set(tenant_id, saved.connector_id, now)
+        await announce_change(
+            session,
+            envelope,
+            command.actor,
+            f"{verb} the {_kind_name(saved.kind)} connector “{saved.name}”"
+            + (" (credentials replaced)" if command.credentials and command.connector_id else ""),
+        )
+    scheduler.relay.notify()
     log.info("connector saved", connector_id=saved.connector_id, kind=saved.kind)
     return _view(saved, config, now)
+
+
+def _kind_name(kind: str) -> str:
+    return {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}.get(kind, kind)
 
 
 async def delete_connector(
@@ -190,9 +206,18 @@ async def delete_connector(
 ) -> ConnectorDeleted:
     tenant_id, connector_id = envelope.tenant_id, envelope.payload.connector_id
     async with scheduler.database.transaction(tenant_id) as session:
-        deleted = await ConnectorRepository(session, tenant_id).delete(connector_id)
-    if not deleted:
-        raise QueryFailedError(404, "Not Found", "No such connector.")
+        connectors = ConnectorRepository(session, tenant_id)
+        row = await connectors.get(connector_id)
+        if row is None:
+            raise QueryFailedError(404, "Not Found", "No such connector.")
+        await connectors.delete(connector_id)
+        await announce_change(
+            session,
+            envelope,
+            envelope.payload.actor,
+            f"Deleted the {_kind_name(row.kind)} connector “{row.name or connector_id}”",
+        )
+    scheduler.relay.notify()
     log.info("connector deleted", connector_id=connector_id)
     return ConnectorDeleted(connector_id=connector_id)
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trueup.contracts import messages as m
+from trueup.gateway import bus
 from trueup.gateway.identity import service
 from trueup.gateway.identity.dependencies import Admin
 from trueup.gateway.identity.principal import Role
@@ -209,4 +211,16 @@ async def rotate_push_key(request: Request, principal: Admin) -> IssuedPushKey:
         )
     for row in previous:
         request.app.state.credentials.forget_subject(row.key_id)
+    await bus.publish_event(
+        request.app.state.broker,
+        principal.tenant_id,
+        m.SettingsChanged(
+            section="integrations",
+            actor=principal.actor(),
+            summary="Rotated the push API key; the previous one stopped working"
+            if previous
+            else "Created the push API key",
+        ),
+        request.state.correlation_id,
+    )
     return IssuedPushKey(exists=True, key_id=created.key_id, created_at=created.created_at, key=key)

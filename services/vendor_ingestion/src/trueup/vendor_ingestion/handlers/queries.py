@@ -98,7 +98,7 @@ def register(
         return await webhooks.list_endpoints(database, envelope)
 
     async def create_endpoint(envelope: Envelope[CreateWebhookEndpoint]) -> WebhookSecretIssued:
-        return await webhooks.create_endpoint(database, receiver.sealer, envelope)
+        return await webhooks.create_endpoint(database, receiver, envelope)
 
     async def rotate(envelope: Envelope[RotateWebhookSecret]) -> WebhookSecretIssued:
         return await webhooks.rotate_secret(database, receiver, envelope)
