@@ -24,6 +24,7 @@ from trueup.audit.settings import Settings as AuditSettings
 from trueup.gateway.identity import service as identity
 from trueup.gateway.identity.principal import Role
 from trueup.vendor_ingestion.models import Connector
+from trueup.vendor_ingestion.repository import ScheduleRepository
 from trueup.vendors.simulators import huntress, pax8
 
 OVERLONG_HOST = "a" * 64 + ".example.com"
@@ -127,6 +128,29 @@ class TestConnectorCrud:
         assert again.headers["content-type"] == "application/problem+json"
         listed = await stack.api.get("/api/v1/connectors", headers=stack.headers)
         assert listed.json()["items"] == []
+
+    async def test_a_paused_connector_is_not_due_and_resuming_makes_it_due(
+        self, stack: Stack, urls: dict[str, str]
+    ) -> None:
+        created = await _create(stack, _pax8(urls))
+        connector_id = created["connector_id"]
+        path = f"/api/v1/connectors/{connector_id}"
+
+        async def due() -> dict[str, Any]:
+            async with stack.ingestion.database.transaction() as session:
+                return await ScheduleRepository(session).next_runs(stack.tenant_id)
+
+        assert connector_id in await due()
+        paused = await stack.api.patch(path, json={"enabled": False}, headers=stack.headers)
+        assert paused.status_code == 200, paused.text
+        assert paused.json()["next_run_at"] is None
+        # Not left among the due rows, where it would take a place every tick.
+        assert connector_id not in await due()
+        ran = await stack.api.post(f"{path}/run", headers=stack.headers)
+        assert ran.status_code == 409
+        resumed = await stack.api.patch(path, json={"enabled": True}, headers=stack.headers)
+        assert resumed.json()["next_run_at"] is not None
+        assert connector_id in await due()
 
     async def test_missing_or_foreign_credential_fields_are_422_naming_the_field(
         self, stack: Stack, urls: dict[str, str]

@@ -184,7 +184,11 @@ async def save_connector(
     verb = "Added" if command.connector_id is None else "Changed"
     async with scheduler.database.transaction(tenant_id) as session:
         await ConnectorRepository(session, tenant_id).save(saved)
-        await ScheduleRepository(session).set(tenant_id, saved.connector_id, now)
+        schedules = ScheduleRepository(session)
+        if saved.enabled:
+            await schedules.set(tenant_id, saved.connector_id, now)
+        else:
+            await schedules.clear(tenant_id, saved.connector_id)
         await announce_change(
             session,
             envelope,

@@ -399,6 +399,15 @@ class ScheduleRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def clear(self, tenant_id: str, connector_id: str) -> None:
+        """No due time: a paused connector must not sit among the due ones every tick."""
+        await self.session.execute(
+            sa.delete(ConnectorSchedule).where(
+                ConnectorSchedule.tenant_id == tenant_id,
+                ConnectorSchedule.connector_id == connector_id,
+            )
+        )
+
     async def next_runs(self, tenant_id: str) -> dict[str, datetime]:
         """When each of a tenant's connectors is next due."""
         rows = await self.session.execute(
