@@ -116,8 +116,26 @@ class TestMigrationSealsExistingRows:
         config = {"base_url": "https://api.example", "api_key": "k", "api_secret": "s3cret"}
         try:
             async with database.transaction(tenant) as session:
-                session.add(
-                    Connector(
+                # The table as revision 0001 made it (the model has grown columns since).
+                await session.execute(
+                    sa.insert(
+                        sa.table(
+                            "connectors",
+                            *(
+                                sa.column(name)
+                                for name in (
+                                    "tenant_id",
+                                    "connector_id",
+                                    "kind",
+                                    "vendor",
+                                    "every_seconds",
+                                    "enabled",
+                                    "last_records",
+                                )
+                            ),
+                            sa.column("config", sa.JSON),
+                        )
+                    ).values(
                         tenant_id=tenant,
                         connector_id="c1",
                         kind="huntress",
@@ -142,7 +160,7 @@ class TestMigrationSealsExistingRows:
                 upgrade, MIGRATIONS, url, schema, attributes={"credential_keys": keys}
             )
             secrets = await _raw_rows(database, tenant, "SELECT secret FROM webhook_secrets")
-            connectors = await _raw_rows(database, tenant, "SELECT config FROM connectors")
+            connectors = await _raw_rows(database, tenant, "SELECT config, name FROM connectors")
         finally:
             await database.dispose()
         sealer = CredentialSealer([key])
@@ -152,6 +170,7 @@ class TestMigrationSealsExistingRows:
         document = json.loads(stored) if isinstance(stored, str) else stored
         assert set(document) == {"sealed"}
         assert sealer.open(document["sealed"]) == config
+        assert connectors[0][1] == "c1"  # named after its id by migration 0004
 
 
 class TestKeyRotation:

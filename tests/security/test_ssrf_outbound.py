@@ -357,3 +357,50 @@ class TestResolutionFailures:
         async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:
             with pytest.raises(httpx.ConnectError):
                 await client.get("http://psa.typo.test/")
+
+
+OVERLONG_LABEL_HOST = "a" * 64 + ".example.com"
+
+
+class TestHostNamesDnsCannotCarry:
+    """A label over 63 characters made the resolver's IDNA step raise UnicodeError, which
+    no caller handled: saving such an address answered 500 instead of a 422."""
+
+    async def test_an_overlong_label_is_a_refusal_not_a_unicode_error(self) -> None:
+        policy = OutboundPolicy.from_settings("", require_https=True)
+        for url in (f"https://{OVERLONG_LABEL_HOST}", f"https://{OVERLONG_LABEL_HOST}/api"):
+            with pytest.raises(UnsafeDestinationError, match="not a valid host name"):
+                await policy.check_destination(url)
+        with pytest.raises(UnsafeDestinationError, match="longer than 253"):
+            await policy.check_destination("https://" + ("a" * 60 + ".") * 5 + "com")
+
+    async def test_a_resolver_refusing_the_name_is_a_refusal_too(self) -> None:
+        async def idna_fails(host: str, port: int) -> list[str]:
+            raise UnicodeError("encoding with 'idna' codec failed")
+
+        policy = OutboundPolicy.from_settings("", require_https=False, resolver=idna_fails)
+        with pytest.raises(UnsafeDestinationError, match="not a valid host name"):
+            await policy.safe_addresses("psa.example.com", 443)
+
+    async def test_saving_a_psa_site_with_an_overlong_label_is_a_422_naming_the_field(
+        self, clean_nats: str, databases: Databases, tenant_ids: tuple[str, str]
+    ) -> None:
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        async with running_service(build, settings) as (runtime, _app):
+            reply = await _query(
+                runtime,
+                tenant,
+                m.SavePsaConnection(
+                    psa="connectwise",
+                    name="CW",
+                    credentials=_cw(f"https://{OVERLONG_LABEL_HOST}"),
+                    actor=ACTOR,
+                ),
+                m.PsaConnectionStatus,
+            )
+        assert reply.error is not None
+        assert reply.error.status == 422
+        assert reply.error.title == "PSA address not allowed"
+        assert reply.error.detail.startswith("site: ")
+        assert "not a valid host name" in reply.error.detail

@@ -509,3 +509,35 @@ export interface UsageRemoval {
   cards: number;
   removal_id: string | null;
 }
+
+export type ConnectorKind = "pax8" | "ninjaone" | "huntress";
+
+export interface Connector {
+  connector_id: string;
+  name: string;
+  kind: ConnectorKind;
+  vendor: string;
+  base_url: string;
+  every_seconds: number;
+  enabled: boolean;
+  credential_fields: string[];
+  created_at: string | null;
+  next_run_at: string | null;
+  last_run_at: string | null;
+  last_status: "ok" | "failed" | null;
+  last_error: string | null;
+  last_records: number;
+}
+
+export interface ConnectorTestResult {
+  ok: boolean;
+  detail: string;
+  records: number;
+}
+
+export interface PushKeyStatus {
+  exists: boolean;
+  key_id: string | null;
+  created_at: string | null;
+  key?: string;
+}

@@ -3,7 +3,7 @@
 They join the catalogue in `messages.py`; subjects follow the same rules. The gateway
 asks, vendor_ingestion answers: inspect an uploaded file, commit it with a mapping, read
 an import's progress and result, read current usage, and manage saved profiles and
-webhook endpoints. The commit itself runs as the `ImportFile` command.
+webhook endpoints and connectors. The commit itself runs as the `ImportFile` command.
 """
 
 from __future__ import annotations
@@ -369,6 +369,117 @@ class WebhookSecretIssued(Payload):
     secret: str
 
 
+class DeleteWebhookEndpoint(Payload):
+    """Forget an endpoint and its secrets; deliveries to it are refused from then on."""
+
+    message_type: ClassVar[str] = "query.ingest.webhooks.delete.v1"
+
+    endpoint_id: str = Field(min_length=1, max_length=120)
+    actor: Actor | None = None
+
+
+class WebhookEndpointDeleted(Payload):
+    endpoint_id: str
+
+
+ConnectorKindName = Literal["pax8", "ninjaone", "huntress"]
+#: The credential fields each connector kind needs (all strings; `token_url` optional).
+CONNECTOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "pax8": ("client_id", "client_secret"),
+    "ninjaone": ("client_id", "client_secret"),
+    "huntress": ("api_key", "api_secret"),
+}
+#: Between five minutes and a week: more often is a vendor's rate limit, less is stale.
+MIN_CONNECTOR_SECONDS = 5 * 60
+MAX_CONNECTOR_SECONDS = 7 * 24 * 60 * 60
+
+
+class ConnectorView(Payload):
+    """A connector as people see it: never its credentials, only which ones are stored."""
+
+    connector_id: str
+    name: str
+    kind: ConnectorKindName
+    vendor: str
+    base_url: str
+    every_seconds: int
+    enabled: bool
+    credential_fields: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    last_status: Literal["ok", "failed"] | None = None
+    last_error: str | None = None
+    last_records: int = 0
+
+
+class ListConnectors(Payload):
+    message_type: ClassVar[str] = "query.ingest.connectors.v1"
+
+
+class ConnectorList(Payload):
+    items: list[ConnectorView]
+
+
+class SaveConnector(Payload):
+    """Create (no `connector_id`) or change a connector; a field left out stays as it is.
+
+    `credentials` replace the stored ones as a whole; they are sealed at once and never
+    returned. A changed address is checked against the outbound policy before saving.
+    """
+
+    message_type: ClassVar[str] = "query.ingest.connectors.save.v1"
+
+    connector_id: str | None = Field(default=None, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: ConnectorKindName | None = None
+    vendor: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"
+    )
+    base_url: str | None = Field(default=None, min_length=1, max_length=2000)
+    credentials: dict[str, str] | None = Field(default=None, max_length=10)
+    every_seconds: int | None = Field(
+        default=None, ge=MIN_CONNECTOR_SECONDS, le=MAX_CONNECTOR_SECONDS
+    )
+    enabled: bool | None = None
+    actor: Actor | None = None
+
+
+class ConnectorRequest(Payload):
+    """A connector named by id, for the queries below."""
+
+    connector_id: str = Field(min_length=1, max_length=64)
+    actor: Actor | None = None
+
+
+class DeleteConnector(ConnectorRequest):
+    message_type: ClassVar[str] = "query.ingest.connectors.delete.v1"
+
+
+class CheckConnector(ConnectorRequest):
+    """Poll once with the stored configuration and say how it went; nothing is recorded."""
+
+    message_type: ClassVar[str] = "query.ingest.connectors.test.v1"
+
+
+class RunConnector(ConnectorRequest):
+    """Poll now, in the background; the connector's `last_*` fields tell the outcome."""
+
+    message_type: ClassVar[str] = "query.ingest.connectors.run.v1"
+
+
+class ConnectorDeleted(Payload):
+    connector_id: str
+
+
+class ConnectorTestResult(Payload):
+    """Whether the vendor answered; `detail` is in TrueUp's words, never the vendor's body."""
+
+    ok: bool
+    detail: str
+    records: int = 0
+
+
 def _query(model: type[Payload], name: str, reply: type[Payload]) -> MessageSpec:
     return MessageSpec(
         model,
@@ -392,4 +503,10 @@ SPECS: tuple[MessageSpec, ...] = (
     _query(ListWebhookEndpoints, "webhooks", WebhookEndpointList),
     _query(CreateWebhookEndpoint, "webhooks.create", WebhookSecretIssued),
     _query(RotateWebhookSecret, "webhooks.rotate", WebhookSecretIssued),
+    _query(DeleteWebhookEndpoint, "webhooks.delete", WebhookEndpointDeleted),
+    _query(ListConnectors, "connectors", ConnectorList),
+    _query(SaveConnector, "connectors.save", ConnectorView),
+    _query(DeleteConnector, "connectors.delete", ConnectorDeleted),
+    _query(CheckConnector, "connectors.test", ConnectorTestResult),
+    _query(RunConnector, "connectors.run", ConnectorView),
 )

@@ -82,6 +82,28 @@ def is_public_address(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
+def _check_host_name(host: str) -> None:
+    """Refuse a host name DNS cannot carry (a label over 63 bytes, a name over 253).
+
+    The resolver would raise UnicodeError from its IDNA step, which is not an
+    `OSError` and would escape every caller's handling as a 500.
+    """
+    name = host.strip("[]").rstrip(".")
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+        return
+    except ValueError:
+        pass
+    try:
+        encoded = name.encode("idna")
+    except UnicodeError as exc:
+        raise UnsafeDestinationError(
+            f"{host[:80]} is not a valid host name (a label is empty or over 63 characters)"
+        ) from exc
+    if len(encoded) > 253:
+        raise UnsafeDestinationError("the host name is longer than 253 characters")
+
+
 def _parse_allow(entries: Iterable[str]) -> tuple[tuple[IPNetwork, ...], frozenset[str]]:
     networks: list[IPNetwork] = []
     hosts: set[str] = set()
@@ -150,6 +172,7 @@ class OutboundPolicy:
             raise UnsafeDestinationError("the address has no host")
         if parsed.userinfo:
             raise UnsafeDestinationError("the address must not carry a user name or password")
+        _check_host_name(parsed.host)
         return parsed
 
     async def safe_addresses(self, host: str, port: int) -> list[str]:
@@ -163,10 +186,13 @@ class OutboundPolicy:
             if not self.address_allowed(literal):
                 raise UnsafeDestinationError(f"{host} is not a public address")
             return [str(literal)]
+        _check_host_name(name)
         try:
             addresses = await self.resolver(name, port)
         except OSError as exc:
             raise UnresolvableHostError(f"{host} could not be resolved") from exc
+        except UnicodeError as exc:  # the resolver's IDNA step refuses what DNS cannot carry
+            raise UnsafeDestinationError(f"{host[:80]} is not a valid host name") from exc
         if not addresses:
             raise UnresolvableHostError(f"{host} could not be resolved")
         if name in self.allowed_hosts:

@@ -102,6 +102,7 @@ SETTINGS_SECTIONS = {
     "billing": "Billing settings",
     RETENTION_SECTION: "Activity log",
     "import_profiles": "Import profiles",
+    "integrations": "Integrations",
 }
 
 

@@ -1,18 +1,19 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { api, errorMessage, isNotFound } from "../api";
-import { ErrorBanner, PageHeader, Spinner, useToasts } from "../components/ui";
+import IntegrationsSection from "../components/integrations/IntegrationsSection";
+import { ErrorBanner, PageHeader, Panel, Spinner, useToasts } from "../components/ui";
 import { ago, titleCase, when } from "../format";
 import { navigate, useSearch } from "../router";
-import type { ApiKey, BillingSettings, Me, Role, Rule, SyncStatus, User, WebhookEndpoint, WebhookSecretIssued } from "../types";
+import type { ApiKey, BillingSettings, Me, Role, Rule, SyncStatus, User } from "../types";
 
-type Section = "psa" | "billing" | "rules" | "vendors" | "users" | "keys";
+type Section = "psa" | "billing" | "rules" | "integrations" | "users" | "keys";
 
 const SECTIONS: { id: Section; label: string; admin?: boolean }[] = [
   { id: "psa", label: "PSA connection" },
   { id: "billing", label: "Billing cycle" },
   { id: "rules", label: "Auto-reconcile rules" },
-  { id: "vendors", label: "Vendors and webhooks" },
+  { id: "integrations", label: "Integrations" },
   { id: "users", label: "Users and roles", admin: true },
   { id: "keys", label: "API keys", admin: true },
 ];
@@ -20,7 +21,9 @@ const SECTIONS: { id: Section; label: string; admin?: boolean }[] = [
 export default function SettingsPage({ me }: { me: Me }) {
   const search = useSearch();
   const isAdmin = me.role === "admin";
-  const section = (SECTIONS.find((s) => s.id === search.get("section"))?.id ?? "psa") as Section;
+  // "vendors" was this section's name before connectors joined it; old links still land here.
+  const asked = search.get("section") === "vendors" ? "integrations" : search.get("section");
+  const section = (SECTIONS.find((s) => s.id === asked)?.id ?? "psa") as Section;
   return (
     <div className="page">
       <PageHeader title="Settings" subtitle={isAdmin ? undefined : "Only admins can change settings; you can look."} />
@@ -59,24 +62,12 @@ export default function SettingsPage({ me }: { me: Me }) {
           {section === "psa" && <PsaSection isAdmin={isAdmin} />}
           {section === "billing" && <BillingSection isAdmin={isAdmin} />}
           {section === "rules" && <RulesSection isAdmin={isAdmin} />}
-          {section === "vendors" && <VendorsSection />}
+          {section === "integrations" && <IntegrationsSection isAdmin={isAdmin} />}
           {section === "users" && isAdmin && <UsersSection />}
           {section === "keys" && isAdmin && <KeysSection />}
         </div>
       </div>
     </div>
-  );
-}
-
-function Panel({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
-  return (
-    <section className="panel" aria-label={title}>
-      <header className="panel-header">
-        <h2>{title}</h2>
-        {actions}
-      </header>
-      {children}
-    </section>
   );
 }
 
@@ -443,107 +434,6 @@ function RulesSection({ isAdmin }: { isAdmin: boolean }) {
               </button>
             </div>
           )}
-        </form>
-      )}
-    </Panel>
-  );
-}
-
-function VendorsSection() {
-  const client = useQueryClient();
-  const toasts = useToasts();
-  const endpoints = useQuery({
-    queryKey: ["webhooks"],
-    queryFn: ({ signal }) => api.get<{ items: WebhookEndpoint[] }>("/api/v1/webhooks", signal),
-    retry: false,
-  });
-  const [vendor, setVendor] = useState("");
-  const [issued, setIssued] = useState<WebhookSecretIssued | null>(null);
-  const onIssued = (result: WebhookSecretIssued) => {
-    setIssued(result);
-    void client.invalidateQueries({ queryKey: ["webhooks"] });
-  };
-  const create = useMutation({
-    mutationFn: () => api.post<WebhookSecretIssued>("/api/v1/webhooks", { vendor: vendor.trim() }),
-    onSuccess: (result) => {
-      setVendor("");
-      onIssued(result);
-    },
-    onError: (error) => toasts.push({ message: errorMessage(error), tone: "error" }),
-  });
-  const rotate = useMutation({
-    mutationFn: (id: string) => api.post<WebhookSecretIssued>(`/api/v1/webhooks/${encodeURIComponent(id)}/rotate`, {}),
-    onSuccess: onIssued,
-    onError: (error) => toasts.push({ message: errorMessage(error), tone: "error" }),
-  });
-  return (
-    <Panel title="Vendors and webhook secrets">
-      <p className="muted small">
-        Vendors push usage to their endpoint path on the ingestion service, signed with Standard Webhooks signatures (HMAC-SHA256). After a rotation the previous secret stays
-        valid for a day, so the vendor can switch without losing a delivery. CSV imports tag service lines with their vendor.
-      </p>
-      <Unavailable error={endpoints.error} what="Webhook endpoints" />
-      {issued && (
-        <div className="banner banner-info" role="status">
-          Signing secret for {issued.endpoint.vendor} (shown once): <code className="secret">{issued.secret}</code>
-        </div>
-      )}
-      {endpoints.data && endpoints.data.items.length === 0 && <p className="muted">No webhook endpoint yet.</p>}
-      {endpoints.data && endpoints.data.items.length > 0 && (
-        <table className="grid">
-          <thead>
-            <tr>
-              <th scope="col">Vendor</th>
-              <th scope="col">Endpoint path</th>
-              <th scope="col">Secrets</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {endpoints.data.items.map((e) => (
-              <tr key={e.endpoint_id}>
-                <td>
-                  <strong>{e.vendor}</strong>
-                  {e.name && <div className="muted small">{e.name}</div>}
-                </td>
-                <td className="mono small">{e.path}</td>
-                <td className="small">
-                  {e.secrets.length} active
-                  {e.secrets.some((s) => s.expires_at) && (
-                    <div className="muted">one expires {ago(e.secrets.find((s) => s.expires_at)?.expires_at)}</div>
-                  )}
-                </td>
-                <td>
-                  <button
-                    type="button"
-                    className="btn btn-small"
-                    aria-label={`Rotate the secret of ${e.vendor}`}
-                    disabled={rotate.isPending}
-                    onClick={() => rotate.mutate(e.endpoint_id)}
-                  >
-                    Rotate secret
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {endpoints.data && (
-        <form
-          className="inline-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            create.mutate();
-          }}
-        >
-          <label htmlFor="wh-vendor">Vendor</label>
-          <input id="wh-vendor" value={vendor} required pattern="[A-Za-z0-9_.\-]+" onChange={(e) => setVendor(e.target.value)} placeholder="e.g. huntress" />
-          <button type="submit" className="btn btn-primary btn-small" disabled={!vendor.trim() || create.isPending}>
-            Add webhook endpoint
-          </button>
         </form>
       )}
     </Panel>

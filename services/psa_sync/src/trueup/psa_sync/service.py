@@ -25,7 +25,7 @@ from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import enqueue
 from trueup.platform.metrics import MeteredTransport
-from trueup.platform.outbound import GuardedTransport, OutboundPolicy
+from trueup.platform.outbound import GuardedTransport, OutboundPolicy, UnsafeDestinationError
 from trueup.platform.secrets import CredentialSealer
 from trueup.psa.base import PsaClient, RetryPolicy
 from trueup.psa.errors import PsaAuthError, PsaError
@@ -124,7 +124,19 @@ async def check_destinations(policy: OutboundPolicy, request: m.SavePsaConnectio
     """
     credentials = credentials_from_dict(request.psa, request.credentials)
     for url in credential_urls(credentials):
-        await policy.check_destination(url)
+        try:
+            await policy.check_destination(url)
+        except UnsafeDestinationError as exc:
+            # The admin sees which field to correct (`site`, `zone_url`...).
+            field = next(
+                (
+                    key
+                    for key, value in request.credentials.items()
+                    if value.strip().rstrip("/") and value.strip().rstrip("/") in url
+                ),
+                None,
+            )
+            raise UnsafeDestinationError(f"{field}: {exc.reason}" if field else exc.reason) from exc
 
 
 async def save_connection(

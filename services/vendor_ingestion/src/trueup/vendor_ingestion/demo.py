@@ -18,6 +18,7 @@ from trueup.vendor_ingestion.settings import Settings
 from trueup.vendors.simulators import huntress, ninjaone, pax8
 
 DEMO_POLL_SECONDS = 6 * 60 * 60
+NAMES = {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}
 
 
 def demo_connectors(settings: Settings, tenant_id: str) -> list[Connector]:
@@ -43,12 +44,14 @@ def demo_connectors(settings: Settings, tenant_id: str) -> list[Connector]:
         Connector(
             tenant_id=tenant_id,
             connector_id=f"demo-{kind}",
+            name=f"{NAMES[kind]} (demo)",
             kind=kind,
             vendor=kind,
             config=config,
             every_seconds=DEMO_POLL_SECONDS,
             enabled=True,
             last_records=0,
+            created_at=datetime.now(UTC),
         )
         for kind, config in configs.items()
     ]

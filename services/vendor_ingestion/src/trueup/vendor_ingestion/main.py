@@ -51,7 +51,15 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         policy=settings.outbound_policy(),
         batch_size=settings.usage_batch_size,
     )
-    queries.register(runtime, context, receiver)
+    polls = runtime.every("connectors", settings.connector_tick_seconds, scheduler.run_due)
+    queries.register(
+        runtime,
+        context,
+        receiver,
+        scheduler,
+        test_seconds=settings.connector_test_seconds,
+        wake_scheduler=polls.wake,
+    )
     commands.register(runtime, context)
 
     async def purge() -> None:
@@ -65,7 +73,6 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
                 files.sweep_scratch, settings.resolved_scratch_dir(), IMPORTS_TTL_SECONDS
             )
 
-    runtime.every("connectors", settings.connector_tick_seconds, scheduler.run_due)
     runtime.every("purge", settings.purge_interval_seconds, purge)
 
     async def start() -> None:

@@ -146,6 +146,7 @@ class Connector(Base):
 
     tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     connector_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
     kind: Mapped[str] = mapped_column(sa.String(40))
     vendor: Mapped[str] = mapped_column(sa.String(100))
     config: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
@@ -155,6 +156,7 @@ class Connector(Base):
     last_status: Mapped[str | None] = mapped_column(sa.String(20), nullable=True)
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     last_records: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class ConnectorSchedule(Base):

@@ -379,6 +379,22 @@ class WebhookRepository:
             .values(expires_at=at)
         )
 
+    async def delete_endpoint(self, endpoint_id: str) -> bool:
+        """Forget an endpoint and every secret of it; False if there was none."""
+        await self.session.execute(
+            sa.delete(WebhookSecret).where(
+                WebhookSecret.tenant_id == self.tenant_id,
+                WebhookSecret.endpoint_id == endpoint_id,
+            )
+        )
+        result = await self.session.execute(
+            sa.delete(WebhookEndpoint).where(
+                WebhookEndpoint.tenant_id == self.tenant_id,
+                WebhookEndpoint.endpoint_id == endpoint_id,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
 
 class ConnectorRepository:
     def __init__(self, session: AsyncSession, tenant_id: str) -> None:
@@ -406,6 +422,21 @@ class ConnectorRepository:
         assert connector.tenant_id == self.tenant_id
         await self.session.merge(connector)
         await self.session.flush()
+
+    async def delete(self, connector_id: str) -> bool:
+        """Forget a connector and its due time; False if there was none."""
+        await self.session.execute(
+            sa.delete(ConnectorSchedule).where(
+                ConnectorSchedule.tenant_id == self.tenant_id,
+                ConnectorSchedule.connector_id == connector_id,
+            )
+        )
+        result = await self.session.execute(
+            sa.delete(Connector).where(
+                Connector.tenant_id == self.tenant_id, Connector.connector_id == connector_id
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
 
 
 class ScheduleRepository:
@@ -438,6 +469,24 @@ class ScheduleRepository:
             .values(next_run_at=next_run_at)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def clear(self, tenant_id: str, connector_id: str) -> None:
+        """No due time: a paused connector must not sit among the due ones every tick."""
+        await self.session.execute(
+            sa.delete(ConnectorSchedule).where(
+                ConnectorSchedule.tenant_id == tenant_id,
+                ConnectorSchedule.connector_id == connector_id,
+            )
+        )
+
+    async def next_runs(self, tenant_id: str) -> dict[str, datetime]:
+        """When each of a tenant's connectors is next due."""
+        rows = await self.session.execute(
+            sa.select(ConnectorSchedule.connector_id, ConnectorSchedule.next_run_at).where(
+                ConnectorSchedule.tenant_id == tenant_id
+            )
+        )
+        return {str(connector_id): at for connector_id, at in rows}
 
     async def set(self, tenant_id: str, connector_id: str, next_run_at: datetime) -> None:
         statement = _insert(self.session, ConnectorSchedule.__table__)  # type: ignore[arg-type]

@@ -25,6 +25,9 @@ class Settings(ServiceSettings, CredentialKeySettings):
     """How often the scheduler looks for due connectors."""
     connector_retry_seconds: int = 60
     """A failed poll is retried this soon rather than at the next regular slot."""
+    connector_test_seconds: float = 4.0
+    """A connection test's budget: under the gateway's query timeout (5 s), so the admin
+    hears the outcome rather than a 503."""
 
     simulator_host: str = "127.0.0.1"
     pax8_url: str | None = None

@@ -27,8 +27,10 @@ from trueup.contracts import new_id
 from trueup.contracts.envelope import Envelope
 from trueup.contracts.ingest import (
     CreateWebhookEndpoint,
+    DeleteWebhookEndpoint,
     ListWebhookEndpoints,
     RotateWebhookSecret,
+    WebhookEndpointDeleted,
     WebhookEndpointList,
     WebhookEndpointView,
     WebhookSecretIssued,
@@ -40,6 +42,7 @@ from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import OutboxRelay
 from trueup.platform.secrets import CredentialSealer
+from trueup.vendor_ingestion.announcements import announce_change
 from trueup.vendor_ingestion.models import WebhookEndpoint, WebhookSecret
 from trueup.vendor_ingestion.repository import WebhookRepository
 from trueup.vendor_ingestion.sealing import open_secret, seal_secret
@@ -400,7 +403,7 @@ async def list_endpoints(
 
 
 async def create_endpoint(
-    database: Database, sealer: CredentialSealer, envelope: Envelope[CreateWebhookEndpoint]
+    database: Database, receiver: WebhookReceiver, envelope: Envelope[CreateWebhookEndpoint]
 ) -> WebhookSecretIssued:
     tenant_id, command = envelope.tenant_id, envelope.payload
     now = datetime.now(UTC)
@@ -416,7 +419,7 @@ async def create_endpoint(
         tenant_id=tenant_id,
         secret_id=new_id(),
         endpoint_id=endpoint.endpoint_id,
-        secret=seal_secret(sealer, issued),
+        secret=seal_secret(receiver.sealer, issued),
         created_at=now,
         expires_at=None,
     )
@@ -424,6 +427,10 @@ async def create_endpoint(
         webhooks = WebhookRepository(session, tenant_id)
         await webhooks.add(endpoint)
         await webhooks.add(secret)
+        await announce_change(
+            session, envelope, command.actor, f"Added a webhook endpoint for {command.vendor}"
+        )
+    receiver.relay.notify()
     return WebhookSecretIssued(endpoint=_endpoint_view(endpoint, [secret]), secret=issued)
 
 
@@ -452,5 +459,49 @@ async def rotate_secret(
         )
         await webhooks.add(secret)
         current = list(await webhooks.secrets(endpoint.endpoint_id, valid_at=now))
+        grace = (
+            "the previous one stops working now"
+            if command.grace_seconds == 0
+            else f"the previous one stays valid for {_duration(command.grace_seconds)}"
+        )
+        await announce_change(
+            session,
+            envelope,
+            command.actor,
+            f"Rotated the signing secret of the {endpoint.vendor} webhook endpoint; {grace}",
+        )
     receiver.forget(endpoint.endpoint_id)
+    receiver.relay.notify()
     return WebhookSecretIssued(endpoint=_endpoint_view(endpoint, current), secret=issued)
+
+
+async def delete_endpoint(
+    database: Database, receiver: WebhookReceiver, envelope: Envelope[DeleteWebhookEndpoint]
+) -> WebhookEndpointDeleted:
+    """Forget an endpoint and its secrets: its deliveries are refused (404) from now on."""
+    tenant_id, endpoint_id = envelope.tenant_id, envelope.payload.endpoint_id
+    async with database.transaction(tenant_id) as session:
+        webhooks = WebhookRepository(session, tenant_id)
+        endpoint = await webhooks.endpoint(endpoint_id)
+        if endpoint is None:
+            raise QueryFailedError(404, "Webhook endpoint not found", endpoint_id)
+        await webhooks.delete_endpoint(endpoint_id)
+        await announce_change(
+            session,
+            envelope,
+            envelope.payload.actor,
+            f"Deleted the {endpoint.vendor} webhook endpoint",
+        )
+    receiver.forget(endpoint_id)
+    receiver.relay.notify()
+    return WebhookEndpointDeleted(endpoint_id=endpoint_id)
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{seconds} s"

@@ -8,7 +8,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from trueup.contracts import messages as m
+from trueup.gateway import bus
 from trueup.gateway.identity import service
 from trueup.gateway.identity.dependencies import Admin
 from trueup.gateway.identity.principal import Role
@@ -156,3 +159,68 @@ async def revoke_api_key(key_id: str, request: Request, principal: Admin) -> Res
             row.revoked_at = datetime.now(UTC)
     request.app.state.credentials.forget_subject(key_id)
     return Response(status_code=204)
+
+
+PUSH_KEY_NAME = "Push API"
+
+
+class PushKeyStatus(BaseModel):
+    exists: bool
+    key_id: str | None = None
+    created_at: datetime | None = None
+
+
+class IssuedPushKey(PushKeyStatus):
+    key: str = Field(description="Shown once; only its hash is stored.")
+
+
+async def _push_keys(session: AsyncSession, tenant_id: str) -> list[ApiKey]:
+    rows = await session.scalars(
+        sa.select(ApiKey)
+        .where(
+            ApiKey.tenant_id == tenant_id,
+            ApiKey.name == PUSH_KEY_NAME,
+            ApiKey.revoked_at.is_(None),
+        )
+        .order_by(ApiKey.created_at.desc())
+    )
+    return list(rows)
+
+
+@router.get("/push-key", response_model=PushKeyStatus, tags=["connectors"])
+async def push_key(request: Request, principal: Admin) -> PushKeyStatus:
+    """Whether the tenant has a push API key (never the key itself)."""
+    async with request.app.state.database.transaction() as session:
+        keys = await _push_keys(session, principal.tenant_id)
+    if not keys:
+        return PushKeyStatus(exists=False)
+    return PushKeyStatus(exists=True, key_id=keys[0].key_id, created_at=keys[0].created_at)
+
+
+@router.post("/push-key/rotate", response_model=IssuedPushKey, tags=["connectors"])
+async def rotate_push_key(request: Request, principal: Admin) -> IssuedPushKey:
+    """A new push API key (billing role: scripts push usage files to `/api/v1/imports`);
+    the previous one stops working at once. The key is shown only now."""
+    async with request.app.state.database.transaction() as session:
+        previous = await _push_keys(session, principal.tenant_id)
+        now = datetime.now(UTC)
+        for row in previous:
+            row.revoked_at = now
+        created, key = await service.create_api_key(
+            session, principal.tenant_id, PUSH_KEY_NAME, Role.BILLING
+        )
+    for row in previous:
+        request.app.state.credentials.forget_subject(row.key_id)
+    await bus.publish_event(
+        request.app.state.broker,
+        principal.tenant_id,
+        m.SettingsChanged(
+            section="integrations",
+            actor=principal.actor(),
+            summary="Rotated the push API key; the previous one stopped working"
+            if previous
+            else "Created the push API key",
+        ),
+        request.state.correlation_id,
+    )
+    return IssuedPushKey(exists=True, key_id=created.key_id, created_at=created.created_at, key=key)

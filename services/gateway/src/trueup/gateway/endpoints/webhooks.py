@@ -1,20 +1,23 @@
 """Webhook endpoints and their signing secrets (admins only).
 
 Vendors post to `POST /webhooks/{endpoint_id}` on vendor_ingestion, not the gateway; here
-an admin lists, creates and rotates the endpoints. A secret is shown once, when issued.
+an admin lists, creates, rotates and deletes the endpoints. A secret is shown once, when
+issued.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from trueup.contracts.ingest import (
     CreateWebhookEndpoint,
+    DeleteWebhookEndpoint,
     ListWebhookEndpoints,
     RotateWebhookSecret,
+    WebhookEndpointDeleted,
     WebhookEndpointList,
     WebhookSecretIssued,
 )
@@ -86,3 +89,15 @@ async def rotate_secret(
         ),
         WebhookSecretIssued,
     )
+
+
+@router.delete("/{endpoint_id}", status_code=204, summary="Delete a webhook endpoint")
+async def delete_endpoint(request: Request, principal: Admin, endpoint_id: str) -> Response:
+    """The endpoint and its secrets are forgotten; deliveries to it answer 404."""
+    await ask(
+        request,
+        principal,
+        DeleteWebhookEndpoint(endpoint_id=endpoint_id, actor=principal.actor()),
+        WebhookEndpointDeleted,
+    )
+    return Response(status_code=204)

@@ -1,17 +1,28 @@
-"""Queries from the gateway: the import wizard, usage, profiles, webhook endpoints."""
+"""Queries from the gateway: the import wizard, usage, profiles, webhook endpoints,
+connectors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from trueup.contracts.envelope import Envelope
 from trueup.contracts.ingest import (
+    CheckConnector,
     CommitImport,
     CommitOutcome,
+    ConnectorDeleted,
+    ConnectorList,
+    ConnectorTestResult,
+    ConnectorView,
     CreateWebhookEndpoint,
+    DeleteConnector,
     DeleteProfile,
+    DeleteWebhookEndpoint,
     GetImport,
     ImportList,
     ImportView,
     InspectImport,
+    ListConnectors,
     ListImports,
     ListProfiles,
     ListUsage,
@@ -21,13 +32,17 @@ from trueup.contracts.ingest import (
     ProfileView,
     RenameProfile,
     RotateWebhookSecret,
+    RunConnector,
+    SaveConnector,
     UsagePage,
+    WebhookEndpointDeleted,
     WebhookEndpointList,
     WebhookSecretIssued,
 )
 from trueup.platform.broker import QueryFailedError, query_responder
 from trueup.platform.service import ServiceRuntime
-from trueup.vendor_ingestion import imports, profiles, webhooks
+from trueup.vendor_ingestion import connector_admin, imports, profiles, webhooks
+from trueup.vendor_ingestion.connectors import ConnectorScheduler
 from trueup.vendor_ingestion.repository import UsageRepository
 
 
@@ -41,7 +56,13 @@ def _cursor(value: str | None) -> tuple[str, str, str] | None:
 
 
 def register(
-    runtime: ServiceRuntime, context: imports.ImportContext, receiver: webhooks.WebhookReceiver
+    runtime: ServiceRuntime,
+    context: imports.ImportContext,
+    receiver: webhooks.WebhookReceiver,
+    scheduler: ConnectorScheduler,
+    *,
+    test_seconds: float,
+    wake_scheduler: Callable[[], None],
 ) -> None:
     broker, service, database = runtime.broker, runtime.name, runtime.database
 
@@ -93,11 +114,38 @@ def register(
         return await webhooks.list_endpoints(database, envelope)
 
     async def create_endpoint(envelope: Envelope[CreateWebhookEndpoint]) -> WebhookSecretIssued:
-        return await webhooks.create_endpoint(database, receiver.sealer, envelope)
+        return await webhooks.create_endpoint(database, receiver, envelope)
 
     async def rotate(envelope: Envelope[RotateWebhookSecret]) -> WebhookSecretIssued:
         return await webhooks.rotate_secret(database, receiver, envelope)
 
+    async def delete_endpoint(envelope: Envelope[DeleteWebhookEndpoint]) -> WebhookEndpointDeleted:
+        return await webhooks.delete_endpoint(database, receiver, envelope)
+
+    async def list_connectors(envelope: Envelope[ListConnectors]) -> ConnectorList:
+        return await connector_admin.list_connectors(scheduler, envelope)
+
+    async def save_connector(envelope: Envelope[SaveConnector]) -> ConnectorView:
+        return await connector_admin.save_connector(scheduler, envelope)
+
+    async def delete_connector(envelope: Envelope[DeleteConnector]) -> ConnectorDeleted:
+        return await connector_admin.delete_connector(scheduler, envelope)
+
+    async def check_connector(envelope: Envelope[CheckConnector]) -> ConnectorTestResult:
+        return await connector_admin.check_connector(scheduler, envelope, test_seconds=test_seconds)
+
+    async def run_connector(envelope: Envelope[RunConnector]) -> ConnectorView:
+        return await connector_admin.run_connector(scheduler, envelope, wake_scheduler)
+
+    for model, handler in (
+        (DeleteWebhookEndpoint, delete_endpoint),
+        (ListConnectors, list_connectors),
+        (SaveConnector, save_connector),
+        (DeleteConnector, delete_connector),
+        (CheckConnector, check_connector),
+        (RunConnector, run_connector),
+    ):
+        query_responder(broker, service=service, model=model, handler=handler)  # type: ignore[arg-type]
     query_responder(
         broker,
         service=service,

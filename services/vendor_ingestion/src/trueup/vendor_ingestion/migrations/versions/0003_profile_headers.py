@@ -3,7 +3,7 @@ profile they used (the profiles screen counts them).
 
 Profiles saved before this keep an empty list until they are next saved.
 
-Revision ID: 0003_profile_headers
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-05
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_profile_headers"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
