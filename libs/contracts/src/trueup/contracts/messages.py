@@ -586,7 +586,7 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         subjects.event("ingest", T, "import.finished"),
         "event",
         "vendor_ingestion",
-        ("audit", "gateway"),
+        ("audit",),
     ),
     MessageSpec(
         PsaSnapshot, subjects.event("psa", T, "snapshot"), "event", "psa_sync", ("reconciliation",)
@@ -680,7 +680,7 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         RetryWriteback,
         subjects.command("writeback", T, "retry"),
         "command",
-        "gateway",
+        "reconciliation",
         ("writeback",),
     ),
     MessageSpec(

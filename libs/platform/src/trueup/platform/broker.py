@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -149,6 +150,21 @@ async def publish_envelope(
     )
 
 
+_CONSUMED: weakref.WeakKeyDictionary[NatsBroker, set[type[Payload]]] = weakref.WeakKeyDictionary()
+
+
+def takes(broker: NatsBroker, *models: type[Payload]) -> None:
+    """Note that a consumer or responder of `broker` takes these message types. Every
+    registration below calls it; a service that subscribes on its own must too."""
+    _CONSUMED.setdefault(broker, set()).update(models)
+
+
+def consumed_messages(broker: NatsBroker) -> frozenset[type[Payload]]:
+    """The message types the consumers and query responders registered on `broker` take:
+    what the catalogue's `consumers` must say of the service (a test compares them)."""
+    return frozenset(_CONSUMED.get(broker, ()))
+
+
 def durable_consumer(
     broker: NatsBroker,
     *,
@@ -198,6 +214,7 @@ def ordered_consumer(
     """
     spec = stream_for(subject)
     durable = f"{service}-{name}"
+    takes(broker, *handlers)
     by_type: dict[str, tuple[type[Envelope[Any]], EventHandler[Any]]] = {
         model.message_type: (Envelope[model], handler)  # type: ignore[valid-type]
         for model, handler in handlers.items()
@@ -281,6 +298,7 @@ class BatchedConsumer:
         idle_wait_seconds: float = 0.5,
         ack_wait_seconds: float = 60.0,
     ) -> None:
+        takes(broker, model)
         self.broker = broker
         self.service = service
         self.name = name
@@ -509,6 +527,7 @@ def query_responder(
     the caller's credential, and a mismatch is refused rather than trusted.
     """
     subject = spec_for(model).subject
+    takes(broker, model)
     envelope_model: type[Envelope[P]] = Envelope[model]  # type: ignore[valid-type]
 
     @broker.subscriber(subject, queue=f"{service}-queries", title=f"{service}-{subject}")

@@ -17,6 +17,7 @@ from faststream.nats import NatsBroker, NatsMessage
 from trueup.contracts import Envelope
 from trueup.contracts.messages import CardsChanged, spec_for
 from trueup.gateway.cache import PageCache
+from trueup.platform.broker import takes
 
 HEARTBEAT_SECONDS = 15.0
 QUEUE_SIZE = 100
@@ -47,6 +48,7 @@ class LiveHub:
 
     def register(self, broker: NatsBroker) -> None:
         """Listen to card changes of every tenant on this replica."""
+        takes(broker, CardsChanged)
 
         @broker.subscriber(spec_for(CardsChanged).subject, title="gateway-live-cards")
         async def on_cards_changed(msg: NatsMessage) -> None:
