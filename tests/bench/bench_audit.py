@@ -24,7 +24,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,12 +35,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_services import drop_schemas, postgres_schemas
-from tests.bench.benchkit import cpu_model, cpu_seconds, wait_ready
+from tests.bench.benchkit import cpu_model, cpu_seconds, start_nats, wait_ready
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
 from trueup.contracts.streams import stream_for
 from trueup.platform.broker import provision_streams
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.platform.runtime.nats_server import free_port
 
 TARGET = 2_000.0
 STREAM = "INGEST"
@@ -136,18 +135,8 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--postgres-url", help="run audit on this PostgreSQL")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="trueup-bench-"))
-    nats_server = EmbeddedNats(tmp / "nats", free_port())
-    nats_server.start()
-    asyncio.run(nats_server.wait_ready())
-    env = {
-        **os.environ,
-        "TRUEUP_NATS_URL": nats_server.url,
-        "TRUEUP_DATA_DIR": str(tmp),
-        "TRUEUP_LOG_LEVEL": "WARNING",
-        "TRUEUP_LOG_FORMAT": "json",
-        "TRUEUP_HTTP_PORT": str(free_port()),
-    }
+    tmp, nats_server, env = start_nats("trueup-bench-")
+    env["TRUEUP_HTTP_PORT"] = str(free_port())
     schemas = (
         asyncio.run(postgres_schemas(args.postgres_url, ("audit",))) if args.postgres_url else {}
     )

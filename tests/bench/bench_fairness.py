@@ -41,7 +41,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -55,11 +54,11 @@ from nats.js import JetStreamContext
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_services import drop_schemas, postgres_schemas, publish
-from tests.bench.benchkit import cpu_model, psa_sync, usage_report, wait_ready
+from tests.bench.benchkit import cpu_model, psa_sync, start_nats, usage_report, wait_ready
 from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.platform.runtime.nats_server import free_port
 
 SMALL_ACCOUNTS = 10
 SMALL_SKUS = 5
@@ -323,17 +322,7 @@ def main() -> int:
     parser.add_argument("--import-rows", type=int, default=1_000_000)
     parser.add_argument("--postgres-url", help="run reconciliation on this PostgreSQL")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="trueup-fairness-"))
-    nats_server = EmbeddedNats(tmp / "nats", free_port())
-    nats_server.start()
-    asyncio.run(nats_server.wait_ready())
-    env = {
-        **os.environ,
-        "TRUEUP_NATS_URL": nats_server.url,
-        "TRUEUP_DATA_DIR": str(tmp),
-        "TRUEUP_LOG_LEVEL": "WARNING",
-        "TRUEUP_LOG_FORMAT": "json",
-    }
+    tmp, nats_server, env = start_nats("trueup-fairness-")
     schemas = (
         asyncio.run(postgres_schemas(args.postgres_url, ("reconciliation",)))
         if args.postgres_url

@@ -31,7 +31,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -44,11 +43,11 @@ from nats.js import JetStreamContext
 # Run as a script, so the repository root is not on the path by itself.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.benchkit import cpu_model, psa_sync, usage_report, wait_ready
+from tests.bench.benchkit import cpu_model, psa_sync, start_nats, usage_report, wait_ready
 from trueup.contracts import Payload, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.platform.runtime.nats_server import free_port
 
 ACCOUNTS = 50
 LINE_ITEMS_PER_ACCOUNT = 10
@@ -231,17 +230,7 @@ def main() -> int:
     parser.add_argument("--audit-events", type=int, default=2_000)
     parser.add_argument("--postgres-url", help="run the services on this PostgreSQL")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="trueup-bench-"))
-    nats_server = EmbeddedNats(tmp / "nats", free_port())
-    nats_server.start()
-    asyncio.run(nats_server.wait_ready())
-    env = {
-        **os.environ,
-        "TRUEUP_NATS_URL": nats_server.url,
-        "TRUEUP_DATA_DIR": str(tmp),
-        "TRUEUP_LOG_LEVEL": "WARNING",
-        "TRUEUP_LOG_FORMAT": "json",
-    }
+    tmp, nats_server, env = start_nats("trueup-bench-")
     processes: list[subprocess.Popen[bytes]] = []
     schemas = asyncio.run(postgres_schemas(args.postgres_url)) if args.postgres_url else {}
     try:

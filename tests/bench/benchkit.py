@@ -3,8 +3,10 @@ synthetic tenants (a PSA sync and vendor usage)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
+import tempfile
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,6 +16,24 @@ import httpx
 
 from trueup.contracts import Payload
 from trueup.contracts import messages as m
+from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+
+
+def start_nats(prefix: str) -> tuple[Path, EmbeddedNats, dict[str, str]]:
+    """A temporary folder, a nats-server with JetStream in it (started and ready), and the
+    environment the services of a benchmark run with (quiet JSON logs)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    nats_server = EmbeddedNats(tmp / "nats", free_port())
+    nats_server.start()
+    asyncio.run(nats_server.wait_ready())
+    env = {
+        **os.environ,
+        "TRUEUP_NATS_URL": nats_server.url,
+        "TRUEUP_DATA_DIR": str(tmp),
+        "TRUEUP_LOG_LEVEL": "WARNING",
+        "TRUEUP_LOG_FORMAT": "json",
+    }
+    return tmp, nats_server, env
 
 
 def cpu_model() -> str:
