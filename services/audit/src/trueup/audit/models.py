@@ -35,6 +35,8 @@ class ActionType(StrEnum):
     PSA_SYNC = "psa_sync"
     SETTINGS = "settings"
     SECURITY = "security"
+    TENANT = "tenant"
+    """An operator's decision about a whole tenant, kept in the operator scope."""
 
 
 class Outcome(StrEnum):
