@@ -280,6 +280,13 @@ class TestTenantDeletion:
                 lambda: _has_data_everywhere(s, kept), timeout=60, what="the kept tenant's data"
             )
 
+            # Suspending and resuming the other tenant is the operator's record too.
+            for change in ("suspend", "resume"):
+                answer = await s.gateway.post(
+                    f"/api/v1/operator/tenants/{kept}/{change}", headers=OPERATOR
+                )
+                assert answer.status_code == 200, answer.text
+
             deleted = await s.gateway.delete(f"/api/v1/operator/tenants/{doomed}", headers=OPERATOR)
             assert deleted.status_code == 202
 
@@ -302,11 +309,22 @@ class TestTenantDeletion:
             assert kept in {t["tenant_id"] for t in listed.json()}
 
             audit = next(service for service in s.services if service.name == "audit")
-            async with audit.database.transaction(OPERATOR_SCOPE, readonly=True) as session:
-                records = list(
-                    await session.scalars(sa.select(Entry).where(Entry.tenant_id == OPERATOR_SCOPE))
-                )
-            assert [(r.event_type, r.account_id) for r in records] == [
-                (m.TenantDeleted.message_type, doomed)
+
+            async def operator_records() -> list[Entry] | None:
+                async with audit.database.transaction(OPERATOR_SCOPE, readonly=True) as session:
+                    records = list(
+                        await session.scalars(
+                            sa.select(Entry)
+                            .where(Entry.tenant_id == OPERATOR_SCOPE)
+                            .order_by(Entry.occurred_at)
+                        )
+                    )
+                return records if len(records) == 3 else None
+
+            records = await eventually(operator_records, what="the operator's audit records")
+            assert [(r.event_type, r.account_id, r.summary.split()[-1]) for r in records] == [
+                (m.TenantStatusChanged.message_type, kept, "suspended"),
+                (m.TenantStatusChanged.message_type, kept, "resumed"),
+                (m.TenantDeleted.message_type, doomed, "data"),
             ]
-            assert "Doomed MSP" in records[0].summary
+            assert "Doomed MSP" in records[2].summary
