@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
+from tests.support import eventually
 from tests.vendor_ingestion.conftest import Stack
+from trueup.gateway.tenants import service as tenants
 from trueup.vendors.webhooks import signed_headers
 
 
@@ -144,3 +146,35 @@ class TestSignedWebhooks:
             ("a-1", "ws"): Decimal(12),
             ("a-2", "ws"): Decimal("3.5"),
         }
+
+
+class TestSuspendedTenant:
+    async def test_its_webhooks_are_refused_until_it_is_resumed(self, stack: Stack) -> None:
+        issued = await _endpoint(stack)
+        path, secret = issued["endpoint"]["path"], issued["secret"]
+        assert (await _post(stack, path, _batch("1"), secret)).status_code == 202
+
+        async def operator_sets(status: Literal["active", "suspended"]) -> None:
+            async with stack.gateway.database.transaction() as session:
+                await tenants.set_status(session, stack.tenant_id, status)
+            stack.gateway.relay.notify()
+
+        await operator_sets("suspended")
+
+        async def refused() -> httpx.Response | None:
+            answer = await _post(stack, path, _batch("2"), secret)
+            return answer if answer.status_code == 403 else None
+
+        answer = await eventually(refused, what="the suspension to reach ingestion")
+        assert answer.json()["code"] == "tenant_suspended"
+        # A sender without the secret learns nothing about the tenant.
+        unsigned = await stack.webhooks.post(path, content=_batch("3"))
+        assert unsigned.status_code == 401
+
+        await operator_sets("active")
+
+        async def accepted() -> bool:
+            return (await _post(stack, path, _batch("4"), secret)).status_code == 202
+
+        await eventually(accepted, what="the resumption to reach ingestion")
+        assert await stack.usage("edr") == {("org-1", "agent"): "4"}

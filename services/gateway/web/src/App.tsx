@@ -5,6 +5,8 @@ import { useCards, useLiveCards } from "./cards";
 import { MoneyParts } from "./components/MoneyParts";
 import { Spinner } from "./components/ui";
 import { CardsPage } from "./pages/CardsPage";
+import { onboardingStarted, startOnboarding, usePsaStatus } from "./onboarding";
+import { InvitePage } from "./pages/InvitePage";
 import { LoginPage } from "./pages/LoginPage";
 import { navigate, usePath } from "./router";
 import type { Me, Metrics, Unmapped } from "./types";
@@ -16,10 +18,12 @@ const ImportProfilesPage = lazy(() => import("./pages/ImportProfilesPage"));
 const MappingPage = lazy(() => import("./pages/MappingPage"));
 const ActivityPage = lazy(() => import("./pages/ActivityPage"));
 const SettingsPage = lazy(() => import("./pages/SettingsPage"));
+const Onboarding = lazy(() => import("./pages/Onboarding"));
 
 export function App() {
   const client = useQueryClient();
   const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const path = usePath();
 
   const signedOut = useCallback(() => {
     setCsrfToken(null);
@@ -55,6 +59,20 @@ export function App() {
       <div className="boot">
         <Spinner label="Starting TrueUp" />
       </div>
+    );
+  }
+  if (path.startsWith("/invite/")) {
+    return (
+      <InvitePage
+        token={decodeURIComponent(path.slice("/invite/".length))}
+        onSignedIn={(answer) => {
+          setCsrfToken(answer.csrf_token);
+          setMe(answer);
+          // A tenant's first admin lands on the setup checklist.
+          startOnboarding();
+          navigate("/", true);
+        }}
+      />
     );
   }
   if (me === null) {
@@ -117,6 +135,11 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
     retry: false,
   });
 
+  // A new tenant (no PSA connection yet) is walked through setup on its first screen.
+  const psa = usePsaStatus();
+  const first = path === "/";
+  const onboarding = first && (onboardingStarted() || psa.data?.connections.length === 0);
+
   const nav: NavItem[] = [
     { path: "/", label: "Cards", icon: <Icon d={ICONS.cards} />, badge: toReview },
     { path: "/list", label: "List", icon: <Icon d={ICONS.list} /> },
@@ -139,6 +162,8 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   else if (path.startsWith("/mapping")) page = <MappingPage />;
   else if (path.startsWith("/activity")) page = <ActivityPage />;
   else if (path.startsWith("/settings")) page = <SettingsPage me={me} />;
+  else if (onboarding) page = <Onboarding me={me} />;
+  else if (first && psa.isPending) page = <Spinner />;
   else page = <CardsPage userKey={`${me.tenant_id}:${me.name}`} />;
 
   return (

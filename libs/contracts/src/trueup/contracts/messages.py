@@ -336,6 +336,25 @@ class LoginLocked(Payload):
     client_address: str
 
 
+class TenantStatusChanged(Payload):
+    """An operator suspended a tenant (its people, keys and webhooks are refused) or
+    resumed it."""
+
+    message_type: ClassVar[str] = "tenant.status.changed.v1"
+
+    status: Literal["active", "suspended"]
+    actor: Actor
+
+
+class TenantDeleted(Payload):
+    """An operator deleted a tenant: every service removes every row it holds for it."""
+
+    message_type: ClassVar[str] = "tenant.deleted.v1"
+
+    tenant_name: str
+    actor: Actor
+
+
 # --- commands ----------------------------------------------------------------------
 
 
@@ -660,6 +679,20 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         "event",
         "gateway",
         ("audit",),
+    ),
+    MessageSpec(
+        TenantStatusChanged,
+        subjects.event("tenant", T, "status.changed"),
+        "event",
+        "gateway",
+        ("vendor_ingestion", "audit"),
+    ),
+    MessageSpec(
+        TenantDeleted,
+        subjects.event("tenant", T, "deleted"),
+        "event",
+        "gateway",
+        ("gateway", "psa_sync", "vendor_ingestion", "reconciliation", "writeback", "audit"),
     ),
     MessageSpec(SyncPsa, subjects.command("psa", T, "sync"), "command", "gateway", ("psa_sync",)),
     MessageSpec(

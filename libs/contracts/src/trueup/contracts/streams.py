@@ -26,7 +26,7 @@ USAGE = StreamSpec("USAGE", ("usage.>",), "Vendor usage reported by imports, web
 INGEST = StreamSpec("INGEST", ("ingest.>",), "Import lifecycle events (vendor_ingestion).")
 RECON = StreamSpec("RECON", ("recon.>",), "Card, action and mapping changes (reconciliation).")
 WRITEBACK = StreamSpec("WRITEBACK", ("writeback.>",), "Writeback outcomes (writeback).")
-TENANT = StreamSpec("TENANT", ("tenant.>",), "Tenant settings changes (gateway).")
+TENANT = StreamSpec("TENANT", ("tenant.>",), "Tenant settings, suspension and deletion (gateway).")
 COMMANDS = StreamSpec("COMMANDS", ("cmd.>",), "Commands to services.")
 DEAD_LETTER = StreamSpec(
     "DLQ", ("dlq.>",), "Messages a consumer gave up on, for a person to inspect.", 30 * DAY

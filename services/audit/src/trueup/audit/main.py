@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from trueup.audit.handlers import events, queries
+from trueup.audit.handlers import events, queries, tenants
 from trueup.audit.retention import purge_expired
 from trueup.audit.settings import Settings
 from trueup.contracts.envelope import utcnow
@@ -19,6 +19,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime(settings, MIGRATIONS)
     events.register(runtime)
     queries.register(runtime, settings)
+    tenants.register(runtime)
 
     async def purge() -> None:
         await purge_expired(

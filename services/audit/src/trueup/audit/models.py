@@ -36,6 +36,8 @@ class ActionType(StrEnum):
     SETTINGS = "settings"
     SECURITY = "security"
     USAGE_REMOVAL = "usage_removal"
+    TENANT = "tenant"
+    """An operator's decision about a whole tenant, kept in the operator scope."""
 
 
 class Outcome(StrEnum):

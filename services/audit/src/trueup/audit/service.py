@@ -38,6 +38,8 @@ from trueup.contracts.messages import (
     PsaSyncCompleted,
     SetActivityRetention,
     SettingsChanged,
+    TenantDeleted,
+    TenantStatusChanged,
     UsageRemoved,
     WritebackApplied,
     WritebackConflict,
@@ -45,6 +47,7 @@ from trueup.contracts.messages import (
     WritebackOutcome,
 )
 from trueup.platform.broker import QueryFailedError
+from trueup.platform.tenants import OPERATOR_SCOPE
 
 logger = structlog.get_logger(__name__)
 
@@ -672,3 +675,32 @@ async def set_retention(
     }
     await _append(session, command, columns, now)
     return ActivityRetention(days=days)
+
+
+async def record_operator_event(
+    session: AsyncSession, envelope: Envelope[Any], *, now: datetime
+) -> bool:
+    """Keep an operator's decision about a tenant (suspend, resume, delete) in the
+    operator scope, where the tenant's own deletion and retention never reach it."""
+    payload = envelope.payload
+    tenant_id = envelope.tenant_id
+    if isinstance(payload, TenantDeleted):
+        summary = (
+            f"Tenant {tenant_id} ({payload.tenant_name}) deleted; its activity log was "
+            "deleted with its data"
+        )
+    elif isinstance(payload, TenantStatusChanged):
+        summary = (
+            f"Tenant {tenant_id} {'suspended' if payload.status == 'suspended' else 'resumed'}"
+        )
+    else:
+        raise TypeError(f"not an operator event: {type(payload).__name__}")
+    columns = {
+        **_actor_columns(payload.actor),
+        "action_type": ActionType.TENANT.value,
+        "outcome": Outcome.APPLIED.value,
+        "summary": summary,
+        "account_id": tenant_id,
+    }
+    values = {**_entry_values(envelope, columns, now), "tenant_id": OPERATOR_SCOPE}
+    return await EntryRepository(session, OPERATOR_SCOPE).add(values)

@@ -70,3 +70,9 @@ class CredentialCache:
         for key_hash, (_expiry, principal) in list(self._entries.items()):
             if principal.subject_id == subject_id:
                 del self._entries[key_hash]
+
+    def forget_tenant(self, tenant_id: str) -> None:
+        """Drop a tenant's keys (suspended or deleted on this replica: refused at once)."""
+        for key_hash, (_expiry, principal) in list(self._entries.items()):
+            if principal.tenant_id == tenant_id:
+                del self._entries[key_hash]

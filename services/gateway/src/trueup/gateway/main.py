@@ -6,7 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from trueup.contracts.envelope import Envelope
+from trueup.contracts.messages import TenantDeleted
 from trueup.gateway import problems
 from trueup.gateway.cache import CredentialCache
 from trueup.gateway.endpoints import (
@@ -17,6 +20,7 @@ from trueup.gateway.endpoints import (
     events,
     imports,
     mappings,
+    operator,
     preferences,
     usage,
     users,
@@ -31,10 +35,12 @@ from trueup.gateway.identity.throttle import LoginThrottle
 from trueup.gateway.identity.tokens import SessionKeys
 from trueup.gateway.live import LiveHub
 from trueup.gateway.middleware import EdgeMiddleware
+from trueup.gateway.models import metadata
 from trueup.gateway.settings import Settings
 from trueup.gateway.web import mount_web_app
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.settings import secret_value
+from trueup.platform.tenants import consume_tenant_deletions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 UPLOAD_PATHS = ("/api/v1/imports",)
@@ -43,9 +49,17 @@ UPLOAD_PATHS = ("/api/v1/imports",)
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     # Refuse to start on a missing, published or short signing key (InsecureSecretError).
     session_keys = SessionKeys(settings.session_keys())
+    operator_key = settings.operator_key()
     runtime = ServiceRuntime(settings, MIGRATIONS)
     live = LiveHub()
     live.register(runtime.broker)
+    credentials = CredentialCache()
+
+    async def forget_deleted(_session: AsyncSession, envelope: Envelope[TenantDeleted]) -> None:
+        credentials.forget_tenant(envelope.tenant_id)
+
+    # The gateway's rows (the tenant itself among them) go when the deletion reaches it.
+    consume_tenant_deletions(runtime, metadata, after=forget_deleted)
 
     async def bootstrap() -> None:
         async with runtime.database.transaction() as session:
@@ -66,7 +80,9 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         app.state.broker = runtime.broker
         app.state.live = live
         app.state.pages = live.pages
-        app.state.credentials = CredentialCache()
+        app.state.credentials = credentials
+        app.state.operator_key = operator_key
+        app.state.relay = runtime.relay
         app.state.session_keys = session_keys
         app.state.login_throttle = LoginThrottle(
             free_failures=settings.login_free_failures,
@@ -107,6 +123,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         users.router,
         preferences.router,
         events.router,
+        operator.router,
         title="TrueUp API",
         configure=configure,
     )

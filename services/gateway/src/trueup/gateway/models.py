@@ -26,6 +26,10 @@ class Tenant(Base):
     tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    """`active`, `suspended` (every call refused), or `deleting` (refused too, until every
+    service has removed its data and the gateway its own rows, this one last)."""
+    status_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class User(Base):
@@ -42,6 +46,25 @@ class User(Base):
     role: Mapped[str] = mapped_column(sa.String(20))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Invite(Base):
+    """A one-time link that lets its holder become a user of a tenant (its first admin).
+
+    Only the token's hash is stored; accepting it marks it used in the same statement that
+    checks it is unused and unexpired, so it works once even when clicked twice at once.
+    """
+
+    __tablename__ = "invites"
+
+    invite_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("tenants.tenant_id"))
+    token_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class ApiKey(Base):

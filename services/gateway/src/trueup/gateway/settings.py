@@ -32,6 +32,15 @@ class Settings(ServiceSettings):
     bootstrap_api_key: SecretStr | None = None
     """Creates the demo tenant, its admin and this API key at start when set."""
 
+    operator_token: SecretStr | None = None
+    """The bearer token of the operator API (`/api/v1/operator/...`); unset, that API does
+    not exist (404). Tenants can always be managed with `python -m trueup.gateway.operator`."""
+    public_url: str = ""
+    """The address people open TrueUp at (`https://trueup.example.com`), for invite links;
+    unset, links are given as paths (`/invite/<token>`)."""
+    invite_hours: int = Field(default=72, ge=1, le=24 * 30)
+    """How long an invite link works."""
+
     jwt_secrets: SecretStr | None = None
     """Comma-separated session signing keys: the first signs, any verifies (rotation)."""
     jwt_secret: SecretStr | None = None
@@ -84,6 +93,21 @@ class Settings(ServiceSettings):
                 "TRUEUP_ALLOW_INSECURE_DEV_SECRET=1 on a development machine."
             )
         return keys
+
+    def operator_key(self) -> str | None:
+        """The operator API's token, or None when that API is off.
+
+        Raises `InsecureSecretError` for a token too short to withstand guessing.
+        """
+        token = _value(self.operator_token).strip()
+        if not token:
+            return None
+        if len(token.encode()) < MIN_SECRET_BYTES or token in KNOWN_SECRETS:
+            raise InsecureSecretError(
+                "TRUEUP_OPERATOR_TOKEN is shorter than 32 bytes; set a random token "
+                "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or unset it."
+            )
+        return token
 
 
 def _value(secret: SecretStr | None) -> str:

@@ -102,7 +102,7 @@ const PSA_FIELDS: Record<string, { key: string; label: string; secret?: boolean;
   ],
 };
 
-function PsaSection({ isAdmin }: { isAdmin: boolean }) {
+export function PsaSection({ isAdmin }: { isAdmin: boolean }) {
   const client = useQueryClient();
   const toasts = useToasts();
   const status = useQuery({ queryKey: ["psa"], queryFn: ({ signal }) => api.get<SyncStatus>("/api/v1/settings/psa", signal) });

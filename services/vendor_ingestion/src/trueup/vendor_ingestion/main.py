@@ -14,7 +14,7 @@ from trueup.platform.service import ServiceRuntime
 from trueup.vendor_ingestion import files
 from trueup.vendor_ingestion.connectors import ConnectorScheduler
 from trueup.vendor_ingestion.demo import configure_demo_connectors
-from trueup.vendor_ingestion.handlers import commands, queries
+from trueup.vendor_ingestion.handlers import commands, queries, tenants
 from trueup.vendor_ingestion.imports import ImportContext
 from trueup.vendor_ingestion.service import purge_idempotency_keys
 from trueup.vendor_ingestion.settings import Settings
@@ -61,6 +61,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         wake_scheduler=polls.wake,
     )
     commands.register(runtime, context)
+    tenants.register(runtime, receiver)
 
     async def purge() -> None:
         try:

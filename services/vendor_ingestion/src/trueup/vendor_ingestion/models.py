@@ -176,3 +176,16 @@ class TenantDirectory(Base):
 
     tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SuspendedTenant(Base):
+    """A tenant the operator suspended: its vendor webhooks are refused until resumed.
+
+    The gateway owns tenants; this is ingestion's copy of the one fact it acts on, kept
+    from `tenant.<id>.status.changed.v1`.
+    """
+
+    __tablename__ = "suspended_tenants"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    suspended_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -44,7 +44,7 @@ from trueup.platform.messaging import OutboxRelay
 from trueup.platform.secrets import CredentialSealer
 from trueup.vendor_ingestion.announcements import announce_change
 from trueup.vendor_ingestion.models import WebhookEndpoint, WebhookSecret
-from trueup.vendor_ingestion.repository import WebhookRepository
+from trueup.vendor_ingestion.repository import SuspensionRepository, WebhookRepository
 from trueup.vendor_ingestion.sealing import open_secret, seal_secret
 from trueup.vendor_ingestion.service import (
     Delivery,
@@ -90,6 +90,7 @@ class _Known:
     vendor: str
     secrets: tuple[str, ...]
     loaded_at: float
+    suspended: bool = False
 
 
 class WebhookReceiver:
@@ -134,6 +135,12 @@ class WebhookReceiver:
     def forget(self, endpoint_id: str) -> None:
         self._cache.pop(endpoint_id, None)
 
+    def forget_tenant(self, tenant_id: str) -> None:
+        """Drop a tenant's endpoints, so its suspension or resumption applies now."""
+        for endpoint_id in list(self._cache):
+            if tenant_of_endpoint(endpoint_id) == tenant_id:
+                self._cache.pop(endpoint_id, None)
+
     async def _endpoint(self, tenant_id: str, endpoint_id: str) -> _Known | None:
         cached = self._cache.get(endpoint_id)
         if cached is not None and time.monotonic() - cached.loaded_at < SECRET_CACHE_SECONDS:
@@ -153,8 +160,9 @@ class WebhookReceiver:
             if endpoint is None:
                 return None
             valid = await webhooks.secrets(endpoint_id, valid_at=datetime.now(UTC))
+            suspended = await SuspensionRepository(session, tenant_id).is_suspended()
         secrets = tuple(open_secret(self.sealer, s.secret) for s in valid)
-        known = _Known(endpoint.vendor, secrets, time.monotonic())
+        known = _Known(endpoint.vendor, secrets, time.monotonic(), suspended)
         self._cache[endpoint_id] = known
         return known
 
@@ -209,6 +217,14 @@ class WebhookReceiver:
         except WebhookVerificationError as error:
             status = _STATUS.get(error.failure, 401)
             return _problem(status, "Webhook refused", error.reason, code=error.failure.value)
+        if known.suspended:
+            # Said only to a sender that signed correctly: others learn nothing of the tenant.
+            return _problem(
+                403,
+                "Tenant suspended",
+                "this TrueUp account is suspended; nothing was recorded",
+                code="tenant_suspended",
+            )
         received_at = datetime.now(UTC)
         try:
             if b'"unit_counts"' in body:

@@ -7,9 +7,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from trueup.platform.service import ServiceRuntime
+from trueup.platform.tenants import consume_tenant_deletions
 from trueup.psa import RetryPolicy
 from trueup.writeback.connections import PsaClients
 from trueup.writeback.handlers import commands
+from trueup.writeback.models import metadata
 from trueup.writeback.service import JobDriver
 from trueup.writeback.settings import Settings
 from trueup.writeback.worker import JobWorker
@@ -65,4 +67,5 @@ class WritebackRuntime(ServiceRuntime):
 def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     runtime = WritebackRuntime(settings)
     commands.register(runtime, runtime.worker.wake)
+    consume_tenant_deletions(runtime, metadata)
     return runtime, runtime.http_app()

@@ -7,10 +7,11 @@ password change, a deactivation or a reused refresh token revoke it on the serve
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from trueup.contracts import messages as m
 from trueup.gateway import bus
@@ -21,6 +22,7 @@ from trueup.gateway.identity.dependencies import (
     SESSION_COOKIE,
     Viewer,
     client_address,
+    tenant_suspended,
     too_many_requests,
 )
 from trueup.gateway.identity.principal import Principal, Role
@@ -29,6 +31,7 @@ from trueup.gateway.identity.throttle import LoginThrottle
 from trueup.gateway.identity.tokens import SessionKeys
 from trueup.gateway.problems import ProblemError
 from trueup.gateway.settings import Settings
+from trueup.gateway.tenants import service as tenants
 from trueup.platform.logging import get_logger
 
 router = APIRouter(prefix="/api/v1/auth", tags=["identity"])
@@ -48,6 +51,18 @@ class Login(BaseModel):
 class PasswordChange(BaseModel):
     current_password: str = Field(min_length=1, max_length=500)
     new_password: str = Field(min_length=12, max_length=500)
+
+
+class InviteInfo(BaseModel):
+    tenant_name: str
+    role: str
+    expires_at: datetime
+
+
+class InviteAcceptance(BaseModel):
+    name: SafeText = Field(min_length=1, max_length=200)
+    email: SafeText = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str = Field(min_length=12, max_length=500)
 
 
 class Me(BaseModel):
@@ -146,6 +161,8 @@ async def login(body: Login, request: Request, response: Response) -> Me:
                 "This email and password belong to more than one tenant; send tenant_id as well.",
             )
         if user is not None:
+            if not await service.tenant_is_active(session, user.tenant_id):
+                raise tenant_suspended()
             row = await service.start_session(
                 session, user.user_id, user.tenant_id, _refresh_lifetime(request)
             )
@@ -236,3 +253,50 @@ async def me(principal: Viewer, request: Request) -> Me:
     keys: SessionKeys = request.app.state.session_keys
     csrf = keys.csrf_token(principal.session_id) if principal.session_id else None
     return _me(principal, csrf)
+
+
+_INVITE_GONE = "This invite link does not work: it was used already, it expired, or it is wrong."
+
+
+@router.get("/invites/{token}", response_model=InviteInfo, summary="What an invite is for")
+async def invite(token: str, request: Request) -> InviteInfo:
+    """The tenant an invite link joins, while it still works (404 once used or expired)."""
+    async with request.app.state.database.transaction(readonly=True) as session:
+        opened = await tenants.open_invite(session, token)
+    if opened is None:
+        raise ProblemError(404, "Not Found", _INVITE_GONE)
+    found, tenant = opened
+    return InviteInfo(tenant_name=tenant.name, role=found.role, expires_at=found.expires_at)
+
+
+@router.post(
+    "/invites/{token}",
+    response_model=Me,
+    status_code=201,
+    summary="Accept an invite",
+    responses={404: {"description": "The link was used, expired, or never existed."}},
+)
+async def accept_invite(
+    token: str, body: InviteAcceptance, request: Request, response: Response
+) -> Me:
+    """Become a user of the invite's tenant, signed in at once. The link works once."""
+    try:
+        async with request.app.state.database.transaction() as session:
+            user = await tenants.accept_invite(
+                session, token, email=body.email, name=body.name, password=body.password
+            )
+            if user is not None:
+                row = await service.start_session(
+                    session, user.user_id, user.tenant_id, _refresh_lifetime(request)
+                )
+    except IntegrityError as exc:
+        raise ProblemError(
+            409, "Conflict", "A user with this email already exists in this tenant."
+        ) from exc
+    if user is None:
+        raise ProblemError(404, "Not Found", _INVITE_GONE)
+    principal = Principal(
+        user.tenant_id, Role(user.role), "user", user.user_id, user.name or user.email
+    )
+    response.status_code = 201
+    return _me(principal, _set_session(request, response, row.session_id, principal))

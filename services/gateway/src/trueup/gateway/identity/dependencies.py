@@ -97,8 +97,7 @@ async def current_principal(request: Request) -> Principal:
         principal = await principal_for_api_key(request.app, credential)
         if principal is None:
             raise _unauthorized("The API key is not valid or was revoked.")
-        request.state.principal = principal
-        return principal
+        return _admitted(request, principal)
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise _unauthorized("Sign in, or send an API key.")
@@ -117,6 +116,25 @@ async def current_principal(request: Request) -> Principal:
         )
     if principal is None:
         raise _unauthorized("The session has ended; sign in again.")
+    return _admitted(request, principal)
+
+
+TENANT_SUSPENDED = "https://trueup.dev/problems/tenant-suspended"
+
+
+def tenant_suspended() -> ProblemError:
+    """The answer to every call of a suspended tenant (or one being deleted)."""
+    return ProblemError(
+        403,
+        "Forbidden",
+        "This TrueUp account is suspended; ask TrueUp's operator.",
+        type_=TENANT_SUSPENDED,
+    )
+
+
+def _admitted(request: Request, principal: Principal) -> Principal:
+    if not principal.tenant_active:
+        raise tenant_suspended()
     request.state.principal = principal
     return principal
 

@@ -30,6 +30,9 @@ class Principal:
     via_cookie: bool = False
     session_id: str | None = None
     """The server-side session of a cookie caller (what logout and CSRF are bound to)."""
+    tenant_active: bool = True
+    """False while an operator has the tenant suspended or is deleting it: every call is
+    refused."""
 
     def allows(self, needed: Role) -> bool:
         return _RANK[self.role] >= _RANK[needed]

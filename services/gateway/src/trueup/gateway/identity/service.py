@@ -81,12 +81,33 @@ async def create_api_key(
 
 
 async def principal_for_api_key(session: AsyncSession, key: str) -> Principal | None:
-    row = await session.scalar(
-        sa.select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-    )
-    if row is None:
+    found = (
+        await session.execute(
+            sa.select(ApiKey, Tenant.status)
+            .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
+            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+        )
+    ).first()
+    if found is None:
         return None
-    return Principal(row.tenant_id, Role(row.role), "api_key", row.key_id, row.name)
+    row, status = found
+    return Principal(
+        row.tenant_id,
+        Role(row.role),
+        "api_key",
+        row.key_id,
+        row.name,
+        tenant_active=status == ACTIVE_TENANT,
+    )
+
+
+ACTIVE_TENANT = "active"
+
+
+async def tenant_is_active(session: AsyncSession, tenant_id: str) -> bool:
+    """Whether the tenant exists and is neither suspended nor being deleted."""
+    status = await session.scalar(sa.select(Tenant.status).where(Tenant.tenant_id == tenant_id))
+    return status == ACTIVE_TENANT
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,20 +214,24 @@ async def session_principal(
     session: AsyncSession, session_id: str, user_id: str, tenant_id: str
 ) -> Principal | None:
     """The user of a live session: one lookup by the session's primary key."""
-    user = await session.scalar(
-        sa.select(User)
-        .join(Session, Session.user_id == User.user_id)
-        .where(
-            Session.session_id == session_id,
-            Session.revoked_at.is_(None),
-            Session.user_id == user_id,
-            Session.tenant_id == tenant_id,
-            User.tenant_id == tenant_id,
-            User.active,
+    found = (
+        await session.execute(
+            sa.select(User, Tenant.status)
+            .join(Session, Session.user_id == User.user_id)
+            .join(Tenant, Tenant.tenant_id == User.tenant_id)
+            .where(
+                Session.session_id == session_id,
+                Session.revoked_at.is_(None),
+                Session.user_id == user_id,
+                Session.tenant_id == tenant_id,
+                User.tenant_id == tenant_id,
+                User.active,
+            )
         )
-    )
-    if user is None:
+    ).first()
+    if found is None:
         return None
+    user, status = found
     return Principal(
         user.tenant_id,
         Role(user.role),
@@ -215,6 +240,7 @@ async def session_principal(
         user.name or user.email,
         via_cookie=True,
         session_id=session_id,
+        tenant_active=status == ACTIVE_TENANT,
     )
 
 

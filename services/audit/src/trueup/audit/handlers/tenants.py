@@ -1,0 +1,44 @@
+"""The operator's decisions about tenants, kept in the operator scope of the log.
+
+A deleted tenant's own entries go with the rest of its data; what remains is the
+operator's record that it was deleted (and when it was suspended or resumed).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trueup.audit import service
+from trueup.audit.models import metadata
+from trueup.contracts.envelope import Envelope, utcnow
+from trueup.contracts.messages import TenantDeleted, TenantStatusChanged, spec_for
+from trueup.platform.broker import durable_consumer
+from trueup.platform.messaging import first_delivery
+from trueup.platform.service import ServiceRuntime
+from trueup.platform.tenants import OPERATOR_SCOPE, consume_tenant_deletions
+
+
+def register(runtime: ServiceRuntime) -> None:
+    database = runtime.database
+
+    async def record_deletion(session: AsyncSession, envelope: Envelope[TenantDeleted]) -> None:
+        # The same transaction as the deletion: the tenant's entries never vanish without
+        # the record that says why.
+        await database.act_for_tenant(session, OPERATOR_SCOPE)
+        await service.record_operator_event(session, envelope, now=utcnow())
+
+    async def on_status(envelope: Envelope[TenantStatusChanged]) -> None:
+        async with database.transaction(OPERATOR_SCOPE) as session:
+            if await first_delivery(session, "audit-tenant-status", envelope):
+                await service.record_operator_event(session, envelope, now=utcnow())
+
+    consume_tenant_deletions(runtime, metadata, after=record_deletion)
+    durable_consumer(
+        runtime.broker,
+        service=runtime.name,
+        name="tenant-status",
+        subject=spec_for(TenantStatusChanged).subject,
+        model=TenantStatusChanged,
+        handler=on_status,
+        max_deliver=runtime.settings.max_deliver,
+    )

@@ -1,0 +1,185 @@
+"""The operator API: TrueUp's own staff create, suspend, resume and delete tenants.
+
+It answers only `Authorization: Bearer <TRUEUP_OPERATOR_TOKEN>`; without that setting it
+does not exist (404). No tenant credential reaches it: an admin's API key or session is
+refused like any wrong token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from trueup.gateway.identity.dependencies import bearer_credential
+from trueup.gateway.identity.text import SafeText
+from trueup.gateway.problems import ProblemError
+from trueup.gateway.tenants import service
+from trueup.gateway.tenants.service import TenantConflictError, TenantNotFoundError
+from trueup.platform.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def operator(request: Request) -> None:
+    """Admit the operator's token only, compared in constant time."""
+    expected: str | None = request.app.state.operator_key
+    if expected is None:
+        raise ProblemError(404, "Not Found", f"No such endpoint: {request.url.path}")
+    offered = bearer_credential(request.headers.get("authorization", "")) or ""
+    if not hmac.compare_digest(offered.encode(), expected.encode()):
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "The operator API needs 'Authorization: Bearer <operator token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter(
+    prefix="/api/v1/operator/tenants", tags=["operator"], dependencies=[Depends(operator)]
+)
+
+
+class TenantView(BaseModel):
+    tenant_id: str
+    name: str
+    status: Literal["active", "suspended", "deleting"]
+    created_at: datetime
+    users: int = 0
+
+
+class NewTenant(BaseModel):
+    name: SafeText = Field(min_length=1, max_length=200, examples=["Acme Managed Services"])
+    tenant_id: str | None = Field(
+        default=None,
+        pattern=service.TENANT_ID.pattern,
+        description="Chosen from the name when left out.",
+    )
+
+
+class InviteView(BaseModel):
+    tenant_id: str
+    invite_url: str = Field(description="Works once, until `expires_at`; shown only now.")
+    expires_at: datetime
+
+
+class CreatedTenant(TenantView):
+    invite: InviteView
+
+
+def _view(tenant: service.TenantSummary) -> TenantView:
+    return TenantView(
+        tenant_id=tenant.tenant_id,
+        name=tenant.name,
+        status=tenant.status,  # type: ignore[arg-type]
+        created_at=tenant.created_at,
+        users=tenant.users,
+    )
+
+
+def _invite(request: Request, invite: service.IssuedInvite) -> InviteView:
+    return InviteView(
+        tenant_id=invite.tenant_id,
+        invite_url=invite.link(request.app.state.settings.public_url),
+        expires_at=invite.expires_at,
+    )
+
+
+def _problem(exc: Exception) -> ProblemError:
+    if isinstance(exc, TenantNotFoundError):
+        return ProblemError(404, "Not Found", str(exc))
+    return ProblemError(409, "Conflict", str(exc))
+
+
+async def _summary(request: Request, tenant_id: str) -> TenantView:
+    async with request.app.state.database.transaction(readonly=True) as session:
+        for tenant in await service.list_tenants(session):
+            if tenant.tenant_id == tenant_id:
+                return _view(tenant)
+    raise ProblemError(404, "Not Found", f"No tenant {tenant_id}.")
+
+
+def _published(request: Request, tenant_id: str) -> None:
+    request.app.state.credentials.forget_tenant(tenant_id)
+    request.app.state.relay.notify()
+
+
+@router.get("", response_model=list[TenantView], summary="Every tenant")
+async def list_tenants(request: Request) -> list[TenantView]:
+    async with request.app.state.database.transaction(readonly=True) as session:
+        return [_view(tenant) for tenant in await service.list_tenants(session)]
+
+
+@router.post("", response_model=CreatedTenant, status_code=201, summary="Create a tenant")
+async def create_tenant(body: NewTenant, request: Request) -> CreatedTenant:
+    """A new tenant and a one-time link for its first admin (72 hours by default)."""
+    try:
+        async with request.app.state.database.transaction() as session:
+            tenant, invite = await service.create_tenant(
+                session,
+                body.name,
+                tenant_id=body.tenant_id,
+                invite_hours=request.app.state.settings.invite_hours,
+            )
+    except TenantConflictError as exc:
+        raise _problem(exc) from exc
+    log.info("tenant created", tenant_id=tenant.tenant_id)
+    summary = service.TenantSummary(
+        tenant.tenant_id, tenant.name, tenant.status, tenant.created_at, 0
+    )
+    return CreatedTenant(**_view(summary).model_dump(), invite=_invite(request, invite))
+
+
+@router.post("/{tenant_id}/invites", response_model=InviteView, status_code=201)
+async def invite(tenant_id: str, request: Request) -> InviteView:
+    """Another one-time admin invite (the first expired, or a second admin is wanted)."""
+    try:
+        async with request.app.state.database.transaction() as session:
+            issued = await service.issue_invite(
+                session, tenant_id, hours=request.app.state.settings.invite_hours
+            )
+    except (TenantNotFoundError, TenantConflictError) as exc:
+        raise _problem(exc) from exc
+    return _invite(request, issued)
+
+
+async def _set_status(
+    request: Request, tenant_id: str, status: Literal["active", "suspended"]
+) -> TenantView:
+    try:
+        async with request.app.state.database.transaction() as session:
+            await service.set_status(session, tenant_id, status)
+    except (TenantNotFoundError, TenantConflictError) as exc:
+        raise _problem(exc) from exc
+    _published(request, tenant_id)
+    log.info("tenant status changed", tenant_id=tenant_id, status=status)
+    return await _summary(request, tenant_id)
+
+
+@router.post("/{tenant_id}/suspend", response_model=TenantView, summary="Suspend a tenant")
+async def suspend(tenant_id: str, request: Request) -> TenantView:
+    """Its users and API keys are refused (403) and its vendor webhooks too, until resumed."""
+    return await _set_status(request, tenant_id, "suspended")
+
+
+@router.post("/{tenant_id}/resume", response_model=TenantView, summary="Resume a tenant")
+async def resume(tenant_id: str, request: Request) -> TenantView:
+    return await _set_status(request, tenant_id, "active")
+
+
+@router.delete("/{tenant_id}", status_code=202, summary="Delete a tenant and all its data")
+async def delete(tenant_id: str, request: Request) -> Response:
+    """Refused from now on; every service deletes the tenant's data when it receives
+    `tenant.<id>.deleted.v1`, the gateway last. The audit log keeps an operator record."""
+    try:
+        async with request.app.state.database.transaction() as session:
+            await service.request_deletion(session, tenant_id)
+    except TenantNotFoundError as exc:
+        raise _problem(exc) from exc
+    _published(request, tenant_id)
+    log.info("tenant deletion requested", tenant_id=tenant_id)
+    return Response(status_code=202)

@@ -1,0 +1,1 @@
+"""Tenants as the operator manages them: create, suspend, resume, delete, invite."""
