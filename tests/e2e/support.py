@@ -5,10 +5,12 @@ Screenshots go to `test-artifacts/e2e/` (git-ignored).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -399,3 +401,24 @@ def find_card(page: Any, card: dict[str, Any]) -> Any:
     element = card_locator(page, card)
     element.wait_for()
     return element
+
+
+def operator_cli(*args: str) -> Any:
+    """Run `python -m trueup.gateway.operator tenants …` against the stack's gateway
+    database, as an operator would, and return its `--json` answer."""
+    env = {
+        **os.environ,
+        "TRUEUP_DATA_DIR": str(ROOT / ".data"),
+        "TRUEUP_LOG_LEVEL": "WARNING",
+    }
+    env.pop("TRUEUP_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "trueup.gateway.operator", "tenants", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)

@@ -1,13 +1,12 @@
-"""A new tenant from the operator's command line to its first screen: the invite link
-signs its first admin in, and the setup checklist walks them through connecting the
-ConnectWise simulator and testing it."""
+"""A new tenant from the operator's command line to its first approval: the invite link
+signs its first admin in, the setup checklist walks them through connecting the
+ConnectWise simulator and testing it, and everything after it (vendor connectors, the
+unmapped queue, the first approval) is done in the UI too."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,69 +14,101 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.support import ROOT, Stack, screenshot, serious_accessibility_violations
+from tests.e2e.support import (
+    Stack,
+    operator_cli,
+    screenshot,
+    serious_accessibility_violations,
+)
+from trueup.vendors.simulators import huntress, pax8
 
 pytestmark = pytest.mark.e2e
 
 CONNECTWISE_URL = os.environ.get("TRUEUP_DEMO_CONNECTWISE_URL", "http://127.0.0.1:8101")
-
-
-def _operator(*args: str) -> Any:
-    env = {
-        **os.environ,
-        "TRUEUP_DATA_DIR": str(ROOT / ".data"),
-        "TRUEUP_LOG_LEVEL": "WARNING",
-    }
-    env.pop("TRUEUP_DATABASE_URL", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "trueup.gateway.operator", "tenants", *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+PAX8_URL = "http://127.0.0.1:8111"  # the demo's vendor simulators
+HUNTRESS_URL = "http://127.0.0.1:8113"
+ACCEPT_ALL = re.compile(r"^Accept all ≥ ")
+UNDO_WINDOW_SECONDS = 5
 
 
 @pytest.fixture
 def invite(stack: Stack) -> Iterator[dict[str, Any]]:
     """A new tenant made by the operator's command line; deleted again afterwards."""
-    created = _operator("create", f"Onboarding MSP {uuid.uuid4().hex[:6]}")
+    created = operator_cli("create", f"Onboarding MSP {uuid.uuid4().hex[:6]}")
     yield created
-    _operator("delete", created["tenant_id"], "--yes")
+    operator_cli("delete", created["tenant_id"], "--yes")
+
+
+def _join(page: Any, invite: dict[str, Any]) -> None:
+    """Accept the invite as the tenant's first admin."""
+    page.goto(invite["invite_url"])
+    page.get_by_role("heading", name=f"Join {invite['name']}").wait_for()
+    page.get_by_label("Your name").fill("Olivia Owner")
+    page.get_by_label("Email").fill(f"owner@{invite['tenant_id']}.example")
+    page.get_by_label("Password (at least 12 characters)").fill("a long onboarding secret")
+    page.get_by_role("button", name="Create account and sign in").click()
+    page.get_by_role("heading", name="Welcome to TrueUp").wait_for()
+
+
+def _connect_connectwise(page: Any) -> None:
+    """Step 1 of the checklist: the ConnectWise simulator, saved and tested; then the
+    first sync, which the checklist follows to its end."""
+    page.locator("#psa-site").fill(CONNECTWISE_URL)
+    page.locator("#psa-company_id").fill("trueup_demo")
+    page.locator("#psa-public_key").fill("TrueUpDemoPublicKey")
+    page.locator("#psa-private_key").fill("TrueUpDemoPrivateKey")
+    page.locator("#psa-client_id").fill("trueup-onboarding")
+    page.get_by_role("button", name="Save connection").click()
+    expect(page.get_by_test_id("step-psa-state")).to_have_text("Done")
+    page.get_by_role("button", name="Test connection").click()
+    page.get_by_text("Connection works").wait_for()
+    expect(page.get_by_test_id("step-sync-state")).to_have_text("Done", timeout=90_000)
+
+
+def _add_and_run_connector(page: Any, kind: str, url: str, first: str, second: str) -> None:
+    """Settings → Integrations: add a vendor connector, test it, and run it now."""
+    page.get_by_role("button", name="Add connector").first.click()
+    dialog = page.get_by_role("dialog", name="Add a connector")
+    dialog.get_by_label("Vendor").select_option(label=kind)
+    dialog.get_by_label("Name").fill(kind)
+    dialog.get_by_label("API base URL").fill(url)
+    fields = dialog.locator("input[autocomplete=off]")
+    fields.nth(0).fill(first)
+    fields.nth(1).fill(second)
+    dialog.get_by_role("button", name="Add connector").click()
+    expect(dialog).to_be_hidden()
+    row = page.get_by_role("table", name="Connectors").get_by_role("row").filter(has_text=kind)
+    row.get_by_role("button", name=f"Test {kind}").click()
+    expect(row.get_by_role("status")).to_contain_text("Connected")
+    row.get_by_role("button", name=f"Run {kind} now").click()
+    expect(row).to_contain_text("OK", timeout=60_000)
+
+
+def _accept_all_suggestions(page: Any) -> None:
+    """Map the unmapped vendor accounts with "Accept all ≥ 95%": preview the pairs, then
+    map them."""
+    page.get_by_role("tab", name="Accounts").click()
+    page.get_by_test_id("account-mappings").wait_for()
+    expect(page.get_by_label("Minimum score")).to_have_value("95")
+    page.get_by_role("button", name=ACCEPT_ALL).click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_test_id("accept-all-preview").wait_for()
+    expect(dialog.get_by_role("alert")).to_have_count(0)  # nothing below the threshold
+    dialog.get_by_role("button", name=re.compile(r"^Map \d+ vendor account")).click()
+    page.get_by_role("status").filter(has_text="Mapped").wait_for()
 
 
 class TestOnboarding:
     def test_an_invited_admin_connects_and_tests_a_psa_from_the_checklist(
         self, page: Any, stack: Stack, invite: dict[str, Any]
     ) -> None:
-        page.goto(invite["invite_url"])
-        page.get_by_role("heading", name=f"Join {invite['name']}").wait_for()
-        page.get_by_label("Your name").fill("Olivia Owner")
-        page.get_by_label("Email").fill(f"owner@{invite['tenant_id']}.example")
-        page.get_by_label("Password (at least 12 characters)").fill("a long onboarding secret")
-        page.get_by_role("button", name="Create account and sign in").click()
-
-        page.get_by_role("heading", name="Welcome to TrueUp").wait_for()
+        _join(page, invite)
         expect(page.get_by_test_id("step-psa-state")).to_have_text("Not done")
         expect(page.get_by_test_id("step-sync-state")).to_have_text("Not done")
         expect(page.get_by_test_id("step-cards-state")).to_have_text("Not done")
         assert "Olivia Owner" in page.locator(".sidebar-user").inner_text()
 
-        page.locator("#psa-site").fill(CONNECTWISE_URL)
-        page.locator("#psa-company_id").fill("trueup_demo")
-        page.locator("#psa-public_key").fill("TrueUpDemoPublicKey")
-        page.locator("#psa-private_key").fill("TrueUpDemoPrivateKey")
-        page.locator("#psa-client_id").fill("trueup-onboarding")
-        page.get_by_role("button", name="Save connection").click()
-
-        expect(page.get_by_test_id("step-psa-state")).to_have_text("Done")
-        page.get_by_role("button", name="Test connection").click()
-        page.get_by_text("Connection works").wait_for()
-        # The first sync starts with the connection; the checklist follows it to its end.
-        expect(page.get_by_test_id("step-sync-state")).to_have_text("Done", timeout=90_000)
+        _connect_connectwise(page)
         expect(page.get_by_test_id("step-vendors-state")).to_have_text("Not done")
         screenshot(page, "onboarding", full_page=True)
         assert serious_accessibility_violations(page) == []
@@ -86,3 +117,40 @@ class TestOnboarding:
         page.context.clear_cookies()
         page.goto(invite["invite_url"])
         page.get_by_role("heading", name="This link does not work").wait_for()
+
+    def test_from_the_invite_to_a_first_approval_in_the_ui(
+        self, page: Any, stack: Stack, invite: dict[str, Any]
+    ) -> None:
+        _join(page, invite)
+        _connect_connectwise(page)
+
+        page.get_by_role("link", name="Settings").click()
+        page.get_by_role("link", name="Integrations").click()
+        _add_and_run_connector(
+            page, "Pax8", PAX8_URL, pax8.DEFAULT_CLIENT_ID, pax8.DEFAULT_CLIENT_SECRET
+        )
+        _add_and_run_connector(
+            page, "Huntress", HUNTRESS_URL, huntress.DEFAULT_API_KEY, huntress.DEFAULT_API_SECRET
+        )
+        screenshot(page, "first-approval-integrations", full_page=True)
+
+        page.get_by_role("link", name="Mapping").click()
+        page.get_by_role("heading", name="Mapping").wait_for()
+        _accept_all_suggestions(page)
+        screenshot(page, "first-approval-mapping", full_page=True)
+
+        page.get_by_role("link", name="Cards").click()
+        card = page.locator("article").filter(has=page.get_by_role("button", name="Approve"))
+        card.first.wait_for(timeout=60_000)
+        title = card.first.get_by_role("heading").first.inner_text()
+        card.first.get_by_role("button", name="Approve").click()
+        page.get_by_role("status").filter(has_text="Approved").wait_for()
+        screenshot(page, "first-approval-toast")
+        page.wait_for_timeout(UNDO_WINDOW_SECONDS * 1000 + 500)
+
+        page.get_by_role("link", name="Activity").click()
+        entry = page.get_by_role("row").filter(has_text=re.compile("Approv")).first
+        expect(entry).to_be_visible(timeout=30_000)
+        expect(entry).to_contain_text("Olivia Owner")
+        screenshot(page, "first-approval-activity", full_page=True)
+        assert title
