@@ -13,6 +13,7 @@ from trueup.gateway.endpoints import (
     activity,
     auth,
     cards,
+    cycles,
     events,
     imports,
     mappings,
@@ -96,6 +97,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     app = runtime.http_app(
         auth.router,
         cards.router,
+        cycles.router,
         activity.router,
         imports.router,
         usage.router,

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from trueup.platform.service import ServiceRuntime
 from trueup.reconciliation import index_cache
-from trueup.reconciliation.handlers import events, queries
+from trueup.reconciliation.handlers import events, queries, schedule
 from trueup.reconciliation.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -19,4 +19,5 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     index_cache.INDEXES.budget = settings.index_budget_rows
     events.register(runtime, settings.usage_lanes)
     queries.register(runtime)
+    schedule.register(runtime, settings.cycle_tick_seconds)
     return runtime, runtime.http_app()
