@@ -15,8 +15,10 @@ import pytest
 from tests.reconciliation.conftest import USER, Tenant
 from trueup import domain as d
 from trueup.contracts import recon as r
+from trueup.contracts import wrap
 from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import actions, cycles, recompute
+from trueup.reconciliation.handlers.queries import ANSWERS
 from trueup.reconciliation.handlers.schedule import close_due_cycles
 
 D = Decimal
@@ -162,6 +164,30 @@ class TestClosingACycle:
         kept = await closed_cards(tenant, CYCLE.start, state="approved")
         assert [item.card_id for item in kept.items] == [ids[ENDPOINT]]
         assert (await tenant.cards())[ENDPOINT].state == "pending"
+
+    async def test_an_action_on_the_first_day_of_a_cycle_closes_the_old_one_first(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        ids = await decided_cycle(tenant)
+        next_morning = datetime.combine(NEXT, datetime.min.time(), tzinfo=UTC)
+        for module in (actions, cycles, recompute):
+            monkeypatch.setattr(module, "_now", lambda: next_morning)
+        query = r.ActionQuery(
+            card_id=ids[ENDPOINT], action="dismiss", actor=USER, idempotency_key="next-day"
+        )
+
+        # Approved last cycle, the card is pending again in this one and takes the dismiss.
+        async def ask(session: Any) -> Any:
+            return await ANSWERS[r.ActionQuery](session, wrap(query, tenant_id=tenant.tenant_id))
+
+        accepted = await tenant.run(ask)
+
+        assert accepted.state == "dismissed"
+        kept = await closed_cards(tenant, CYCLE.start)
+        approved = next(item for item in kept.items if item.card_id == ids[ENDPOINT])
+        assert approved.state == "approved"
+        assert approved.action is not None
+        assert approved.action.action == "approve"
 
 
 class TestAClosedCycleIsReadOnly:
