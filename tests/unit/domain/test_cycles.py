@@ -15,6 +15,7 @@ from trueup.domain import (
     CardRecord,
     CardState,
     Contract,
+    CycleTurn,
     Period,
     bulk_effective_dates,
     card_status,
@@ -22,6 +23,7 @@ from trueup.domain import (
     is_hidden,
     record_action,
     tenant_cycle,
+    turn_cycle,
 )
 
 
@@ -175,3 +177,91 @@ class TestRecordingActions:
         assert record == CardRecord(state, actioned_on=date(2026, 11, 15))
         assert card_status(record, date(2026, 11, 30)).hidden
         assert not card_status(record, date(2026, 12, 1)).hidden
+
+
+class TestTurnCycle:
+    """Whether a cycle closes, and which: the decision behind keeping a past cycle's cards."""
+
+    def test_the_first_look_opens_the_current_cycle_and_closes_nothing(self) -> None:
+        turn = turn_cycle(None, date(2026, 11, 15), 1)
+        assert turn == CycleTurn(date(2026, 11, 1), date(2026, 12, 1), None)
+
+    def test_a_day_within_the_open_cycle_closes_nothing(self) -> None:
+        turn = turn_cycle(date(2026, 11, 20), date(2026, 12, 19), 20)
+        assert turn == CycleTurn(date(2026, 11, 20), date(2026, 12, 20), None)
+
+    @pytest.mark.parametrize(
+        ("open_start", "today", "start_day", "closed", "new_start"),
+        [
+            # The new cycle's first day closes the old one.
+            (
+                date(2026, 11, 1),
+                date(2026, 12, 1),
+                1,
+                (date(2026, 11, 1), date(2026, 12, 1)),
+                date(2026, 12, 1),
+            ),
+            # Month ends: a cycle starting on the 28th across February and a leap year.
+            (
+                date(2027, 1, 28),
+                date(2027, 2, 28),
+                28,
+                (date(2027, 1, 28), date(2027, 2, 28)),
+                date(2027, 2, 28),
+            ),
+            (
+                date(2028, 2, 28),
+                date(2028, 3, 28),
+                28,
+                (date(2028, 2, 28), date(2028, 3, 28)),
+                date(2028, 3, 28),
+            ),
+            # Across the year's end.
+            (
+                date(2026, 12, 15),
+                date(2027, 1, 15),
+                15,
+                (date(2026, 12, 15), date(2027, 1, 15)),
+                date(2027, 1, 15),
+            ),
+            # Nothing ran for two months: one closed cycle up to the current one, no gap.
+            (
+                date(2026, 9, 1),
+                date(2026, 11, 3),
+                1,
+                (date(2026, 9, 1), date(2026, 11, 1)),
+                date(2026, 11, 1),
+            ),
+            # The start day moved forward: the open cycle closes where the new one starts.
+            (
+                date(2026, 12, 1),
+                date(2026, 12, 5),
+                5,
+                (date(2026, 12, 1), date(2026, 12, 5)),
+                date(2026, 12, 5),
+            ),
+        ],
+    )
+    def test_a_later_cycle_closes_the_open_one(
+        self,
+        open_start: date,
+        today: date,
+        start_day: int,
+        closed: tuple[date, date],
+        new_start: date,
+    ) -> None:
+        turn = turn_cycle(open_start, today, start_day)
+        assert turn.closed == Period(*closed)
+        assert turn.open_start == new_start
+        assert turn_cycle(turn.open_start, today, start_day).closed is None
+
+    def test_the_day_before_the_next_start_still_belongs_to_the_open_cycle(self) -> None:
+        # 31 January with cycles starting on the 28th: still the cycle of 28 January.
+        assert turn_cycle(date(2027, 1, 28), date(2027, 2, 27), 28).closed is None
+
+    def test_a_start_day_moved_back_keeps_the_open_cycle_until_the_next_start(self) -> None:
+        # Open since 15 December; the tenant moves its start to the 1st on the 20th.
+        turn = turn_cycle(date(2026, 12, 15), date(2026, 12, 20), 1)
+        assert turn == CycleTurn(date(2026, 12, 15), date(2027, 1, 1), None)
+        closed = turn_cycle(date(2026, 12, 15), date(2027, 1, 1), 1).closed
+        assert closed == Period(date(2026, 12, 15), date(2027, 1, 1))

@@ -4,10 +4,11 @@
 // the cards leave at once, the toast offers Undo, and the request is sent when the toast
 // expires (or the page is left, see ToastProvider). A dismissal is the exception: it only
 // changes TrueUp, so it is sent at once and Undo restores the card.
-import { useQueryClient } from "@tanstack/react-query";
+import { useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useCallback, useMemo } from "react";
-import { api, errorMessage, newIdempotencyKey } from "./api";
+import { api, errorMessage, newIdempotencyKey, qs } from "./api";
 import { hideCards, type Hidden } from "./cards";
+import { currentCycleStart } from "./cycles";
 import { useToasts } from "./components/ui";
 import type { ActionAccepted, BulkResult, Card, CardPage, ChangeRequest } from "./types";
 
@@ -34,8 +35,12 @@ function plural(count: number): string {
   return `${count} card${count === 1 ? "" : "s"}`;
 }
 
-function cardPath(card: Card, action: string): string {
-  return `/api/v1/cards/${encodeURIComponent(card.card_id)}/${action}`;
+/**
+ * An action's path, naming the billing cycle the cards were shown in: a view left open
+ * across the turn of a cycle is refused (409) instead of acting on the new cycle's cards.
+ */
+function cardPath(client: QueryClient, card: Card, action: string): string {
+  return `/api/v1/cards/${encodeURIComponent(card.card_id)}/${action}${qs({ cycle: currentCycleStart(client) })}`;
 }
 
 const NOTHING_HIDDEN: Hidden = { restore: () => undefined, release: () => undefined };
@@ -100,7 +105,7 @@ export function useCardActions() {
       later({
         hide: [card],
         message: `Approved ${describeCard(card)}: ${summary ?? `${card.psa_quantity ?? 0} → ${change.quantity ?? card.target_quantity ?? "?"}`}`,
-        send: () => api.post<ActionAccepted>(cardPath(card, "approve"), change, { "Idempotency-Key": key }),
+        send: () => api.post<ActionAccepted>(cardPath(client, card, "approve"), change, { "Idempotency-Key": key }),
         failure: `Could not approve ${describeCard(card)}`,
       });
     },
@@ -114,7 +119,7 @@ export function useCardActions() {
       later({
         hide: [card],
         message,
-        send: () => api.post<ActionAccepted>(cardPath(card, "add"), body, { "Idempotency-Key": key }),
+        send: () => api.post<ActionAccepted>(cardPath(client, card, "add"), body, { "Idempotency-Key": key }),
         failure: `Could not add ${describeCard(card)}`,
       });
     },
@@ -125,7 +130,7 @@ export function useCardActions() {
     (card: Card, reason?: string) => {
       const hidden = hideCards(client, new Set([card.card_id]));
       const sent = api
-        .post<ActionAccepted>(cardPath(card, "dismiss"), reason ? { reason } : {}, { "Idempotency-Key": newIdempotencyKey() })
+        .post<ActionAccepted>(cardPath(client, card, "dismiss"), reason ? { reason } : {}, { "Idempotency-Key": newIdempotencyKey() })
         .then((accepted) => {
           hidden.release();
           return accepted;
@@ -143,7 +148,7 @@ export function useCardActions() {
         onAction: () => {
           hidden.restore();
           void sent
-            .then(() => api.post(cardPath(card, "restore")))
+            .then(() => api.post(cardPath(client, card, "restore")))
             .then(settle)
             .catch((error: unknown) => toasts.push({ message: `Could not undo: ${errorMessage(error)}`, tone: "error" }));
         },
@@ -155,7 +160,7 @@ export function useCardActions() {
 
   const sendBulk = useCallback(
     async (body: Record<string, unknown>, key: string, verb: string): Promise<BulkResult> => {
-      const result = await api.post<BulkResult>("/api/v1/cards/bulk", body, { "Idempotency-Key": key });
+      const result = await api.post<BulkResult>(`/api/v1/cards/bulk${qs({ cycle: currentCycleStart(client) })}`, body, { "Idempotency-Key": key });
       const rejected = result.rejected ?? [];
       if (rejected.length > 0) {
         // The refused cards are still pending on the server: the refetch brings them back.
@@ -166,7 +171,7 @@ export function useCardActions() {
       }
       return result;
     },
-    [toasts],
+    [client, toasts],
   );
 
   /** A bulk action; false when the person declined the confirmation of a large change. */
@@ -196,7 +201,7 @@ export function useCardActions() {
           onAction: () => {
             void sent
               .then((accepted) =>
-                api.post<BulkResult>("/api/v1/cards/bulk", { action: "restore", card_ids: accepted }, {
+                api.post<BulkResult>(`/api/v1/cards/bulk${qs({ cycle: currentCycleStart(client) })}`, { action: "restore", card_ids: accepted }, {
                   "Idempotency-Key": newIdempotencyKey(),
                 }),
               )
@@ -245,7 +250,7 @@ export function useCardActions() {
       later({
         hide: [card],
         message: `Sending ${describeCard(card)} to the PSA again`,
-        send: () => api.post<ActionAccepted>(cardPath(card, "retry"), {}, { "Idempotency-Key": key }),
+        send: () => api.post<ActionAccepted>(cardPath(client, card, "retry"), {}, { "Idempotency-Key": key }),
         failure: `Could not retry ${describeCard(card)}`,
       });
     },
@@ -270,7 +275,7 @@ export function useCardActions() {
   const restore = useCallback(
     (card: Card) =>
       api
-        .post<ActionAccepted>(cardPath(card, "restore"), {}, { "Idempotency-Key": newIdempotencyKey() })
+        .post<ActionAccepted>(cardPath(client, card, "restore"), {}, { "Idempotency-Key": newIdempotencyKey() })
         .then(() => {
           toasts.push({ message: `Restored ${describeCard(card)}: it is pending again`, tone: "success" });
           settle();

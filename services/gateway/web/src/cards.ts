@@ -102,6 +102,8 @@ export function useLiveCards(enabled: boolean): void {
         void client.invalidateQueries({ queryKey: ["cards"] });
         void client.invalidateQueries({ queryKey: ["metrics"] });
         void client.invalidateQueries({ queryKey: ["unmapped"] });
+        // A new cycle starts with a recompute: its picker and counts follow.
+        void client.invalidateQueries({ queryKey: ["cycles"] });
       }, 250);
     };
     let opened = false;

@@ -272,6 +272,9 @@ class ActionQuery(Payload):
     prorate: bool = False
     confirm: bool = False
     """Approve or add a large change (see `CardItem.large_change`)."""
+    cycle: date | None = None
+    """Start of the cycle the caller saw the card in: refused unless it is the open one
+    (a closed cycle is read-only)."""
 
 
 class ActionAccepted(Payload):
@@ -291,6 +294,8 @@ class BulkActionQuery(Payload):
     effective_date: BusinessDate | None = None
     reason: str | None = Field(default=None, max_length=1000)
     confirm: bool = False
+    cycle: date | None = None
+    """As on `ActionQuery`: the whole request is refused when it names a closed cycle."""
 
 
 class BulkRejection(Payload):
@@ -302,6 +307,74 @@ class BulkRejection(Payload):
 class BulkResult(Payload):
     accepted: list[ActionAccepted]
     rejected: list[BulkRejection]
+
+
+# --- billing cycles ----------------------------------------------------------------
+
+
+class CycleView(Payload):
+    """One of the tenant's billing cycles: the open one, or a closed one kept read-only."""
+
+    start: date
+    last_day: date
+    """The cycle's last day (inclusive); for the open cycle, the day before it closes."""
+    closed: bool
+    closed_at: datetime | None = None
+    cards: int
+    """Cards that showed a difference or were actioned (agreeing cards are not kept)."""
+    approved: int
+    """Approved or added (including those since written to the PSA, or that failed there)."""
+    dismissed: int
+    approved_by_currency: list[CurrencyTotals] = Field(default_factory=list)
+    """Monthly change of the approved cards, one row per currency."""
+
+
+class ListCyclesQuery(Payload):
+    message_type: ClassVar[str] = "query.recon.cycles.v1"
+
+
+class CycleList(Payload):
+    current: CycleView
+    closed: list[CycleView]
+    """Newest first."""
+
+
+class CycleAction(Payload):
+    """What was done with a card in its cycle, by whom and when."""
+
+    action_id: str
+    action: Literal["approve", "add", "dismiss"]
+    actor: Actor
+    at: datetime
+    reason: str | None = None
+    changes: list[ProratedChange] = Field(default_factory=list)
+    """The quantity from each effective date, in date order (empty for a dismiss)."""
+    large_change: str | None = None
+
+
+class CycleCard(CardItem):
+    """A card as it stood when its cycle closed, and the action taken on it in that cycle."""
+
+    action: CycleAction | None = None
+
+
+class CycleCardsQuery(Payload):
+    """A page of a closed cycle's cards, ordered by service line and account."""
+
+    message_type: ClassVar[str] = "query.recon.cycles.cards.v1"
+
+    start: date
+    state: CardStateName | None = None
+    kind: CardKindName | None = None
+    q: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=100, ge=1, le=5000)
+    cursor: str | None = None
+
+
+class CycleCardList(Payload):
+    cycle: CycleView
+    items: list[CycleCard]
+    next_cursor: str | None = None
 
 
 # --- mapping ---------------------------------------------------------------------
@@ -583,6 +656,8 @@ _QUERIES: tuple[tuple[type[Payload], str, type[Payload]], ...] = (
     (SaveSettings, "settings.save", BillingSettings),
     (GetMetrics, "metrics", TenantMetrics),
     (RemoveUsage, "usage.remove", UsageRemoval),
+    (ListCyclesQuery, "cycles", CycleList),
+    (CycleCardsQuery, "cycles.cards", CycleCardList),
 )
 
 SPECS: tuple[MessageSpec, ...] = tuple(

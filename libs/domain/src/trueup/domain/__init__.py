@@ -7,6 +7,7 @@ Pure Python without I/O. Start with `reconcile` (how cards are computed) and `mo
 from trueup.domain.cycles import (
     BulkEffectiveDates,
     CardStatus,
+    CycleTurn,
     bulk_effective_dates,
     card_status,
     check_effective_date,
@@ -14,6 +15,7 @@ from trueup.domain.cycles import (
     is_hidden,
     record_action,
     tenant_cycle,
+    turn_cycle,
 )
 from trueup.domain.errors import (
     BackdatingNotAllowedError,
@@ -133,6 +135,7 @@ __all__ = [
     "Contract",
     "ContractStatus",
     "CurrencyMismatchError",
+    "CycleTurn",
     "Direction",
     "DomainError",
     "InvalidChangeError",
@@ -203,4 +206,5 @@ __all__ = [
     "sum_money",
     "summarise_money",
     "tenant_cycle",
+    "turn_cycle",
 ]

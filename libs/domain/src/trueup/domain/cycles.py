@@ -38,6 +38,33 @@ def tenant_cycle(day: date, start_day: int = 1) -> Period:
     return Period(start, add_months(start, 1))
 
 
+@dataclass(frozen=True, slots=True)
+class CycleTurn:
+    """Which cycle is open after looking at the calendar, and which one closes now."""
+
+    open_start: date
+    """First day of the cycle open from now on."""
+    closes_on: date
+    """The day the open cycle is due to close (the next cycle's first day)."""
+    closed: Period | None
+    """The cycle to close now (keep its cards as they stood), or None."""
+
+
+def turn_cycle(open_start: date | None, today: date, start_day: int = 1) -> CycleTurn:
+    """Close the open cycle once `today` falls in a later one.
+
+    The closed cycle runs from the open cycle's start to the new one's, so closed cycles
+    never overlap, even when the tenant moves its start day or nothing ran for a month.
+    A start day moved back into the open cycle leaves it open until the next start.
+    """
+    current = tenant_cycle(today, start_day)
+    if open_start is None:
+        return CycleTurn(current.start, current.end, None)
+    if current.start > open_start:
+        return CycleTurn(current.start, current.end, Period(open_start, current.start))
+    return CycleTurn(open_start, current.end, None)
+
+
 def is_hidden(actioned_on: date | None, today: date, start_day: int = 1) -> bool:
     """True when a card actioned on `actioned_on` is still hidden on `today`."""
     if actioned_on is None:

@@ -17,6 +17,7 @@ from trueup.gateway.endpoints import (
     auth,
     cards,
     connectors,
+    cycles,
     events,
     imports,
     mappings,
@@ -113,6 +114,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     app = runtime.http_app(
         auth.router,
         cards.router,
+        cycles.router,
         activity.router,
         imports.router,
         usage.router,

@@ -1,20 +1,27 @@
+import type { ReactNode } from "react";
 import { VendorTag } from "./ui";
 import { ago, money, num, perPeriod, qty, tone, vendorsOf } from "../format";
 import type { Card } from "../types";
 
-/** One card of the card view. `data-money` marks every figure that must never be clipped. */
+/**
+ * One card of the card view. `data-money` marks every figure that must never be clipped.
+ * Without `onApprove` and `onDismiss` the card is read-only (a closed cycle's): only its
+ * details open, and `note` says what was done with it.
+ */
 export function ServiceCard({
   card,
   onApprove,
   onDetails,
   onDismiss,
   onRetry,
+  note,
 }: {
   card: Card;
-  onApprove: () => void;
+  onApprove?: () => void;
   onDetails: () => void;
-  onDismiss: () => void;
+  onDismiss?: () => void;
   onRetry?: () => void;
+  note?: ReactNode;
 }) {
   const isNew = card.kind === "new_revenue" || card.is_new;
   const currency = card.currency ?? "USD";
@@ -121,8 +128,10 @@ export function ServiceCard({
         </p>
       )}
 
+      {note}
+
       <footer className="card-actions">
-        {failed && onRetry ? (
+        {!onApprove ? null : failed && onRetry ? (
           <button type="button" className="btn btn-primary btn-small" onClick={onRetry} aria-label={`Retry ${title}`}>
             Retry
           </button>
@@ -134,9 +143,11 @@ export function ServiceCard({
         <button type="button" className="btn btn-small" onClick={onDetails} aria-label={`Details of ${title}`}>
           Details
         </button>
-        <button type="button" className="btn btn-ghost btn-small" onClick={onDismiss} aria-label={`Dismiss ${title}`}>
-          Dismiss
-        </button>
+        {onDismiss && (
+          <button type="button" className="btn btn-ghost btn-small" onClick={onDismiss} aria-label={`Dismiss ${title}`}>
+            Dismiss
+          </button>
+        )}
       </footer>
     </article>
   );

@@ -2,7 +2,10 @@ import { useMemo, useState } from "react";
 import { useCardActions } from "../cardActions";
 import { useCards } from "../cards";
 import { byMoneyAtRisk, useCardKeyboard, useStoredPreference, type CardOrder, type Density } from "../cardsView";
+import { CyclePicker } from "../components/CyclePicker";
 import { DetailsModal } from "../components/DetailsModal";
+import { useSelectedCycle } from "../cycles";
+import { ClosedCyclePage } from "./ClosedCyclePage";
 import { ServiceCard } from "../components/ServiceCard";
 import { EmptyState, ErrorBanner, PageHeader, SkeletonCards, useDebounced } from "../components/ui";
 import { MoneyParts } from "../components/MoneyParts";
@@ -19,6 +22,11 @@ const ORDERS = ["service_line", "at_risk"] as const;
 
 /** `userKey` names the signed-in user: each keeps their own density and order. */
 export function CardsPage({ userKey = "" }: { userKey?: string }) {
+  const cycle = useSelectedCycle();
+  return cycle ? <ClosedCyclePage start={cycle} layout="cards" /> : <CurrentCards userKey={userKey} />;
+}
+
+function CurrentCards({ userKey }: { userKey: string }) {
   const [density, setDensity] = useStoredPreference<Density>(`trueup.cards.density.${userKey}`, DENSITIES, "comfortable");
   const [order, setOrder] = useStoredPreference<CardOrder>(`trueup.cards.order.${userKey}`, ORDERS, "service_line");
   const [search, setSearch] = useState("");
@@ -88,9 +96,12 @@ export function CardsPage({ userKey = "" }: { userKey?: string }) {
             : "Differences between your PSA contracts and your vendors' usage"
         }
         actions={
-          <button type="button" className="btn" onClick={() => navigate("/import")}>
-            Import usage CSV
-          </button>
+          <>
+            <CyclePicker />
+            <button type="button" className="btn" onClick={() => navigate("/import")}>
+              Import usage CSV
+            </button>
+          </>
         }
       />
 

@@ -26,11 +26,19 @@ import { GridBody } from "../components/GridBody";
 import { useFillWindow } from "../components/useFillWindow";
 import { ColumnFilter, FLEXIBLE, FLEXIBLE_MIN, isMoney, isNumeric, listColumns } from "../components/listColumns";
 import { ColumnsMenu } from "../components/ColumnsMenu";
+import { CyclePicker } from "../components/CyclePicker";
+import { useSelectedCycle } from "../cycles";
+import { ClosedCyclePage } from "./ClosedCyclePage";
 import { ListFooter } from "../components/ListFooter";
 import { useSavedListView, type GroupBy } from "../listView";
 import type { Card } from "../types";
 
 export default function ListPage({ userKey = "" }: { userKey?: string }) {
+  const cycle = useSelectedCycle();
+  return cycle ? <ClosedCyclePage start={cycle} layout="list" /> : <CurrentList userKey={userKey} />;
+}
+
+function CurrentList({ userKey }: { userKey: string }) {
   const saved = useSavedListView(userKey);
   const { view, update } = saved;
   const showHidden = view.show_actioned;
@@ -133,6 +141,7 @@ export default function ListPage({ userKey = "" }: { userKey?: string }) {
         subtitle="Every card in one grid: group, filter, sort, and action many at once."
         actions={
           <>
+            <CyclePicker />
             <label className="inline-field">
               <span>Group by</span>
               <select value={groupBy} onChange={(event) => update({ group_by: event.target.value as GroupBy })}>

@@ -14,7 +14,7 @@ from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
 from trueup.platform.logging import get_logger
-from trueup.reconciliation import index_cache
+from trueup.reconciliation import cycles, index_cache
 from trueup.reconciliation import state as st
 from trueup.reconciliation.announcements import announce
 from trueup.reconciliation.cards import card_conditions
@@ -52,10 +52,11 @@ async def act(
             card_id=previous.card_id,
             state=previous.result_state,  # type: ignore[arg-type]
         )
+    today = today or _now().date()
+    await cycles.check_open_cycle(repo, request.cycle, today)
     card = await repo.card(request.card_id)
     if card is None:
         raise QueryFailedError(404, "Not Found", f"No card {request.card_id}.")
-    today = today or _now().date()
     action_id = new_id()
     detail: dict[str, Any] = {"reason": request.reason}
     outgoing: list[Payload] = []
@@ -230,6 +231,7 @@ async def bulk(
     """The same action over a selection or a filter; each card succeeds or fails alone."""
     query = request.payload
     repo = Repository(session, tenant_id)
+    await cycles.check_open_cycle(repo, query.cycle, _now().date())
     ids = list(query.card_ids)
     if query.filter is not None:
         rows = await repo.cards(card_conditions(query.filter), [CardRow.card_id])

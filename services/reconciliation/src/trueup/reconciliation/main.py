@@ -12,7 +12,7 @@ from trueup.contracts.messages import TenantDeleted
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.tenants import consume_tenant_deletions
 from trueup.reconciliation import index_cache
-from trueup.reconciliation.handlers import events, queries
+from trueup.reconciliation.handlers import events, queries, schedule
 from trueup.reconciliation.models import metadata
 from trueup.reconciliation.settings import Settings
 
@@ -31,4 +31,5 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         index_cache.INDEXES.forget(envelope.tenant_id)
 
     consume_tenant_deletions(runtime, metadata, after=forget_index)
+    schedule.register(runtime, settings.cycle_tick_seconds)
     return runtime, runtime.http_app()

@@ -206,3 +206,54 @@ class TenantSettingsRow(Base):
     """Incremented whenever a card changes: list totals are cached against it."""
     inputs_token: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     """New on every write to the tenant's inputs or card states (see `index_cache`)."""
+
+
+class CycleScheduleRow(Base):
+    """Each tenant's open cycle and the day it is due to close.
+
+    Read across tenants by the job that closes idle tenants' cycles, so it holds nothing
+    but a tenant id and dates (and has no row-level security: see migration 0004).
+    """
+
+    __tablename__ = "cycle_schedule"
+    __table_args__ = (sa.Index("ix_cycle_schedule_closes_on", "closes_on"),)
+
+    tenant_id: Mapped[str] = mapped_column(_T, primary_key=True)
+    open_start: Mapped[date] = mapped_column(sa.Date)
+    closes_on: Mapped[date] = mapped_column(sa.Date)
+
+
+class ClosedCycleRow(Base):
+    """A closed billing cycle and what was decided in it (see `cycles.close_cycle`)."""
+
+    __tablename__ = "closed_cycles"
+
+    tenant_id: Mapped[str] = mapped_column(_T, primary_key=True)
+    cycle_start: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    cycle_end: Mapped[date] = mapped_column(sa.Date)
+    """First day of the next cycle (exclusive)."""
+    closed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    """Counts and approved money per currency (`CycleView` without its dates)."""
+
+
+class CycleCardRow(Base):
+    """A card as it stood when its cycle closed: the card as served, and its action."""
+
+    __tablename__ = "cycle_cards"
+    __table_args__ = (
+        sa.Index("ix_cycle_cards_list", "tenant_id", "cycle_start", "service_line", "account_name"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(_T, primary_key=True)
+    cycle_start: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    card_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    state: Mapped[str] = mapped_column(sa.String(20))
+    account_name: Mapped[str] = mapped_column(sa.String(500))
+    service_line: Mapped[str] = mapped_column(sa.String(500))
+    contract_name: Mapped[str] = mapped_column(sa.String(500))
+    card: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    """`CardItem` as the card view served it when the cycle closed."""
+    action: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+    """`CycleAction` taken on the card in the cycle, if any."""

@@ -18,7 +18,7 @@ from trueup.contracts import Envelope
 from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.platform.service import freeze_long_lived
-from trueup.reconciliation import index_cache
+from trueup.reconciliation import cycles, index_cache
 from trueup.reconciliation import state as st
 from trueup.reconciliation.actions import act
 from trueup.reconciliation.announcements import SYSTEM, announce
@@ -153,12 +153,14 @@ async def recompute(
     await repo.locked_settings_row()
     index_cache.INDEXES.forget(tenant_id)
     settings = await repo.billing_settings()
+    now = _now()
+    today = today or now.date()
+    # Kept before the cards move to the new cycle (approved ones come back as pending).
+    await cycles.close_due_cycle(repo, settings, today)
     data = await repo.load()
     if await _auto_map(session, repo, data, settings, cause):
         await session.flush()
         data = await repo.load()
-    now = _now()
-    today = today or now.date()
     index = d.TenantIndex(st.tenant_state(data, settings))
     result = d.reconcile(index, today=today, now=now)
     changed = await _store_cards(
@@ -199,6 +201,11 @@ async def recompute_usage(
     settings_row = await repo.locked_settings_row()
     now = _now()
     today = today or now.date()
+    settings = await repo.billing_settings()
+    if await cycles.close_due_cycle(repo, settings, today) is not None:
+        # Every card moves to the new cycle: that is a whole-tenant recompute.
+        index_cache.INDEXES.forget(tenant_id)
+        return None
     cached = index_cache.INDEXES.check_out(
         tenant_id, settings_row.inputs_token if settings_row else None, today
     )
@@ -216,7 +223,6 @@ async def recompute_usage(
     affected: set[str] = set()
     for (key_vendor, vendor_account), records in by_key.items():
         affected |= index.replace_usage(key_vendor, vendor_account, records)
-    settings = await repo.billing_settings()
     cards: list[d.Card] = []
     for done, account_id in enumerate(sorted(affected), 1):
         cards.extend(index.reconcile_account(account_id, today=today, now=now).cards)
@@ -337,3 +343,18 @@ async def _auto_approve(
                 cause=cause,
                 today=today,
             )
+
+
+async def start_due_cycle(
+    session: AsyncSession, tenant_id: str, *, today: date | None = None
+) -> bool:
+    """Close the tenant's open cycle and recompute its cards into the new one, when
+    `today` is in a later cycle; False (and nothing done) otherwise."""
+    repo = Repository(session, tenant_id)
+    await repo.locked_settings_row()
+    settings = await repo.billing_settings()
+    cycle_turn = await cycles.turn(repo, settings.cycle_start_day, today or _now().date())
+    if cycle_turn.closed is None:
+        return False
+    await recompute(session, tenant_id, reason="cycle", today=today)
+    return True

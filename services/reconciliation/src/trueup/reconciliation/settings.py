@@ -18,6 +18,14 @@ class Settings(ServiceSettings):
             "memory for incremental reconciliation; about 200 bytes each. 0 turns it off."
         ),
     )
+    cycle_tick_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "How often idle tenants' billing cycles are checked and, once due, closed "
+            "(their cards kept read-only) and recomputed into the new cycle."
+        ),
+    )
     usage_lanes: list[Literal["live", "bulk"]] = Field(
         default=["live", "bulk"],
         min_length=1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -18,6 +19,17 @@ from trueup.gateway.identity.principal import Principal
 from trueup.gateway.problems import ProblemError
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
+
+CycleStart = Annotated[
+    date | None,
+    Query(
+        description=(
+            "Start of the billing cycle the caller saw the card in (as `GET /api/v1/cycles` "
+            "lists it). Refused with 409 when that cycle has closed: a closed cycle is "
+            "read-only."
+        ),
+    ),
+]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -171,7 +183,11 @@ async def list_cards(
 
 @router.post("/bulk", response_model=r.BulkResult, summary="Action many cards")
 async def bulk(
-    body: BulkBody, request: Request, principal: Billing, idempotency_key: IdempotencyKey = None
+    body: BulkBody,
+    request: Request,
+    principal: Billing,
+    idempotency_key: IdempotencyKey = None,
+    cycle: CycleStart = None,
 ) -> r.BulkResult:
     """Approve, dismiss, restore (undo a dismiss) or set the effective date over a selection
     or a filter."""
@@ -186,6 +202,7 @@ async def bulk(
         effective_date=body.effective_date,
         reason=body.reason,
         confirm=body.confirm,
+        cycle=cycle,
     )
     return await ask(request, principal, query, r.BulkResult)
 
@@ -238,6 +255,7 @@ async def approve(
     request: Request,
     principal: Billing,
     idempotency_key: IdempotencyKey = None,
+    cycle: CycleStart = None,
 ) -> r.ActionAccepted:
     """Write the vendor quantity (or a custom one, or several prorated steps) to the PSA."""
     return await _act(
@@ -246,6 +264,7 @@ async def approve(
         card_id,
         "approve",
         idempotency_key,
+        cycle=cycle,
         change=body.request(),
         confirm=body.confirm,
     )
@@ -258,6 +277,7 @@ async def dismiss(
     principal: Billing,
     body: DismissBody | None = None,
     idempotency_key: IdempotencyKey = None,
+    cycle: CycleStart = None,
 ) -> r.ActionAccepted:
     """Make no change this cycle; the card comes back next cycle if still different."""
     return await _act(
@@ -266,6 +286,7 @@ async def dismiss(
         card_id,
         "dismiss",
         idempotency_key,
+        cycle=cycle,
         reason=body.reason if body else None,
     )
 
@@ -277,6 +298,7 @@ async def add(
     request: Request,
     principal: Billing,
     idempotency_key: IdempotencyKey = None,
+    cycle: CycleStart = None,
 ) -> r.ActionAccepted:
     """Create the New Revenue card's line item on a contract in the PSA."""
     return await _act(
@@ -285,6 +307,7 @@ async def add(
         card_id,
         "add",
         idempotency_key,
+        cycle=cycle,
         change=r.ChangeRequest(quantity=body.quantity, effective_date=body.effective_date),
         contract_id=body.contract_id,
         unit_price=body.unit_price,
@@ -296,15 +319,23 @@ async def add(
 
 @router.post("/{card_id}/restore", status_code=202, response_model=r.ActionAccepted)
 async def restore(
-    card_id: str, request: Request, principal: Billing, idempotency_key: IdempotencyKey = None
+    card_id: str,
+    request: Request,
+    principal: Billing,
+    idempotency_key: IdempotencyKey = None,
+    cycle: CycleStart = None,
 ) -> r.ActionAccepted:
     """Undo a dismiss."""
-    return await _act(request, principal, card_id, "restore", idempotency_key)
+    return await _act(request, principal, card_id, "restore", idempotency_key, cycle=cycle)
 
 
 @router.post("/{card_id}/retry", status_code=202, response_model=r.ActionAccepted)
 async def retry(
-    card_id: str, request: Request, principal: Billing, idempotency_key: IdempotencyKey = None
+    card_id: str,
+    request: Request,
+    principal: Billing,
+    idempotency_key: IdempotencyKey = None,
+    cycle: CycleStart = None,
 ) -> r.ActionAccepted:
     """Retry a writeback that failed (the card shows the PSA's error)."""
-    return await _act(request, principal, card_id, "retry", idempotency_key)
+    return await _act(request, principal, card_id, "retry", idempotency_key, cycle=cycle)

@@ -11,18 +11,38 @@ from trueup.contracts import Envelope, Payload
 from trueup.contracts import recon as r
 from trueup.platform.broker import query_responder
 from trueup.platform.service import ServiceRuntime
-from trueup.reconciliation import actions, cards, mapping, metrics, removals, tenant_settings
+from trueup.reconciliation import (
+    actions,
+    cards,
+    cycles,
+    mapping,
+    metrics,
+    removals,
+    tenant_settings,
+)
+from trueup.reconciliation.recompute import start_due_cycle
 from trueup.reconciliation.repository import Repository
 
 Answer = Callable[[AsyncSession, Envelope[Any]], Awaitable[Payload]]
+
+
+def in_current_cycle(answer: Answer) -> Answer:
+    """Start a due cycle before acting: an action belongs to the cycle of its day, and the
+    cards of the cycle that ended must be kept as they stood."""
+
+    async def answer_in_cycle(session: AsyncSession, query: Envelope[Any]) -> Payload:
+        await start_due_cycle(session, query.tenant_id)
+        return await answer(session, query)
+
+    return answer_in_cycle
 
 
 ANSWERS: dict[type[Payload], Answer] = {
     r.ListCardsQuery: lambda s, q: cards.list_cards(s, q.tenant_id, q.payload),
     r.GetCardQuery: lambda s, q: cards.card_details(s, q.tenant_id, q.payload.card_id),
     r.PreviewQuery: lambda s, q: cards.preview(s, q.tenant_id, q.payload),
-    r.ActionQuery: lambda s, q: actions.act(s, q.tenant_id, q.payload, cause=q),
-    r.BulkActionQuery: lambda s, q: actions.bulk(s, q.tenant_id, q),
+    r.ActionQuery: in_current_cycle(lambda s, q: actions.act(s, q.tenant_id, q.payload, cause=q)),
+    r.BulkActionQuery: in_current_cycle(lambda s, q: actions.bulk(s, q.tenant_id, q)),
     r.ListAccountMappings: lambda s, q: mapping.list_account_mappings(s, q.tenant_id, q.payload),
     r.ChangeAccountMappings: lambda s, q: mapping.change_account_mappings(s, q.tenant_id, q),
     r.ListServiceMappings: lambda s, q: mapping.list_service_mappings(s, q.tenant_id),
@@ -38,6 +58,8 @@ ANSWERS: dict[type[Payload], Answer] = {
     r.SaveSettings: lambda s, q: tenant_settings.save_settings(s, q.tenant_id, q),
     r.GetMetrics: metrics.tenant_metrics,
     r.RemoveUsage: lambda s, q: removals.remove_usage(s, q.tenant_id, q),
+    r.ListCyclesQuery: lambda s, q: cycles.list_cycles(s, q.tenant_id),
+    r.CycleCardsQuery: lambda s, q: cycles.cycle_cards(s, q.tenant_id, q.payload),
 }
 
 # Queries that change state: the outbox relay is woken after their commit.
