@@ -141,7 +141,10 @@ class TestOnboarding:
 
         page.get_by_role("link", name="Cards").click()
         card = page.locator("article").filter(has=page.get_by_role("button", name="Approve"))
-        card.first.wait_for(timeout=60_000)
+        try:
+            card.first.wait_for(timeout=60_000)
+        finally:
+            screenshot(page, "first-approval-cards", full_page=True)
         title = card.first.get_by_role("heading").first.inner_text()
         card.first.get_by_role("button", name="Approve").click()
         page.get_by_role("status").filter(has_text="Approved").wait_for()

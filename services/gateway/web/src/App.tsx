@@ -135,10 +135,13 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
     retry: false,
   });
 
-  // A new tenant (no PSA connection yet) is walked through setup on its first screen.
+  // A new tenant (no PSA connection yet) is walked through setup on its first screen; once
+  // begun, the checklist stays there until the first cards to review arrive, and then the
+  // card view takes its place (the checklist's last step is seeing them).
   const psa = usePsaStatus();
   const first = path === "/";
-  const onboarding = first && (onboardingStarted() || psa.data?.connections.length === 0);
+  const onboarding =
+    first && (psa.data?.connections.length === 0 || (onboardingStarted() && toReview === 0));
 
   const nav: NavItem[] = [
     { path: "/", label: "Cards", icon: <Icon d={ICONS.cards} />, badge: toReview },

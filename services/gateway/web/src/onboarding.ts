@@ -21,7 +21,7 @@ export function usePsaStatus(pollUntilSynced = false) {
 }
 
 /** Once begun, the checklist stays the first screen of this tab after the PSA is
- * connected, until every step is done or the person leaves it. */
+ * connected, until there are cards to review or the person leaves it. */
 export function startOnboarding(): void {
   window.sessionStorage.setItem(KEY, "1");
 }
