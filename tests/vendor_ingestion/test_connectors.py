@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +15,12 @@ from tests.conftest import Databases
 from tests.support import eventually, running_service, settings_for
 from trueup.platform.runtime.nats_server import free_port
 from trueup.vendor_ingestion.main import build
-from trueup.vendor_ingestion.repository import ConnectorRepository, UsageRepository
+from trueup.vendor_ingestion.repository import (
+    ConnectorRepository,
+    ScheduleRepository,
+    SuspensionRepository,
+    UsageRepository,
+)
 from trueup.vendor_ingestion.settings import Settings
 from trueup.vendors.simulators import huntress, ninjaone, pax8
 
@@ -81,6 +87,27 @@ class TestConnectors:
                 assert all(row.source == "connector" for row in usage)
                 # Not due again yet: another tick polls nothing.
                 assert await runtime_scheduler_tick(_app) == 0
+
+                # A suspended tenant's connectors are not polled: their slot passes.
+                async def due_now() -> None:
+                    async with runtime.database.transaction(tenant) as session:
+                        await ScheduleRepository(session).set(
+                            tenant, "demo-pax8", datetime.now(UTC) - timedelta(seconds=1)
+                        )
+
+                async def suspend(suspended: bool) -> None:
+                    async with runtime.database.transaction(tenant) as session:
+                        await SuspensionRepository(session, tenant).set(
+                            suspended, datetime.now(UTC)
+                        )
+
+                await suspend(True)
+                await due_now()
+                assert await runtime_scheduler_tick(_app) == 0
+                assert await runtime_scheduler_tick(_app) == 0  # the slot was spent, not kept
+                await suspend(False)
+                await due_now()
+                assert await runtime_scheduler_tick(_app) == 1
 
 
 async def runtime_scheduler_tick(app: object) -> int:

@@ -20,7 +20,11 @@ from trueup.platform.messaging import OutboxRelay
 from trueup.platform.outbound import GuardedTransport, OutboundPolicy
 from trueup.platform.secrets import CredentialSealer
 from trueup.vendor_ingestion.models import Connector as ConnectorRow
-from trueup.vendor_ingestion.repository import ConnectorRepository, ScheduleRepository
+from trueup.vendor_ingestion.repository import (
+    ConnectorRepository,
+    ScheduleRepository,
+    SuspensionRepository,
+)
 from trueup.vendor_ingestion.sealing import open_config, seal_config
 from trueup.vendor_ingestion.service import contract_record, record_usage
 from trueup.vendors.connectors import (
@@ -130,6 +134,10 @@ class ConnectorScheduler:
                     tenant_id, connector_id, seen, schedule.next_run(now)
                 ):
                     return None  # another replica took this slot
+                if await SuspensionRepository(session, tenant_id).is_suspended():
+                    # The slot is spent unpolled: a suspended tenant's vendors are not
+                    # read, and its connectors resume at their next slot once resumed.
+                    return None
             connector = build_connector(row, self.sealer, self.policy)
             try:
                 result = await poll_once(connector)
