@@ -233,6 +233,16 @@ describe("previewUsage", () => {
     expect(result.issues).toEqual(['Preview row 1: "n/a" is not a quantity.', 'Preview row 2: "-2" is not a quantity.']);
   });
 
+  it("ignores a totals line whose account cell holds only spaces", () => {
+    const totals = inspection(columns, [
+      ["Acme", "", "EDR", "4", "", ""],
+      ["  ", "", "EDR", "4", "", ""],
+    ]);
+    const result = previewUsage(totals, mapping({ account_column: "Customer", sku_column: "Product", quantity_mode: "sum_per_sku", quantity_column: "Qty" }));
+    expect(result.usage).toEqual([{ account: "Acme", sku: "EDR", quantity: 4, rows: 1 }]);
+    expect(result.withoutAccount).toBe(1);
+  });
+
   it("reads quantities with the file's separators", () => {
     const european = inspection(["Customer", "Product", "Qty"], [["Acme", "EDR", "1.234,5"]], { decimal_separator: ",", thousands_separator: "." });
     const result = previewUsage(european, mapping({ account_column: "Customer", sku_column: "Product", quantity_column: "Qty" }));
