@@ -2,12 +2,11 @@ import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { errorMessage, getItems, request } from "../api";
 import { useCardActions } from "../cardActions";
+import { addRequest, approvalRequest, changeRequest, draftInvalid, isDecimal, nextProratedStep, stepsText } from "../changeRequest";
 import { num, qty, vendorsOf } from "../format";
 import type { Card, CardDetails, ChangePreview, ChangeRequest, ContractOption, ProratedChange } from "../types";
 import { ChangeSummary } from "./ChangeSummary";
 import { VendorTag, useDebounced } from "./ui";
-
-const DECIMAL = /^\d+(\.\d+)?$/;
 
 /**
  * The change a pending card would make, previewed as it is edited. Approve (or Add) goes
@@ -51,19 +50,9 @@ export function ChangeEditor({
   }, [contracts.data, contractId]);
 
   const prorationAllowed = data.change.proration_allowed;
-  const invalid =
-    !DECIMAL.test(quantity) ||
-    (isNew && ((price !== "" && !DECIMAL.test(price)) || (cost !== "" && !DECIMAL.test(cost)))) ||
-    prorated.some((p) => !p.effective_date || !DECIMAL.test(p.quantity));
+  const invalid = draftInvalid({ quantity, price, cost, prorated }, isNew);
 
-  const body: ChangeRequest = useMemo(
-    () => ({
-      quantity,
-      effective_date: effective,
-      ...(prorated.length ? { prorated_changes: prorated } : {}),
-    }),
-    [quantity, effective, prorated],
-  );
+  const body = useMemo(() => changeRequest(quantity, effective, prorated), [quantity, effective, prorated]);
 
   const debounced = useDebounced(body, 300);
   const preview = useQuery<ChangePreview>({
@@ -80,23 +69,14 @@ export function ChangeEditor({
   const previewed = debounced === body && !preview.isFetching && Boolean(preview.data);
 
   const submit = () => {
-    const confirm = large ? { confirm: true } : {};
     if (isNew) {
       actions.add(
         card,
-        {
-          contract_id: contractId,
-          quantity,
-          ...(price ? { unit_price: price } : {}),
-          ...(cost ? { unit_cost: cost } : {}),
-          effective_date: effective,
-          prorate: prorationAllowed,
-          ...confirm,
-        },
+        addRequest({ contractId, quantity, price, cost, effective, prorate: prorationAllowed }, large),
         `Added ${qty(quantity)} × ${card.service_line} to ${card.account_name}`,
       );
     } else {
-      actions.approve(card, { ...body, ...confirm }, stepsText(card.psa_quantity, preview.data?.steps, quantity));
+      actions.approve(card, approvalRequest(body, large), stepsText(card.psa_quantity, preview.data?.steps, quantity));
     }
     onDone();
   };
@@ -131,7 +111,7 @@ export function ChangeEditor({
             id="change-quantity"
             inputMode="decimal"
             value={quantity}
-            aria-invalid={!DECIMAL.test(quantity)}
+            aria-invalid={!isDecimal(quantity)}
             onChange={(event) => setQuantity(event.target.value.trim())}
           />
           <div className="hint">
@@ -203,7 +183,7 @@ export function ChangeEditor({
                 inputMode="decimal"
                 placeholder="Quantity"
                 value={line.quantity}
-                aria-invalid={!DECIMAL.test(line.quantity)}
+                aria-invalid={!isDecimal(line.quantity)}
                 onChange={(event) =>
                   setProrated((list) => list.map((l, i) => (i === index ? { ...l, quantity: event.target.value.trim() } : l)))
                 }
@@ -222,13 +202,7 @@ export function ChangeEditor({
             type="button"
             className="btn btn-small"
             disabled={!prorationAllowed}
-            onClick={() =>
-              // A step a week after the last one: two steps on one date would be refused.
-              setProrated((list) => [
-                ...list,
-                { effective_date: addDays(list.at(-1)?.effective_date ?? effective, 7), quantity: list.at(-1)?.quantity ?? quantity ?? "0" },
-              ])
-            }
+            onClick={() => setProrated((list) => [...list, nextProratedStep(list, effective, quantity)])}
           >
             Add prorated change
           </button>
@@ -277,19 +251,6 @@ export function ChangeEditor({
       </div>
     </form>
   );
-}
-
-function addDays(isoDate: string, days: number): string {
-  const moment = new Date(`${isoDate}T00:00:00Z`);
-  if (Number.isNaN(moment.getTime())) return isoDate;
-  moment.setUTCDate(moment.getUTCDate() + days);
-  return moment.toISOString().slice(0, 10);
-}
-
-/** "20 → 45 → 48 → 50": every quantity an approval passes through, as the PSA receives it. */
-export function stepsText(before: string | null, steps: { quantity_after: string }[] | undefined, fallback: string): string {
-  const after = steps && steps.length > 0 ? steps.map((s) => s.quantity_after) : [fallback];
-  return [before, ...after].map((q) => qty(q)).join(" → ");
 }
 
 /** Why this line item's target differs from the vendor's count: the usage is shared. */

@@ -7,7 +7,7 @@ import { ago } from "../format";
 import { endOnboarding, usePsaStatus } from "../onboarding";
 import { navigate } from "../router";
 import type { Me } from "../types";
-import { PsaSection } from "./SettingsPage";
+import PsaSection from "../components/settings/PsaSection";
 
 interface UsagePage {
   items: unknown[];

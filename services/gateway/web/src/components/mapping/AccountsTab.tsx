@@ -1,0 +1,321 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMemo, useState } from "react";
+import { api, errorMessage, isNotFound, itemsOf } from "../../api";
+import { useCards } from "../../cards";
+import { titleCase } from "../../format";
+import { navigate } from "../../router";
+import type { AccountMapping, AccountMappingList } from "../../types";
+import { EmptyState, ErrorBanner, NotYet, Spinner, VendorTag, useToasts } from "../ui";
+import AcceptAllPreview from "./AcceptAllPreview";
+import { acceptablePairs, keyOf, minimumScore, preselected, scoreClass, scoreText, thresholdOf, type AcceptPair } from "./scores";
+
+export default function AccountsTab() {
+  const client = useQueryClient();
+  const toasts = useToasts();
+  const [status, setStatus] = useState("unmapped");
+  const [chosen, setChosen] = useState<Record<string, string>>({});
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [filter, setFilter] = useState("");
+  const [acceptAt, setAcceptAt] = useState<string | null>(null);
+  const [preview, setPreview] = useState<{ minimum: number; pairs: AcceptPair[] } | null>(null);
+
+  // Every PSA account with a contract line, from the cards (which cover every line item),
+  // so a vendor account with no suggestion can still be mapped by hand.
+  const cards = useCards({ include_hidden: true });
+  const accounts = useMemo(() => {
+    const byId = new Map<string, string>();
+    for (const card of cards.data?.items ?? []) {
+      if (card.account_id && !byId.has(card.account_id)) byId.set(card.account_id, card.account_name);
+    }
+    return [...byId.entries()].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name));
+  }, [cards.data]);
+
+  const mappings = useQuery({
+    queryKey: ["mappings", "accounts", status],
+    queryFn: ({ signal }) => api.get<AccountMappingList | AccountMapping[]>(`/api/v1/mappings/accounts?status=${status}`, signal),
+  });
+  const threshold = thresholdOf(mappings.data ?? undefined);
+
+  const change = useMutation({
+    mutationFn: (items: { vendor: string; vendor_account: string; action: "map" | "exclude" | "unmap"; account_id?: string }[]) =>
+      api.post<{ changed: number }>("/api/v1/mappings/accounts", { items }),
+    onSuccess: (result, items) => {
+      toasts.push({
+        message: `${items[0]?.action === "exclude" ? "Excluded" : items[0]?.action === "unmap" ? "Unmapped" : "Mapped"} ${result?.changed ?? items.length} vendor account${items.length === 1 ? "" : "s"}`,
+        tone: "success",
+      });
+      setSelected(new Set());
+      setPreview(null);
+      void client.invalidateQueries({ queryKey: ["mappings"] });
+      void client.invalidateQueries({ queryKey: ["unmapped"] });
+      void client.invalidateQueries({ queryKey: ["cards"] });
+    },
+    onError: (error) => toasts.push({ message: errorMessage(error), tone: "error" }),
+  });
+
+  const rows = useMemo(() => {
+    const needle = filter.trim().toLowerCase();
+    return itemsOf(mappings.data).filter(
+      (m) => !needle || `${m.vendor_account_name} ${m.vendor_account} ${m.account_name ?? ""}`.toLowerCase().includes(needle),
+    );
+  }, [mappings.data, filter]);
+
+  const target = (m: AccountMapping) => chosen[keyOf(m)] ?? preselected(m.suggestions)?.account_id ?? "";
+  const selectedRows = rows.filter((m) => selected.has(keyOf(m)));
+  const withTarget = selectedRows.filter((m) => target(m));
+  // "Accept all ≥ N%": the best suggestion of each unmapped row shown, from N up.
+  const acceptText = acceptAt ?? String(threshold);
+  const minimum = minimumScore(acceptText);
+  const acceptable = acceptablePairs(rows, minimum);
+
+  if (mappings.error && isNotFound(mappings.error)) return <NotYet what="Account mapping" />;
+
+  return (
+    <div>
+      <div className="toolbar">
+        <label className="visually-hidden" htmlFor="acct-filter">
+          Search vendor accounts
+        </label>
+        <input id="acct-filter" type="search" placeholder="Search vendor accounts…" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        <label className="visually-hidden" htmlFor="acct-status">
+          Status
+        </label>
+        <select id="acct-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+          <option value="unmapped">Unmapped</option>
+          <option value="mapped">Mapped</option>
+          <option value="excluded">Excluded</option>
+          <option value="all">All</option>
+        </select>
+        <span className="toolbar-spacer" />
+        <label className="small" htmlFor="accept-at">
+          Minimum score
+        </label>
+        <input
+          id="accept-at"
+          className="input-narrow"
+          type="number"
+          min={0}
+          max={100}
+          step={1}
+          value={acceptText}
+          aria-invalid={minimum === null}
+          onChange={(e) => setAcceptAt(e.target.value)}
+        />
+        <button
+          type="button"
+          className="btn btn-small"
+          disabled={minimum === null || !acceptable.length || change.isPending}
+          title={minimum === null ? "Enter a score from 0 to 100" : `Preview the ${acceptable.length} pair(s) before mapping them`}
+          onClick={() => minimum !== null && setPreview({ minimum, pairs: acceptable })}
+        >
+          Accept all ≥ {minimum ?? "?"}%…
+        </button>
+        <button
+          type="button"
+          className="btn btn-primary btn-small"
+          disabled={!withTarget.length || change.isPending}
+          onClick={() =>
+            change.mutate(withTarget.map((m) => ({ vendor: m.vendor, vendor_account: m.vendor_account, action: "map" as const, account_id: target(m) })))
+          }
+        >
+          Accept {withTarget.length || ""} selected
+        </button>
+        <button
+          type="button"
+          className="btn btn-small"
+          disabled={!selectedRows.length || change.isPending}
+          onClick={() => change.mutate(selectedRows.map((m) => ({ vendor: m.vendor, vendor_account: m.vendor_account, action: "exclude" as const })))}
+        >
+          Exclude selected
+        </button>
+      </div>
+      <ErrorBanner error={mappings.error} onRetry={() => void mappings.refetch()} />
+      {preview && (
+        <AcceptAllPreview
+          minimum={preview.minimum}
+          threshold={threshold}
+          pairs={preview.pairs}
+          busy={change.isPending}
+          onClose={() => setPreview(null)}
+          onConfirm={() =>
+            change.mutate(
+              preview.pairs.map(({ mapping: m, suggestion: s }) => ({
+                vendor: m.vendor,
+                vendor_account: m.vendor_account,
+                action: "map" as const,
+                account_id: s.account_id,
+              })),
+            )
+          }
+        />
+      )}
+      {mappings.isPending ? (
+        <Spinner />
+      ) : rows.length === 0 && !mappings.isError ? (
+        <EmptyState
+          title={status === "unmapped" ? "Every vendor account is mapped" : "No vendor account here"}
+          actions={
+            <button type="button" className="btn" onClick={() => navigate("/import")}>
+              Import vendor usage
+            </button>
+          }
+        >
+          Vendor accounts appear here when usage arrives for a company TrueUp cannot match to a PSA account on its own.
+        </EmptyState>
+      ) : (
+        <div className="table-wrap">
+          <table className="grid" data-testid="account-mappings">
+            <thead>
+              <tr>
+                <th scope="col" style={{ width: 40 }}>
+                  <input
+                    type="checkbox"
+                    aria-label="Select all vendor accounts"
+                    checked={rows.length > 0 && selectedRows.length === rows.length}
+                    onChange={(e) => setSelected(e.target.checked ? new Set(rows.map(keyOf)) : new Set())}
+                  />
+                </th>
+                <th scope="col">Vendor account</th>
+                <th scope="col">PSA account</th>
+                <th scope="col">Why</th>
+                <th scope="col" className="num">
+                  Usage
+                </th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((m) => {
+                const key = keyOf(m);
+                const current = target(m);
+                const suggestion = m.suggestions.find((s) => s.account_id === current);
+                const best = m.suggestions[0];
+                const label = `${m.vendor_account_name} (${m.vendor})`;
+                return (
+                  <tr key={key} className={selected.has(key) ? "selected" : undefined}>
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`Select ${label}`}
+                        checked={selected.has(key)}
+                        onChange={(e) => {
+                          const next = new Set(selected);
+                          if (e.target.checked) next.add(key);
+                          else next.delete(key);
+                          setSelected(next);
+                        }}
+                      />
+                    </td>
+                    <td>
+                      <div className="cell-stack">
+                        <span>
+                          <VendorTag vendor={m.vendor} /> <strong>{m.vendor_account_name}</strong>
+                        </span>
+                        <span className="muted small mono">{m.vendor_account}</span>
+                      </div>
+                    </td>
+                    <td>
+                      {m.status === "mapped" && m.account_name ? (
+                        <span>
+                          {m.account_name} {m.automatic && <span className="pill">auto</span>}
+                        </span>
+                      ) : m.status === "excluded" ? (
+                        <span className="muted">Excluded</span>
+                      ) : (
+                        <>
+                          <select
+                            aria-label={`PSA account for ${label}`}
+                            value={current}
+                            onChange={(e) => setChosen({ ...chosen, [key]: e.target.value })}
+                          >
+                            <option value="">Choose an account…</option>
+                            {m.suggestions.length > 0 && (
+                              <optgroup label="Suggested">
+                                {m.suggestions.map((s) => (
+                                  <option key={s.account_id} value={s.account_id}>
+                                    {s.account_name} · {scoreText(s.score)}
+                                  </option>
+                                ))}
+                              </optgroup>
+                            )}
+                            <optgroup label="All accounts">
+                              {accounts.map((a) => (
+                                <option key={a.id} value={a.id}>
+                                  {a.name}
+                                </option>
+                              ))}
+                            </optgroup>
+                          </select>
+                        </>
+                      )}
+                    </td>
+                    <td>
+                      {suggestion ? (
+                        <span className="cell-stack">
+                          <span className={`score ${scoreClass(suggestion.score, threshold)}`}>{scoreText(suggestion.score)} match</span>
+                          <span className="muted small">{suggestion.reason}</span>
+                        </span>
+                      ) : m.status === "unmapped" && best ? (
+                        <span className="cell-stack" data-testid="below-threshold">
+                          <span className={`score ${scoreClass(best.score, threshold)}`}>
+                            Best guess {scoreText(best.score)}: {best.account_name}
+                          </span>
+                          <span className="muted small">
+                            Below {threshold}%, so not pre-selected: {best.reason}
+                          </span>
+                        </span>
+                      ) : m.status === "unmapped" ? (
+                        <span className="muted small">No likely account</span>
+                      ) : (
+                        <span className="muted small">{titleCase(m.status)}</span>
+                      )}
+                    </td>
+                    <td className="num">{m.usage_count}</td>
+                    <td>
+                      <div className="row-actions">
+                      {m.status === "unmapped" ? (
+                        <>
+                          <button
+                            type="button"
+                            className="btn btn-primary btn-small"
+                            disabled={!current || change.isPending}
+                            aria-label={`Map ${label}`}
+                            onClick={() => change.mutate([{ vendor: m.vendor, vendor_account: m.vendor_account, action: "map", account_id: current }])}
+                          >
+                            Map
+                          </button>
+                          <button
+                            type="button"
+                            className="btn btn-ghost btn-small"
+                            aria-label={`Exclude ${label}`}
+                            disabled={change.isPending}
+                            onClick={() => change.mutate([{ vendor: m.vendor, vendor_account: m.vendor_account, action: "exclude" }])}
+                          >
+                            Exclude
+                          </button>
+                        </>
+                      ) : (
+                        <button
+                          type="button"
+                          className="btn btn-ghost btn-small"
+                          aria-label={`Unmap ${label}`}
+                          disabled={change.isPending}
+                          onClick={() => change.mutate([{ vendor: m.vendor, vendor_account: m.vendor_account, action: "unmap" }])}
+                        >
+                          Unmap
+                        </button>
+                      )}
+                      </div>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,3 @@
+import type { Role } from "../../types";
+
+export const ROLES: Role[] = ["viewer", "billing", "admin"];
