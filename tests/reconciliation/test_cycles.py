@@ -94,6 +94,24 @@ class TestClosingACycle:
             True,
         )
 
+    async def test_a_closed_cycle_s_cards_are_filtered_by_state_and_by_name(
+        self, tenant: Tenant
+    ) -> None:
+        ids = await decided_cycle(tenant)
+        await recompute_on(tenant, NEXT)
+        everything = {c.card_id: c for c in (await closed_cards(tenant, CYCLE.start)).items}
+
+        dismissed = await closed_cards(tenant, CYCLE.start, state="dismissed")
+        assert [c.card_id for c in dismissed.items] == [ids[BACKUP]]
+
+        line = everything[ids[ENDPOINT]].service_line
+        searched = await closed_cards(tenant, CYCLE.start, q=line.upper())
+        assert ids[ENDPOINT] in {c.card_id for c in searched.items}
+        assert {c.card_id for c in searched.items} == {
+            c.card_id for c in everything.values() if c.service_line == line
+        }
+        assert (await closed_cards(tenant, CYCLE.start, q="no such name")).items == []
+
     async def test_the_live_cards_start_over_in_the_new_cycle(self, tenant: Tenant) -> None:
         ids = await decided_cycle(tenant)
 

@@ -47,15 +47,19 @@ def card_conditions(f: r.CardFilter) -> list[Any]:
     if f.contract_id:
         where.append(CardRow.contract_id == f.contract_id)
     if f.q:
-        like = f"%{f.q.lower()}%"
-        where.append(
-            sa.or_(
-                sa.func.lower(CardRow.account_name).like(like),
-                sa.func.lower(CardRow.service_line).like(like),
-                sa.func.lower(CardRow.contract_name).like(like),
-            )
-        )
+        where.append(names_contain(CardRow, f.q))
     return where
+
+
+def names_contain(model: Any, text: str) -> Any:
+    """Cards (live or kept by a closed cycle) whose account, service line or contract name
+    contains `text`, in any case."""
+    like = f"%{text.lower()}%"
+    return sa.or_(
+        sa.func.lower(model.account_name).like(like),
+        sa.func.lower(model.service_line).like(like),
+        sa.func.lower(model.contract_name).like(like),
+    )
 
 
 _SORTS: dict[str, Sequence[Any]] = {

@@ -22,6 +22,7 @@ from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import state as st
+from trueup.reconciliation.cards import names_contain
 from trueup.reconciliation.models import (
     ActionRow,
     CardRow,
@@ -262,14 +263,7 @@ async def cycle_cards(
     if query.kind:
         where.append(CycleCardRow.kind == query.kind)
     if query.q:
-        like = f"%{query.q.lower()}%"
-        where.append(
-            sa.or_(
-                sa.func.lower(CycleCardRow.account_name).like(like),
-                sa.func.lower(CycleCardRow.service_line).like(like),
-                sa.func.lower(CycleCardRow.contract_name).like(like),
-            )
-        )
+        where.append(names_contain(CycleCardRow, query.q))
     offset = int(query.cursor) if query.cursor and query.cursor.isdigit() else 0
     statement = (
         sa.select(CycleCardRow)
