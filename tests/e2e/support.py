@@ -53,7 +53,25 @@ class Stack:
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=30,
+            transport=_WaitsOutRateLimit(),
         )
+
+
+class _WaitsOutRateLimit(httpx.HTTPTransport):
+    """Waits out the gateway's per-key rate limit: a fuzzing run spends the demo key's
+    minute, and the set-up or clean-up call that follows must still get its answer."""
+
+    ATTEMPTS = 8
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(self.ATTEMPTS - 1):
+            response = super().handle_request(request)
+            if response.status_code != 429:
+                return response
+            response.read()
+            response.close()
+            time.sleep(min(float(response.headers.get("retry-after", "5")), 15.0))
+        return super().handle_request(request)
 
 
 def healthy(base_url: str) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -33,12 +34,19 @@ SKIPPED = ("/api/v1/settings", "/api/v1/auth", "/api/v1/events")
 @pytest.fixture
 def connectors_restored(stack: Stack) -> Iterator[None]:
     with stack.api() as client:
-        before = {c["connector_id"] for c in client.get("/api/v1/connectors").json()["items"]}
+        before = {c["connector_id"] for c in _connectors(client)}
     yield
     with stack.api() as client:
-        for connector in client.get("/api/v1/connectors").json()["items"]:
+        for connector in _connectors(client):
             if connector["connector_id"] not in before:
                 client.delete(f"/api/v1/connectors/{connector['connector_id']}")
+
+
+def _connectors(client: httpx.Client) -> list[dict[str, Any]]:
+    response = client.get("/api/v1/connectors")
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
 
 
 @pytest.mark.usefixtures("connectors_restored")
