@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import nats
@@ -16,10 +17,13 @@ from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
 from trueup.platform.broker import ask, publish_envelope
 from trueup.platform.secrets import CredentialSealer
+from trueup.platform.tenants import SuspensionRepository
 from trueup.psa.simulators import connectwise as cw_sim
 from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
 from trueup.psa_sync.main import build
 from trueup.psa_sync.models import PsaContractRow, PsaLineItemRow
+from trueup.psa_sync.repository import ConnectionRepository
+from trueup.psa_sync.service import Syncer
 from trueup.psa_sync.settings import Settings
 
 ACTOR = m.Actor(kind="user", id="u1", name="Test")
@@ -244,3 +248,81 @@ class TestResilience:
                 assert items == len(store.additions)
                 assert contracts == len(store.agreements)
         await asyncio.sleep(0)
+
+
+async def _publish(runtime: Any, tenant: str, payload: m.Payload) -> None:
+    envelope = wrap(payload, tenant_id=tenant)
+    await publish_envelope(
+        runtime.broker,
+        m.subject_for(type(payload), tenant),
+        envelope.model_dump_json().encode(),
+        envelope.event_id,
+        envelope.correlation_id,
+    )
+
+
+class TestSuspendedTenant:
+    async def test_its_syncs_are_skipped_until_it_is_resumed(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        async with running_service(build, settings) as (runtime, _app):
+            saved = await _query(
+                runtime,
+                tenant,
+                m.SavePsaConnection(
+                    psa="connectwise",
+                    name="CW",
+                    credentials=cw_credentials(connectwise.url),
+                    actor=ACTOR,
+                ),
+                m.PsaConnectionStatus,
+            )
+            connection_id = saved.result.connection_id
+            # The scheduler's own syncer, driven directly: a slot it claims runs this.
+            syncer = Syncer(
+                runtime.database,
+                settings.credential_sealer(),
+                policy=settings.outbound_policy(),
+                batch_size=settings.snapshot_batch_size,
+                full_sync_every=settings.full_sync_every,
+                timeout=settings.psa_timeout_seconds,
+                retry_seconds=settings.psa_retry_seconds,
+            )
+
+            async def syncs_done() -> int:
+                async with runtime.database.transaction(tenant) as session:
+                    row = await ConnectionRepository(session, tenant).get(connection_id)
+                    assert row is not None
+                    return row.syncs_done
+
+            async def suspended(expected: bool) -> bool | None:
+                async with runtime.database.transaction(tenant) as session:
+                    found = await SuspensionRepository(session, tenant).is_suspended()
+                return found is expected or None
+
+            async def synced_once() -> bool | None:
+                return await syncs_done() == 1 or None
+
+            await eventually(synced_once, timeout=60, what="the first sync")
+
+            # The operator suspends the tenant: the status event reaches psa_sync's copy,
+            # and a sync that falls due reads nothing from the PSA.
+            await _publish(runtime, tenant, m.TenantStatusChanged(status="suspended", actor=ACTOR))
+            await eventually(partial(suspended, True), timeout=30, what="the suspension")
+            control = SimulatorControl(connectwise.url)
+            requests = (await control.stats())["requests"]
+            assert await syncer.run(tenant, connection_id, full=True) is None
+            assert await syncs_done() == 1
+            assert (await control.stats())["requests"] == requests
+
+            await _publish(runtime, tenant, m.TenantStatusChanged(status="active", actor=ACTOR))
+            await eventually(partial(suspended, False), timeout=30, what="the resumption")
+            outcome = await syncer.run(tenant, connection_id, full=True)
+            assert outcome is not None
+            assert await syncs_done() == 2

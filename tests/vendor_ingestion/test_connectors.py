@@ -14,11 +14,11 @@ import uvicorn
 from tests.conftest import Databases
 from tests.support import eventually, running_service, settings_for
 from trueup.platform.runtime.nats_server import free_port
+from trueup.platform.tenants import SuspensionRepository
 from trueup.vendor_ingestion.main import build
 from trueup.vendor_ingestion.repository import (
     ConnectorRepository,
     ScheduleRepository,
-    SuspensionRepository,
     UsageRepository,
 )
 from trueup.vendor_ingestion.settings import Settings

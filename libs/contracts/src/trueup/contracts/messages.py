@@ -685,7 +685,7 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         subjects.event("tenant", T, "status.changed"),
         "event",
         "gateway",
-        ("vendor_ingestion", "audit"),
+        ("psa_sync", "vendor_ingestion", "audit"),
     ),
     MessageSpec(
         TenantDeleted,

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,11 +19,19 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from trueup.platform.broker import BatchedConsumer, create_broker, provision_streams
+from trueup.contracts import Envelope, Payload
+from trueup.contracts.messages import spec_for
+from trueup.platform.broker import (
+    BatchedConsumer,
+    create_broker,
+    ordered_consumer,
+    provision_streams,
+)
 from trueup.platform.database import Database
 from trueup.platform.logging import configure_logging, get_logger
-from trueup.platform.messaging import OutboxRelay
+from trueup.platform.messaging import OutboxRelay, first_delivery
 from trueup.platform.metrics import CONSUMER_LAG
 from trueup.platform.migrations import upgrade
 from trueup.platform.periodic import PeriodicTask
@@ -32,6 +40,9 @@ from trueup.platform.settings import ServiceSettings
 log = get_logger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
+
+ApplyOnce = Callable[[AsyncSession, Envelope[Any]], Awaitable[Any]]
+"""Applies one event inside the transaction that records it in the inbox."""
 
 
 def freeze_long_lived() -> None:
@@ -83,6 +94,53 @@ class ServiceRuntime:
         )
         self._periodic.append(task)
         return task
+
+    def consume_once(
+        self,
+        name: str,
+        handlers: Mapping[type[Payload], ApplyOnce],
+        *,
+        subject: str | None = None,
+        scope: str | None = None,
+        after: Callable[[Any], object] | None = None,
+        batch_size: int = 1,
+    ) -> None:
+        """Consume events exactly once in effect: the durable consumer `<service>-<name>`
+        applies each event in one transaction with its inbox entry (under the same name),
+        so a redelivery changes nothing; then the outbox relay is woken for what the
+        event announced.
+
+        `handlers` maps each message type to its effect; several types on one consumer
+        are applied in stream order (`subject` defaults to the one type's subject).
+        The transaction is the event's tenant's unless `scope` names another (records
+        about tenants rather than of one). `after` gets the effect's result once it has
+        committed (wake a scheduler); it is not called for a redelivery.
+        """
+        inbox = f"{self.name}-{name}"
+
+        async def handle(envelope: Envelope[Any]) -> None:
+            apply = handlers[type(envelope.payload)]
+            async with self.database.transaction(scope or envelope.tenant_id) as session:
+                if not await first_delivery(session, inbox, envelope):
+                    return
+                result = await apply(session, envelope)
+            self.relay.notify()
+            if after is not None:
+                after(result)
+
+        if subject is None:
+            if len(handlers) != 1:
+                raise ValueError(f"{inbox}: several message types need the subject they share")
+            subject = spec_for(next(iter(handlers))).subject
+        ordered_consumer(
+            self.broker,
+            service=self.name,
+            name=name,
+            subject=subject,
+            handlers=dict.fromkeys(handlers, handle),
+            max_deliver=self.settings.max_deliver,
+            batch_size=batch_size,
+        )
 
     def add_batched_consumer(self, consumer: BatchedConsumer) -> None:
         """Run `consumer` with the service: started with the broker, stopped before it

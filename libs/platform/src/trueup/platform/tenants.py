@@ -1,4 +1,4 @@
-"""Tenant deletion, once for every service.
+"""Tenant deletion and suspension, once for every service.
 
 The gateway announces `tenant.<id>.deleted.v1`; each service registers
 `consume_tenant_deletions` with its table metadata and removes every row it holds for
@@ -6,21 +6,30 @@ that tenant, in one transaction, from every table (and its outbox and inbox). Ev
 a service owns carries `tenant_id`, so the list of tables is the metadata itself: a new
 table is covered without anyone remembering to add it, and a table without `tenant_id`
 stops the service from starting rather than keep a deleted tenant's data.
+
+A service that must stop work for a suspended tenant (ingestion refuses its webhooks and
+skips its connectors; psa_sync skips its scheduled syncs) keeps its own copy of who is
+suspended: it adds `SUSPENDED_TENANTS` to its metadata with `keep_suspensions`, creates
+the table in a migration with `create_suspended_tenants`, and registers
+`consume_tenant_status`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trueup.contracts.envelope import Envelope
-from trueup.contracts.messages import TenantDeleted, spec_for
+from trueup.contracts.envelope import Envelope, utcnow
+from trueup.contracts.messages import TenantDeleted, TenantStatusChanged, spec_for
 from trueup.platform.broker import durable_consumer
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import platform_metadata
 from trueup.platform.service import ServiceRuntime
+from trueup.platform.types import UtcDateTime
 
 log = get_logger(__name__)
 
@@ -87,3 +96,79 @@ def consume_tenant_deletions(
         handler=handle,
         max_deliver=runtime.settings.max_deliver,
     )
+
+
+SUSPENDED_TENANTS = sa.Table(
+    "suspended_tenants",
+    sa.MetaData(),
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("suspended_at", UtcDateTime(), nullable=False),
+)
+"""A service's copy of the tenants the operator suspended (the gateway owns tenants)."""
+
+
+def keep_suspensions(metadata: sa.MetaData) -> sa.Table:
+    """Add `SUSPENDED_TENANTS` to a service's metadata: its rows go with a deleted tenant's,
+    and the service's model matches its migrations."""
+    return SUSPENDED_TENANTS.to_metadata(metadata)
+
+
+def create_suspended_tenants() -> None:
+    """Create `SUSPENDED_TENANTS` in a service's migration, under row-level security (it
+    is read inside the tenant's own transaction)."""
+    from alembic import op
+
+    from trueup.platform.migrations import enable_tenant_isolation
+
+    SUSPENDED_TENANTS.create(bind=op.get_bind())
+    enable_tenant_isolation(SUSPENDED_TENANTS.name)
+
+
+class SuspensionRepository:
+    """Whether one tenant is suspended, in this service's copy."""
+
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    async def is_suspended(self) -> bool:
+        found = await self.session.scalar(
+            sa.select(sa.literal(1)).where(SUSPENDED_TENANTS.c.tenant_id == self.tenant_id)
+        )
+        return found is not None
+
+    async def set(self, suspended: bool, now: datetime) -> None:
+        table = SUSPENDED_TENANTS
+        if not suspended:
+            await self.session.execute(table.delete().where(table.c.tenant_id == self.tenant_id))
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await self.session.execute(
+            insert(table)
+            .values(tenant_id=self.tenant_id, suspended_at=now)
+            .on_conflict_do_nothing(index_elements=["tenant_id"])
+        )
+
+
+def consume_tenant_status(
+    runtime: ServiceRuntime, *, after: Callable[[str], None] | None = None
+) -> None:
+    """Keep this service's copy of suspensions from `tenant.<id>.status.changed.v1`.
+
+    One consumer in stream order, so a suspension and the resumption after it are never
+    swapped. `after` gets the tenant's id once the change has committed (drop what the
+    replica cached about the tenant).
+    """
+
+    async def apply(session: AsyncSession, envelope: Envelope[TenantStatusChanged]) -> str:
+        suspended = envelope.payload.status == "suspended"
+        await SuspensionRepository(session, envelope.tenant_id).set(suspended, utcnow())
+        log.info("tenant status copied", status=envelope.payload.status)
+        return envelope.tenant_id
+
+    def changed(tenant_id: str) -> None:
+        if after is not None:
+            after(tenant_id)
+
+    runtime.consume_once("tenant-status", {TenantStatusChanged: apply}, after=changed)

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from trueup.platform.service import ServiceRuntime
-from trueup.platform.tenants import consume_tenant_deletions
+from trueup.platform.tenants import consume_tenant_deletions, consume_tenant_status
 from trueup.psa_sync.demo import connect_demo_tenant
 from trueup.psa_sync.handlers import commands, queries
 from trueup.psa_sync.models import metadata
@@ -39,6 +39,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     )
     syncs = runtime.every("sync-scheduler", settings.scheduler_tick_seconds, scheduler.run_due)
     commands.register(runtime, syncs.wake)
+    consume_tenant_status(runtime)
     consume_tenant_deletions(runtime, metadata)
     queries.register(runtime, sealer, syncs.wake, policy, test_seconds=settings.psa_test_seconds)
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from trueup.platform.tenants import keep_suspensions
 from trueup.platform.types import DecimalType, UtcDateTime
 
 
@@ -16,6 +17,9 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
+
+# psa_sync's copy of which tenants are suspended: their scheduled syncs are skipped.
+suspended_tenants = keep_suspensions(metadata)
 
 
 class Connection(Base):

@@ -27,6 +27,7 @@ from trueup.platform.messaging import enqueue
 from trueup.platform.metrics import MeteredTransport
 from trueup.platform.outbound import GuardedTransport, OutboundPolicy, UnsafeDestinationError
 from trueup.platform.secrets import CredentialSealer
+from trueup.platform.tenants import SuspensionRepository
 from trueup.psa.base import PsaClient, RetryPolicy
 from trueup.psa.errors import PsaAuthError, PsaError
 from trueup.psa.factory import create_client, credential_urls, credentials_from_dict
@@ -257,6 +258,11 @@ class Syncer:
         async with self.database.transaction(tenant_id) as session:
             connection = await ConnectionRepository(session, tenant_id).get(connection_id)
             if connection is None:
+                return None
+            if await SuspensionRepository(session, tenant_id).is_suspended():
+                # The slot is spent unsynced: a suspended tenant's PSA is not read, and
+                # its syncs resume at their next interval once the tenant is resumed.
+                log.info("sync skipped: tenant suspended", connection_id=connection_id)
                 return None
             full = (
                 full

@@ -19,11 +19,11 @@ from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.messaging import OutboxRelay
 from trueup.platform.outbound import GuardedTransport, OutboundPolicy
 from trueup.platform.secrets import CredentialSealer
+from trueup.platform.tenants import SuspensionRepository
 from trueup.vendor_ingestion.models import Connector as ConnectorRow
 from trueup.vendor_ingestion.repository import (
     ConnectorRepository,
     ScheduleRepository,
-    SuspensionRepository,
 )
 from trueup.vendor_ingestion.sealing import open_config, seal_config
 from trueup.vendor_ingestion.service import contract_record, record_usage

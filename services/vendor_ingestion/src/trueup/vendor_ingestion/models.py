@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from trueup.platform.tenants import keep_suspensions
 from trueup.platform.types import DecimalType, UtcDateTime
 
 
@@ -178,14 +179,6 @@ class TenantDirectory(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class SuspendedTenant(Base):
-    """A tenant the operator suspended: its vendor webhooks are refused until resumed.
-
-    The gateway owns tenants; this is ingestion's copy of the one fact it acts on, kept
-    from `tenant.<id>.status.changed.v1`.
-    """
-
-    __tablename__ = "suspended_tenants"
-
-    tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    suspended_at: Mapped[datetime] = mapped_column(UtcDateTime())
+# Ingestion's copy of which tenants are suspended: their vendor webhooks are refused and
+# their connectors not polled until resumed.
+suspended_tenants = keep_suspensions(metadata)

@@ -21,7 +21,7 @@ from trueup.contracts.messages import SettingsChanged, UsageRemoved, subject_for
 from trueup.platform.broker import QueryFailedError
 from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
-from trueup.platform.messaging import enqueue, first_delivery
+from trueup.platform.messaging import enqueue
 from trueup.vendor_ingestion.imports import profile_view
 from trueup.vendor_ingestion.models import ImportProfile
 from trueup.vendor_ingestion.repository import ProfileRepository, UsageRepository
@@ -30,7 +30,6 @@ log = get_logger(__name__)
 
 #: The activity log's section for profile changes ("Import profiles: ...").
 SECTION = "import_profiles"
-REMOVALS_INBOX = "vendor_ingestion-usage-removed"
 
 
 async def list_profiles(database: Database, envelope: Envelope[ListProfiles]) -> ProfileList:
@@ -96,16 +95,13 @@ async def _record(
     )
 
 
-async def apply_usage_removed(database: Database, envelope: Envelope[UsageRemoved]) -> None:
+async def apply_usage_removed(session: AsyncSession, envelope: Envelope[UsageRemoved]) -> None:
     """Drop the raw usage reconciliation removed, and forget its batches' keys, so the same
     file imported again is imported rather than found unchanged."""
     tenant_id, removed = envelope.tenant_id, envelope.payload
-    async with database.transaction(tenant_id) as session:
-        if not await first_delivery(session, REMOVALS_INBOX, envelope):
-            return
-        usage = UsageRepository(session, tenant_id)
-        rows = await usage.remove_usage(removed.vendor, removed.batch_id)
-        await usage.forget_batches(removed.vendor, removed.batch_id)
+    usage = UsageRepository(session, tenant_id)
+    rows = await usage.remove_usage(removed.vendor, removed.batch_id)
+    await usage.forget_batches(removed.vendor, removed.batch_id)
     log.info(
         "usage removed",
         vendor=removed.vendor,

@@ -17,7 +17,6 @@ from trueup.vendor_ingestion.models import (
     ImportJob,
     ImportProfile,
     RawUsage,
-    SuspendedTenant,
     TenantDirectory,
     UsageBatch,
     WebhookEndpoint,
@@ -517,27 +516,3 @@ class TenantDirectoryRepository:
 
     async def all(self) -> list[str]:
         return list((await self.session.scalars(sa.select(TenantDirectory.tenant_id))).all())
-
-
-class SuspensionRepository:
-    """Whether one tenant is suspended (ingestion's copy of the gateway's status)."""
-
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
-
-    async def is_suspended(self) -> bool:
-        return await self.session.get(SuspendedTenant, self.tenant_id) is not None
-
-    async def set(self, suspended: bool, now: datetime) -> None:
-        if not suspended:
-            await self.session.execute(
-                sa.delete(SuspendedTenant).where(SuspendedTenant.tenant_id == self.tenant_id)
-            )
-            return
-        statement = _insert(self.session, SuspendedTenant.__table__)  # type: ignore[arg-type]
-        await self.session.execute(
-            statement.values(tenant_id=self.tenant_id, suspended_at=now).on_conflict_do_nothing(
-                index_elements=["tenant_id"]
-            )
-        )

@@ -42,9 +42,10 @@ from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import OutboxRelay
 from trueup.platform.secrets import CredentialSealer
+from trueup.platform.tenants import SuspensionRepository
 from trueup.vendor_ingestion.announcements import announce_change
 from trueup.vendor_ingestion.models import WebhookEndpoint, WebhookSecret
-from trueup.vendor_ingestion.repository import SuspensionRepository, WebhookRepository
+from trueup.vendor_ingestion.repository import WebhookRepository
 from trueup.vendor_ingestion.sealing import open_secret, seal_secret
 from trueup.vendor_ingestion.service import (
     Delivery,

@@ -11,9 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trueup.audit import service
 from trueup.audit.models import metadata
 from trueup.contracts.envelope import Envelope, utcnow
-from trueup.contracts.messages import TenantDeleted, TenantStatusChanged, spec_for
-from trueup.platform.broker import durable_consumer
-from trueup.platform.messaging import first_delivery
+from trueup.contracts.messages import TenantDeleted, TenantStatusChanged
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.tenants import OPERATOR_SCOPE, consume_tenant_deletions
 
@@ -27,18 +25,11 @@ def register(runtime: ServiceRuntime) -> None:
         await database.act_for_tenant(session, OPERATOR_SCOPE)
         await service.record_operator_event(session, envelope, now=utcnow())
 
-    async def on_status(envelope: Envelope[TenantStatusChanged]) -> None:
-        async with database.transaction(OPERATOR_SCOPE) as session:
-            if await first_delivery(session, "audit-tenant-status", envelope):
-                await service.record_operator_event(session, envelope, now=utcnow())
+    async def record_status(session: AsyncSession, envelope: Envelope[TenantStatusChanged]) -> None:
+        await service.record_operator_event(session, envelope, now=utcnow())
 
     consume_tenant_deletions(runtime, metadata, after=record_deletion)
-    durable_consumer(
-        runtime.broker,
-        service=runtime.name,
-        name="tenant-status",
-        subject=spec_for(TenantStatusChanged).subject,
-        model=TenantStatusChanged,
-        handler=on_status,
-        max_deliver=runtime.settings.max_deliver,
+    # Under the operator's scope, like the deletion: a record about a tenant, not of it.
+    runtime.consume_once(
+        "tenant-status", {TenantStatusChanged: record_status}, scope=OPERATOR_SCOPE
     )

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trueup.contracts import Envelope, Payload
+from trueup.contracts import Envelope
 from trueup.contracts import messages as m
-from trueup.platform.broker import BatchedConsumer, ordered_consumer
+from trueup.platform.broker import BatchedConsumer
 from trueup.platform.logging import bound_context
-from trueup.platform.messaging import by_tenant, first_deliveries, first_delivery
+from trueup.platform.messaging import by_tenant, first_deliveries
 from trueup.platform.service import ServiceRuntime
 from trueup.reconciliation import actions, inputs
 
@@ -45,28 +45,6 @@ async def apply_usage(
 
 
 def register(runtime: ServiceRuntime, usage_lanes: Sequence[str] = ("live", "bulk")) -> None:
-    def handled(name: str, apply: Apply) -> Callable[[Envelope[Any]], Awaitable[None]]:
-        inbox = f"reconciliation-{name}"
-
-        async def handle(envelope: Envelope[Any]) -> None:
-            async with runtime.database.transaction(envelope.tenant_id) as session:
-                if not await first_delivery(session, inbox, envelope):
-                    return
-                await apply(session, envelope)
-            runtime.relay.notify()
-
-        return handle
-
-    def consume(name: str, subject: str, handlers: dict[type[Payload], Apply]) -> None:
-        ordered_consumer(
-            runtime.broker,
-            service=runtime.name,
-            name=name,
-            subject=subject,
-            handlers={model: handled(name, apply) for model, apply in handlers.items()},
-            max_deliver=runtime.settings.max_deliver,
-        )
-
     # Usage comes in bursts (a webhook storm, an import of a thousand batches): it is taken
     # a fetch at a time, each tenant's part applied and recomputed in one transaction.
     # Live and bulk usage have a consumer each, so a webhook never waits behind an import
@@ -90,17 +68,16 @@ def register(runtime: ServiceRuntime, usage_lanes: Sequence[str] = ("live", "bul
             )
         )
     # One consumer per stream: a full sync's snapshots must land before its completion.
-    consume(
+    runtime.consume_once(
         "psa",
-        "psa.*.>",
         {m.PsaSnapshot: inputs.apply_snapshot, m.PsaSyncCompleted: inputs.apply_sync_completed},
+        subject="psa.*.>",
     )
-    consume(
+    runtime.consume_once(
         "writeback",
-        "writeback.*.>",
-        {
-            m.WritebackApplied: actions.apply_writeback_outcome,
-            m.WritebackConflict: actions.apply_writeback_outcome,
-            m.WritebackFailed: actions.apply_writeback_outcome,
-        },
+        dict.fromkeys(
+            (m.WritebackApplied, m.WritebackConflict, m.WritebackFailed),
+            actions.apply_writeback_outcome,
+        ),
+        subject="writeback.*.>",
     )

@@ -28,15 +28,4 @@ def register(runtime: ServiceRuntime, context: imports.ImportContext) -> None:
         ack_wait_seconds=IMPORT_ACK_WAIT_SECONDS,
     )
 
-    async def on_usage_removed(envelope: Envelope[UsageRemoved]) -> None:
-        await profiles.apply_usage_removed(runtime.database, envelope)
-
-    durable_consumer(
-        runtime.broker,
-        service=runtime.name,
-        name="usage-removed",
-        subject=subject_for(UsageRemoved, "*"),
-        model=UsageRemoved,
-        handler=on_usage_removed,
-        max_deliver=runtime.settings.max_deliver,
-    )
+    runtime.consume_once("usage-removed", {UsageRemoved: profiles.apply_usage_removed})

@@ -7,11 +7,9 @@ Create Date: 2026-12-05
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
-from trueup.platform.migrations import enable_tenant_isolation
-from trueup.platform.types import UtcDateTime
+from trueup.platform.tenants import SUSPENDED_TENANTS, create_suspended_tenants
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -20,15 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "suspended_tenants",
-        sa.Column("tenant_id", sa.String(64), primary_key=True),
-        sa.Column("suspended_at", UtcDateTime(), nullable=False),
-    )
     # Read only once a webhook's endpoint names its tenant: it can sit under row-level
     # security like the rest.
-    enable_tenant_isolation("suspended_tenants")
+    create_suspended_tenants()
 
 
 def downgrade() -> None:
-    op.drop_table("suspended_tenants")
+    op.drop_table(SUSPENDED_TENANTS.name)
