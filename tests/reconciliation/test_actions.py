@@ -155,6 +155,28 @@ class TestDismissAndRestore:
 
         assert (await refusal(tenant, card.card_id, "approve")).status == 409
 
+    @pytest.mark.parametrize(("action", "done"), [("add", "added"), ("dismiss", "dismissed")])
+    async def test_the_refusal_names_the_action_in_words(
+        self, tenant: Tenant, action: str, done: str
+    ) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        await act(tenant, card.card_id, "dismiss")
+
+        refused = await refusal(tenant, card.card_id, action)
+
+        assert (refused.status, refused.detail) == (
+            409,
+            f"This card is dismissed and cannot be {done}; refresh to see it.",
+        )
+
+    async def test_a_reconcile_card_is_approved_not_added(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+
+        refused = await refusal(tenant, card.card_id, "add")
+
+        assert (refused.status, refused.detail) == (409, "Only a New Revenue card can be added.")
+        assert (await tenant.cards())[ENDPOINT].state == "pending"
+
 
 class TestWritebackOutcomes:
     async def test_applied_clears_the_error(self, tenant: Tenant) -> None:

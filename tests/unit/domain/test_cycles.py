@@ -6,8 +6,6 @@ from decimal import Decimal
 import pytest
 
 from trueup.domain import (
-    Action,
-    ActionKind,
     BillingCycle,
     BillingTiming,
     Card,
@@ -21,7 +19,6 @@ from trueup.domain import (
     card_status,
     default_effective_date,
     is_hidden,
-    record_action,
     tenant_cycle,
     turn_cycle,
 )
@@ -159,24 +156,6 @@ class TestEffectiveDates:
         assert result.dates == {"y": date(2026, 10, 5)}
         assert set(result.refused) == {"x", "z"}
         assert "back-dating" in result.refused["x"]
-
-
-class TestRecordingActions:
-    @pytest.mark.parametrize(
-        ("kind", "state"),
-        [
-            (ActionKind.APPROVE, CardState.APPROVED),
-            (ActionKind.ADD, CardState.APPROVED),
-            (ActionKind.DISMISS, CardState.DISMISSED),
-        ],
-    )
-    def test_an_action_hides_the_card_for_the_cycle(
-        self, kind: ActionKind, state: CardState
-    ) -> None:
-        record = record_action(Action("t:li:1", kind), date(2026, 11, 15))
-        assert record == CardRecord(state, actioned_on=date(2026, 11, 15))
-        assert card_status(record, date(2026, 11, 30)).hidden
-        assert not card_status(record, date(2026, 12, 1)).hidden
 
 
 class TestTurnCycle:

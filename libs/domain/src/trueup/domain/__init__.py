@@ -1,7 +1,8 @@
 """TrueUp's reconciliation domain: cards, money, proration, cycles, rules and mapping.
 
-Pure Python without I/O. Start with `reconcile` (how cards are computed) and `model`
-(the words). The names below are the public API the services use.
+Pure Python without I/O. Start with `reconcile` (how cards are computed), `model` (the
+words) and `lifecycle` (what a card accepts in each state). The names below are the
+public API the services use.
 """
 
 from trueup.domain.cycles import (
@@ -13,7 +14,6 @@ from trueup.domain.cycles import (
     check_effective_date,
     default_effective_date,
     is_hidden,
-    record_action,
     tenant_cycle,
     turn_cycle,
 )
@@ -22,8 +22,10 @@ from trueup.domain.errors import (
     CurrencyMismatchError,
     DomainError,
     InvalidChangeError,
+    TransitionRefusedError,
 )
 from trueup.domain.figures import CardMoney, MoneySummary, card_money, summarise_money
+from trueup.domain.lifecycle import allowed_actions, apply_outcome, take_action
 from trueup.domain.matching import (
     DEFAULT_MIN_SCORE,
     DEFAULT_SUGGESTION_THRESHOLD,
@@ -64,6 +66,7 @@ from trueup.domain.model import (
     ServiceMapping,
     UsageContribution,
     VendorUsage,
+    WritebackOutcome,
 )
 from trueup.domain.money import (
     DEFAULT_ROUNDING,
@@ -161,12 +164,16 @@ __all__ = [
     "TenantIndex",
     "TenantSettings",
     "TenantState",
+    "TransitionRefusedError",
     "UnmappedAccount",
     "UnmappedSku",
     "UsageContribution",
     "VendorAccountRef",
     "VendorSkuRef",
     "VendorUsage",
+    "WritebackOutcome",
+    "allowed_actions",
+    "apply_outcome",
     "as_decimal",
     "billing_period",
     "bulk_effective_dates",
@@ -196,7 +203,6 @@ __all__ = [
     "prorated_amount",
     "reconcile",
     "reconcile_account",
-    "record_action",
     "round_amount",
     "service_mappings_to_apply",
     "suggest_account_mappings",
@@ -205,6 +211,7 @@ __all__ = [
     "suggestion_threshold",
     "sum_money",
     "summarise_money",
+    "take_action",
     "tenant_cycle",
     "turn_cycle",
 ]

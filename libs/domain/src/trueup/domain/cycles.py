@@ -13,8 +13,6 @@ from datetime import date
 
 from trueup.domain.errors import BackdatingNotAllowedError, InvalidChangeError
 from trueup.domain.model import (
-    Action,
-    ActionKind,
     BillingTiming,
     Card,
     CardKind,
@@ -94,18 +92,6 @@ def card_status(record: CardRecord | None, today: date, start_day: int = 1) -> C
             return CardStatus(record.state, hidden=True, actioned_on=record.actioned_on)
         return CardStatus(CardState.PENDING, hidden=False, actioned_on=None)
     return CardStatus(record.state, hidden=False, actioned_on=record.actioned_on)
-
-
-_STATE_AFTER = {
-    ActionKind.APPROVE: CardState.APPROVED,
-    ActionKind.ADD: CardState.APPROVED,
-    ActionKind.DISMISS: CardState.DISMISSED,
-}
-
-
-def record_action(action: Action, today: date) -> CardRecord:
-    """What to remember of a card once `action` is taken on `today`: it hides the card."""
-    return CardRecord(_STATE_AFTER[action.kind], actioned_on=today)
 
 
 def default_effective_date(contract: Contract, today: date) -> date:

@@ -33,3 +33,15 @@ class BackdatingNotAllowedError(DomainError):
 
 class InvalidChangeError(DomainError):
     """A requested quantity change is not valid (duplicate date, negative quantity, ...)."""
+
+
+class TransitionRefusedError(DomainError):
+    """An action a card does not accept in its state (or of its kind).
+
+    The message is the reason a person reads, as a sentence.
+    """
+
+    def __init__(self, state: str, action: str, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.action = action

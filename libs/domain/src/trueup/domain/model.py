@@ -90,11 +90,26 @@ class CardState(StrEnum):
 
 
 class ActionKind(StrEnum):
-    """What a person (or a rule) does with a card."""
+    """What a person (or a rule) does with a card (see `lifecycle` for where each leads)."""
 
     APPROVE = "approve"
     ADD = "add"
     DISMISS = "dismiss"
+    RESTORE = "restore"
+    """Undo a dismissal: the card is pending again."""
+    RETRY = "retry"
+    """Run a failed writeback's job again."""
+    SET_EFFECTIVE_DATE = "set_effective_date"
+    """Plan the date a later approval writes from; the state stays as it is."""
+
+
+class WritebackOutcome(StrEnum):
+    """What became of an approved change in the PSA."""
+
+    APPLIED = "applied"
+    CONFLICT = "conflict"
+    """The PSA no longer showed the quantity the card did; nothing was written."""
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)

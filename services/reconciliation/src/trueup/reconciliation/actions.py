@@ -57,56 +57,49 @@ async def act(
     card = await repo.card(request.card_id)
     if card is None:
         raise QueryFailedError(404, "Not Found", f"No card {request.card_id}.")
+    action = d.ActionKind(request.action)
+    try:
+        status = d.take_action(
+            _status(card),
+            action,
+            today,
+            kind=d.CardKind(card.kind),
+            failed_job=card.last_job_id,
+        )
+    except d.TransitionRefusedError as refused:
+        raise QueryFailedError(409, "Conflict", str(refused)) from refused
     action_id = new_id()
     detail: dict[str, Any] = {"reason": request.reason}
     outgoing: list[Payload] = []
     contract_row = await repo.get(ContractRow, card.contract_id) if card.contract_id else None
 
-    if request.action == "restore":
-        if card.state != "dismissed":
-            raise QueryFailedError(
-                409, "Conflict", f"Only a dismissed card can be restored; this one is {card.state}."
-            )
-        card.state, card.hidden, card.actioned_on = "pending", False, None
-        detail["restored_from"] = "dismissed"
-    elif request.action == "retry":
-        if card.state != "failed" or not card.last_job_id:
-            raise QueryFailedError(
-                409,
-                "Conflict",
-                f"Only a failed writeback can be retried; this card is {card.state}.",
-            )
+    if action is d.ActionKind.RESTORE:
+        detail["restored_from"] = card.state
+    elif action is d.ActionKind.RETRY:
+        assert card.last_job_id is not None  # take_action retries only a failed job
         outgoing.append(m.RetryWriteback(job_id=card.last_job_id, actor=request.actor))
-        card.state, card.error, card.hidden = "approved", None, True
-    elif request.action == "set_effective_date":
+        card.error = None
+    elif action is d.ActionKind.SET_EFFECTIVE_DATE:
         if request.change.effective_date is None:
             raise QueryFailedError(422, "Invalid request", "effective_date is required.")
         check_date(contract_row, request.change.effective_date, today)
         card.planned_effective_date = request.change.effective_date
         detail["effective_date"] = request.change.effective_date.isoformat()
-    else:
-        if card.state != "pending" or card.hidden:
+    elif action is not d.ActionKind.DISMISS:
+        # Approve or add: the change goes to the PSA; dismissing writes nothing.
+        command = await _writeback_command(repo, card, contract_row, request, action_id, today)
+        large = large_change(card, command.changes, await repo.billing_settings())
+        if large is not None and not request.confirm:
             raise QueryFailedError(
                 409,
-                "Conflict",
-                f"This card is {card.state} and cannot be {request.action}d; refresh to see it.",
+                "Confirmation required",
+                f"This is a large change ({large}); confirm it to {request.action} "
+                '(in the API: "confirm": true).',
             )
-        if request.action == "dismiss":
-            card.state, card.hidden, card.actioned_on = "dismissed", True, today
-        else:
-            command = await _writeback_command(repo, card, contract_row, request, action_id, today)
-            large = large_change(card, command.changes, await repo.billing_settings())
-            if large is not None and not request.confirm:
-                raise QueryFailedError(
-                    409,
-                    "Confirmation required",
-                    f"This is a large change ({large}); confirm it to {request.action} "
-                    '(in the API: "confirm": true).',
-                )
-            detail["large_change"] = large
-            outgoing.append(command)
-            card.state, card.hidden, card.actioned_on = "approved", True, today
-            detail["changes"] = [c.model_dump(mode="json") for c in command.changes]
+        detail["large_change"] = large
+        outgoing.append(command)
+        detail["changes"] = [c.model_dump(mode="json") for c in command.changes]
+    _set_status(card, status)
     await repo.add_action(
         ActionRow(
             tenant_id=tenant_id,
@@ -123,7 +116,7 @@ async def act(
     card.updated_at = _now()
     card.fingerprint = st.fingerprint(card)
     await _card_state_changed(repo, card)
-    if request.action in ("approve", "add", "dismiss", "restore"):
+    if action in _RECORDED:
         first = outgoing[0] if outgoing else None
         changes = first.changes if isinstance(first, m.ApplyWriteback) else []
         outgoing.insert(
@@ -164,6 +157,24 @@ async def act(
     return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
 
 
+# The actions the activity log records; a retry or a planned date adds nothing to it.
+_RECORDED = frozenset(
+    {d.ActionKind.APPROVE, d.ActionKind.ADD, d.ActionKind.DISMISS, d.ActionKind.RESTORE}
+)
+
+
+def _status(card: CardRow) -> d.CardStatus:
+    return d.CardStatus(d.CardState(card.state), hidden=card.hidden, actioned_on=card.actioned_on)
+
+
+def _set_status(card: CardRow, status: d.CardStatus) -> None:
+    card.state, card.hidden, card.actioned_on = (
+        status.state.value,
+        status.hidden,
+        status.actioned_on,
+    )
+
+
 def _contract_name(command: Payload | None, contract_row: ContractRow | None) -> str:
     # An add may go to another contract of the account than the card's own.
     if isinstance(command, m.ApplyWriteback):
@@ -179,17 +190,14 @@ async def _writeback_command(
     action_id: str,
     today: date,
 ) -> m.ApplyWriteback:
-    if request.action == "add":
-        if card.kind != "new_revenue":
-            raise QueryFailedError(409, "Conflict", "Only a New Revenue card can be added.")
+    # Whether the card's kind allows the action is `d.take_action`'s to say.
+    if request.action == d.ActionKind.ADD:
         contract_id = request.contract_id or card.contract_id
         contract_row = await repo.get(ContractRow, contract_id) if contract_id else None
         if contract_row is None or contract_row.account_id != card.account_id:
             raise QueryFailedError(
                 422, "Invalid contract", "Choose an active contract of this card's account."
             )
-    elif card.kind == "new_revenue":
-        raise QueryFailedError(409, "Conflict", "A New Revenue card is added, not approved.")
     if contract_row is None:
         raise QueryFailedError(409, "Conflict", "The card's contract is no longer in the PSA.")
     contract = st.contract(contract_row)
@@ -215,7 +223,7 @@ async def _writeback_command(
         product_id=line.product_id if line else None,
         product_name=line.name if line else card.service_line,
         account_name=card.account_name,
-        expected_quantity=card.psa_quantity if request.action == "approve" else None,
+        expected_quantity=card.psa_quantity if request.action == d.ActionKind.APPROVE else None,
         changes=changes,
         unit_price=request.unit_price if request.unit_price is not None else card.unit_price,
         unit_cost=request.unit_cost if request.unit_cost is not None else card.unit_cost,
@@ -275,15 +283,16 @@ async def apply_writeback_outcome(
     if card is None:
         return
     if isinstance(outcome, m.WritebackApplied):
-        card.state, card.error = "applied", None
+        _set_status(card, d.apply_outcome(_status(card), d.WritebackOutcome.APPLIED))
+        card.error = None
     elif isinstance(outcome, m.WritebackConflict):
-        card.state, card.hidden = "conflict", False
+        _set_status(card, d.apply_outcome(_status(card), d.WritebackOutcome.CONFLICT))
         card.error = (
             f"The PSA now shows {outcome.found_quantity}, not the {outcome.expected_quantity} "
             "this card showed; nothing was written. Check the PSA, then reconcile again."
         )
     else:
-        card.state, card.hidden = "failed", False
+        _set_status(card, d.apply_outcome(_status(card), d.WritebackOutcome.FAILED))
         card.error = outcome.error
         card.last_job_id = outcome.job_id
     card.updated_at = _now()
