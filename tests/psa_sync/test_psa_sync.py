@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -326,3 +327,56 @@ class TestSuspendedTenant:
             outcome = await syncer.run(tenant, connection_id, full=True)
             assert outcome is not None
             assert await syncs_done() == 2
+
+
+class TestResyncAfterWriteback:
+    async def test_a_conflict_reads_the_psa_again(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        """A conflict means the PSA holds what the projection does not: the card must show
+        the PSA's quantity again before anyone approves it anew."""
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        async with running_service(build, settings) as (runtime, _app):
+            saved = await _query(
+                runtime,
+                tenant,
+                m.SavePsaConnection(
+                    psa="connectwise",
+                    name="CW",
+                    credentials=cw_credentials(connectwise.url),
+                    actor=ACTOR,
+                ),
+                m.PsaConnectionStatus,
+            )
+            connection_id = saved.result.connection_id
+
+            async def syncs_done(expected: int) -> bool | None:
+                async with runtime.database.transaction(tenant) as session:
+                    row = await ConnectionRepository(session, tenant).get(connection_id)
+                    assert row is not None
+                    return row.syncs_done == expected or None
+
+            await eventually(partial(syncs_done, 1), timeout=60, what="the first sync")
+            conflict = m.WritebackConflict(
+                job_id="job-1",
+                actor=ACTOR,
+                idempotency_key="k-1",
+                card_id="card-1",
+                action_id="a-1",
+                psa="connectwise",
+                contract_psa_id="1",
+                line_item_psa_id="1",
+                quantity_before=None,
+                quantity_after=None,
+                effective_date=None,
+                expected_quantity=Decimal(10),
+                found_quantity=Decimal(11),
+            )
+            await _publish(runtime, tenant, conflict)
+
+            await eventually(partial(syncs_done, 2), timeout=60, what="the sync after a conflict")

@@ -4,7 +4,7 @@ the activity log, and the refusals a person sees (with their status codes)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,8 @@ from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.contracts import wrap
 from trueup.platform.broker import QueryFailedError
-from trueup.reconciliation import actions
+from trueup.reconciliation import actions, inputs
+from trueup.reconciliation import state as st
 
 D = Decimal
 ENDPOINT = "Managed Endpoint"
@@ -230,6 +231,66 @@ class TestWritebackOutcomes:
         assert (row.state, row.hidden, row.error) == ("approved", True, None)
         retry = [p for s, p in await tenant.staged() if s == "cmd.writeback.*.retry.v1"]
         assert [p["job_id"] for p in retry] == ["job-1"]
+
+    async def test_a_conflict_is_approved_again_against_what_the_psa_now_holds(
+        self, tenant: Tenant
+    ) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        await act(tenant, card.card_id, "approve")
+        await outcome(
+            tenant, card.card_id, m.WritebackConflict, expected_quantity=D(10), found_quantity=D(11)
+        )
+        # The next sync brings the quantity someone set in the PSA meanwhile.
+        snapshot = wrap(tenant.snapshot({"P1": 11}), tenant_id=tenant.tenant_id)
+        await tenant.run(lambda s: inputs.apply_snapshot(s, snapshot))
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.psa_quantity) == ("conflict", D(11))
+        assert st.card_item(row).actions == ["approve", "dismiss", "set_effective_date"]
+        before = len(await tenant.staged())
+
+        assert (await act(tenant, card.card_id, "approve")).state == "approved"
+
+        commands = [p for s, p in (await tenant.staged())[before:] if s.startswith("cmd.")]
+        assert [(c["expected_quantity"], c["changes"][-1]["quantity"]) for c in commands] == [
+            ("11", "14")
+        ]
+
+    async def test_a_failed_card_is_dismissed_or_retried_never_approved(
+        self, tenant: Tenant
+    ) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        await act(tenant, card.card_id, "approve")
+        await outcome(
+            tenant, card.card_id, m.WritebackFailed, error="no", attempts=3, dead_lettered=False
+        )
+        row = (await tenant.cards())[ENDPOINT]
+        assert st.card_item(row).actions == ["dismiss", "retry", "set_effective_date"]
+        assert (await refusal(tenant, card.card_id, "approve")).status == 409
+
+        assert (await act(tenant, card.card_id, "dismiss")).state == "dismissed"
+
+    async def test_a_retry_of_an_earlier_cycles_failure_stays_hidden_while_it_runs(
+        self, tenant: Tenant
+    ) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        last_cycle = date.today() - timedelta(days=35)
+        query = r.ActionQuery(
+            card_id=card.card_id, action="approve", actor=USER, idempotency_key="k-approve"
+        )
+        await tenant.run(lambda s: actions.act(s, tenant.tenant_id, query, today=last_cycle))
+        await outcome(
+            tenant, card.card_id, m.WritebackFailed, error="no", attempts=3, dead_lettered=False
+        )
+        await act(tenant, card.card_id, "retry")
+
+        # Usage moves while the retry is being written: the recompute must not bring the
+        # card back as pending, where it could be approved a second time.
+        usage = wrap(tenant.usage({"P1": 15}), tenant_id=tenant.tenant_id)
+        await tenant.run(lambda s: inputs.apply_usage(s, usage))
+
+        row = (await tenant.cards())[ENDPOINT]
+        assert (row.state, row.hidden) == ("approved", True)
+        assert (await refusal(tenant, card.card_id, "approve")).status == 409
 
     async def test_only_a_failed_writeback_is_retried(self, tenant: Tenant) -> None:
         card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]

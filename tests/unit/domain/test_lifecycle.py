@@ -74,14 +74,48 @@ class TestActions:
 
         assert restored == PENDING
 
-    def test_retry_approves_again_as_of_the_first_approval(self) -> None:
-        failed = status(CardState.FAILED, on=date(2026, 11, 3))
+    def test_a_retry_is_hidden_from_its_own_day(self) -> None:
+        # Approved in October, failed, retried in November: dated October, the next
+        # recompute in November would show it pending (approvable twice) mid-retry.
+        failed = status(CardState.FAILED, on=date(2026, 10, 28))
 
         retried = take_action(
             failed, ActionKind.RETRY, TODAY, kind=CardKind.RECONCILE, failed_job="job-1"
         )
 
-        assert retried == status(CardState.APPROVED, hidden=True, on=date(2026, 11, 3))
+        assert retried == status(CardState.APPROVED, hidden=True, on=TODAY)
+        carried = card_status(CardRecord(retried.state, retried.actioned_on), TODAY)
+        assert carried.hidden
+
+    @pytest.mark.parametrize(
+        ("action", "kind", "state"),
+        [
+            (ActionKind.APPROVE, CardKind.RECONCILE, CardState.APPROVED),
+            (ActionKind.ADD, CardKind.NEW_REVENUE, CardState.APPROVED),
+            (ActionKind.DISMISS, CardKind.RECONCILE, CardState.DISMISSED),
+        ],
+    )
+    def test_a_conflict_is_decided_again(
+        self, action: ActionKind, kind: CardKind, state: CardState
+    ) -> None:
+        # Nothing was written: the card, now showing the PSA's quantity, is open again.
+        conflict = status(CardState.CONFLICT, on=date(2026, 11, 3))
+
+        after = take_action(conflict, action, TODAY, kind=kind)
+
+        assert after == CardStatus(state, hidden=True, actioned_on=TODAY)
+
+    def test_a_failed_card_can_be_dismissed(self) -> None:
+        failed = status(CardState.FAILED, on=date(2026, 11, 3))
+
+        after = take_action(
+            failed, ActionKind.DISMISS, TODAY, kind=CardKind.RECONCILE, failed_job="job-1"
+        )
+
+        assert after == CardStatus(CardState.DISMISSED, hidden=True, actioned_on=TODAY)
+        assert refusal(failed, ActionKind.APPROVE, failed_job="job-1") == (
+            "This card is failed and cannot be approved; refresh to see it."
+        )
 
     @pytest.mark.parametrize("state", list(CardState))
     def test_setting_the_effective_date_leaves_the_state(self, state: CardState) -> None:
@@ -155,9 +189,10 @@ class TestAllowedActions:
             (status(CardState.APPROVED, hidden=True), CardKind.RECONCILE, None, set()),
             (status(CardState.APPLIED, hidden=True), CardKind.RECONCILE, None, set()),
             (status(CardState.DISMISSED, hidden=True), CardKind.RECONCILE, None, {"restore"}),
-            (status(CardState.FAILED), CardKind.RECONCILE, "job-1", {"retry"}),
-            (status(CardState.FAILED), CardKind.RECONCILE, None, set()),
-            (status(CardState.CONFLICT), CardKind.RECONCILE, None, set()),
+            (status(CardState.FAILED), CardKind.RECONCILE, "job-1", {"retry", "dismiss"}),
+            (status(CardState.FAILED), CardKind.RECONCILE, None, {"dismiss"}),
+            (status(CardState.CONFLICT), CardKind.RECONCILE, None, {"approve", "dismiss"}),
+            (status(CardState.CONFLICT), CardKind.NEW_REVENUE, None, {"add", "dismiss"}),
         ],
     )
     def test_what_each_state_offers(
@@ -260,9 +295,13 @@ def test_random_sequences_keep_the_lifecycle_rules(kind: CardKind, sequence: lis
             continue
         after = take_action(before, value, today, kind=kind, failed_job=card.failed_job)
         if value in DECISIONS:
-            # Only a visible pending card takes a decision; a hidden one never does.
-            assert before.state is CardState.PENDING
+            # A hidden card never takes a decision: only a visible pending card, a
+            # conflict (nothing was written) and, to give it up, a failed one.
             assert not before.hidden
+            if before.state is CardState.FAILED:
+                assert value is ActionKind.DISMISS
+            else:
+                assert before.state in (CardState.PENDING, CardState.CONFLICT)
             assert after.hidden
             assert after.actioned_on == today
             assert allowed_actions(after, kind) & set(DECISIONS) == set()

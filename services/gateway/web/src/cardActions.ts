@@ -243,7 +243,7 @@ export function useCardActions() {
     [client, toasts, settle, later, sendBulk],
   );
 
-  /** Write a failed or conflicting card to the PSA again. */
+  /** Write a failed card's change to the PSA again (a conflict is approved anew). */
   const retry = useCallback(
     (card: Card) => {
       const key = newIdempotencyKey();

@@ -12,6 +12,7 @@ export interface Me {
 
 export type CardKind = "reconcile" | "no_change" | "new_revenue";
 export type CardState = "pending" | "approved" | "applied" | "conflict" | "failed" | "dismissed";
+export type CardAction = "approve" | "dismiss" | "add" | "restore" | "retry" | "set_effective_date";
 
 export interface Card {
   card_id: string;
@@ -59,6 +60,8 @@ export interface Card {
   carries_difference?: boolean;
   /** Why approving is a large change (it then needs a confirmation). */
   large_change?: string | null;
+  /** What the card accepts now (the server's lifecycle decides; none in a closed cycle). */
+  actions?: CardAction[];
 }
 
 /** Monthly money of the cards in one currency: totals never add two currencies. */

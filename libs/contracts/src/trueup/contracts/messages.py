@@ -657,7 +657,7 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         subjects.event("writeback", T, "conflict"),
         "event",
         "writeback",
-        ("reconciliation", "audit"),
+        ("reconciliation", "psa_sync", "audit"),
     ),
     MessageSpec(
         WritebackFailed,

@@ -26,6 +26,7 @@ from trueup.contracts.types import Amount, BusinessDate, Quantity, UnitPrice
 
 CardKindName = Literal["reconcile", "no_change", "new_revenue"]
 CardStateName = Literal["pending", "approved", "applied", "conflict", "failed", "dismissed"]
+CardActionName = Literal["approve", "dismiss", "add", "restore", "retry", "set_effective_date"]
 
 
 class CardFilter(Payload):
@@ -98,6 +99,9 @@ class CardItem(Payload):
     quantity, and the first (by contract, then line item) carries the difference."""
     large_change: str | None = None
     """Why approving this card is a large change (it then needs a confirmation), if it is."""
+    actions: list[CardActionName] = Field(default_factory=list)
+    """The actions the card accepts now, from its state and kind (none in a closed cycle):
+    what a screen offers, so it never offers what the API would refuse."""
 
 
 class CurrencyTotals(Payload):
@@ -261,7 +265,7 @@ class ActionQuery(Payload):
     message_type: ClassVar[str] = "query.recon.action.v1"
 
     card_id: str
-    action: Literal["approve", "dismiss", "add", "restore", "retry", "set_effective_date"]
+    action: CardActionName
     actor: Actor
     idempotency_key: str = Field(min_length=1, max_length=200)
     change: ChangeRequest = Field(default_factory=ChangeRequest)

@@ -2,13 +2,17 @@
 action and each writeback outcome takes it.
 
     pending --approve / add--> approved --applied--> applied
-       |                          |------conflict--> conflict
+       |                          |------conflict--> conflict --approve / add / dismiss-->
        |                          '------failed----> failed --retry--> approved
+       |                                                    '--dismiss--> dismissed
        '--dismiss--> dismissed --restore--> pending
 
 Approving, adding and dismissing hide the card for the rest of the cycle; `card_status`
 brings it back as pending in the next. A conflict or a failure shows the card again so a
-person sees it. Setting the effective date only plans the change: the state stays.
+person sees it. A conflict wrote nothing: the PSA held another quantity than the card
+showed. Once the card shows the PSA's quantity again it is decided anew (approved against
+that quantity, or dismissed). A failure is retried as it was, or dismissed. Setting the
+effective date only plans the change: the state stays.
 """
 
 from __future__ import annotations
@@ -42,7 +46,10 @@ def _refusal(
         if status.state is not CardState.FAILED or not failed_job:
             return f"Only a failed writeback can be retried; this card is {status.state}."
         return None
-    if status.state is not CardState.PENDING or status.hidden:
+    undecided = status.state is CardState.PENDING and not status.hidden
+    if action is ActionKind.DISMISS and status.state is CardState.FAILED:
+        return None
+    if not (undecided or status.state is CardState.CONFLICT):
         return f"This card is {status.state} and cannot be {_DONE[action]}; refresh to see it."
     if action is ActionKind.ADD and kind is not CardKind.NEW_REVENUE:
         return "Only a New Revenue card can be added."
@@ -86,8 +93,10 @@ def take_action(
     if action is ActionKind.RESTORE:
         return CardStatus(CardState.PENDING, hidden=False, actioned_on=None)
     if action is ActionKind.RETRY:
-        # Still the approval of the day it was made: it stays hidden for that cycle only.
-        return CardStatus(CardState.APPROVED, hidden=True, actioned_on=status.actioned_on)
+        # Hidden from today, like a new approval: kept at the day of the first one, a
+        # card failed in an earlier cycle would come back as pending on the next recompute
+        # while its retry is still being written, and could be approved a second time.
+        return CardStatus(CardState.APPROVED, hidden=True, actioned_on=today)
     return status
 
 

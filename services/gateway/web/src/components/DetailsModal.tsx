@@ -173,8 +173,16 @@ function DetailsBody({ data, card, isNew, onDone }: { data: CardDetails; card: C
 
       <section className="quadrant quadrant-change" aria-labelledby="q-change">
         <h3 id="q-change">{isNew ? "Add to a contract" : "Change"}</h3>
-        {current.state === "pending" ? (
-          <ChangeEditor data={data} card={current} isNew={isNew} currency={currency} onDone={onDone} />
+        {decidable(current) ? (
+          <>
+            {current.state === "conflict" && (
+              <p className="error-text" data-testid="conflict-note">
+                {current.error ?? "The PSA changed since this card was computed; nothing was written."} Approve
+                again to write the change against the quantity the PSA holds now, or dismiss the card.
+              </p>
+            )}
+            <ChangeEditor data={data} card={current} isNew={isNew} currency={currency} onDone={onDone} />
+          </>
         ) : (
           <StateActions card={current} onDone={onDone} />
         )}
@@ -183,7 +191,14 @@ function DetailsBody({ data, card, isNew, onDone }: { data: CardDetails; card: C
   );
 }
 
-/** The actions a card that is no longer pending offers: only those valid in its state. */
+/** Whether the card takes a decision (approve or add, dismiss): as the server says when
+ * it says, else a visible pending card. */
+function decidable(card: Card): boolean {
+  if (card.actions) return card.actions.includes("approve") || card.actions.includes("add");
+  return card.state === "pending";
+}
+
+/** The actions a card that takes no decision offers: only those valid in its state. */
 function StateActions({ card, onDone }: { card: Card; onDone: () => void }) {
   const actions = useCardActions();
   const [busy, setBusy] = useState(false);
@@ -218,6 +233,16 @@ function StateActions({ card, onDone }: { card: Card; onDone: () => void }) {
           }}
         >
           Retry the write
+        </button>{" "}
+        <button
+          type="button"
+          className="btn"
+          onClick={() => {
+            actions.dismiss(card);
+            onDone();
+          }}
+        >
+          Dismiss
         </button>
       </div>
     );
@@ -225,7 +250,6 @@ function StateActions({ card, onDone }: { card: Card; onDone: () => void }) {
   const said: Record<string, string> = {
     approved: "Approved: the change is being written to the PSA.",
     applied: "Applied: the PSA has the new quantity. The card returns next billing cycle if usage differs again.",
-    conflict: card.error ?? "The PSA changed since this card was computed; nothing was written.",
   };
   return (
     <div className="state-actions" data-testid="state-actions">

@@ -131,7 +131,7 @@ export function ServiceCard({
       {note}
 
       <footer className="card-actions">
-        {!onApprove ? null : failed && onRetry ? (
+        {!onApprove ? null : card.state === "failed" && onRetry ? (
           <button type="button" className="btn btn-primary btn-small" onClick={onRetry} aria-label={`Retry ${title}`}>
             Retry
           </button>

@@ -68,8 +68,9 @@ function CurrentCards({ userKey }: { userKey: string }) {
 
   const handlers = useMemo(
     () => ({
+      // A conflict wrote nothing: it is approved again against the PSA's quantity now.
       approve: (card: Card) =>
-        card.state === "failed" || card.state === "conflict"
+        card.state === "failed"
           ? actions.retry(card)
           : card.kind === "new_revenue"
             ? setDetails(card)

@@ -60,7 +60,7 @@ async def act(
     action = d.ActionKind(request.action)
     try:
         status = d.take_action(
-            _status(card),
+            st.card_status(card),
             action,
             today,
             kind=d.CardKind(card.kind),
@@ -161,10 +161,6 @@ async def act(
 _RECORDED = frozenset(
     {d.ActionKind.APPROVE, d.ActionKind.ADD, d.ActionKind.DISMISS, d.ActionKind.RESTORE}
 )
-
-
-def _status(card: CardRow) -> d.CardStatus:
-    return d.CardStatus(d.CardState(card.state), hidden=card.hidden, actioned_on=card.actioned_on)
 
 
 def _set_status(card: CardRow, status: d.CardStatus) -> None:
@@ -283,16 +279,16 @@ async def apply_writeback_outcome(
     if card is None:
         return
     if isinstance(outcome, m.WritebackApplied):
-        _set_status(card, d.apply_outcome(_status(card), d.WritebackOutcome.APPLIED))
+        _set_status(card, d.apply_outcome(st.card_status(card), d.WritebackOutcome.APPLIED))
         card.error = None
     elif isinstance(outcome, m.WritebackConflict):
-        _set_status(card, d.apply_outcome(_status(card), d.WritebackOutcome.CONFLICT))
+        _set_status(card, d.apply_outcome(st.card_status(card), d.WritebackOutcome.CONFLICT))
         card.error = (
             f"The PSA now shows {outcome.found_quantity}, not the {outcome.expected_quantity} "
             "this card showed; nothing was written. Check the PSA, then reconcile again."
         )
     else:
-        _set_status(card, d.apply_outcome(_status(card), d.WritebackOutcome.FAILED))
+        _set_status(card, d.apply_outcome(st.card_status(card), d.WritebackOutcome.FAILED))
         card.error = outcome.error
         card.last_job_id = outcome.job_id
     card.updated_at = _now()

@@ -147,7 +147,9 @@ async def _keep_cards(repo: Repository, period: d.Period, settings: r.BillingSet
     )
     values = []
     for row in rows:
-        item = st.card_item(row, policy=policy, sales_unit=units.get(row.service_line_id or ""))
+        item = st.card_item(
+            row, policy=policy, sales_unit=units.get(row.service_line_id or ""), open_cycle=False
+        )
         action = actions.get(row.card_id)
         values.append(
             {

@@ -348,13 +348,26 @@ def card_figures(
     )
 
 
+def card_status(row: CardRow) -> d.CardStatus:
+    """Where a stored card is in its lifecycle."""
+    return d.CardStatus(d.CardState(row.state), hidden=row.hidden, actioned_on=row.actioned_on)
+
+
 def card_item(
     row: CardRow,
     *,
     policy: d.RoundingPolicy = d.DEFAULT_ROUNDING,
     sales_unit: str | None = None,
+    open_cycle: bool = True,
 ) -> r.CardItem:
+    """A stored card as the API shows it; `open_cycle=False` for a closed cycle's copy,
+    which accepts no action."""
     money = card_figures(row, policy)
+    actions = (
+        d.allowed_actions(card_status(row), d.CardKind(row.kind), failed_job=row.last_job_id)
+        if open_cycle
+        else frozenset()
+    )
 
     def amount(name: str) -> Decimal | None:
         figure: d.Money | None = getattr(money, name) if money else None
@@ -398,4 +411,5 @@ def card_item(
         billed_elsewhere=row.billed_elsewhere,
         carries_difference=row.carries_difference,
         large_change=row.large_change,
+        actions=sorted(action.value for action in actions),  # type: ignore[misc]
     )

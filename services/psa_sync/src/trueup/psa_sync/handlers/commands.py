@@ -1,4 +1,5 @@
-"""Commands and events that ask for a sync: `cmd.psa.sync`, `writeback.*.applied`."""
+"""Commands and events that ask for a sync: `cmd.psa.sync`, `writeback.*.applied` and
+`writeback.*.conflict`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts import Envelope
-from trueup.contracts.messages import SyncPsa, WritebackApplied
+from trueup.contracts.messages import SyncPsa, WritebackApplied, WritebackConflict
 from trueup.platform.service import ServiceRuntime
 from trueup.psa_sync.repository import ConnectionRepository
 
@@ -25,8 +26,12 @@ def register(runtime: ServiceRuntime, wake_scheduler: Callable[[], None]) -> Non
             if await repo.get(connection_id) is not None:
                 await repo.schedule(connection_id, datetime.now(UTC), full=envelope.payload.full)
 
-    async def on_applied(session: AsyncSession, envelope: Envelope[WritebackApplied]) -> None:
-        # The PSA changed through us: read it again soon so the projection shows it.
+    async def resync(
+        session: AsyncSession, envelope: Envelope[WritebackApplied] | Envelope[WritebackConflict]
+    ) -> None:
+        # The PSA changed, through us (applied) or behind our back (a conflict: it held
+        # another quantity than the projection): read it again soon, so the card shows
+        # what the PSA holds before anyone decides on it again.
         repo = ConnectionRepository(session, envelope.tenant_id)
         for connection in await repo.all():
             await repo.schedule(connection.connection_id, datetime.now(UTC), full=False)
@@ -35,4 +40,5 @@ def register(runtime: ServiceRuntime, wake_scheduler: Callable[[], None]) -> Non
         wake_scheduler()
 
     runtime.consume_once("sync", {SyncPsa: on_sync}, after=wake)
-    runtime.consume_once("writeback-applied", {WritebackApplied: on_applied}, after=wake)
+    runtime.consume_once("writeback-applied", {WritebackApplied: resync}, after=wake)
+    runtime.consume_once("writeback-conflict", {WritebackConflict: resync}, after=wake)
