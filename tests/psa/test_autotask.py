@@ -188,6 +188,25 @@ class TestAdjustments:
             == "Added SentinelOne x25"
         )
 
+    async def test_a_note_is_found_by_its_text(self, at_sim_running: Any, make_at: Any) -> None:
+        contract, other = (str(c.id) for c in DEMO.contracts[:2])
+        async with make_at(at_sim_running) as client:
+            assert not await client.has_contract_note(contract, "TrueUp 0123456789")
+            await client.add_contract_note(contract, "TrueUp", "Set to 4 (TrueUp 0123456789)")
+            assert await client.has_contract_note(contract, "TrueUp 0123456789")
+            assert not await client.has_contract_note(contract, "TrueUp 9876543210")
+            assert not await client.has_contract_note(other, "TrueUp 0123456789")
+        assert [w["entity"] for w in await at_sim_running.control.writes()] == ["ContractNote"]
+
+    async def test_a_contract_service_is_never_cancelled_and_replaced(
+        self, at_sim_running: Any, make_at: Any
+    ) -> None:
+        item = DEMO.line_items[0]
+        async with make_at(at_sim_running) as client:
+            with pytest.raises(PsaUnsupported):
+                await client.cancel_line_item(str(item.contract_id), str(item.id), TODAY)
+        assert await at_sim_running.control.writes() == []
+
 
 class TestRefusesBadInput:
     async def test_bad_secret_is_an_auth_error(self, at_sim_running: Any, make_at: Any) -> None:

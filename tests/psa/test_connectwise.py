@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -208,6 +209,19 @@ class TestWritesQuantities:
         assert any("quantity changed from" in e["text"] and "to 4" in e["text"] for e in audit)
         url = cw_client.contract_audit_url(str(item.contract_id))
         assert url.endswith(f"/system/audittrail?type=Agreement&id={item.contract_id}")
+
+    async def test_a_note_is_found_by_its_agreement_and_text(
+        self, cw_client: ConnectWiseClient, cw_sim_running: Any
+    ) -> None:
+        # Two agreements of one company: a company note counts for the one it names.
+        account = Counter(c.account_id for c in DEMO.contracts).most_common(1)[0][0]
+        first, second = [str(c.id) for c in DEMO.contracts if c.account_id == account][:2]
+        assert not await cw_client.has_contract_note(first, "TrueUp 0123456789")
+        await cw_client.add_contract_note(first, "TrueUp", "Set to 4 (TrueUp 0123456789)")
+        assert await cw_client.has_contract_note(first, "TrueUp 0123456789")
+        assert not await cw_client.has_contract_note(first, "TrueUp 9876543210")
+        assert not await cw_client.has_contract_note(second, "TrueUp 0123456789")
+        assert [w["entity"] for w in await cw_sim_running.control.writes()] == ["CompanyNote"]
 
 
 class TestRefusesBadInput:

@@ -76,6 +76,18 @@ class TestHalo:
                 await client.get_line_item(ref.contract_id, "31337")
         assert await halo_sim_running.control.writes() == []
 
+    async def test_no_notes_and_no_cancel_and_add(
+        self, halo_sim_running: Any, make_halo: Any
+    ) -> None:
+        item = DEMO.line_items[0]
+        async with make_halo(halo_sim_running) as client:
+            assert not await client.has_contract_note(str(item.contract_id), "TrueUp")
+            with pytest.raises(PsaUnsupported):
+                await client.cancel_line_item(
+                    str(item.contract_id), str(item.id), datetime.now(UTC).date()
+                )
+        assert await halo_sim_running.control.writes() == []
+
     async def test_bad_secret_is_an_auth_error(self, halo_sim_running: Any, make_halo: Any) -> None:
         async with make_halo(halo_sim_running, client_secret="wrong") as client:
             with pytest.raises(PsaAuthError, match="Invalid client credentials"):

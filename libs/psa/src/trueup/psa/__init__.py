@@ -38,9 +38,11 @@ from trueup.psa.models import (
     RecordWritten,
     WriteResult,
 )
+from trueup.psa.registry import PSAS, PsaPlugin, psa_plugin
 from trueup.psa.snapshot import SnapshotBatch, active_snapshot
 
 __all__ = [
+    "PSAS",
     "AutotaskClient",
     "AutotaskCredentials",
     "BillingCycle",
@@ -61,6 +63,7 @@ __all__ = [
     "PsaKind",
     "PsaLineItem",
     "PsaNotFound",
+    "PsaPlugin",
     "PsaProduct",
     "PsaRateLimited",
     "PsaRequestError",
@@ -77,4 +80,5 @@ __all__ = [
     "create_client",
     "credentials_from_dict",
     "credentials_to_dict",
+    "psa_plugin",
 ]

@@ -57,6 +57,10 @@ class AutotaskCredentials:
     zone_lookup_url: str = ZONE_LOOKUP_URL
     currency: str = "USD"
 
+    def first_urls(self) -> list[str]:
+        """Every URL the client calls first (checked against the outbound policy when saved)."""
+        return [u for u in (self.zone_url, self.zone_lookup_url) if u]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -133,6 +137,7 @@ _CONTRACT = TypeAdapter(_Contract)
 _CONTRACT_SERVICE = TypeAdapter(_ContractService)
 _UNIT = TypeAdapter(_Unit)
 _SERVICE = TypeAdapter(_Service)
+_ROW = TypeAdapter(dict[str, Any])
 
 _CYCLES = {
     "m": BillingCycle.MONTHLY,
@@ -155,6 +160,21 @@ def _at_datetime(value: date | datetime) -> str:
 
 def _covers(unit: _Unit, day: date) -> bool:
     return as_utc(unit.startDate).date() <= day <= as_utc(unit.endDate).date()
+
+
+# Autotask prorates every dated adjustment; contracts carry no change stamp. An
+# adjustment dated later bills today's units until its date. The contract's notes are
+# its audit trail of service changes, so TrueUp writes one.
+CAPABILITIES = Capabilities(
+    proration=True,
+    proration_optional=False,
+    incremental_sync=False,
+    dated_changes=True,
+    contract_notes=True,
+    audit_trail=False,
+    replaces_line=False,
+    deferred_quantity=True,
+)
 
 
 class AutotaskClient(PsaClient):
@@ -196,14 +216,7 @@ class AutotaskClient(PsaClient):
         return f"{zone_url.rstrip('/')}/V1.0"
 
     def capabilities(self) -> Capabilities:
-        """Autotask prorates every dated adjustment; contracts carry no change stamp."""
-        return Capabilities(
-            proration=True,
-            proration_optional=False,
-            incremental_sync=False,
-            dated_changes=True,
-            contract_notes=True,
-        )
+        return CAPABILITIES
 
     async def discover_zone(self) -> str:
         """Ask Autotask which zone (API host) serves this user."""
@@ -570,6 +583,20 @@ class AutotaskClient(PsaClient):
         )
         created = self._validate(_ITEM_ID, self._decode(response), response)
         return RecordWritten("ContractNote", str(created.itemId), "created")
+
+    async def has_contract_note(self, contract_id: str, containing: str) -> bool:
+        """Whether a ContractNote of the contract has `containing` in its description."""
+        filters = [{"op": "eq", "field": "contractID", "value": int(contract_id)}]
+        async for rows in self._query("ContractNotes", filters, _ROW):
+            if any(containing in str(row.get("description") or "") for row in rows):
+                return True
+        return False
+
+    async def cancel_line_item(
+        self, contract_id: str, line_item_id: str, cancelled_date: date
+    ) -> WriteResult:
+        """Not available: Autotask adjusts a contract service's units, never replaces it."""
+        raise PsaUnsupported("contract services are adjusted, not replaced", psa=self.kind.value)
 
     def contract_audit_url(self, contract_id: str) -> str:
         """The contract's notes (Autotask's audit trail of service changes) in the API."""

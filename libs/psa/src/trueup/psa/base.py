@@ -163,6 +163,23 @@ class PsaClient(abc.ABC):
         """Write a note to the contract's audit trail in the PSA."""
 
     @abc.abstractmethod
+    async def has_contract_note(self, contract_id: str, containing: str) -> bool:
+        """Whether a note `add_contract_note` wrote on the contract contains `containing`.
+
+        Asked before a note is written again after a crash, so it is written once.
+        """
+
+    @abc.abstractmethod
+    async def cancel_line_item(
+        self, contract_id: str, line_item_id: str, cancelled_date: date
+    ) -> WriteResult:
+        """Stop a line item billing after `cancelled_date` (where `replaces_line`).
+
+        The second half of a cancel-and-add, on its own: a write that stopped between
+        the two finishes with this. `PsaUnsupported` where the PSA has no cancel-and-add.
+        """
+
+    @abc.abstractmethod
     def contract_audit_url(self, contract_id: str) -> str | None:
         """Where the PSA's own audit record of a contract can be read, if it has one."""
 

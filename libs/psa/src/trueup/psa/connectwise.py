@@ -50,6 +50,11 @@ class ConnectWiseCredentials:
     client_id: str = field(repr=False)
     codebase: str | None = None  # None: ask /login/companyinfo
 
+    def first_urls(self) -> list[str]:
+        """Every URL the client calls first (checked against the outbound policy when saved)."""
+        site = self.site.strip().rstrip("/")
+        return [site if site.startswith(("http://", "https://")) else f"https://{site}"]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -113,6 +118,7 @@ class _CatalogItem(_Model):
 
 class _Note(_Model):
     id: int
+    text: str | None = None
 
 
 class _CompanyInfo(_Model):
@@ -126,6 +132,7 @@ _ADDITIONS = TypeAdapter(list[_Addition])
 _ADDITION = TypeAdapter(_Addition)
 _CATALOG = TypeAdapter(list[_CatalogItem])
 _NOTE = TypeAdapter(_Note)
+_NOTES = TypeAdapter(list[_Note])
 _COMPANY_INFO = TypeAdapter(_CompanyInfo)
 
 _STATUS = {
@@ -163,6 +170,21 @@ def _updated(info: dict[str, Any] | None) -> datetime | None:
         return as_utc(datetime.fromisoformat(raw.replace("Z", "+00:00")))
     except ValueError:
         return None
+
+
+# ConnectWise prorates per agreement when asked, filters by lastUpdated, and dates
+# additions. A dated change is written as cancel-and-add, so a read shows the new
+# addition at once; the agreement's audit trail records every API change by itself.
+CAPABILITIES = Capabilities(
+    proration=True,
+    proration_optional=True,
+    incremental_sync=True,
+    dated_changes=True,
+    contract_notes=True,
+    audit_trail=True,
+    replaces_line=True,
+    deferred_quantity=False,
+)
 
 
 class ConnectWiseClient(PsaClient):
@@ -205,14 +227,7 @@ class ConnectWiseClient(PsaClient):
         return f"{self._site}/{codebase.strip('/')}/apis/3.0"
 
     def capabilities(self) -> Capabilities:
-        """ConnectWise prorates per agreement, filters by lastUpdated, and dates additions."""
-        return Capabilities(
-            proration=True,
-            proration_optional=True,
-            incremental_sync=True,
-            dated_changes=True,
-            contract_notes=True,
-        )
+        return CAPABILITIES
 
     async def _prepare(self) -> None:
         if self._codebase is None:
@@ -534,12 +549,29 @@ class ConnectWiseClient(PsaClient):
         response = await self._request(
             "POST",
             f"/company/companies/{contract.account_id}/notes",
-            json_body={"text": f"{title}\nAgreement {contract_id} ({contract.name})\n{text}"},
+            json_body={"text": f"{title}\n{_note_heading(contract_id, contract.name)}\n{text}"},
             idempotent=False,
         )
         note = self._validate(_NOTE, self._decode(response), response)
         return RecordWritten("CompanyNote", str(note.id), "created")
 
+    async def has_contract_note(self, contract_id: str, containing: str) -> bool:
+        """Whether a note on the agreement's company names the agreement and `containing`."""
+        contract = await self.get_contract(contract_id)
+        heading = _note_heading(contract_id, contract.name)
+        path = f"/company/companies/{contract.account_id}/notes"
+        async for data, response in self._pages(path):
+            for note in self._validate(_NOTES, data, response):
+                text = note.text or ""
+                if heading in text and containing in text:
+                    return True
+        return False
+
     def contract_audit_url(self, contract_id: str) -> str:
         """The agreement's audit trail in the API."""
         return f"{self._base_url}/system/audittrail?type=Agreement&id={contract_id}"
+
+
+def _note_heading(contract_id: str, name: str) -> str:
+    # Company notes have no agreement field: the note names its agreement in its text.
+    return f"Agreement {contract_id} ({name})"

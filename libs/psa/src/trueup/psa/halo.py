@@ -47,6 +47,10 @@ class HaloCredentials:
     auth_url: str | None = None  # None: {base_url}/auth
     scope: str = "all"
 
+    def first_urls(self) -> list[str]:
+        """Every URL the client calls first (checked against the outbound policy when saved)."""
+        return [u for u in (self.base_url, self.auth_url) if u]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -132,6 +136,20 @@ def _cycle(period: str | None) -> BillingCycle:
     return BillingCycle.OTHER
 
 
+# Halo sets line quantities from now on: no proration, no dates, no change stamps, no
+# notes and no audit record in the API.
+CAPABILITIES = Capabilities(
+    proration=False,
+    proration_optional=True,
+    incremental_sync=False,
+    dated_changes=False,
+    contract_notes=False,
+    audit_trail=False,
+    replaces_line=False,
+    deferred_quantity=False,
+)
+
+
 class HaloClient(PsaClient):
     """`PsaClient` for the HaloPSA REST API."""
 
@@ -163,14 +181,7 @@ class HaloClient(PsaClient):
         self._page_size = page_size
 
     def capabilities(self) -> Capabilities:
-        """Halo sets line quantities from now on; no proration, no change stamps, no notes."""
-        return Capabilities(
-            proration=False,
-            proration_optional=True,
-            incremental_sync=False,
-            dated_changes=False,
-            contract_notes=False,
-        )
+        return CAPABILITIES
 
     async def _auth_headers(self) -> dict[str, str]:
         if self._token is None or time.monotonic() >= self._token_expires:
@@ -416,6 +427,18 @@ class HaloClient(PsaClient):
     async def add_contract_note(self, contract_id: str, title: str, text: str) -> RecordWritten:
         """Not available: Halo recurring invoices have no notes in the API."""
         raise PsaUnsupported("recurring invoices have no notes", psa=self.kind.value)
+
+    async def has_contract_note(self, contract_id: str, containing: str) -> bool:
+        """Never: Halo recurring invoices have no notes in the API."""
+        return False
+
+    async def cancel_line_item(
+        self, contract_id: str, line_item_id: str, cancelled_date: date
+    ) -> WriteResult:
+        """Not available: a Halo line's quantity is set in place, never replaced."""
+        raise PsaUnsupported(
+            "recurring invoice lines are updated, not replaced", psa=self.kind.value
+        )
 
     def contract_audit_url(self, contract_id: str) -> str | None:
         """Halo has no audit record of a recurring invoice in the API."""

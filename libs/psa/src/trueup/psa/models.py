@@ -51,6 +51,13 @@ class Capabilities:
     listing is returned (a superset is always safe for a sync).
     `dated_changes`: a quantity change can carry an effective date.
     `contract_notes`: `add_contract_note` writes to the PSA.
+    `audit_trail`: the PSA records every change made through its API in the contract's
+    own audit trail, so a write is traced there without a note.
+    `replaces_line`: a dated or prorated quantity change is a cancel-and-add: a new line
+    item from the effective date, the old one cancelled the day before, so the line item's
+    id changes (`cancel_line_item` finishes one left half-done).
+    `deferred_quantity`: a change dated after today shows in the line item's quantity only
+    from that date; where False, a read shows a written change at once.
     """
 
     proration: bool
@@ -58,6 +65,9 @@ class Capabilities:
     incremental_sync: bool
     dated_changes: bool
     contract_notes: bool
+    audit_trail: bool
+    replaces_line: bool
+    deferred_quantity: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,9 @@ evidence, because each writes differently:
 - Halo: a line update replaces the quantity, like ConnectWise's PATCH.
 - A new line item (`add`): it carries a reference derived from the idempotency key in
   its description, which every PSA keeps and lists.
+
+The PSAs are named above to explain; the code tells them apart only by the client's
+`Capabilities` (`replaces_line`) and the `PsaClient` methods each implements.
 """
 
 from __future__ import annotations
@@ -26,19 +29,9 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-from pydantic import TypeAdapter
 
 from trueup.contracts.messages import ApplyWriteback, ProratedChange
-from trueup.psa import (
-    AutotaskClient,
-    ConnectWiseClient,
-    LineItemRef,
-    PsaClient,
-    PsaLineItem,
-    PsaProduct,
-)
+from trueup.psa import LineItemRef, PsaClient, PsaLineItem, PsaProduct
 
 SENT = "sent"
 NOT_SENT = "not_sent"
@@ -53,8 +46,8 @@ class StepOptions:
     prorate: bool
 
     def replaces_line(self, client: PsaClient) -> bool:
-        """True when the write is ConnectWise's cancel-and-add (the line item id changes)."""
-        return isinstance(client, ConnectWiseClient) and (
+        """True when the write is a cancel-and-add (ConnectWise): the line item id changes."""
+        return client.capabilities().replaces_line and (
             self.effective_date is not None or self.prorate
         )
 
@@ -166,7 +159,6 @@ async def probe_step(
         return await _probe_added(client, command)
     options = options_for(client, change, command.prorate)
     if options.replaces_line(client):
-        assert isinstance(client, ConnectWiseClient)
         return await _probe_cancel_and_add(
             client, command, line_item_id, change, options, quantity_before, recorded_at
         )
@@ -194,7 +186,7 @@ async def _probe_added(client: PsaClient, command: ApplyWriteback) -> Probe:
 
 
 async def _probe_cancel_and_add(
-    client: ConnectWiseClient,
+    client: PsaClient,
     command: ApplyWriteback,
     line_item_id: str,
     change: ProratedChange,
@@ -211,7 +203,7 @@ async def _probe_cancel_and_add(
         if original.cancelled_date is None:
             # Crashed between the add and the cancel: finish the cancel (a PATCH that
             # sets a date, so doing it twice changes nothing).
-            await _cancel_addition(client, original, cancel_on)
+            await client.cancel_line_item(original.contract_id, original.id, cancel_on)
         return Probe(SENT, replacement.quantity, StepResult(replacement.id, written))
     if original.cancelled_date is None and (
         quantity_before is None or original.quantity == quantity_before
@@ -222,7 +214,7 @@ async def _probe_cancel_and_add(
 
 
 async def _find_replacement(
-    client: ConnectWiseClient,
+    client: PsaClient,
     original: PsaLineItem,
     change: ProratedChange,
     effective: date,
@@ -252,28 +244,23 @@ def _newer_id(candidate: str, original: str) -> bool:
     return True
 
 
-async def _cancel_addition(client: ConnectWiseClient, addition: PsaLineItem, on: date) -> None:
-    # Finishing a cancel-and-add that crashed half-way needs the cancel on its own.
-    await client.cancel_line_item(addition.contract_id, addition.id, on)
+def wants_note(client: PsaClient) -> bool:
+    """Whether a job leaves a note on the contract.
 
-
-_NOTE_ROWS: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+    Not where the PSA's audit trail records every API change by itself (ConnectWise), and
+    not where the PSA takes no notes (Halo).
+    """
+    caps = client.capabilities()
+    return caps.contract_notes and not caps.audit_trail
 
 
 async def note_already_written(client: PsaClient, command: ApplyWriteback) -> bool:
     """Whether the contract already carries this job's note (its reference is in the text).
 
     Asked before a note is re-sent after a crash or an error, so the note is written once.
-    Only Autotask gets notes; the client has no note listing, so its query is used.
     """
-    if not isinstance(client, AutotaskClient):
-        return False
     reference = add_reference(command.idempotency_key)
-    filters = [{"op": "eq", "field": "contractID", "value": int(command.contract_psa_id)}]
-    async for rows in client._query("ContractNotes", filters, _NOTE_ROWS):
-        if any(reference in str(row.get("description") or "") for row in rows):
-            return True
-    return False
+    return await client.has_contract_note(command.contract_psa_id, reference)
 
 
 def audit_note(command: ApplyWriteback, quantity_before: Decimal | None) -> tuple[str, str]:

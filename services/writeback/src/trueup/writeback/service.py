@@ -32,7 +32,6 @@ from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.messaging import OutboxRelay, enqueue
 from trueup.platform.metrics import WRITEBACK_OUTCOMES
 from trueup.psa import (
-    ConnectWiseClient,
     PsaAuthError,
     PsaClient,
     PsaConflict,
@@ -55,6 +54,7 @@ from trueup.writeback.psa_steps import (
     probe_step,
     send_step,
     today,
+    wants_note,
 )
 from trueup.writeback.repository import JobRepository, LeaseLostError, ScheduleRepository
 from trueup.writeback.settings import Settings
@@ -214,16 +214,12 @@ class JobDriver:
                 client, command, job.line_item_id, change, expected_quantity=expected
             )
             await self._step_done(job, len(changes), result)
-        # ConnectWise's audit trail records every API change on the agreement by itself;
-        # Autotask shows its contract notes; Halo has no notes API.
-        caps = client.capabilities()
-        wants_note = caps.contract_notes and not isinstance(client, ConnectWiseClient)
         if job.phase == Phase.SENT.value:
             error = await self._verify(client, job, command)
             if error is not None:
                 await self._fail(job, command, error, dead=False)
                 return
-            if not wants_note:
+            if not wants_note(client):
                 # Verified and reported in one commit: nothing is written in between.
                 await self._applied(job, command)
                 return
@@ -253,8 +249,9 @@ class JobDriver:
         if job.line_item_id is None:
             return "no line item to verify"
         item = await client.get_line_item(command.contract_psa_id, job.line_item_id)
-        if command.psa == "autotask" and final.effective_date > today():
-            # Autotask bills today's units until the adjustment's date: nothing to compare yet.
+        if client.capabilities().deferred_quantity and final.effective_date > today():
+            # The PSA bills today's units until the change's date (Autotask's adjustment):
+            # nothing to compare yet.
             return None
         if item.quantity != final.quantity:
             return (
