@@ -4,15 +4,29 @@ the card's own Approve (test_undo_everywhere.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
-from tests.e2e.support import Stack, cards_or_xfail, find_card, leave_page, screenshot
+from tests.e2e.support import (
+    Stack,
+    card_state,
+    cards_or_xfail,
+    find_card,
+    leave_page,
+    screenshot,
+)
 from tests.e2e.test_details import _card_whose_contract_prorates
 
 pytestmark = pytest.mark.e2e
+
+CONNECTWISE_URL = os.environ.get("TRUEUP_DEMO_CONNECTWISE_URL", "http://127.0.0.1:8101")
+T = TypeVar("T")
 
 
 def _n(value: str | None) -> int:
@@ -160,3 +174,68 @@ class TestAnApprovedCardStaysHidden:
         assert page.locator(f'article[data-card-id="{first["card_id"]}"]').count() == 0
         with stack.api() as client:
             client.post(f"/api/v1/cards/{other['card_id']}/restore").raise_for_status()
+
+
+class TestAConflictIsDecidedAgain:
+    def test_the_psa_changed_behind_our_back_then_approve_again_writes_it(
+        self, signed_in: Any, stack: Stack
+    ) -> None:
+        page = signed_in
+        card = next(c for c in cards_or_xfail(stack) if c.get("line_item_id"))
+        changed = _n(card["psa_quantity"]) + 3
+        # Someone edits the line in the PSA after the last sync: the card does not know.
+        httpx.post(
+            f"{CONNECTWISE_URL}/_simulator/edit",
+            json={"line_item_id": card["line_item_id"], "field": "quantity", "value": changed},
+            timeout=10,
+        ).raise_for_status()
+        with stack.api() as client:
+            client.post(
+                f"/api/v1/cards/{card['card_id']}/approve", json={"confirm": True}
+            ).raise_for_status()
+
+            def conflict_with_the_psa_quantity() -> dict[str, Any] | None:
+                now = client.get(f"/api/v1/cards/{card['card_id']}").json()["card"]
+                # The conflict makes psa_sync read the PSA again: the card shows its value.
+                if now["state"] == "conflict" and _n(now["psa_quantity"]) == changed:
+                    return dict(now)
+                return None
+
+            now = _eventually(conflict_with_the_psa_quantity, 90, "the conflict and resync")
+        assert set(now["actions"]) >= {"approve", "dismiss"}
+        assert "retry" not in now["actions"]
+
+        page.reload()
+        element = find_card(page, card)
+        assert element.get_by_text("Conflict").count() == 1
+        assert element.get_by_role("button", name="Retry").count() == 0
+        element.get_by_role("button", name="Details").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_test_id("conflict-note").wait_for()
+        dialog.get_by_test_id("preview-revenue").wait_for()
+        screenshot(page, "details-conflict")
+        if dialog.get_by_test_id("large-change").count():
+            dialog.get_by_label("I have checked this change").check()
+        dialog.get_by_role("button", name="Approve change").click()
+        dialog.wait_for(state="detached")
+        with page.expect_response(lambda r: urlsplit(r.url).path.endswith("/approve")) as sent:
+            leave_page(page)
+        assert sent.value.status == 202, sent.value.text()
+
+        def applied() -> bool | None:
+            return card_state(stack, card["card_id"]) == "applied" or None
+
+        _eventually(applied, 90, "the second approval applied")
+        writes = httpx.get(f"{CONNECTWISE_URL}/_simulator/writes", timeout=10).json()
+        line = f"/additions/{card['line_item_id']}"
+        assert any(w["path"].endswith(line) and w["method"] != "GET" for w in writes), writes[-5:]
+
+
+def _eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
