@@ -266,6 +266,12 @@ async def quiet(js: JetStreamContext, stream: str, still: float = 3.0) -> None:
             last, since = now, time.monotonic()
 
 
+async def settled(js: JetStreamContext) -> None:
+    """Every report applied and its `cards.changed` published."""
+    await drained(js, "USAGE", "reconciliation-usage")
+    await quiet(js, "RECON", still=1.0)
+
+
 async def card_index(
     client: httpx.AsyncClient, tenants: list[str], keys: dict[str, str]
 ) -> dict[str, tuple[str, int]]:
@@ -339,14 +345,15 @@ async def measure(
                 # Unmeasured: first requests, lazy imports and caches of every process.
                 if args.warmup > 0:
                     await probe.run(min(args.rate), args.warmup, args.grace)
-                    await drained(js, "USAGE", "reconciliation-usage")
+                    await settled(js)
                 phases = []
                 for rate in args.rate:
                     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                     started = time.monotonic()
                     phase = await probe.run(rate, args.seconds, args.grace)
-                    # Let the backlog of one rate drain before the next is measured.
-                    await drained(js, "USAGE", "reconciliation-usage")
+                    # The backlog of one rate, and its frames, must be gone before the next
+                    # is measured: a late frame would match a new report of its account.
+                    await settled(js)
                     elapsed = time.monotonic() - started
                     phase.cpu = {
                         name: (cpu_seconds(pid) - before[name]) / elapsed
