@@ -176,7 +176,14 @@ class TestObservability:
             for s in services
             if selector_matches(monitor["spec"]["selector"], s["metadata"]["labels"])
         ]
-        assert len(scraped) == len(SERVICES)
+        # Every server pod is behind a scraped Service (reconciliation has two Deployments,
+        # one per usage lane).
+        assert len(scraped) >= len(SERVICES)
+        for deployment in [d for d in docs if d["kind"] == "Deployment"]:
+            labels = deployment["spec"]["template"]["metadata"]["labels"]
+            assert any(
+                all(labels.get(k) == v for k, v in s["spec"]["selector"].items()) for s in scraped
+            ), deployment["metadata"]["name"]
         assert {e["port"] for e in monitor["spec"]["endpoints"]} == {"http"}
         assert {e["path"] for e in monitor["spec"]["endpoints"]} == {"/metrics"}
 

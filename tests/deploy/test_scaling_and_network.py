@@ -73,12 +73,15 @@ class TestAutoscaling:
 
 
 def _server_pods(objects):
-    return {
-        d["spec"]["template"]["metadata"]["labels"]["trueup.io/service"]: d["spec"]["template"][
-            "metadata"
-        ]["labels"]
+    """(service, pod labels) of every Deployment: a service may run several (reconciliation
+    runs one per usage lane)."""
+    return [
+        (
+            d["spec"]["template"]["metadata"]["labels"]["trueup.io/service"],
+            d["spec"]["template"]["metadata"]["labels"],
+        )
         for d in objects.of_kind("Deployment")
-    }
+    ]
 
 
 def _policies_for(objects, labels, selector_matches, policy_type):
@@ -114,7 +117,7 @@ class TestNetworkPolicies:
             and not p["spec"].get("egress")
         ]
         assert defaults, "no default-deny policy"
-        pods = list(_server_pods(objects).values()) + [
+        pods = [labels for _, labels in _server_pods(objects)] + [
             j["spec"]["template"]["metadata"]["labels"] for j in objects.of_kind("Job")
         ]
         for labels in pods:
@@ -124,7 +127,7 @@ class TestNetworkPolicies:
         self, objects, selector_matches
     ):
         admitted = set()
-        for service, labels in _server_pods(objects).items():
+        for service, labels in _server_pods(objects):
             for policy in _policies_for(objects, labels, selector_matches, "Ingress"):
                 for rule in policy["spec"].get("ingress", []):
                     peers = rule.get("from")
@@ -142,7 +145,7 @@ class TestNetworkPolicies:
         assert admitted == EXTERNALLY_REACHABLE
 
     def test_egress_reaches_dns_nats_and_postgres(self, objects, selector_matches):
-        for service, labels in _server_pods(objects).items():
+        for service, labels in _server_pods(objects):
             ports = {
                 port["port"]
                 for policy in _policies_for(objects, labels, selector_matches, "Egress")
