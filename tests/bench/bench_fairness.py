@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,7 @@ from nats.js import JetStreamContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.bench_services import drop_schemas, postgres_schemas, publish
+from tests.bench.bench_services import postgres_schemas, publish, stop_stack
 from tests.bench.benchkit import cpu_model, psa_sync, start_nats, usage_report, wait_ready
 from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
@@ -349,14 +348,7 @@ def main() -> int:
             wait_ready(f"http://127.0.0.1:{process_env['TRUEUP_HTTP_PORT']}/readyz")
         results = asyncio.run(measure(nats_server.url, args))
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
-        nats_server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        if schemas:
-            asyncio.run(drop_schemas(args.postgres_url, schemas))
+        stop_stack(processes, nats_server, tmp, args.postgres_url, schemas)
 
     baseline, during = results["baseline"], results["during"]
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}")

@@ -47,7 +47,7 @@ from tests.bench.benchkit import cpu_model, psa_sync, start_nats, usage_report, 
 from trueup.contracts import Payload, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
-from trueup.platform.runtime.nats_server import free_port
+from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
 
 ACCOUNTS = 50
 LINE_ITEMS_PER_ACCOUNT = 10
@@ -87,6 +87,24 @@ async def drop_schemas(admin_url: str, schemas: dict[str, tuple[str, str]]) -> N
             await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await connection.close()
+
+
+def stop_stack(
+    processes: list[subprocess.Popen[bytes]],
+    nats_server: EmbeddedNats,
+    tmp: Path,
+    postgres_url: str | None,
+    schemas: dict[str, tuple[str, str]],
+) -> None:
+    """Stop the services a benchmark started, then NATS; remove its files and schemas."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+    nats_server.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    if schemas and postgres_url:
+        asyncio.run(drop_schemas(postgres_url, schemas))
 
 
 def snapshot(tenant: int) -> list[Payload]:
@@ -249,14 +267,7 @@ def main() -> int:
             wait_ready(f"http://127.0.0.1:{port}/readyz")
         results = asyncio.run(measure(nats_server.url, args))
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
-        nats_server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        if schemas:
-            asyncio.run(drop_schemas(args.postgres_url, schemas))
+        stop_stack(processes, nats_server, tmp, args.postgres_url, schemas)
 
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}")
     print(

@@ -41,7 +41,6 @@ import os
 import platform
 import random
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -56,7 +55,7 @@ from nats.js import JetStreamContext
 # Run as a script, so the repository root is not on the path by itself.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.bench_services import drop_schemas, postgres_schemas, publish
+from tests.bench.bench_services import postgres_schemas, publish, stop_stack
 from tests.bench.benchkit import (
     cpu_model,
     cpu_seconds,
@@ -467,14 +466,7 @@ def main() -> int:
         pids |= {"nats-server": nats_server.process.pid, "this script": os.getpid()}
         phases = asyncio.run(measure(nats_server.url, gateway_url, keys, pids, args))
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
-        nats_server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        if schemas:
-            asyncio.run(drop_schemas(args.postgres_url, schemas))
+        stop_stack(processes, nats_server, tmp, args.postgres_url, schemas)
 
     streams = args.streams or args.tenants
     print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}")

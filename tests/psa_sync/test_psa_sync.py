@@ -64,6 +64,14 @@ async def _query(runtime: Any, tenant: str, payload: m.Payload, reply: type[Any]
     return answer
 
 
+async def _connect(runtime: Any, tenant: str, credentials: dict[str, str]) -> Any:
+    """Save a ConnectWise connection for the tenant (its first sync starts at once)."""
+    request = m.SavePsaConnection(
+        psa="connectwise", name="CW", credentials=credentials, actor=ACTOR
+    )
+    return await _query(runtime, tenant, request, m.PsaConnectionStatus)
+
+
 async def _snapshots(nats_url: str, tenant: str) -> list[m.PsaSnapshot]:
     """Every snapshot the stream holds for the tenant."""
     connection = await nats.connect(nats_url)
@@ -95,17 +103,7 @@ class TestFullSync:
         tenant, other = tenant_ids
         settings = await _settings(databases, clean_nats)
         async with running_service(build, settings) as (runtime, _app):
-            saved = await _query(
-                runtime,
-                tenant,
-                m.SavePsaConnection(
-                    psa="connectwise",
-                    name="CW",
-                    credentials=cw_credentials(connectwise.url),
-                    actor=ACTOR,
-                ),
-                m.PsaConnectionStatus,
-            )
+            saved = await _connect(runtime, tenant, cw_credentials(connectwise.url))
             assert saved.error is None
             connection_id = saved.result.connection_id
 
@@ -170,17 +168,7 @@ class TestResilience:
         tenant, _ = tenant_ids
         settings = await _settings(databases, clean_nats)
         async with running_service(build, settings) as (runtime, _app):
-            await _query(
-                runtime,
-                tenant,
-                m.SavePsaConnection(
-                    psa="connectwise",
-                    name="CW",
-                    credentials=cw_credentials(connectwise.url, private_key="wrong"),
-                    actor=ACTOR,
-                ),
-                m.PsaConnectionStatus,
-            )
+            await _connect(runtime, tenant, cw_credentials(connectwise.url, private_key="wrong"))
 
             async def failed() -> m.PsaConnectionStatus | None:
                 reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
@@ -205,17 +193,7 @@ class TestResilience:
             # Every request fails after the first few: the first sync dies mid-paging.
             await control.set_faults(error_rate=1.0)
             async with running_service(build, settings) as (runtime, _app):
-                await _query(
-                    runtime,
-                    tenant,
-                    m.SavePsaConnection(
-                        psa="connectwise",
-                        name="CW",
-                        credentials=cw_credentials(sim.url),
-                        actor=ACTOR,
-                    ),
-                    m.PsaConnectionStatus,
-                )
+                await _connect(runtime, tenant, cw_credentials(sim.url))
 
                 async def errored() -> bool | None:
                     reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
@@ -273,17 +251,7 @@ class TestSuspendedTenant:
         tenant, _ = tenant_ids
         settings = await _settings(databases, clean_nats)
         async with running_service(build, settings) as (runtime, _app):
-            saved = await _query(
-                runtime,
-                tenant,
-                m.SavePsaConnection(
-                    psa="connectwise",
-                    name="CW",
-                    credentials=cw_credentials(connectwise.url),
-                    actor=ACTOR,
-                ),
-                m.PsaConnectionStatus,
-            )
+            saved = await _connect(runtime, tenant, cw_credentials(connectwise.url))
             connection_id = saved.result.connection_id
             # The scheduler's own syncer, driven directly: a slot it claims runs this.
             syncer = Syncer(
@@ -342,17 +310,7 @@ class TestResyncAfterWriteback:
         tenant, _ = tenant_ids
         settings = await _settings(databases, clean_nats)
         async with running_service(build, settings) as (runtime, _app):
-            saved = await _query(
-                runtime,
-                tenant,
-                m.SavePsaConnection(
-                    psa="connectwise",
-                    name="CW",
-                    credentials=cw_credentials(connectwise.url),
-                    actor=ACTOR,
-                ),
-                m.PsaConnectionStatus,
-            )
+            saved = await _connect(runtime, tenant, cw_credentials(connectwise.url))
             connection_id = saved.result.connection_id
 
             async def syncs_done(expected: int) -> bool | None:
