@@ -92,6 +92,17 @@ async def _snapshots(nats_url: str, tenant: str) -> list[m.PsaSnapshot]:
         await connection.close()
 
 
+async def _publish(runtime: Any, tenant: str, payload: m.Payload) -> None:
+    envelope = wrap(payload, tenant_id=tenant)
+    await publish_envelope(
+        runtime.broker,
+        m.subject_for(type(payload), tenant),
+        envelope.model_dump_json().encode(),
+        envelope.event_id,
+        envelope.correlation_id,
+    )
+
+
 class TestFullSync:
     async def test_only_active_contracts_and_their_line_items_reach_reconciliation(
         self,
@@ -201,15 +212,7 @@ class TestResilience:
 
                 await eventually(errored, timeout=60, what="the failed sync")
                 await control.set_faults()
-                await publish_envelope(
-                    runtime.broker,
-                    m.subject_for(m.SyncPsa, tenant),
-                    (cmd := wrap(m.SyncPsa(full=True), tenant_id=tenant))
-                    .model_dump_json()
-                    .encode(),
-                    cmd.event_id,
-                    cmd.correlation_id,
-                )
+                await _publish(runtime, tenant, m.SyncPsa(full=True))
 
                 async def recovered() -> bool | None:
                     reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
@@ -227,17 +230,6 @@ class TestResilience:
                 assert items == len(store.additions)
                 assert contracts == len(store.agreements)
         await asyncio.sleep(0)
-
-
-async def _publish(runtime: Any, tenant: str, payload: m.Payload) -> None:
-    envelope = wrap(payload, tenant_id=tenant)
-    await publish_envelope(
-        runtime.broker,
-        m.subject_for(type(payload), tenant),
-        envelope.model_dump_json().encode(),
-        envelope.event_id,
-        envelope.correlation_id,
-    )
 
 
 class TestSuspendedTenant:
