@@ -251,8 +251,8 @@ class TestWritebackOutcomes:
         assert (await act(tenant, card.card_id, "approve")).state == "approved"
 
         commands = [p for s, p in (await tenant.staged())[before:] if s.startswith("cmd.")]
-        assert [(c["expected_quantity"], c["changes"][-1]["quantity"]) for c in commands] == [
-            ("11", "14")
+        assert [(D(c["expected_quantity"]), D(c["changes"][-1]["quantity"])) for c in commands] == [
+            (D(11), D(14))
         ]
 
     async def test_a_failed_card_is_dismissed_or_retried_never_approved(
