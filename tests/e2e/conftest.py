@@ -1,7 +1,7 @@
 """Browser tests: Debian's chromium driven by Playwright, against the whole running stack.
 
 The stack's ports are fixed, so the tests use a stack that already answers on the
-gateway port, or start one with `python -m trueup.platform.runtime up` in the repository
+gateway port, or start one with `python -m trueup.devstack.runtime up` in the repository
 and stop it at the end. The web UI is built first when its output is missing or older
 than its sources.
 """
@@ -41,7 +41,7 @@ def stack() -> Iterator[Stack]:
     log = (ARTIFACTS / "stack.log").open("wb")
     if not healthy(BASE_URL):
         started = subprocess.Popen(
-            [sys.executable, "-m", "trueup.platform.runtime", "up", "--root", str(ROOT)],
+            [sys.executable, "-m", "trueup.devstack.runtime", "up", "--root", str(ROOT)],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -66,7 +66,7 @@ def stack() -> Iterator[Stack]:
     yield running
     if started is not None:
         subprocess.run(
-            [sys.executable, "-m", "trueup.platform.runtime", "down", "--root", str(ROOT)],
+            [sys.executable, "-m", "trueup.devstack.runtime", "down", "--root", str(ROOT)],
             cwd=ROOT,
             check=False,
             timeout=60,

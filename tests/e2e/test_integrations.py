@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.support import Stack, requires, screenshot, serious_accessibility_violations
-from trueup.vendors.simulators import huntress, ninjaone
+from trueup.devstack.vendor_simulators import huntress, ninjaone
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ from tests.e2e.support import (
     screenshot,
     serious_accessibility_violations,
 )
-from trueup.vendors.simulators import huntress, pax8
+from trueup.devstack.vendor_simulators import huntress, pax8
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import Databases
 from tests.integration.test_reconciliation_flow import Stack, connectwise, stack
 from tests.support import eventually
-from trueup.psa.simulators.server import SimulatorServer
+from trueup.devstack.psa_simulators.server import SimulatorServer
 
 __all__ = ["connectwise"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from trueup.psa.simulators.demo import NAMED_ACCOUNTS, build_demo_msp
-from trueup.vendors.simulators.demo import PSA_ACCOUNTS
+from trueup.devstack.psa_simulators.demo import NAMED_ACCOUNTS, build_demo_msp
+from trueup.devstack.vendor_simulators.demo import PSA_ACCOUNTS
 
 
 class TestDemoMsp:

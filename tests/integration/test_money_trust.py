@@ -18,8 +18,8 @@ from tests.conftest import Databases
 from tests.integration.test_reconciliation_flow import Stack, _billed_lines, _cards_for, stack
 from tests.support import eventually
 from trueup.contracts import messages as m
-from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
+from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 
 D = Decimal
 

@@ -27,14 +27,14 @@ from trueup.audit.main import build as build_audit
 from trueup.audit.settings import Settings as AuditSettings
 from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
+from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.identity.service import create_api_key, ensure_tenant
 from trueup.gateway.main import build as build_gateway
 from trueup.gateway.settings import Settings as GatewaySettings
 from trueup.platform.broker import ask, publish_envelope
 from trueup.platform.secrets import CredentialSealer
-from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
 from trueup.psa_sync.main import build as build_psa_sync
 from trueup.psa_sync.settings import Settings as PsaSyncSettings
 from trueup.reconciliation.main import build as build_reconciliation

@@ -30,6 +30,8 @@ from trueup.audit.models import metadata as audit_tables
 from trueup.audit.settings import Settings as AuditSettings
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
+from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators.server import SimulatorServer
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.identity.service import create_api_key
 from trueup.gateway.main import build as build_gateway
@@ -40,8 +42,6 @@ from trueup.platform.database import Database
 from trueup.platform.secrets import CredentialSealer
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.tenants import OPERATOR_SCOPE, tenant_tables
-from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators.server import SimulatorServer
 from trueup.psa_sync.main import build as build_psa_sync
 from trueup.psa_sync.models import metadata as psa_sync_tables
 from trueup.psa_sync.settings import Settings as PsaSyncSettings

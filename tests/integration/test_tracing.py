@@ -20,8 +20,8 @@ from tests.conftest import Databases
 from tests.integration.test_reconciliation_flow import _billed_lines, _cards_for, stack
 from tests.support import eventually
 from trueup.contracts import messages as m
-from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators.server import SimulatorServer
+from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators.server import SimulatorServer
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

@@ -16,7 +16,7 @@ from tests.integration.test_reconciliation_flow import (
     stack,
 )
 from tests.support import eventually
-from trueup.psa.simulators.server import SimulatorServer
+from trueup.devstack.psa_simulators.server import SimulatorServer
 
 __all__ = ["connectwise"]  # the module-scoped simulator fixture, used by name
 

@@ -43,8 +43,8 @@ from tests.conftest import Databases, _database_params
 from trueup.contracts import Envelope, Payload, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
+from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port
 from trueup.platform.database import Database
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port
 from trueup.reconciliation import index_cache, recompute
 from trueup.reconciliation.index_cache import TenantIndexCache
 from trueup.reconciliation.models import Usage

@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from trueup.platform.runtime.__main__ import SERVICES, SIMULATORS, port_variable
-from trueup.platform.runtime.nats_server import free_port, port_is_free
+from trueup.devstack.runtime.__main__ import SERVICES, SIMULATORS, port_variable
+from trueup.devstack.runtime.nats_server import free_port, port_is_free
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ class Stack:
 
     def runtime(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "trueup.platform.runtime", *args, "--root", str(self.root)],
+            [sys.executable, "-m", "trueup.devstack.runtime", *args, "--root", str(self.root)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -98,7 +98,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     output = root / "console.txt"
     with _port_4222_taken(), output.open("wb") as console:
         process = subprocess.Popen(
-            [sys.executable, "-m", "trueup.platform.runtime", "up", "--root", str(root)],
+            [sys.executable, "-m", "trueup.devstack.runtime", "up", "--root", str(root)],
             cwd=root,
             env=env,
             stdout=console,

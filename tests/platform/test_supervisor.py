@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import eventually
-from trueup.platform.runtime.__main__ import port_for
-from trueup.platform.runtime.supervisor import ProcessSpec, Supervisor
+from trueup.devstack.runtime.__main__ import port_for
+from trueup.devstack.runtime.supervisor import ProcessSpec, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time\nprint('up', flush=True)\ntime.sleep(120)"]
 

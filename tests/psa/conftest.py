@@ -11,6 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from trueup.devstack.psa_simulators import autotask as at_sim
+from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators import halo as halo_sim
+from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 from trueup.psa import (
     AutotaskClient,
     AutotaskCredentials,
@@ -20,10 +24,6 @@ from trueup.psa import (
     HaloCredentials,
     RetryPolicy,
 )
-from trueup.psa.simulators import autotask as at_sim
-from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators import halo as halo_sim
-from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
 
 FAST_RETRY = RetryPolicy(
     max_attempts=5, initial_backoff=0.01, max_backoff=0.05, jitter=0.01, max_retry_after=5

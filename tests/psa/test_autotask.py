@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.psa import (
     ContractStatus,
     LineItemRef,
@@ -18,7 +19,6 @@ from trueup.psa import (
     PsaServerError,
     PsaUnsupported,
 )
-from trueup.psa.simulators.demo import build_demo_msp
 
 DEMO = build_demo_msp()
 TODAY = datetime.now(UTC).date()
@@ -264,8 +264,8 @@ class TestZoneMoves:
     async def test_a_401_from_the_old_zone_rediscovers_and_resends(
         self, at_sim_running: Any, make_at: Any
     ) -> None:
-        from trueup.psa.simulators.autotask import AutotaskSimulatorConfig, create_app
-        from trueup.psa.simulators.server import SimulatorServer
+        from trueup.devstack.psa_simulators.autotask import AutotaskSimulatorConfig, create_app
+        from trueup.devstack.psa_simulators.server import SimulatorServer
 
         # The old zone no longer knows this database: it refuses the credentials.
         old_zone = create_app(AutotaskSimulatorConfig(secret="someone-else"))

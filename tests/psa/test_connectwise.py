@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.psa import (
     BillingCycle,
     ConnectWiseClient,
@@ -20,7 +21,6 @@ from trueup.psa import (
     PsaRequestError,
     PsaResponseError,
 )
-from trueup.psa.simulators.demo import build_demo_msp
 
 DEMO = build_demo_msp()
 

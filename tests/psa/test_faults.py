@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.psa import (
     LineItemRef,
     PsaRateLimited,
@@ -18,7 +19,6 @@ from trueup.psa import (
     PsaTimeout,
     RetryPolicy,
 )
-from trueup.psa.simulators.demo import build_demo_msp
 
 DEMO = build_demo_msp()
 FAST = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.05, jitter=0.01)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.psa import ContractStatus, LineItemRef, PsaAuthError, PsaNotFound, PsaUnsupported
-from trueup.psa.simulators.demo import build_demo_msp
 
 DEMO = build_demo_msp()
 

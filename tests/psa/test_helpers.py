@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from trueup.devstack.psa_simulators.cw_conditions import ConditionsError, parse_conditions
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.psa.base import _json_default, describe_validation_error, parse_retry_after
-from trueup.psa.simulators.cw_conditions import ConditionsError, parse_conditions
-from trueup.psa.simulators.demo import build_demo_msp
 
 
 class TestRetryAfter:

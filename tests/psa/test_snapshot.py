@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.psa import LineItemRef, SnapshotBatch, active_snapshot
-from trueup.psa.simulators.demo import build_demo_msp
 
 DEMO = build_demo_msp()
 TODAY = datetime.now(UTC).date()

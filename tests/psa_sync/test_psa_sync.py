@@ -16,11 +16,11 @@ from tests.conftest import Databases
 from tests.support import eventually, running_service, settings_for
 from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
+from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 from trueup.platform.broker import ask, publish_envelope
 from trueup.platform.secrets import CredentialSealer
 from trueup.platform.tenants import SuspensionRepository
-from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
 from trueup.psa_sync.main import build
 from trueup.psa_sync.models import PsaContractRow, PsaLineItemRow
 from trueup.psa_sync.repository import ConnectionRepository

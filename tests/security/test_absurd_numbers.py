@@ -10,8 +10,8 @@ from tests.conftest import Databases
 from tests.integration.test_money_trust import _named, _reconcile_card, _report
 from tests.integration.test_reconciliation_flow import _billed_lines, _cards_for, stack
 from tests.support import eventually
-from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators.server import SimulatorServer
+from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators.server import SimulatorServer
 
 D = Decimal
 

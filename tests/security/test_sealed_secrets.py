@@ -21,9 +21,9 @@ from tests.conftest import Databases
 from tests.support import running_service, settings_for
 from tests.vendor_ingestion import conftest as ingestion
 from tests.vendor_ingestion.conftest import Stack
+from trueup.devstack.runtime.keyring import demo_credential_keys
 from trueup.platform.database import Database
 from trueup.platform.migrations import upgrade
-from trueup.platform.runtime.keyring import demo_credential_keys
 from trueup.platform.secrets import CredentialSealer
 from trueup.platform.settings import CredentialKeySettings
 from trueup.vendor_ingestion.main import MIGRATIONS, build

@@ -18,9 +18,9 @@ import pytest
 from pydantic import SecretStr
 
 from tests.security.conftest import EMAIL, Gateway, StartGateway
+from trueup.devstack.runtime.__main__ import Paths, _session_secrets
 from trueup.gateway.main import build
 from trueup.gateway.settings import Settings
-from trueup.platform.runtime.__main__ import Paths, _session_secrets
 
 OLD_DEV_SECRET = "dev-only-change-me-in-production-0123456789"
 

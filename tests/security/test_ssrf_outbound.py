@@ -22,6 +22,7 @@ from tests.conftest import Databases
 from tests.support import eventually, running_service, settings_for
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
+from trueup.devstack.psa_simulators.server import SimulatorServer
 from trueup.platform.broker import ask
 from trueup.platform.outbound import (
     GuardedTransport,
@@ -30,7 +31,6 @@ from trueup.platform.outbound import (
     is_public_address,
 )
 from trueup.platform.secrets import CredentialSealer
-from trueup.psa.simulators.server import SimulatorServer
 from trueup.psa_sync import service
 from trueup.psa_sync.main import build
 from trueup.psa_sync.settings import Settings

@@ -21,11 +21,11 @@ from tests.vendor_ingestion.test_connectors import simulators
 from tests.vendor_ingestion.test_webhooks import _batch, _endpoint, _post
 from trueup.audit.main import build as build_audit
 from trueup.audit.settings import Settings as AuditSettings
+from trueup.devstack.vendor_simulators import huntress, pax8
 from trueup.gateway.identity import service as identity
 from trueup.gateway.identity.principal import Role
 from trueup.vendor_ingestion.models import Connector
 from trueup.vendor_ingestion.repository import ScheduleRepository
-from trueup.vendors.simulators import huntress, pax8
 
 OVERLONG_HOST = "a" * 64 + ".example.com"
 

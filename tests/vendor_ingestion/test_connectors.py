@@ -13,7 +13,8 @@ import uvicorn
 
 from tests.conftest import Databases
 from tests.support import eventually, running_service, settings_for
-from trueup.platform.runtime.nats_server import free_port
+from trueup.devstack.runtime.nats_server import free_port
+from trueup.devstack.vendor_simulators import demo_connectors, huntress, ninjaone, pax8
 from trueup.platform.tenants import SuspensionRepository
 from trueup.vendor_ingestion.main import build
 from trueup.vendor_ingestion.repository import (
@@ -22,7 +23,6 @@ from trueup.vendor_ingestion.repository import (
     UsageRepository,
 )
 from trueup.vendor_ingestion.settings import Settings
-from trueup.vendors.simulators import huntress, ninjaone, pax8
 
 
 @contextlib.asynccontextmanager
@@ -59,9 +59,7 @@ class TestConnectors:
                 databases,
                 clean_nats,
                 demo_tenant_id=tenant,
-                pax8_url=urls["pax8"],
-                ninjaone_url=urls["ninjaone"],
-                huntress_url=urls["huntress"],
+                demo_connectors=demo_connectors(urls),
                 scratch_dir=tmp_path,
                 connector_tick_seconds=3600.0,
             )

@@ -16,6 +16,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from trueup.devstack.vendor_simulators import huntress, ninjaone, pax8
+from trueup.devstack.vendor_simulators.demo import (
+    HUNTRESS_ORGANIZATIONS,
+    NINJA_DEVICES,
+    NINJA_ORGANIZATIONS,
+    PAX8_COMPANIES,
+    PAX8_PRODUCTS,
+    PAX8_SUBSCRIPTIONS,
+    PSA_ACCOUNTS,
+)
 from trueup.vendors.connectors import (
     Connector,
     ConnectorError,
@@ -30,16 +40,6 @@ from trueup.vendors.connectors import huntress as huntress_module
 from trueup.vendors.connectors import ninjaone as ninjaone_module
 from trueup.vendors.connectors import pax8 as pax8_module
 from trueup.vendors.connectors.http import VendorHttp, parse_retry_after
-from trueup.vendors.simulators import huntress, ninjaone, pax8
-from trueup.vendors.simulators.demo import (
-    HUNTRESS_ORGANIZATIONS,
-    NINJA_DEVICES,
-    NINJA_ORGANIZATIONS,
-    PAX8_COMPANIES,
-    PAX8_PRODUCTS,
-    PAX8_SUBSCRIPTIONS,
-    PSA_ACCOUNTS,
-)
 from trueup.vendors.usage import UsageRecord
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -340,7 +340,13 @@ class TestSimulatorsRunOnTheirOwn:
     def test_python_dash_m_serves_the_api(self) -> None:
         port = _free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "trueup.vendors.simulators.huntress", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "trueup.devstack.vendor_simulators.huntress",
+                "--port",
+                str(port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

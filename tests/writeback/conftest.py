@@ -21,10 +21,10 @@ from tests.writeback.harness import (
     at_credentials,
     cw_credentials,
 )
+from trueup.devstack.psa_simulators import autotask as at_sim
+from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 from trueup.platform.secrets import CredentialSealer
-from trueup.psa.simulators import autotask as at_sim
-from trueup.psa.simulators import connectwise as cw_sim
-from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
 from trueup.writeback.settings import Settings
 
 

@@ -29,9 +29,9 @@ from trueup.contracts.messages import (
     RetryWriteback,
     subject_for,
 )
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.platform.broker import QueryFailedError, query_responder
 from trueup.platform.secrets import CredentialSealer
-from trueup.psa.simulators.demo import build_demo_msp
 
 CW_CONNECTION = "conn-cw"
 AT_CONNECTION = "conn-at"

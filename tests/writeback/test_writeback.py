@@ -26,9 +26,9 @@ from tests.writeback.harness import (
 )
 from trueup.contracts import new_id
 from trueup.contracts.messages import ApplyWriteback, ProratedChange
+from trueup.devstack.psa_simulators import halo as halo_sim
+from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 from trueup.platform.service import ServiceRuntime
-from trueup.psa.simulators import halo as halo_sim
-from trueup.psa.simulators.server import SimulatorControl, SimulatorServer
 from trueup.writeback.main import WritebackRuntime, build
 from trueup.writeback.models import Job
 from trueup.writeback.repository import JobRepository

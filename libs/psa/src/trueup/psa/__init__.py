@@ -1,5 +1,5 @@
 """PSA clients (ConnectWise PSA, Autotask, HaloPSA) behind one `PsaClient` interface,
-and simulators of their APIs (`trueup.psa.simulators`).
+and simulators of their APIs (`trueup.devstack.psa_simulators`).
 """
 
 from trueup.psa.autotask import AutotaskClient, AutotaskCredentials

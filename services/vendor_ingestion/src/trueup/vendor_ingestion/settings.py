@@ -1,5 +1,7 @@
 from pathlib import Path
 
+from pydantic import Field
+
 from trueup.platform.settings import CredentialKeySettings, ServiceSettings
 
 
@@ -9,8 +11,12 @@ class Settings(ServiceSettings, CredentialKeySettings):
     service_name: str = "vendor_ingestion"
     http_port: int = 8012
     demo_tenant_id: str | None = None
-    """When set (the embedded runtime sets `demo`), that tenant gets the three demo
-    connectors, pointed at the vendor simulators, and they are polled once at start."""
+    """When set (the embedded runtime sets `demo`), that tenant gets `demo_connectors`,
+    polled once at start."""
+    demo_connectors: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """The demo tenant's connectors, as JSON: vendor → its connection settings
+    (`base_url` and the credentials). The development stack points them at its vendor
+    simulators; the service knows nothing of those."""
     usage_batch_size: int = 1000
     idempotency_retention_days: int = 400
     purge_interval_seconds: float = 24 * 60 * 60
@@ -29,20 +35,5 @@ class Settings(ServiceSettings, CredentialKeySettings):
     """A connection test's budget: under the gateway's query timeout (5 s), so the admin
     hears the outcome rather than a 503."""
 
-    simulator_host: str = "127.0.0.1"
-    pax8_url: str | None = None
-    ninjaone_url: str | None = None
-    huntress_url: str | None = None
-
     def resolved_scratch_dir(self) -> Path:
         return self.scratch_dir or self.data_dir / "imports"
-
-    def simulator_url(self, vendor: str) -> str:
-        """Where the demo connectors find a vendor's simulator (ports 8111-8113)."""
-        configured = {
-            "pax8": self.pax8_url,
-            "ninjaone": self.ninjaone_url,
-            "huntress": self.huntress_url,
-        }[vendor]
-        port = {"pax8": 8111, "ninjaone": 8112, "huntress": 8113}[vendor]
-        return configured or f"http://{self.simulator_host}:{port}"

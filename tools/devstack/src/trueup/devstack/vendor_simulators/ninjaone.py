@@ -14,8 +14,8 @@ from typing import Any
 
 from fastapi import FastAPI, Form, Header, HTTPException, Query
 
-from trueup.vendors.simulators._common import RateLimiter, add_rate_limit, serve
-from trueup.vendors.simulators.demo import (
+from trueup.devstack.vendor_simulators._common import RateLimiter, add_rate_limit, serve
+from trueup.devstack.vendor_simulators.demo import (
     NINJA_DEVICES,
     NINJA_ORGANIZATIONS,
     NinjaDevice,
@@ -105,7 +105,7 @@ def create_app(
 
 
 def main() -> None:
-    """Run the simulator: `python -m trueup.vendors.simulators.ninjaone --port 8112`."""
+    """Run the simulator: `python -m trueup.devstack.vendor_simulators.ninjaone --port 8112`."""
     serve("NinjaOne", create_app, DEFAULT_PORT)
 
 

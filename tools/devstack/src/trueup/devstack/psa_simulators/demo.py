@@ -174,7 +174,7 @@ _CONTRACT_KIND = (
 )
 
 
-# The first clients have fixed names: the vendor simulators (trueup.vendors.simulators)
+# The first clients have fixed names: the vendor simulators (trueup.devstack.vendor_simulators)
 # know them under their own spellings ("ACME Incorporated" for "Acme, Inc."), which is
 # what the demo's mapping suggestions work on.
 NAMED_ACCOUNTS: tuple[str, ...] = (

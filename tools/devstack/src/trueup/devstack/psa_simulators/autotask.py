@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from trueup.psa.simulators.common import (
+from trueup.devstack.psa_simulators.common import (
     SimulatorConfig,
     SimulatorState,
     install,
@@ -32,7 +32,7 @@ from trueup.psa.simulators.common import (
     run_cli,
     to_number,
 )
-from trueup.psa.simulators.demo import build_demo_msp
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 
 API = "/ATServicesRest/V1.0"
 MAX_RECORDS = 500
@@ -637,7 +637,7 @@ def create_app(config: AutotaskSimulatorConfig | None = None) -> FastAPI:
 
 
 def main() -> None:
-    """Run the simulator: `python -m trueup.psa.simulators.autotask --port 8102`."""
+    """Run the simulator: `python -m trueup.devstack.psa_simulators.autotask --port 8102`."""
     run_cli("autotask", 8102, lambda c: create_app(AutotaskSimulatorConfig(**c.model_dump())))
 
 

@@ -1,5 +1,5 @@
 """Simulators of the ConnectWise PSA, Autotask and HaloPSA APIs holding a demo MSP.
 
 Each module has `create_app(config)` and runs on its own:
-`python -m trueup.psa.simulators.connectwise --port 8101` (Autotask 8102, Halo 8103).
+`python -m trueup.devstack.psa_simulators.connectwise --port 8101` (Autotask 8102, Halo 8103).
 """

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from trueup.psa.simulators.common import parse_iso
+from trueup.devstack.psa_simulators.common import parse_iso
 
 Predicate = Callable[[dict[str, Any]], bool]
 

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from trueup.psa.simulators.common import (
+from trueup.devstack.psa_simulators.common import (
     SimulatorConfig,
     SimulatorState,
     install,
@@ -30,8 +30,8 @@ from trueup.psa.simulators.common import (
     run_cli,
     to_number,
 )
-from trueup.psa.simulators.cw_conditions import ConditionsError, parse_conditions
-from trueup.psa.simulators.demo import DemoContract, DemoLineItem, build_demo_msp
+from trueup.devstack.psa_simulators.cw_conditions import ConditionsError, parse_conditions
+from trueup.devstack.psa_simulators.demo import DemoContract, DemoLineItem, build_demo_msp
 
 API = "/v4_6_release/apis/3.0"
 CODEBASE = "v4_6_release/"
@@ -657,7 +657,7 @@ def create_app(config: ConnectWiseSimulatorConfig | None = None) -> FastAPI:
 
 
 def main() -> None:
-    """Run the simulator: `python -m trueup.psa.simulators.connectwise --port 8101`."""
+    """Run the simulator: `python -m trueup.devstack.psa_simulators.connectwise --port 8101`."""
     run_cli("connectwise", 8101, lambda c: create_app(ConnectWiseSimulatorConfig(**c.model_dump())))
 
 

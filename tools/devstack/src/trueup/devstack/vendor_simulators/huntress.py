@@ -14,8 +14,8 @@ from typing import Any
 
 from fastapi import FastAPI, Header, HTTPException, Query
 
-from trueup.vendors.simulators._common import RateLimiter, add_rate_limit, serve
-from trueup.vendors.simulators.demo import HUNTRESS_ORGANIZATIONS, HuntressOrganization
+from trueup.devstack.vendor_simulators._common import RateLimiter, add_rate_limit, serve
+from trueup.devstack.vendor_simulators.demo import HUNTRESS_ORGANIZATIONS, HuntressOrganization
 
 DEFAULT_PORT = 8113
 DEFAULT_API_KEY = "hk_demo_public"
@@ -93,7 +93,7 @@ def create_app(
 
 
 def main() -> None:
-    """Run the simulator: `python -m trueup.vendors.simulators.huntress --port 8113`."""
+    """Run the simulator: `python -m trueup.devstack.vendor_simulators.huntress --port 8113`."""
     serve("Huntress", create_app, DEFAULT_PORT)
 
 

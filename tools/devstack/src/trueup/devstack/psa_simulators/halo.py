@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from trueup.psa.simulators.common import (
+from trueup.devstack.psa_simulators.common import (
     SimulatorConfig,
     SimulatorState,
     install,
@@ -28,7 +28,7 @@ from trueup.psa.simulators.common import (
     run_cli,
     to_number,
 )
-from trueup.psa.simulators.demo import build_demo_msp
+from trueup.devstack.psa_simulators.demo import build_demo_msp
 
 _PERIOD = {"monthly": "Monthly", "quarterly": "Quarterly", "semi_annual": "Six Monthly",
            "annual": "Yearly"}  # fmt: skip
@@ -278,7 +278,7 @@ def create_app(config: HaloSimulatorConfig | None = None) -> FastAPI:
 
 
 def main() -> None:
-    """Run the simulator: `python -m trueup.psa.simulators.halo --port 8103`."""
+    """Run the simulator: `python -m trueup.devstack.psa_simulators.halo --port 8103`."""
     run_cli("halo", 8103, lambda c: create_app(HaloSimulatorConfig(**c.model_dump())))
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from fastapi import Body, FastAPI, Header, HTTPException, Query
 
-from trueup.vendors.simulators._common import RateLimiter, add_rate_limit, serve
-from trueup.vendors.simulators.demo import (
+from trueup.devstack.vendor_simulators._common import RateLimiter, add_rate_limit, serve
+from trueup.devstack.vendor_simulators.demo import (
     PAX8_COMPANIES,
     PAX8_PRODUCTS,
     PAX8_SUBSCRIPTIONS,
@@ -142,7 +142,7 @@ def create_app(
 
 
 def main() -> None:
-    """Run the simulator: `python -m trueup.vendors.simulators.pax8 --port 8111`."""
+    """Run the simulator: `python -m trueup.devstack.vendor_simulators.pax8 --port 8111`."""
     serve("Pax8", create_app, DEFAULT_PORT)
 
 

@@ -1,4 +1,4 @@
-"""`python -m trueup.platform.runtime up|down|status|logs`: the embedded TrueUp on one machine.
+"""`python -m trueup.devstack.runtime up|down|status|logs`: the embedded TrueUp on one machine.
 
 `up` starts NATS (from the wheel, JetStream under `.data/nats`), migrates every service's
 SQLite file, then runs the simulators and the services under the supervisor until Ctrl-C;
@@ -25,9 +25,10 @@ from typing import Any
 
 import httpx
 
-from trueup.platform.runtime.keyring import demo_credential_keys
-from trueup.platform.runtime.nats_server import EmbeddedNats, free_port, port_is_free
-from trueup.platform.runtime.supervisor import ProcessSpec, Supervisor
+from trueup.devstack.runtime.keyring import demo_credential_keys
+from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port, port_is_free
+from trueup.devstack.runtime.supervisor import ProcessSpec, Supervisor
+from trueup.devstack.vendor_simulators import demo_connectors
 
 SERVICES: tuple[tuple[str, int], ...] = (
     ("gateway", 8000),
@@ -38,12 +39,12 @@ SERVICES: tuple[tuple[str, int], ...] = (
     ("audit", 8015),
 )
 SIMULATORS: tuple[tuple[str, str, int], ...] = (
-    ("sim-connectwise", "trueup.psa.simulators.connectwise", 8101),
-    ("sim-autotask", "trueup.psa.simulators.autotask", 8102),
-    ("sim-halo", "trueup.psa.simulators.halo", 8103),
-    ("sim-pax8", "trueup.vendors.simulators.pax8", 8111),
-    ("sim-ninjaone", "trueup.vendors.simulators.ninjaone", 8112),
-    ("sim-huntress", "trueup.vendors.simulators.huntress", 8113),
+    ("sim-connectwise", "trueup.devstack.psa_simulators.connectwise", 8101),
+    ("sim-autotask", "trueup.devstack.psa_simulators.autotask", 8102),
+    ("sim-halo", "trueup.devstack.psa_simulators.halo", 8103),
+    ("sim-pax8", "trueup.devstack.vendor_simulators.pax8", 8111),
+    ("sim-ninjaone", "trueup.devstack.vendor_simulators.ninjaone", 8112),
+    ("sim-huntress", "trueup.devstack.vendor_simulators.huntress", 8113),
 )
 
 
@@ -60,21 +61,19 @@ def port_for(name: str, default: int) -> int:
     return int(os.environ.get(port_variable(name)) or default)
 
 
-# Which service setting points the demo tenant at which simulator.
-_SIMULATOR_URL_SETTINGS = {
-    "sim-connectwise": "TRUEUP_DEMO_CONNECTWISE_URL",
-    "sim-pax8": "TRUEUP_PAX8_URL",
-    "sim-ninjaone": "TRUEUP_NINJAONE_URL",
-    "sim-huntress": "TRUEUP_HUNTRESS_URL",
-}
-
-
-def _simulator_urls(simulators: list[tuple[str, str, int]]) -> dict[str, str]:
-    return {
-        _SIMULATOR_URL_SETTINGS[name]: f"http://127.0.0.1:{port}"
-        for name, _module, port in simulators
-        if name in _SIMULATOR_URL_SETTINGS
+def _simulator_settings(simulators: list[tuple[str, str, int]]) -> dict[str, str]:
+    """The settings that point the demo tenant at the simulators: its PSA connection
+    (psa_sync) and its vendor connectors (vendor_ingestion)."""
+    urls = {name: f"http://127.0.0.1:{port}" for name, _module, port in simulators}
+    vendors = {
+        name.removeprefix("sim-"): url
+        for name, url in urls.items()
+        if name in ("sim-pax8", "sim-ninjaone", "sim-huntress")
     }
+    settings = {"TRUEUP_DEMO_CONNECTORS": json.dumps(demo_connectors(vendors))}
+    if "sim-connectwise" in urls:
+        settings["TRUEUP_DEMO_CONNECTWISE_URL"] = urls["sim-connectwise"]
+    return settings
 
 
 def _pid_alive(pid: int) -> bool:
@@ -294,7 +293,7 @@ async def up(paths: Paths) -> int:
         "TRUEUP_BOOTSTRAP_PASSWORD": credentials["password"],
         "TRUEUP_JWT_SECRETS": _session_secrets(paths),
         "PYTHONUNBUFFERED": "1",
-        **_simulator_urls(simulators),
+        **_simulator_settings(simulators),
     }
     for name, _port in services:
         result = subprocess.run(
@@ -486,7 +485,7 @@ def logs(paths: Paths, name: str | None, *, follow: bool = True, lines: int = 50
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trueup.platform.runtime")
+    parser = argparse.ArgumentParser(prog="python -m trueup.devstack.runtime")
     parser.add_argument("command", choices=["up", "down", "status", "logs"])
     parser.add_argument("name", nargs="?", help="logs: the process to follow (default: all)")
     parser.add_argument("--root", type=Path, default=Path.cwd())

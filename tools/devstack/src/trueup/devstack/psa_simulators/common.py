@@ -315,7 +315,7 @@ def json_response(
 
 def run_cli(name: str, default_port: int, factory: Callable[[SimulatorConfig], FastAPI]) -> None:
     """Command line shared by the simulators' `python -m` entry points."""
-    parser = argparse.ArgumentParser(prog=f"python -m trueup.psa.simulators.{name}")
+    parser = argparse.ArgumentParser(prog=f"python -m trueup.devstack.psa_simulators.{name}")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     parser.add_argument("--seed", type=int, default=7)

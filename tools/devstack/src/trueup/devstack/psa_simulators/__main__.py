@@ -1,5 +1,5 @@
 """Run all three PSA simulators in one process: ConnectWise on 8101, Autotask on 8102,
-Halo on 8103 (`python -m trueup.psa.simulators [--host H] [--seed N]`)."""
+Halo on 8103 (`python -m trueup.devstack.psa_simulators [--host H] [--seed N]`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import asyncio
 
 import uvicorn
 
-from trueup.psa.simulators.autotask import AutotaskSimulatorConfig
-from trueup.psa.simulators.autotask import create_app as autotask_app
-from trueup.psa.simulators.connectwise import ConnectWiseSimulatorConfig
-from trueup.psa.simulators.connectwise import create_app as connectwise_app
-from trueup.psa.simulators.halo import HaloSimulatorConfig
-from trueup.psa.simulators.halo import create_app as halo_app
+from trueup.devstack.psa_simulators.autotask import AutotaskSimulatorConfig
+from trueup.devstack.psa_simulators.autotask import create_app as autotask_app
+from trueup.devstack.psa_simulators.connectwise import ConnectWiseSimulatorConfig
+from trueup.devstack.psa_simulators.connectwise import create_app as connectwise_app
+from trueup.devstack.psa_simulators.halo import HaloSimulatorConfig
+from trueup.devstack.psa_simulators.halo import create_app as halo_app
 
 
 async def serve_all(host: str, seed: int, accounts: int, line_items: int, base_port: int) -> None:
@@ -33,7 +33,7 @@ async def serve_all(host: str, seed: int, accounts: int, line_items: int, base_p
 
 def main() -> None:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m trueup.psa.simulators")
+    parser = argparse.ArgumentParser(prog="python -m trueup.devstack.psa_simulators")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--base-port", type=int, default=8101)
     parser.add_argument("--seed", type=int, default=7)
