@@ -40,7 +40,7 @@ from trueup.vendors.connectors import huntress as huntress_module
 from trueup.vendors.connectors import ninjaone as ninjaone_module
 from trueup.vendors.connectors import pax8 as pax8_module
 from trueup.vendors.connectors.http import VendorHttp, parse_retry_after
-from trueup.vendors.usage import UsageRecord
+from trueup.vendors.usage import ReportedUsage
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -49,7 +49,7 @@ def transport(app: FastAPI) -> httpx.ASGITransport:
     return httpx.ASGITransport(app=app)
 
 
-def by_key(records: list[UsageRecord]) -> dict[tuple[str, str], Decimal]:
+def by_key(records: list[ReportedUsage]) -> dict[tuple[str, str], Decimal]:
     return {(r.vendor_account_id, r.sku): r.quantity for r in records}
 
 
@@ -83,7 +83,7 @@ class TestPax8Connector:
         assert by_key(records) == expected
         acme = PAX8_COMPANIES[0]
         assert by_key(records)[(acme.id, "MST-365-BP-M")] == Decimal(30)
-        assert all(r.vendor == "pax8" and r.observed_at == NOW for r in records)
+        assert all(r.vendor == "pax8" and r.as_of == NOW for r in records)
         names = {r.vendor_account_id: r.vendor_account_name for r in records}
         assert names[acme.id] == "ACME Incorporated"
 
@@ -268,17 +268,17 @@ class _FakeConnector(Connector):
         self.fail = fail
         self.polls = 0
 
-    async def poll(self) -> list[UsageRecord]:
+    async def poll(self) -> list[ReportedUsage]:
         self.polls += 1
         if self.fail:
             raise ConnectorError(self.name, "vendor down")
         return [
-            UsageRecord(
+            ReportedUsage(
                 vendor=self.vendor,
                 vendor_account_id="a1",
                 sku="s1",
                 quantity=Decimal(self.polls),
-                observed_at=NOW,
+                as_of=NOW,
             )
         ]
 

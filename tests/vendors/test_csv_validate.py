@@ -406,12 +406,12 @@ class TestMappingExamplesAndRecords:
 
     def test_usage_records_carry_the_file_digest(self) -> None:
         result = aggregate(b"Customer,SKU,Qty\nAcme,E3,2.50\nBeta,E3,1\n", SUM)
-        observed_at = datetime(2026, 11, 27, tzinfo=UTC)
+        as_of = datetime(2026, 11, 27, tzinfo=UTC)
 
-        records = result.usage_records(vendor="pax8", observed_at=observed_at, file_digest="ab12")
+        records = result.reported_usage(vendor="pax8", as_of=as_of, file_digest="ab12")
 
         assert [(r.vendor_account_id, r.quantity, r.record_id) for r in records] == [
             ("Acme", Decimal("2.5"), "file:ab12:0"),
             ("Beta", Decimal(1), "file:ab12:1"),
         ]
-        assert all(r.vendor == "pax8" and r.observed_at == observed_at for r in records)
+        assert all(r.vendor == "pax8" and r.as_of == as_of for r in records)

@@ -162,13 +162,13 @@ class TestUsageBatch:
             )
         )
 
-        records = batch.to_usage_records(vendor="huntress", webhook_id="msg_9", received_at=NOW)
+        records = batch.to_reported_usage(vendor="huntress", webhook_id="msg_9", received_at=NOW)
 
         assert [(r.vendor_account_id, r.quantity, r.record_id) for r in records] == [
             ("org-1", Decimal("1.50"), "msg_9:0"),
             ("org-2", Decimal(3), "msg_9:1"),
         ]
-        assert records[0].observed_at == NOW
+        assert records[0].as_of == NOW
         assert json.loads(records[0].model_dump_json())["quantity"] == "1.50"
 
     @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ class TestSetUnitCounts:
     def test_unit_counts_become_named_usage(self) -> None:
         push = SetUnitCounts.model_validate(self.BODY)
 
-        records = push.to_usage_records(vendor="acme-backup", received_at=NOW)
+        records = push.to_reported_usage(vendor="acme-backup", received_at=NOW)
 
         assert [(r.vendor_account_name, r.sku_name, r.quantity, r.record_id) for r in records] == [
             ("Acme, Inc.", "Managed backup (GB)", Decimal("512.25"), "push-2026-11-27-01:a1:s1"),

@@ -14,7 +14,7 @@ from trueup.contracts.types import Quantity as ContractQuantity
 Quantity = ContractQuantity
 
 
-class UsageRecord(BaseModel):
+class ReportedUsage(BaseModel):
     """How many units of a vendor SKU a vendor account uses, as one vendor reports it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,31 +25,31 @@ class UsageRecord(BaseModel):
     sku: str = Field(min_length=1, max_length=200)
     sku_name: str | None = Field(default=None, max_length=500)
     quantity: Quantity
-    observed_at: AwareDatetime
+    as_of: AwareDatetime
     #: The source's id for this record (webhook id, push idempotency key, connector
     #: poll), so a record delivered twice is recognised.
     record_id: str | None = Field(default=None, max_length=300)
 
 
-def usage_record(
+def reported_usage(
     *,
     vendor: str,
     vendor_account_id: str,
     sku: str,
     quantity: Decimal | int,
-    observed_at: datetime,
+    as_of: datetime,
     vendor_account_name: str | None = None,
     sku_name: str | None = None,
     record_id: str | None = None,
-) -> UsageRecord:
+) -> ReportedUsage:
     """Build a validated usage record (keyword arguments, Decimal or int quantity)."""
-    return UsageRecord(
+    return ReportedUsage(
         vendor=vendor,
         vendor_account_id=vendor_account_id,
         vendor_account_name=vendor_account_name,
         sku=sku,
         sku_name=sku_name,
         quantity=Decimal(quantity),
-        observed_at=observed_at,
+        as_of=as_of,
         record_id=record_id,
     )

@@ -21,7 +21,7 @@ from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.messaging import enqueue, enqueue_many
 from trueup.vendor_ingestion.models import UsageBatch
 from trueup.vendor_ingestion.repository import TenantDirectoryRepository, UsageRepository
-from trueup.vendors.usage import UsageRecord as VendorRecord
+from trueup.vendors.usage import ReportedUsage
 
 log = get_logger(__name__)
 
@@ -109,15 +109,15 @@ async def record_usage(
     return RecordedUsage(batch_id=batch_id, unchanged=False, records=len(records))
 
 
-def contract_record(record: VendorRecord) -> UsageRecord:
-    """A vendor library record as the usage event carries it."""
+def contract_record(record: ReportedUsage) -> UsageRecord:
+    """What a source reported, as the usage event carries it."""
     return UsageRecord(
         vendor_account_id=record.vendor_account_id,
         vendor_account_name=record.vendor_account_name or "",
         sku=record.sku,
         sku_name=record.sku_name or "",
         quantity=record.quantity,
-        as_of=record.observed_at,
+        as_of=record.as_of,
     )
 
 

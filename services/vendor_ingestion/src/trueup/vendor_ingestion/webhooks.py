@@ -230,12 +230,12 @@ class WebhookReceiver:
         try:
             if b'"unit_counts"' in body:
                 push = SetUnitCounts.model_validate_json(bytes(body))
-                records = push.to_usage_records(vendor=known.vendor, received_at=received_at)
+                records = push.to_reported_usage(vendor=known.vendor, received_at=received_at)
                 key = f"push:{endpoint_id}:{push.idempotency_key}"
                 source = UsageSource.PUSH
             else:
                 batch = UsageBatch.model_validate_json(bytes(body))
-                records = batch.to_usage_records(
+                records = batch.to_reported_usage(
                     vendor=known.vendor, webhook_id=verified.webhook_id, received_at=received_at
                 )
                 key = f"webhook:{endpoint_id}:{verified.webhook_id}"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from trueup.vendors.usage import UsageRecord
+from trueup.vendors.usage import ReportedUsage
 
 logger = structlog.get_logger(__name__)
 
@@ -70,7 +70,7 @@ class Connector(ABC):
     schedule: Schedule
 
     @abstractmethod
-    async def poll(self) -> list[UsageRecord]:
+    async def poll(self) -> list[ReportedUsage]:
         """Read current usage from the vendor: one record per vendor account and SKU."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, empty by default
@@ -85,7 +85,7 @@ class PollResult:
     vendor: str
     started_at: datetime
     finished_at: datetime
-    records: tuple[UsageRecord, ...] = ()
+    records: tuple[ReportedUsage, ...] = ()
     error: str | None = None
 
     @property

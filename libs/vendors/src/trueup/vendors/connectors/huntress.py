@@ -17,7 +17,7 @@ from trueup.vendors.connectors.base import (
     utc_now,
 )
 from trueup.vendors.connectors.http import VendorHttp
-from trueup.vendors.usage import UsageRecord
+from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://api.huntress.io"
 PAGE_LIMIT = 500
@@ -71,25 +71,25 @@ class HuntressConnector(Connector):
             if not token:
                 return organizations
 
-    async def poll(self) -> list[UsageRecord]:
+    async def poll(self) -> list[ReportedUsage]:
         """Read every organization's counters."""
-        observed_at = self._clock()
-        records: list[UsageRecord] = []
+        as_of = self._clock()
+        records: list[ReportedUsage] = []
         for organization in await self._organizations():
             for field, sku, sku_name, when_zero in COUNTERS:
                 count = int(organization.get(field) or 0)
                 if count == 0 and not when_zero:
                     continue
                 records.append(
-                    UsageRecord(
+                    ReportedUsage(
                         vendor=self.vendor,
                         vendor_account_id=str(organization["id"]),
                         vendor_account_name=organization.get("name"),
                         sku=sku,
                         sku_name=sku_name,
                         quantity=Decimal(count),
-                        observed_at=observed_at,
-                        record_id=f"{self.vendor}:{observed_at.isoformat()}:{organization['id']}:{sku}",
+                        as_of=as_of,
+                        record_id=f"{self.vendor}:{as_of.isoformat()}:{organization['id']}:{sku}",
                     )
                 )
         return records

@@ -18,7 +18,7 @@ from trueup.vendors.connectors.base import (
     utc_now,
 )
 from trueup.vendors.connectors.http import ClientCredentials, VendorHttp
-from trueup.vendors.usage import UsageRecord
+from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://app.ninjarmm.com"
 TOKEN_PATH = "/ws/oauth/token"  # noqa: S105 - a path
@@ -89,9 +89,9 @@ class NinjaOneConnector(Connector):
                 return items
             after = int(page[-1]["id"])
 
-    async def poll(self) -> list[UsageRecord]:
+    async def poll(self) -> list[ReportedUsage]:
         """Count approved devices per organization and node class."""
-        observed_at = self._clock()
+        as_of = self._clock()
         organizations = {int(o["id"]): o for o in await self._all("/v2/organizations")}
         counts: Counter[tuple[int, str]] = Counter(
             (int(device["organizationId"]), str(device["nodeClass"]))
@@ -99,15 +99,15 @@ class NinjaOneConnector(Connector):
             if device.get("approvalStatus", "APPROVED") == "APPROVED"
         )
         return [
-            UsageRecord(
+            ReportedUsage(
                 vendor=self.vendor,
                 vendor_account_id=str(organization_id),
                 vendor_account_name=organizations.get(organization_id, {}).get("name"),
                 sku=node_class,
                 sku_name=NODE_CLASS_NAMES.get(node_class, node_class),
                 quantity=Decimal(count),
-                observed_at=observed_at,
-                record_id=f"{self.vendor}:{observed_at.isoformat()}:{organization_id}:{node_class}",
+                as_of=as_of,
+                record_id=f"{self.vendor}:{as_of.isoformat()}:{organization_id}:{node_class}",
             )
             for (organization_id, node_class), count in sorted(counts.items())
         ]

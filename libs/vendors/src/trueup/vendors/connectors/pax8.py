@@ -18,7 +18,7 @@ from trueup.vendors.connectors.base import (
     utc_now,
 )
 from trueup.vendors.connectors.http import ClientCredentials, VendorHttp
-from trueup.vendors.usage import UsageRecord
+from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://api.pax8.com"
 DEFAULT_TOKEN_URL = "https://token-manager.pax8.com/oauth/token"  # noqa: S105 - a URL
@@ -88,10 +88,10 @@ class Pax8Connector(Connector):
             )
         return self._products[product_id]
 
-    async def poll(self) -> list[UsageRecord]:
+    async def poll(self) -> list[ReportedUsage]:
         """Read every company's active subscriptions and sum them per product."""
-        observed_at = self._clock()
-        records: list[UsageRecord] = []
+        as_of = self._clock()
+        records: list[ReportedUsage] = []
         for company in await self._pages("/v1/companies"):
             quantities: dict[str, Decimal] = defaultdict(Decimal)
             for subscription in await self._pages(
@@ -106,15 +106,15 @@ class Pax8Connector(Connector):
                 product = await self._product(product_id)
                 sku = str(product.get("sku") or product_id)
                 records.append(
-                    UsageRecord(
+                    ReportedUsage(
                         vendor=self.vendor,
                         vendor_account_id=str(company["id"]),
                         vendor_account_name=company.get("name"),
                         sku=sku,
                         sku_name=product.get("name"),
                         quantity=quantity,
-                        observed_at=observed_at,
-                        record_id=f"{self.vendor}:{observed_at.isoformat()}:{company['id']}:{sku}",
+                        as_of=as_of,
+                        record_id=f"{self.vendor}:{as_of.isoformat()}:{company['id']}:{sku}",
                     )
                 )
         return records

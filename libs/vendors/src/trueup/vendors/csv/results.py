@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from trueup.vendors.csv.detect import Detection
-from trueup.vendors.usage import UsageRecord
+from trueup.vendors.usage import ReportedUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +120,18 @@ class ImportResult:
     report: ValidationReport
     usage: tuple[VendorUsage, ...] = field(default=())
 
-    def usage_records(
-        self, *, vendor: str, observed_at: datetime, file_digest: str
-    ) -> list[UsageRecord]:
+    def reported_usage(
+        self, *, vendor: str, as_of: datetime, file_digest: str
+    ) -> list[ReportedUsage]:
         """The usage as records like webhooks and connectors produce, ids from the file."""
         return [
-            UsageRecord(
+            ReportedUsage(
                 vendor=vendor,
                 vendor_account_id=item.vendor_account,
                 vendor_account_name=item.vendor_account_name,
                 sku=item.sku,
                 quantity=item.quantity,
-                observed_at=observed_at,
+                as_of=as_of,
                 record_id=f"file:{file_digest}:{position}",
             )
             for position, item in enumerate(self.usage)

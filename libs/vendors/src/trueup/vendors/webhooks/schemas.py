@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from trueup.vendors.usage import Quantity, UsageRecord
+from trueup.vendors.usage import Quantity, ReportedUsage
 
 #: Most records one webhook or push may carry; larger loads are split by the sender.
 MAX_RECORDS_PER_BATCH = 1000
@@ -73,19 +73,19 @@ class UsageBatch(BaseModel):
 
     records: list[UsagePushRecord] = Field(min_length=1, max_length=MAX_RECORDS_PER_BATCH)
 
-    def to_usage_records(
+    def to_reported_usage(
         self, *, vendor: str, webhook_id: str, received_at: datetime
-    ) -> list[UsageRecord]:
+    ) -> list[ReportedUsage]:
         """The records as usage, each with an id derived from the webhook id."""
         return [
-            UsageRecord(
+            ReportedUsage(
                 vendor=vendor,
                 vendor_account_id=record.account_id,
                 vendor_account_name=record.account_name,
                 sku=record.sku,
                 sku_name=record.sku_name,
                 quantity=record.quantity,
-                observed_at=record.observed_at or received_at,
+                as_of=record.observed_at or received_at,
                 record_id=f"{webhook_id}:{position}",
             )
             for position, record in enumerate(self.records)
@@ -173,19 +173,19 @@ class SetUnitCounts(BaseModel):
             seen.add(pair)
         return self
 
-    def to_usage_records(self, *, vendor: str, received_at: datetime) -> list[UsageRecord]:
+    def to_reported_usage(self, *, vendor: str, received_at: datetime) -> list[ReportedUsage]:
         """The unit counts as usage, named from the listed accounts and services."""
         accounts = {account.id: account.name for account in self.accounts}
         services = {service.id: service.name for service in self.services}
         return [
-            UsageRecord(
+            ReportedUsage(
                 vendor=vendor,
                 vendor_account_id=count.account_id,
                 vendor_account_name=accounts[count.account_id],
                 sku=count.service_id,
                 sku_name=services[count.service_id],
                 quantity=count.unit_count,
-                observed_at=self.observed_at or received_at,
+                as_of=self.observed_at or received_at,
                 record_id=f"{self.idempotency_key}:{count.account_id}:{count.service_id}",
             )
             for count in self.unit_counts
