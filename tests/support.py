@@ -6,11 +6,16 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.conftest import Databases
+from trueup.gateway.main import build as build_gateway
+from trueup.gateway.settings import Settings as GatewaySettings
 from trueup.platform.secrets import CredentialSealer
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.settings import ServiceSettings
@@ -57,6 +62,34 @@ async def running_service(
     await asyncio.to_thread(runtime.migrate)
     async with runtime.running():
         yield runtime, app
+
+
+@dataclass(frozen=True)
+class RunningGateway:
+    """The gateway started in this process, and an HTTP client that reaches its app."""
+
+    runtime: ServiceRuntime
+    app: FastAPI
+    client: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def running_gateway(
+    settings: GatewaySettings, *, base_url: str = "https://gateway.test", timeout: float = 30
+) -> AsyncIterator[RunningGateway]:
+    """Migrate and start the gateway in this process for the duration of the block.
+
+    Its app's lifespan starts it, as uvicorn would (the gateway's runtime lives inside
+    the app, unlike the other services'); the client calls the app in-process."""
+    runtime, app = build_gateway(settings)
+    await asyncio.to_thread(runtime.migrate)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=base_url, timeout=timeout
+        ) as client,
+    ):
+        yield RunningGateway(runtime, app, client)
 
 
 async def eventually(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -12,12 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from tests.audit.helpers import JANE, applied, approve, at, event, publish, stored
 from tests.conftest import Databases
-from tests.support import eventually, running_service, settings_for
+from tests.support import eventually, running_gateway, running_service, settings_for
 from trueup.audit import service
 from trueup.audit.main import build as build_audit
 from trueup.audit.settings import Settings as AuditSettings
@@ -26,7 +24,6 @@ from trueup.contracts.messages import ActionRecorded, Actor
 from trueup.gateway.endpoints import activity
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.identity.service import create_api_key, ensure_tenant
-from trueup.gateway.main import build as build_gateway
 from trueup.gateway.settings import Settings as GatewaySettings
 from trueup.platform.service import ServiceRuntime
 
@@ -57,28 +54,24 @@ async def stack(
         bootstrap_tenant_id=tenant,
         bootstrap_api_key=SecretStr(ADMIN_KEY),
     )
-    async with running_service(build_audit, audit_settings) as (audit, _app):
-        gateway, app = build_gateway(gateway_settings)
-        await asyncio.to_thread(gateway.migrate)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-            ) as client,
-        ):
-            async with gateway.database.transaction() as session:
-                _row, viewer_key = await create_api_key(session, tenant, "viewer", Role.VIEWER)
-                await ensure_tenant(session, other_tenant, "Other MSP")
-                _row, other_key = await create_api_key(session, other_tenant, "k", Role.ADMIN)
-            yield Stack(
-                tenant=tenant,
-                other_tenant=other_tenant,
-                audit=audit,
-                client=client,
-                admin=_bearer(ADMIN_KEY),
-                viewer=_bearer(viewer_key),
-                other=_bearer(other_key),
-            )
+    async with (
+        running_service(build_audit, audit_settings) as (audit, _app),
+        running_gateway(gateway_settings, base_url="http://gateway") as running,
+    ):
+        gateway, client = running.runtime, running.client
+        async with gateway.database.transaction() as session:
+            _row, viewer_key = await create_api_key(session, tenant, "viewer", Role.VIEWER)
+            await ensure_tenant(session, other_tenant, "Other MSP")
+            _row, other_key = await create_api_key(session, other_tenant, "k", Role.ADMIN)
+        yield Stack(
+            tenant=tenant,
+            other_tenant=other_tenant,
+            audit=audit,
+            client=client,
+            admin=_bearer(ADMIN_KEY),
+            viewer=_bearer(viewer_key),
+            other=_bearer(other_key),
+        )
 
 
 def _bearer(key: str) -> dict[str, str]:

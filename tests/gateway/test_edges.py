@@ -6,17 +6,14 @@ answers 503 with a retry hint, which is itself one of the behaviours under test.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from tests.conftest import Databases
-from tests.support import settings_for
-from trueup.gateway.main import build
+from tests.support import running_gateway, settings_for
 from trueup.gateway.settings import Settings
 
 EMAIL = "admin@edge.example"
@@ -40,15 +37,8 @@ async def gateway(
         max_request_bytes=2_000,
         rate_limit_per_minute=30,
     )
-    runtime, app = build(settings)
-    await asyncio.to_thread(runtime.migrate)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="https://gateway.test"
-        ) as client,
-    ):
-        yield client
+    async with running_gateway(settings) as gateway:
+        yield gateway.client
 
 
 class TestSessions:

@@ -7,22 +7,19 @@ own cookies; a refused write leaves what was saved as it was.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from tests.conftest import Databases
-from tests.support import settings_for
+from tests.support import running_gateway, settings_for
 from trueup.gateway.identity import service as identity
 from trueup.gateway.identity.principal import Role
-from trueup.gateway.main import build
 from trueup.gateway.preferences.schemas import MAX_BYTES, ListView
 from trueup.gateway.settings import Settings
 
@@ -95,9 +92,8 @@ async def users(
         bootstrap_password=SecretStr(PASSWORD),
         bootstrap_api_key=SecretStr(KEY),
     )
-    runtime, app = build(settings)
-    await asyncio.to_thread(runtime.migrate)
-    async with LifespanManager(app):
+    async with running_gateway(settings) as gateway:
+        runtime, app = gateway.runtime, gateway.app
         async with runtime.database.transaction() as session:
             await identity.create_user(session, tenant, "bob@a.example", PASSWORD, Role.VIEWER)
             await identity.ensure_tenant(session, other, "Tenant B")

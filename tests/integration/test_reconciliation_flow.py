@@ -7,7 +7,6 @@ them. Every service on its own database, talking only through a real nats-server
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -18,11 +17,10 @@ from typing import Any
 import httpx
 import nats
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from tests.conftest import Databases
-from tests.support import eventually, running_service, settings_for
+from tests.support import eventually, running_gateway, running_service, settings_for
 from trueup.audit.main import build as build_audit
 from trueup.audit.settings import Settings as AuditSettings
 from trueup.contracts import Envelope, wrap
@@ -31,7 +29,6 @@ from trueup.devstack.psa_simulators import connectwise as cw_sim
 from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.identity.service import create_api_key, ensure_tenant
-from trueup.gateway.main import build as build_gateway
 from trueup.gateway.settings import Settings as GatewaySettings
 from trueup.platform.broker import ask, publish_envelope
 from trueup.platform.secrets import CredentialSealer
@@ -129,12 +126,10 @@ async def stack(
             bootstrap_tenant_id=tenant,
             bootstrap_api_key=SecretStr(API_KEY),
         )
-        gateway_runtime, app = build_gateway(gateway)
-        await asyncio.to_thread(gateway_runtime.migrate)
-        await exit_stack.enter_async_context(LifespanManager(app))
-        client = await exit_stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+        running = await exit_stack.enter_async_context(
+            running_gateway(gateway, base_url="http://gateway")
         )
+        gateway_runtime, client = running.runtime, running.client
         async with gateway_runtime.database.transaction() as session:
             await ensure_tenant(session, other, "Other MSP")
             _row, other_key = await create_api_key(session, other, "k", Role.ADMIN)

@@ -8,7 +8,6 @@ ConnectWise simulator (cards follow), a signed vendor webhook, a writeback job.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,11 +18,10 @@ from decimal import Decimal
 import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from tests.conftest import Databases
-from tests.support import eventually, running_service, settings_for
+from tests.support import eventually, running_gateway, running_service, settings_for
 from trueup.audit.main import build as build_audit
 from trueup.audit.models import Entry
 from trueup.audit.models import metadata as audit_tables
@@ -34,7 +32,6 @@ from trueup.devstack.psa_simulators import connectwise as cw_sim
 from trueup.devstack.psa_simulators.server import SimulatorServer
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.identity.service import create_api_key
-from trueup.gateway.main import build as build_gateway
 from trueup.gateway.models import metadata as gateway_tables
 from trueup.gateway.settings import Settings as GatewaySettings
 from trueup.platform.broker import publish_envelope
@@ -147,15 +144,11 @@ async def stack(
             bootstrap_tenant_id="bootstrap",
             operator_token=SecretStr(OPERATOR_TOKEN),
         )
-        gateway_runtime, app = build_gateway(gateway_settings)
-        await asyncio.to_thread(gateway_runtime.migrate)
-        await exits.enter_async_context(LifespanManager(app))
-        built.append(("gateway", gateway_runtime, gateway_tables))
-        gateway = await exits.enter_async_context(
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="https://gateway", timeout=30
-            )
+        running = await exits.enter_async_context(
+            running_gateway(gateway_settings, base_url="https://gateway")
         )
+        gateway_runtime, gateway = running.runtime, running.client
+        built.append(("gateway", gateway_runtime, gateway_tables))
         ingestion = await exits.enter_async_context(
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=ingestion_app), base_url="http://ingestion"

@@ -16,13 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from tests.conftest import Databases
-from tests.support import settings_for
-from trueup.gateway.main import build
+from tests.support import running_gateway, settings_for
 from trueup.gateway.settings import Settings
 from trueup.platform.service import ServiceRuntime
 
@@ -85,15 +83,8 @@ def start_gateway(
             **overrides,
         }
         settings = await settings_for(Settings, databases, clean_nats, **values)
-        runtime, app = build(settings)
-        await asyncio.to_thread(runtime.migrate)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="https://gateway.test"
-            ) as client,
-        ):
-            yield Gateway(app, runtime, settings, client, tenant_ids[0])
+        async with running_gateway(settings) as running:
+            yield Gateway(running.app, running.runtime, settings, running.client, tenant_ids[0])
 
     return start
 

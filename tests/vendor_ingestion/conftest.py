@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,13 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from tests.conftest import Databases
-from tests.support import eventually, running_service, settings_for
-from trueup.gateway.main import build as build_gateway
+from tests.support import eventually, running_gateway, running_service, settings_for
 from trueup.gateway.settings import Settings as GatewaySettings
 from trueup.platform.service import ServiceRuntime
 from trueup.vendor_ingestion.main import build as build_ingestion
@@ -103,24 +100,19 @@ async def stack(
         bootstrap_tenant_id=tenant,
         bootstrap_api_key=SecretStr(API_KEY),
     )
-    async with running_service(build_ingestion, ingestion) as (ingestion_runtime, ingestion_app):
-        gateway_runtime, app = build_gateway(gateway)
-        await asyncio.to_thread(gateway_runtime.migrate)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
-            ) as api,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=ingestion_app), base_url="http://ingestion"
-            ) as hooks,
-        ):
-            yield Stack(
-                api=api,
-                headers={"Authorization": f"Bearer {API_KEY}"},
-                ingestion=ingestion_runtime,
-                ingestion_app=ingestion_app,
-                webhooks=hooks,
-                gateway=gateway_runtime,
-                tenant_id=tenant,
-            )
+    async with (
+        running_service(build_ingestion, ingestion) as (ingestion_runtime, ingestion_app),
+        running_gateway(gateway, base_url="http://gateway", timeout=60) as running,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=ingestion_app), base_url="http://ingestion"
+        ) as hooks,
+    ):
+        yield Stack(
+            api=running.client,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            ingestion=ingestion_runtime,
+            ingestion_app=ingestion_app,
+            webhooks=hooks,
+            gateway=running.runtime,
+            tenant_id=tenant,
+        )
