@@ -1,16 +1,15 @@
 """Browser tests: Debian's chromium driven by Playwright, against the whole running stack.
 
 The stack's ports are fixed, so the tests use a stack that already answers on the
-gateway port, or start one with `python -m trueup.devstack.runtime up` in the repository
+gateway port, or start one in the repository as `./task up` does (`tests/embedded_stack.py`)
 and stop it at the end. The web UI is built first when its output is missing or older
 than its sources.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -30,52 +29,34 @@ from tests.e2e.support import (
     sign_in,
     wait_for_demo_data,
 )
+from tests.embedded_stack import embedded_stack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """The running TrueUp (started here if nothing answers) and its demo credentials."""
     build_web_ui()
-    started: subprocess.Popen[bytes] | None = None
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = (ARTIFACTS / "stack.log").open("wb")
-    if not healthy(BASE_URL):
-        started = subprocess.Popen(
-            [sys.executable, "-m", "trueup.devstack.runtime", "up", "--root", str(ROOT)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    already_running = healthy(BASE_URL)
+    with contextlib.ExitStack() as stop_at_the_end:
+        if not already_running:
+            stop_at_the_end.enter_context(
+                embedded_stack(
+                    ROOT,
+                    console=ARTIFACTS / "stack.log",
+                    ready=lambda: healthy(BASE_URL),
+                    timeout=STARTUP_SECONDS,
+                )
+            )
+        credentials = json.loads((ROOT / ".data" / "demo-credentials.json").read_text())
+        running = Stack(
+            base_url=BASE_URL,
+            email=credentials["email"],
+            password=credentials["password"],
+            api_key=credentials["api_key"],
+            started_here=not already_running,
         )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not healthy(BASE_URL):
-            if started.poll() is not None:
-                pytest.fail(f"the stack exited with {started.returncode}; see {log.name}")
-            if time.monotonic() > deadline:
-                started.terminate()
-                pytest.fail(f"the stack did not answer within {STARTUP_SECONDS} s")
-            time.sleep(1)
-    credentials = json.loads((ROOT / ".data" / "demo-credentials.json").read_text())
-    running = Stack(
-        base_url=BASE_URL,
-        email=credentials["email"],
-        password=credentials["password"],
-        api_key=credentials["api_key"],
-        started_here=started is not None,
-    )
-    wait_for_demo_data(running, deadline=time.monotonic() + STARTUP_SECONDS)
-    yield running
-    if started is not None:
-        subprocess.run(
-            [sys.executable, "-m", "trueup.devstack.runtime", "down", "--root", str(ROOT)],
-            cwd=ROOT,
-            check=False,
-            timeout=60,
-        )
-        try:
-            started.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            started.kill()
-    log.close()
+        wait_for_demo_data(running, deadline=time.monotonic() + STARTUP_SECONDS)
+        yield running
 
 
 # pytest-playwright: Debian's chromium, headless; nothing is downloaded.

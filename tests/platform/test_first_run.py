@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.embedded_stack import embedded_stack, runtime_command
 from trueup.devstack.runtime.__main__ import SERVICES, SIMULATORS, port_variable
 from trueup.devstack.runtime.nats_server import free_port, port_is_free
 
@@ -50,13 +49,7 @@ class Stack:
         return self.output.read_text(errors="replace")
 
     def runtime(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "trueup.devstack.runtime", *args, "--root", str(self.root)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return runtime_command(self.root, *args)
 
     def credentials(self) -> dict[str, str]:
         stored: dict[str, str] = json.loads(
@@ -96,30 +89,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUEUP_")}
     env |= {port_variable(name): str(port) for name, port in ports.items()}
     output = root / "console.txt"
-    with _port_4222_taken(), output.open("wb") as console:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "trueup.devstack.runtime", "up", "--root", str(root)],
-            cwd=root,
-            env=env,
-            stdout=console,
-            stderr=subprocess.STDOUT,
-        )
-        running = Stack(root, output, process, f"http://127.0.0.1:{ports['gateway']}")
-        try:
-            _wait_for(
-                lambda: "TrueUp is running" in running.text(),
-                STARTUP_SECONDS,
-                "banner",
-                running,
-            )
-            yield running
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+
+    def banner() -> bool:
+        return "TrueUp is running" in output.read_text(errors="replace")
+
+    with (
+        _port_4222_taken(),
+        embedded_stack(
+            root, console=output, ready=banner, timeout=STARTUP_SECONDS, env=env
+        ) as process,
+    ):
+        yield Stack(root, output, process, f"http://127.0.0.1:{ports['gateway']}")
 
 
 def _import_csv(stack: Stack) -> None:
