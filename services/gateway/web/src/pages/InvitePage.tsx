@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { errorMessage, request } from "../api";
+import { SignInShell, useSignInForm } from "../components/SignInShell";
 import { Spinner } from "../components/ui";
 import { when } from "../format";
 import type { Me } from "../types";
@@ -22,90 +23,65 @@ export function InvitePage({ token, onSignedIn }: { token: string; onSignedIn: (
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const me = await request<Me>(path, {
+  const { busy, submit, errorBanner } = useSignInForm(
+    () =>
+      request<Me>(path, {
         method: "POST",
         body: { name: name.trim(), email: email.trim(), password },
         noRefresh: true,
-      });
-      onSignedIn(me);
-    } catch (caught) {
-      setError(errorMessage(caught));
-    } finally {
-      setBusy(false);
-    }
-  };
+      }),
+    onSignedIn,
+  );
 
   return (
-    <main className="login">
-      <div className="login-panel">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true">
-            <svg viewBox="0 0 32 32">
-              <path d="M9 17l5 5 9-11" stroke="white" strokeWidth="3.5" fill="none" strokeLinecap="round" strokeLinejoin="round" />
-            </svg>
-          </span>
-          <span className="brand-name">TrueUp</span>
-        </div>
-        {invite.isPending ? (
-          <Spinner label="Opening your invite" />
-        ) : invite.error ? (
-          <>
-            <h1>This link does not work</h1>
-            <div className="banner banner-error" role="alert">
-              {errorMessage(invite.error)}
+    <SignInShell>
+      {invite.isPending ? (
+        <Spinner label="Opening your invite" />
+      ) : invite.error ? (
+        <>
+          <h1>This link does not work</h1>
+          <div className="banner banner-error" role="alert">
+            {errorMessage(invite.error)}
+          </div>
+          <p className="muted">Ask whoever sent it for a new invite, or sign in if you already have an account.</p>
+          <a className="btn btn-block" href="/">
+            Go to sign-in
+          </a>
+        </>
+      ) : (
+        <>
+          <h1>Join {invite.data?.tenant_name}</h1>
+          <p className="muted">
+            You are invited as {invite.data?.role}. Choose how you sign in; this link works once, until {when(invite.data?.expires_at)}.
+          </p>
+          <form onSubmit={submit} noValidate>
+            <div className="field">
+              <label htmlFor="invite-name">Your name</label>
+              <input id="invite-name" autoComplete="name" required autoFocus value={name} onChange={(e) => setName(e.target.value)} />
             </div>
-            <p className="muted">Ask whoever sent it for a new invite, or sign in if you already have an account.</p>
-            <a className="btn btn-block" href="/">
-              Go to sign-in
-            </a>
-          </>
-        ) : (
-          <>
-            <h1>Join {invite.data?.tenant_name}</h1>
-            <p className="muted">
-              You are invited as {invite.data?.role}. Choose how you sign in; this link works once, until {when(invite.data?.expires_at)}.
-            </p>
-            <form onSubmit={submit} noValidate>
-              <div className="field">
-                <label htmlFor="invite-name">Your name</label>
-                <input id="invite-name" autoComplete="name" required autoFocus value={name} onChange={(e) => setName(e.target.value)} />
-              </div>
-              <div className="field">
-                <label htmlFor="invite-email">Email</label>
-                <input id="invite-email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
-              </div>
-              <div className="field">
-                <label htmlFor="invite-password">Password (at least 12 characters)</label>
-                <input
-                  id="invite-password"
-                  type="password"
-                  autoComplete="new-password"
-                  required
-                  minLength={12}
-                  value={password}
-                  onChange={(e) => setPassword(e.target.value)}
-                />
-              </div>
-              {error && (
-                <div className="banner banner-error" role="alert">
-                  {error}
-                </div>
-              )}
-              <button className="btn btn-primary btn-block" type="submit" disabled={busy || !name.trim() || !email.trim() || password.length < 12}>
-                {busy ? "Creating your account…" : "Create account and sign in"}
-              </button>
-            </form>
-          </>
-        )}
-      </div>
-    </main>
+            <div className="field">
+              <label htmlFor="invite-email">Email</label>
+              <input id="invite-email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+            </div>
+            <div className="field">
+              <label htmlFor="invite-password">Password (at least 12 characters)</label>
+              <input
+                id="invite-password"
+                type="password"
+                autoComplete="new-password"
+                required
+                minLength={12}
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+              />
+            </div>
+            {errorBanner}
+            <button className="btn btn-primary btn-block" type="submit" disabled={busy || !name.trim() || !email.trim() || password.length < 12}>
+              {busy ? "Creating your account…" : "Create account and sign in"}
+            </button>
+          </form>
+        </>
+      )}
+    </SignInShell>
   );
 }
