@@ -321,3 +321,15 @@ class TestTenantDeletion:
                 (m.TenantDeleted.message_type, doomed, "data"),
             ]
             assert "Doomed MSP" in records[2].summary
+
+            # The operator reads the same records through the gateway, newest first; any
+            # other credential is refused.
+            page = await s.gateway.get("/api/v1/operator/activity", headers=OPERATOR)
+            assert page.status_code == 200, page.text
+            assert [e["summary"] for e in page.json()["items"]] == [
+                r.summary for r in reversed(records)
+            ]
+            refused = await s.gateway.get(
+                "/api/v1/operator/activity", headers={"Authorization": "Bearer not-the-token"}
+            )
+            assert refused.status_code == 401

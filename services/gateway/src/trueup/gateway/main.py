@@ -126,6 +126,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         preferences.router,
         events.router,
         operator.router,
+        operator.activity_router,
         title="TrueUp API",
         configure=configure,
     )

@@ -1,4 +1,5 @@
-"""The operator API: TrueUp's own staff create, suspend, resume and delete tenants.
+"""The operator API: TrueUp's own staff create, suspend, resume and delete tenants, and
+read the log of those decisions.
 
 It answers only `Authorization: Bearer <TRUEUP_OPERATOR_TOKEN>`; without that setting it
 does not exist (404). No tenant credential reaches it: an admin's API key or session is
@@ -9,17 +10,21 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from trueup.contracts.messages import ActivityPage, ListActivity
+from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import bearer_credential
+from trueup.gateway.identity.principal import Principal, Role
 from trueup.gateway.identity.text import SafeText
 from trueup.gateway.problems import ProblemError
 from trueup.gateway.tenants import service
 from trueup.gateway.tenants.service import TenantConflictError, TenantNotFoundError
 from trueup.platform.logging import get_logger
+from trueup.platform.tenants import OPERATOR_SCOPE
 
 log = get_logger(__name__)
 
@@ -41,6 +46,15 @@ async def operator(request: Request) -> None:
 
 router = APIRouter(
     prefix="/api/v1/operator/tenants", tags=["operator"], dependencies=[Depends(operator)]
+)
+activity_router = APIRouter(
+    prefix="/api/v1/operator", tags=["operator"], dependencies=[Depends(operator)]
+)
+
+# The audit log answers for a scope as it does for a tenant: the operator's records sit
+# under a scope no tenant can have, so no tenant credential can ever name it.
+_OPERATOR = Principal(
+    tenant_id=OPERATOR_SCOPE, role=Role.VIEWER, kind="operator", subject_id="operator", name=""
 )
 
 
@@ -183,3 +197,16 @@ async def delete(tenant_id: str, request: Request) -> Response:
     _published(request, tenant_id)
     log.info("tenant deletion requested", tenant_id=tenant_id)
     return Response(status_code=202)
+
+
+@activity_router.get(
+    "/activity", response_model=ActivityPage, summary="The operator's decisions about tenants"
+)
+async def operator_activity(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> ActivityPage:
+    """Suspensions, resumptions and deletions, newest first: what stays of a deleted tenant
+    in the log (its own entries go with the rest of its data)."""
+    return await ask(request, _OPERATOR, ListActivity(limit=limit, cursor=cursor), ActivityPage)
