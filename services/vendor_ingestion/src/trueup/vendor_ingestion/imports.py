@@ -36,8 +36,10 @@ from trueup.contracts.ingest import (
     ImportView,
     InspectImport,
     ListImports,
+    ListUsage,
     ProfileView,
     RowErrorView,
+    UsagePage,
     UsageView,
 )
 from trueup.contracts.messages import (
@@ -167,6 +169,38 @@ def usage_view(row: RawUsage) -> UsageView:
         quantity=_tidy(row.quantity),
         as_of=row.as_of,
         source=row.source,
+    )
+
+
+# A page of usage ends at a (vendor, vendor account, SKU) key; the next starts after it.
+_CURSOR_SEPARATOR = "\x1f"
+
+
+def _usage_cursor(value: str | None) -> tuple[str, str, str] | None:
+    if not value:
+        return None
+    parts = value.split(_CURSOR_SEPARATOR)
+    if len(parts) != 3:
+        raise QueryFailedError(400, "Invalid cursor", "use next_cursor from the previous page")
+    return parts[0], parts[1], parts[2]
+
+
+async def list_usage(database: Database, envelope: Envelope[ListUsage]) -> UsagePage:
+    """The tenant's current usage, one page at a time in key order."""
+    tenant_id, query = envelope.tenant_id, envelope.payload
+    async with database.transaction(tenant_id) as session:
+        rows = await UsageRepository(session, tenant_id).current_usage(
+            vendor=query.vendor,
+            vendor_account_id=query.vendor_account_id,
+            after=_usage_cursor(query.cursor),
+            limit=query.limit + 1,
+        )
+    last = rows[query.limit - 1] if len(rows) > query.limit else None
+    return UsagePage(
+        items=[usage_view(row) for row in rows[: query.limit]],
+        next_cursor=_CURSOR_SEPARATOR.join((last.vendor, last.vendor_account_id, last.sku))
+        if last is not None
+        else None,
     )
 
 

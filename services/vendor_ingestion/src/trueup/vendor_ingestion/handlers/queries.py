@@ -39,20 +39,10 @@ from trueup.contracts.ingest import (
     WebhookEndpointList,
     WebhookSecretIssued,
 )
-from trueup.platform.broker import QueryFailedError, query_responder
+from trueup.platform.broker import query_responder
 from trueup.platform.service import ServiceRuntime
 from trueup.vendor_ingestion import connector_admin, imports, profiles, webhooks
 from trueup.vendor_ingestion.connectors import ConnectorScheduler
-from trueup.vendor_ingestion.repository import UsageRepository
-
-
-def _cursor(value: str | None) -> tuple[str, str, str] | None:
-    if not value:
-        return None
-    parts = value.split("\x1f")
-    if len(parts) != 3:
-        raise QueryFailedError(400, "Invalid cursor", "use next_cursor from the previous page")
-    return parts[0], parts[1], parts[2]
 
 
 def register(
@@ -79,23 +69,7 @@ def register(
         return await imports.list_imports(context, envelope)
 
     async def list_usage(envelope: Envelope[ListUsage]) -> UsagePage:
-        tenant_id, query = envelope.tenant_id, envelope.payload
-        async with database.transaction(tenant_id) as session:
-            rows = await UsageRepository(session, tenant_id).current_usage(
-                vendor=query.vendor,
-                vendor_account_id=query.vendor_account_id,
-                after=_cursor(query.cursor),
-                limit=query.limit + 1,
-            )
-        items = [imports.usage_view(row) for row in rows[: query.limit]]
-        more = len(rows) > query.limit
-        last = rows[query.limit - 1] if more else None
-        return UsagePage(
-            items=items,
-            next_cursor="\x1f".join((last.vendor, last.vendor_account_id, last.sku))
-            if last is not None
-            else None,
-        )
+        return await imports.list_usage(database, envelope)
 
     async def list_profiles(envelope: Envelope[ListProfiles]) -> ProfileList:
         return await profiles.list_profiles(database, envelope)
