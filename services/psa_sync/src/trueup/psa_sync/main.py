@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.tenants import consume_tenant_deletions, consume_tenant_status
+from trueup.psa_sync.connections import Connections
 from trueup.psa_sync.demo import connect_demo_tenant
 from trueup.psa_sync.handlers import commands, queries
 from trueup.psa_sync.models import metadata
@@ -41,7 +42,16 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     commands.register(runtime, syncs.wake)
     consume_tenant_status(runtime)
     consume_tenant_deletions(runtime, metadata)
-    queries.register(runtime, sealer, syncs.wake, policy, test_seconds=settings.psa_test_seconds)
+    queries.register(
+        runtime,
+        Connections(
+            runtime.database,
+            sealer,
+            policy,
+            wake_scheduler=syncs.wake,
+            test_seconds=settings.psa_test_seconds,
+        ),
+    )
 
     async def start() -> None:
         if settings.demo_tenant_id:
