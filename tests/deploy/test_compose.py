@@ -29,6 +29,15 @@ def dashed(service: str) -> str:
     return service.replace("_", "-")
 
 
+def _built_from_the_dockerfile(build, service: str) -> bool:
+    # Every image comes from deploy/Dockerfile; SERVICE says which.
+    return build == {
+        "context": ".",
+        "dockerfile": "deploy/Dockerfile",
+        "args": {"SERVICE": service},
+    }
+
+
 def _compose_spec_schema():
     # The official compose-spec JSON schema, vendored by check-jsonschema.
     path = resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
@@ -80,20 +89,22 @@ class TestComposeService:
     def test_migration_runs_once_before_the_service(self, compose, service):
         migrate = compose["services"].get(f"migrate-{dashed(service)}")
         assert migrate is not None, f"no migrate-{dashed(service)} service"
-        assert migrate["build"]["dockerfile"] == f"services/{service}/Dockerfile"
+        assert _built_from_the_dockerfile(migrate["build"], service), migrate["build"]
+        assert migrate["image"] == f"trueup/{dashed(service)}:dev"
         assert migrate["command"] == ["migrate"]
         assert migrate.get("restart", "no") == "no"
         assert _condition(migrate, "postgres") == "service_healthy"
         env = migrate["environment"]
         assert env["TRUEUP_DATABASE_SCHEMA"] == service
 
-    def test_service_is_built_from_its_dockerfile_and_waits_for_its_dependencies(
+    def test_service_is_built_from_the_dockerfile_and_waits_for_its_dependencies(
         self, compose, service
     ):
         container = compose["services"].get(dashed(service))
         assert container is not None, f"no compose service for {service}"
-        assert container["build"]["dockerfile"] == f"services/{service}/Dockerfile"
+        assert _built_from_the_dockerfile(container["build"], service), container["build"]
         assert (REPO / container["build"]["dockerfile"]).is_file()
+        assert container["image"] == compose["services"][f"migrate-{dashed(service)}"]["image"]
         assert _condition(container, "nats") == "service_healthy"
         assert (
             _condition(container, f"migrate-{dashed(service)}") == "service_completed_successfully"
@@ -139,8 +150,22 @@ def test_simulators_come_from_the_development_stack_image(compose):
     for service in compose["services"].values():
         entrypoint = service.get("entrypoint") or []
         if entrypoint[2:3] and entrypoint[2] in SIMULATORS:
-            assert service["build"]["dockerfile"] == "tools/devstack/Dockerfile"
+            assert _built_from_the_dockerfile(service["build"], "devstack"), service["build"]
             assert service["image"] == "trueup/devstack:dev"
+            # The image's healthcheck asks for /healthz, which no simulator serves.
+            assert "/healthz" not in " ".join(service["healthcheck"]["test"])
+
+
+def test_every_image_is_built_from_the_one_dockerfile(compose):
+    builds: dict[str, dict] = {}
+    for name, service in compose["services"].items():
+        if "build" not in service:
+            continue
+        build = service["build"]
+        assert build["dockerfile"] == "deploy/Dockerfile", name
+        assert build["args"]["SERVICE"] in [*SERVICES, "devstack"], name
+        # One tag, one build: two services naming the same image build it alike.
+        assert builds.setdefault(service["image"], build) == build, name
 
 
 def test_the_demo_connectors_point_at_the_compose_vendor_simulators(compose):
