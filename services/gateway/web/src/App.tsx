@@ -2,6 +2,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useCallback, useEffect, useState, type ReactNode } from "react";
 import { api, hasSignInCookie, request, setCsrfToken, setSessionLostHandler } from "./api";
 import { useCards, useLiveCards } from "./cards";
+import { Brand } from "./components/Brand";
 import { MoneyParts } from "./components/MoneyParts";
 import { Spinner } from "./components/ui";
 import { CardsPage } from "./pages/CardsPage";
@@ -175,14 +176,7 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
         Skip to content
       </a>
       <aside className="sidebar">
-        <div className="brand">
-          <span className="brand-mark" aria-hidden="true">
-            <svg viewBox="0 0 32 32">
-              <path d="M9 17l5 5 9-11" stroke="white" strokeWidth="3.5" fill="none" strokeLinecap="round" strokeLinejoin="round" />
-            </svg>
-          </span>
-          <span className="brand-name">TrueUp</span>
-        </div>
+        <Brand />
         <nav aria-label="Main">
           <ul>
             {nav.map((item) => (

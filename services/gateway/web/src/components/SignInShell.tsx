@@ -1,20 +1,14 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { errorMessage } from "../api";
 import type { Me } from "../types";
+import { Brand } from "./Brand";
 
 /** The frame of every page a person sees before signing in: the brand, then the form. */
 export function SignInShell({ children, aside }: { children: ReactNode; aside?: ReactNode }) {
   return (
     <main className="login">
       <div className="login-panel">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true">
-            <svg viewBox="0 0 32 32">
-              <path d="M9 17l5 5 9-11" stroke="white" strokeWidth="3.5" fill="none" strokeLinecap="round" strokeLinejoin="round" />
-            </svg>
-          </span>
-          <span className="brand-name">TrueUp</span>
-        </div>
+        <Brand large />
         {children}
       </div>
       {aside}

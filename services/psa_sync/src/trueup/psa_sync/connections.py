@@ -17,6 +17,7 @@ from trueup.platform.secrets import CredentialSealer
 from trueup.psa.base import RetryPolicy
 from trueup.psa.errors import PsaError
 from trueup.psa_sync import service
+from trueup.psa_sync.models import Connection
 from trueup.psa_sync.repository import ConnectionRepository
 
 log = get_logger(__name__)
@@ -42,14 +43,16 @@ class Connections:
     test_seconds: float
     """A connection test's budget, under the gateway's query timeout."""
 
-    async def sealed(self, query: Envelope[m.GetPsaConnection]) -> m.PsaConnectionSealed:
-        """A connection's sealed credentials, for writeback to open its own client."""
-        async with self.database.transaction(query.tenant_id) as session:
-            connection = await ConnectionRepository(session, query.tenant_id).get(
-                query.payload.connection_id
-            )
+    async def _connection(self, tenant_id: str, connection_id: str) -> Connection:
+        async with self.database.transaction(tenant_id) as session:
+            connection = await ConnectionRepository(session, tenant_id).get(connection_id)
         if connection is None:
             raise QueryFailedError(404, "Not Found", "No such PSA connection.")
+        return connection
+
+    async def sealed(self, query: Envelope[m.GetPsaConnection]) -> m.PsaConnectionSealed:
+        """A connection's sealed credentials, for writeback to open its own client."""
+        connection = await self._connection(query.tenant_id, query.payload.connection_id)
         return m.PsaConnectionSealed(
             connection_id=connection.connection_id,
             psa=connection.psa,  # type: ignore[arg-type]
@@ -77,12 +80,7 @@ class Connections:
 
     async def test(self, query: Envelope[m.TestPsaConnection]) -> m.ConnectionTestResult:
         """One call to the PSA within the test budget; the outcome as the admin reads it."""
-        async with self.database.transaction(query.tenant_id) as session:
-            connection = await ConnectionRepository(session, query.tenant_id).get(
-                query.payload.connection_id
-            )
-        if connection is None:
-            raise QueryFailedError(404, "Not Found", "No such PSA connection.")
+        connection = await self._connection(query.tenant_id, query.payload.connection_id)
         # The gateway waits `query_timeout` (5 s) for this answer: the whole test, retries
         # included, must fit in a smaller budget or the admin gets a 503 instead.
         try:
