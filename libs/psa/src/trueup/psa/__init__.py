@@ -1,5 +1,6 @@
-"""PSA clients (ConnectWise PSA, Autotask, HaloPSA) behind one `PsaClient` interface,
-and simulators of their APIs (`trueup.devstack.psa_simulators`).
+"""PSA clients (ConnectWise PSA, Autotask, HaloPSA) behind one `PsaClient` interface.
+
+Their simulators are the development stack's (`trueup.devstack.psa_simulators`).
 """
 
 from trueup.psa.autotask import AutotaskClient, AutotaskCredentials

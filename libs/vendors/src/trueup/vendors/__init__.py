@@ -4,6 +4,8 @@
   aggregation);
 - `trueup.vendors.webhooks`: Standard Webhooks signatures and push bodies;
 - `trueup.vendors.connectors`: scheduled polls of vendor APIs (Pax8, NinjaOne, Huntress);
-- `trueup.devstack.vendor_simulators`: those vendor APIs with a demo MSP's data;
-- `trueup.vendors.usage`: the usage record they all produce.
+- `trueup.vendors.usage`: `ReportedUsage`, what each of them reports.
+
+The simulators of those vendor APIs are the development stack's
+(`trueup.devstack.vendor_simulators`).
 """
