@@ -8,7 +8,6 @@ to a file, ready when the test's probe says so, stopped as Ctrl-C stops it.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -52,7 +51,7 @@ def embedded_stack(
         process = subprocess.Popen(
             [sys.executable, "-m", "trueup.devstack.runtime", "up", "--root", str(root)],
             cwd=root,
-            env=dict(env) if env is not None else dict(os.environ),
+            env=dict(env) if env is not None else None,
             stdout=output,
             stderr=subprocess.STDOUT,
         )

@@ -193,7 +193,7 @@ async def save_connector(
             session,
             envelope,
             command.actor,
-            f"{verb} the {_kind_name(saved.kind)} connector “{saved.name}”"
+            f"{verb} the {kind_name(saved.kind)} connector “{saved.name}”"
             + (" (credentials replaced)" if command.credentials and command.connector_id else ""),
         )
     scheduler.relay.notify()
@@ -201,7 +201,8 @@ async def save_connector(
     return _view(saved, config, now)
 
 
-def _kind_name(kind: str) -> str:
+def kind_name(kind: str) -> str:
+    """A connector kind as a person knows it: "ninjaone" → "NinjaOne"."""
     return {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}.get(kind, kind)
 
 
@@ -219,7 +220,7 @@ async def delete_connector(
             session,
             envelope,
             envelope.payload.actor,
-            f"Deleted the {_kind_name(row.kind)} connector “{row.name or connector_id}”",
+            f"Deleted the {kind_name(row.kind)} connector “{row.name or connector_id}”",
         )
     scheduler.relay.notify()
     log.info("connector deleted", connector_id=connector_id)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from trueup.vendor_ingestion.connector_admin import kind_name
 from trueup.vendor_ingestion.connectors import ConnectorScheduler
 from trueup.vendor_ingestion.models import Connector
 from trueup.vendor_ingestion.settings import Settings
 
 DEMO_POLL_SECONDS = 6 * 60 * 60
-NAMES = {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}
 
 
 def demo_connectors(settings: Settings, tenant_id: str) -> list[Connector]:
@@ -25,7 +25,7 @@ def demo_connectors(settings: Settings, tenant_id: str) -> list[Connector]:
         Connector(
             tenant_id=tenant_id,
             connector_id=f"demo-{kind}",
-            name=f"{NAMES.get(kind, kind)} (demo)",
+            name=f"{kind_name(kind)} (demo)",
             kind=kind,
             vendor=kind,
             config=config,
