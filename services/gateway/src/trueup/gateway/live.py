@@ -50,7 +50,12 @@ class LiveHub:
         """Listen to card changes of every tenant on this replica."""
         takes(broker, CardsChanged)
 
-        @broker.subscriber(spec_for(CardsChanged).subject, title="gateway-live-cards")
+        # The event is published to JetStream as a request; answering its reply inbox
+        # (faststream answers by default, with an empty body) could reach the publisher
+        # before the stream's acknowledgement, and fail the publish.
+        @broker.subscriber(
+            spec_for(CardsChanged).subject, title="gateway-live-cards", no_reply=True
+        )
         async def on_cards_changed(msg: NatsMessage) -> None:
             try:
                 envelope = Envelope[CardsChanged].model_validate_json(msg.body)
