@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -12,7 +14,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
 from trueup.platform.database import Database
-from trueup.platform.messaging import enqueue, enqueue_many, outbox_table, platform_metadata
+from trueup.platform.messaging import (
+    enqueue,
+    enqueue_many,
+    outbox_table,
+    platform_metadata,
+    staged_together,
+)
 
 
 def _usage(batch: str) -> m.UsageReported:
@@ -47,3 +55,68 @@ class TestStagedEventsKeepTheirTrace:
         assert len(rows) == 3
         assert [trace_id in row["trace"]["traceparent"] for row in rows] == [True] * 3
         assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+class TestStagedTogether:
+    async def test_a_blocks_events_are_one_statement_with_their_own_traces(
+        self, tmp_path: Path
+    ) -> None:
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
+        async with database.engine.begin() as connection:
+            await connection.run_sync(platform_metadata.create_all)
+        inserts: list[str] = []
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.startswith("INSERT INTO outbox"):
+                inserts.append(statement)
+
+        sa.event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+        tracer = TracerProvider().get_tracer("test")
+        traces: dict[str, str] = {}
+        try:
+            async with database.transaction() as session, staged_together(session):
+                for tenant in ("t1", "t2", "t3"):
+                    with tracer.start_as_current_span(tenant) as span:
+                        traces[tenant] = format(span.get_span_context().trace_id, "032x")
+                        subject = f"usage.{tenant}.reported.v1"
+                        await enqueue(session, subject, wrap(_usage(tenant), tenant_id=tenant))
+                # Nothing is written before the block ends.
+                assert inserts == []
+            async with database.transaction() as session:
+                rows = (
+                    await session.execute(
+                        sa.select(outbox_table.c.tenant_id, outbox_table.c.headers)
+                    )
+                ).all()
+        finally:
+            await database.dispose()
+        assert len(inserts) == 1
+        assert {
+            tenant: traces[tenant] in headers["trace"]["traceparent"] for tenant, headers in rows
+        } == {
+            "t1": True,
+            "t2": True,
+            "t3": True,
+        }
+
+    async def test_a_block_that_raises_stages_nothing(self, tmp_path: Path) -> None:
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
+        async with database.engine.begin() as connection:
+            await connection.run_sync(platform_metadata.create_all)
+
+        async def failing_part() -> None:
+            async with database.transaction() as session, staged_together(session):
+                await enqueue(session, "usage.t1.reported.v1", wrap(_usage("a"), tenant_id="t1"))
+                raise RuntimeError("a tenant's part failed")
+
+        try:
+            with pytest.raises(RuntimeError):
+                await failing_part()
+            async with database.transaction() as session:
+                staged = await session.scalar(sa.select(sa.func.count()).select_from(outbox_table))
+                # The session is usable without the block afterwards: enqueue writes at once.
+                await enqueue(session, "usage.t1.reported.v1", wrap(_usage("b"), tenant_id="t1"))
+                written = await session.scalar(sa.select(sa.func.count()).select_from(outbox_table))
+        finally:
+            await database.dispose()
+        assert (staged, written) == (0, 1)

@@ -17,7 +17,7 @@ from trueup import domain as d
 from trueup.contracts import recon as r
 from trueup.contracts import wrap
 from trueup.platform.broker import QueryFailedError
-from trueup.reconciliation import actions, cycles, recompute
+from trueup.reconciliation import actions, cycles, index_cache, inputs, recompute
 from trueup.reconciliation.handlers.queries import ANSWERS
 from trueup.reconciliation.handlers.schedule import close_due_cycles
 
@@ -159,15 +159,19 @@ class TestClosingACycle:
 
     async def test_a_usage_update_in_the_new_cycle_closes_it_first(self, tenant: Tenant) -> None:
         ids = await decided_cycle(tenant)
+        # The tenant's index is in memory, built this cycle: it must not serve the next.
+        misses = index_cache.INDEXES.misses
+        report = wrap(tenant.usage({"P1": 15, "P2": 1, "P3": 7}), tenant_id=tenant.tenant_id)
 
-        incremental = await tenant.run(
-            lambda s: recompute.recompute_usage(s, tenant.tenant_id, {("pax8", "v-A")}, today=NEXT)
+        await tenant.run(
+            lambda s: inputs.apply_usage_batches(s, tenant.tenant_id, [report], today=NEXT)
         )
 
-        # The incremental path hands the new cycle to a whole-tenant recompute.
-        assert incremental is None
+        assert index_cache.INDEXES.misses == misses + 1
         kept = await closed_cards(tenant, CYCLE.start, state="approved")
         assert [item.card_id for item in kept.items] == [ids[ENDPOINT]]
+        endpoint = (await tenant.cards())[ENDPOINT]
+        assert (endpoint.state, endpoint.vendor_quantity) == ("pending", D(15))
 
     async def test_the_schedule_closes_an_idle_tenants_cycle(self, tenant: Tenant) -> None:
         ids = await decided_cycle(tenant)

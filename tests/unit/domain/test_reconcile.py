@@ -616,6 +616,15 @@ class TestIncremental:
         assert card.kind is CardKind.NO_CHANGE
         assert index.replace_usage("pax8", "px-unknown", []) == frozenset()
 
+    def test_usage_of_a_vendor_account_is_what_replaced_it_last(self) -> None:
+        index = TenantIndex(tenant())
+        report = [usage("px-acme", "M365BP", 10), usage("px-acme", "OTHER", 3)]
+        index.replace_usage("pax8", "px-acme", report)
+        assert sorted(index.usage_of("pax8", "px-acme")) == sorted(report)
+        index.replace_usage("pax8", "px-acme", [])
+        assert index.usage_of("pax8", "px-acme") == []
+        assert index.usage_of("pax8", "px-unknown") == []
+
     def test_changing_a_mapping_names_old_and_new_account(self) -> None:
         state = tenant(accounts=(Account("A1", "Acme"), Account("A2", "Beta")))
         index = TenantIndex(state)

@@ -392,6 +392,11 @@ class TenantIndex:
         account_id = self._mapped_account(key)
         return frozenset() if account_id is None else frozenset({account_id})
 
+    def usage_of(self, vendor: str, vendor_account: str) -> list[VendorUsage]:
+        """The usage records a vendor account holds now, one per SKU and source."""
+        groups = self.usage.get((vendor, vendor_account), {})
+        return [record for group in groups.values() for record in group.records]
+
     def set_account_mapping(self, mapping: AccountMapping) -> frozenset[str]:
         """Add or change an account mapping (or exclusion); return the affected accounts."""
         key = (mapping.vendor, mapping.vendor_account)

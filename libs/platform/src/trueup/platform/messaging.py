@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -67,25 +67,51 @@ async def enqueue(session: AsyncSession, subject: str, envelope: Envelope[Any]) 
 
 async def enqueue_many(session: AsyncSession, events: Sequence[tuple[str, Envelope[Any]]]) -> None:
     """Stage several envelopes in one statement, each with the current trace context, so
-    the relay publishes them inside the trace that caused them."""
+    the relay publishes them inside the trace that caused them. Inside `staged_together`
+    they wait for the one statement of the whole block instead."""
     if not events:
         return
     now = datetime.now(UTC)
     trace_context = current_carrier()
-    await session.execute(
-        outbox_table.insert(),
-        [
-            {
-                "event_id": envelope.event_id,
-                "tenant_id": envelope.tenant_id,
-                "subject": subject,
-                "body": envelope.model_dump_json().encode(),
-                "headers": {"correlation_id": envelope.correlation_id, "trace": trace_context},
-                "created_at": now,
-            }
-            for subject, envelope in events
-        ],
-    )
+    rows = [
+        {
+            "event_id": envelope.event_id,
+            "tenant_id": envelope.tenant_id,
+            "subject": subject,
+            "body": envelope.model_dump_json().encode(),
+            "headers": {"correlation_id": envelope.correlation_id, "trace": trace_context},
+            "created_at": now,
+        }
+        for subject, envelope in events
+    ]
+    pending: list[dict[str, Any]] | None = session.info.get(_STAGED)
+    if pending is not None:
+        pending.extend(rows)
+    else:
+        await session.execute(outbox_table.insert(), rows)
+
+
+_STAGED = "trueup.outbox.staged"
+
+
+@contextlib.asynccontextmanager
+async def staged_together(session: AsyncSession) -> AsyncIterator[None]:
+    """Write every envelope enqueued in the block to the outbox in one statement when it
+    ends, however many tenants they belong to (the outbox is not tenant-owned): a batch
+    handler announces something for each tenant of a fetch, and a statement per tenant
+    was a measurable part of its cost. Nothing is written if the block raises, and the
+    transaction must not read its own outbox rows inside the block."""
+    if _STAGED in session.info:
+        yield
+        return
+    pending: list[dict[str, Any]] = []
+    session.info[_STAGED] = pending
+    try:
+        yield
+    finally:
+        del session.info[_STAGED]
+    if pending:
+        await session.execute(outbox_table.insert(), pending)
 
 
 async def first_delivery(session: AsyncSession, consumer: str, envelope: Envelope[Any]) -> bool:

@@ -4,22 +4,24 @@ Each is stored, then recomputed (usage incrementally when the tenant's index is 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trueup import domain as d
 from trueup.contracts import Envelope
 from trueup.contracts import messages as m
+from trueup.reconciliation import state as st
 from trueup.reconciliation.models import (
     AccountRow,
     ContractRow,
     LineItemRow,
     ServiceLineRow,
     TenantSettingsRow,
-    Usage,
 )
-from trueup.reconciliation.recompute import recompute, recompute_usage
+from trueup.reconciliation.recompute import open_index, recompute, recompute_usage
 from trueup.reconciliation.repository import Repository
 
 
@@ -137,21 +139,53 @@ async def apply_usage(session: AsyncSession, envelope: Envelope[m.UsageReported]
 
 
 async def apply_usage_batches(
-    session: AsyncSession, tenant_id: str, envelopes: Sequence[Envelope[m.UsageReported]]
+    session: AsyncSession,
+    tenant_id: str,
+    envelopes: Sequence[Envelope[m.UsageReported]],
+    *,
+    today: date | None = None,
 ) -> list[str]:
-    """Store one tenant's usage batches, in order, and recompute once for all of them."""
+    """Store one tenant's usage batches, in order, and recompute once for all of them:
+    only the accounts they feed while the tenant's index is at hand, else the tenant."""
     repo = Repository(session, tenant_id)
-    keys = await _store_usage(repo, [envelope.payload for envelope in envelopes])
+    today = today or datetime.now(UTC).date()
+    cached = await open_index(repo, today)
+    written = await _store_usage(
+        repo, [envelope.payload for envelope in envelopes], cached.index if cached else None
+    )
     cause = envelopes[-1]
-    changed = await recompute_usage(session, tenant_id, keys, cause=cause)
-    if changed is not None:
-        return changed
-    return await recompute(session, tenant_id, reason="usage", cause=cause)
+    if cached is not None:
+        changed = await recompute_usage(
+            repo, cached, written.usage_after(cached.index), cause=cause, today=today
+        )
+        if changed is not None:
+            return changed
+    return await recompute(session, tenant_id, reason="usage", cause=cause, today=today)
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenUsage:
+    """What `_store_usage` wrote: per (vendor, vendor account) it touched, the rows it
+    stored by SKU, and whether they replaced the account's usage or only those SKUs'."""
+
+    rows: dict[tuple[str, str], dict[str, dict[str, Any]]]
+    replaced: set[tuple[str, str]]
+
+    def usage_after(self, index: d.TenantIndex) -> dict[tuple[str, str], list[d.VendorUsage]]:
+        """Each touched vendor account's usage as stored now, from what `index` held
+        before and what was written (the rows need not be read back)."""
+        after: dict[tuple[str, str], list[d.VendorUsage]] = {}
+        for key, of_account in self.rows.items():
+            kept = {} if key in self.replaced else {u.sku: u for u in index.usage_of(*key)}
+            for sku, row in of_account.items():
+                kept[sku] = st.usage_from_values(row)
+            after[key] = list(kept.values())
+        return after
 
 
 async def _store_usage(
-    repo: Repository, batches: Sequence[m.UsageReported]
-) -> set[tuple[str, str]]:
+    repo: Repository, batches: Sequence[m.UsageReported], index: d.TenantIndex | None
+) -> WrittenUsage:
     """Write what the batches leave, as if applied one after another: a batch replaces the
     usage of its `replaces_accounts`, and a later record of a (vendor account, SKU) wins.
 
@@ -160,7 +194,9 @@ async def _store_usage(
     bring back a count the vendor has since replaced. A replacement whose newest record is
     older than the account's stored usage likewise only adds what is newer (one that sends
     no records for the account has no time to compare, and empties it).
-    Returns the (vendor, vendor account) pairs whose usage may have changed."""
+
+    The stored times come from the tenant's `index` when it is at hand (it holds what the
+    database does, see `index_cache`), else from the database."""
     replaced: set[tuple[str, str]] = set()
     # Per (vendor, vendor account), the row each SKU is to have.
     sent: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
@@ -187,10 +223,14 @@ async def _store_usage(
                 "batch_id": batch.batch_id,
                 "psa_account_hint": record.psa_account_hint,
             }
-    touched = set(sent)
     stored: dict[tuple[str, str], dict[str, datetime]] = {}
-    for (vendor, vendor_account, sku), as_of in (await repo.usage_times(touched)).items():
-        stored.setdefault((vendor, vendor_account), {})[sku] = as_utc(as_of)
+    if index is not None:
+        for key in sent:
+            for usage in index.usage_of(*key):
+                stored.setdefault(key, {})[usage.sku] = as_utc(usage.as_of)
+    else:
+        for (vendor, vendor_account, sku), as_of in (await repo.usage_times(set(sent))).items():
+            stored.setdefault((vendor, vendor_account), {})[sku] = as_utc(as_of)
     for account, of_account in sent.items():
         seen = stored.get(account, {})
         if account in replaced:
@@ -203,18 +243,8 @@ async def _store_usage(
             for sku in [sku for sku, row in of_account.items() if sku in seen]:
                 if seen[sku] > of_account[sku]["as_of"]:
                     del of_account[sku]
-    # Two deletes and one insert, however many records: the replaced accounts' rows, and
-    # the earlier rows of every other (vendor account, SKU) the batches report.
-    await repo.delete_usage(
-        replaced,
-        [
-            (*account, sku)
-            for account, of_account in sent.items()
-            if account not in replaced
-            for sku in of_account
-        ],
-    )
-    await repo.insert_new(
-        Usage, [row for of_account in sent.values() for row in of_account.values()]
-    )
-    return touched
+    # At most two statements, however many records: the replaced accounts' rows go, and
+    # every row sent is inserted or, for a (vendor account, SKU) stored before, updated.
+    await repo.delete_usage(replaced)
+    await repo.put_usage([row for of_account in sent.values() for row in of_account.values()])
+    return WrittenUsage(sent, replaced)

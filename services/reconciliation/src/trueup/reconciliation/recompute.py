@@ -5,11 +5,11 @@ changed, announces them, and approves those an approval rule covers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,19 @@ from trueup.reconciliation.models import (
     TenantSettingsRow,
 )
 from trueup.reconciliation.repository import Repository
+
+
+class StoredCard(Protocol):
+    """What a recompute compares a computed card with: a `CardRow`, or those columns."""
+
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def last_job_id(self) -> str | None: ...
+    @property
+    def planned_effective_date(self) -> date | None: ...
 
 
 def _now() -> datetime:
@@ -186,48 +199,49 @@ async def recompute(
     return changed
 
 
+async def open_index(repo: Repository, today: date) -> CachedIndex | None:
+    """Lock the tenant's inputs and check its index in memory out, if that is the stored
+    state and was built `today` (see `index_cache`); None means a whole-tenant recompute.
+    `recompute_usage` then takes the same `repo`, which holds the locked row.
+
+    An index at hand also means the billing cycle is already the right one: every index
+    descends from a `recompute` on the day it was built, which closed any cycle due."""
+    settings_row = await repo.locked_settings_row()
+    return index_cache.INDEXES.check_out(
+        repo.tenant_id, settings_row.inputs_token if settings_row else None, today
+    )
+
+
 async def recompute_usage(
-    session: AsyncSession,
-    tenant_id: str,
-    keys: set[tuple[str, str]],
+    repo: Repository,
+    cached: CachedIndex,
+    usage: dict[tuple[str, str], list[d.VendorUsage]],
     *,
     cause: Envelope[Any] | None = None,
-    today: date | None = None,
+    today: date,
 ) -> list[str] | None:
-    """Apply stored usage of these (vendor, vendor account) pairs to the tenant's index and
-    recompute only the accounts they feed; None when the index is not at hand (or the
-    usage is unmapped, which may map it automatically): then `recompute` does it all."""
-    repo = Repository(session, tenant_id)
-    settings_row = await repo.locked_settings_row()
+    """Apply stored usage of these (vendor, vendor account) pairs to the tenant's index,
+    checked out by `open_index`, and recompute only the accounts they feed; None (and the
+    index left alone) when some of it is unmapped, which may map it automatically: then
+    `recompute` does it all."""
+    session, tenant_id = repo.session, repo.tenant_id
     now = _now()
-    today = today or now.date()
-    settings = await repo.billing_settings()
-    if await cycles.close_due_cycle(repo, settings, today) is not None:
-        # Every card moves to the new cycle: that is a whole-tenant recompute.
-        index_cache.INDEXES.forget(tenant_id)
-        return None
-    cached = index_cache.INDEXES.check_out(
-        tenant_id, settings_row.inputs_token if settings_row else None, today
-    )
-    if cached is None:
-        return None
     index = cached.index
-    rows = await repo.usage_of(keys)
-    if any(key not in index.account_mappings for key in keys) or any(
-        (row.vendor, row.sku) not in index.service_mappings for row in rows
+    if any(key not in index.account_mappings for key in usage) or any(
+        (record.vendor, record.sku) not in index.service_mappings
+        for records in usage.values()
+        for record in records
     ):
         return None
-    by_key: dict[tuple[str, str], list[d.VendorUsage]] = {key: [] for key in keys}
-    for row in rows:
-        by_key[(row.vendor, row.vendor_account_id)].append(st.usage(row))
+    settings = await repo.billing_settings()
     affected: set[str] = set()
-    for (key_vendor, vendor_account), records in by_key.items():
+    for (key_vendor, vendor_account), records in usage.items():
         affected |= index.replace_usage(key_vendor, vendor_account, records)
     cards: list[d.Card] = []
     for done, account_id in enumerate(sorted(affected), 1):
         cards.extend(index.reconcile_account(account_id, today=today, now=now).cards)
         await _let_others_run(done)
-    existing = {c.card_id: c for c in await repo.cards_of(affected)} if affected else {}
+    existing = {c.card_id: c for c in await repo.stored_cards_of(affected)} if affected else {}
     changed = await _store_cards(repo, settings, index, cards, existing, now)
     cached.token = new_token()
     await repo.set_inputs_token(cached.token)
@@ -254,14 +268,16 @@ async def _store_cards(
     settings: r.BillingSettings,
     index: d.TenantIndex,
     cards: Sequence[d.Card],
-    existing: dict[str, CardRow],
+    existing: Mapping[str, StoredCard],
     now: datetime,
 ) -> list[str]:
     """Store the computed cards that differ from `existing`, delete those of `existing`
-    no longer computed; return the ids of both."""
+    no longer computed; return the ids of both. New and changed cards go in as one
+    statement each, however many."""
     limits = st.large_change_limits(settings)
     changed: list[str] = []
     new_rows: list[dict[str, Any]] = []
+    updated_rows: list[dict[str, Any]] = []
     existing = dict(existing)
     for done, card in enumerate(cards, 1):
         await _let_others_run(done)
@@ -290,15 +306,12 @@ async def _store_cards(
             line_row = await repo.get(ServiceLineRow, line.id)
             if line_row is not None:
                 line_row.vendor_tag = line.vendor_tag
-        if old is None:
-            new_rows.append(values)
-        else:
-            repo.assign(old, values)
+        (new_rows if old is None else updated_rows).append(values)
         changed.append(card.id)
     await repo.insert_new(CardRow, new_rows)
-    for gone in existing:
-        await repo.delete_where(CardRow, CardRow.card_id == gone)
-        changed.append(gone)
+    await repo.update_cards(updated_rows)
+    await repo.delete_cards(existing)
+    changed.extend(existing)
     return changed
 
 

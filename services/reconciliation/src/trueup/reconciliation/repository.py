@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from trueup.contracts import recon as r
 from trueup.reconciliation.models import (
@@ -30,6 +34,16 @@ M = TypeVar("M", bound=Base)
 T = TypeVar("T")
 # currency, billing cycle, PSA quantity, target quantity, unit price, unit cost
 PriceRow = sa.Row[str, str, Decimal, Decimal | None, Decimal | None, Decimal | None]
+
+
+STORED_CARD_COLUMNS = (
+    CardRow.card_id,
+    CardRow.fingerprint,
+    CardRow.error,
+    CardRow.last_job_id,
+    CardRow.planned_effective_date,
+)
+StoredCardRow = sa.Row[str, str, str | None, str | None, date | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +67,44 @@ def _chunks(values: list[T]) -> Iterator[list[T]]:
         yield values[start : start + 500]
 
 
+# Statements of the usage lane, built once: building one (its bind parameters, the
+# EXCLUDED alias, the cache key) cost more than running it.
+
+_USAGE_KEY = ("tenant_id", "vendor", "vendor_account_id", "sku")
+_CARD_KEY = ("tenant_id", "card_id")
+
+
+@functools.cache
+def _put_usage_statement(dialect: str, names: tuple[str, ...]) -> sa.Executable:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Usage)
+    return insert.on_conflict_do_update(
+        index_elements=list(_USAGE_KEY),
+        set_={name: insert.excluded[name] for name in names if name not in _USAGE_KEY},
+    )
+
+
+@functools.cache
+def _update_cards_statement(names: tuple[str, ...]) -> sa.Executable:
+    table = cast(sa.Table, CardRow.__table__)
+    return (
+        sa.update(table)
+        .where(
+            table.c.tenant_id == sa.bindparam("key_tenant_id"),
+            table.c.card_id == sa.bindparam("key_card_id"),
+        )
+        .values({name: sa.bindparam(name) for name in names})
+    )
+
+
 class Repository:
     """Reconciliation's data for one tenant."""
 
     def __init__(self, session: AsyncSession, tenant_id: str) -> None:
         self.session = session
         self.tenant_id = tenant_id
+        # The session's identity map holds unchanged rows weakly: without a reference
+        # here, every read of the settings row in one use case would be a query.
+        self._settings_row: TenantSettingsRow | None = None
 
     async def all_of(self, model: type[M], *where: Any) -> Sequence[M]:
         result = await self.session.scalars(
@@ -242,7 +288,9 @@ class Repository:
     # --- settings -------------------------------------------------------------------
 
     async def settings_row(self) -> TenantSettingsRow | None:
-        return await self.get(TenantSettingsRow)
+        if self._settings_row is None:
+            self._settings_row = await self.get(TenantSettingsRow)
+        return self._settings_row
 
     async def billing_settings(self) -> r.BillingSettings:
         row = await self.settings_row()
@@ -259,7 +307,8 @@ class Repository:
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        return (await self.session.scalars(query)).one_or_none()
+        self._settings_row = (await self.session.scalars(query)).one_or_none()
+        return self._settings_row
 
     async def set_inputs_token(self, token: str) -> None:
         row = await self.settings_row()
@@ -269,17 +318,6 @@ class Repository:
             )
         else:
             row.inputs_token = token
-
-    async def usage_of(self, keys: Iterable[tuple[str, str]]) -> Sequence[Usage]:
-        """Every usage row of these (vendor, vendor account) pairs."""
-        found: list[Usage] = []
-        for chunk in _chunks(sorted(set(keys))):
-            query = sa.select(Usage).where(
-                Usage.tenant_id == self.tenant_id,
-                sa.tuple_(Usage.vendor, Usage.vendor_account_id).in_(chunk),
-            )
-            found.extend((await self.session.scalars(query)).all())
-        return found
 
     async def usage_times(
         self, keys: Iterable[tuple[str, str]]
@@ -303,19 +341,20 @@ class Repository:
         if rows:
             await self.session.execute(sa.insert(model), rows)
 
-    async def delete_usage(
-        self, accounts: Iterable[tuple[str, str]], records: Iterable[tuple[str, str, str]]
-    ) -> None:
-        """Delete the usage of whole (vendor, vendor account) pairs and of single
-        (vendor, vendor account, SKU) records."""
+    async def delete_usage(self, accounts: Iterable[tuple[str, str]]) -> None:
+        """Delete the usage of whole (vendor, vendor account) pairs."""
         for chunk in _chunks(sorted(set(accounts))):
             await self.delete_where(
                 Usage, sa.tuple_(Usage.vendor, Usage.vendor_account_id).in_(chunk)
             )
-        for triples in _chunks(sorted(set(records))):
-            await self.delete_where(
-                Usage, sa.tuple_(Usage.vendor, Usage.vendor_account_id, Usage.sku).in_(triples)
-            )
+
+    async def put_usage(self, rows: list[dict[str, Any]]) -> None:
+        """Insert usage rows, or update the stored row of the same (vendor, vendor account,
+        SKU): one statement, sent as executemany parameters."""
+        assert all(row["tenant_id"] == self.tenant_id for row in rows)
+        if rows:
+            dialect = self.session.get_bind().dialect.name
+            await self.session.execute(_put_usage_statement(dialect, tuple(rows[0])), rows)
 
     def _usage_of_source(self, vendor: str, batch_id: str | None) -> list[Any]:
         where = [Usage.tenant_id == self.tenant_id, Usage.vendor == vendor]
@@ -348,3 +387,43 @@ class Repository:
             )
             found.extend((await self.session.scalars(query)).all())
         return found
+
+    async def stored_cards_of(self, account_ids: Iterable[str]) -> Sequence[StoredCardRow]:
+        """What `store_cards` compares with, of every card of these accounts: a few
+        columns, not `CardRow` instances (a webhook's update reads a handful per report)."""
+        found: list[StoredCardRow] = []
+        for chunk in _chunks(sorted(set(account_ids))):
+            query = sa.select(*STORED_CARD_COLUMNS).where(
+                CardRow.tenant_id == self.tenant_id, CardRow.account_id.in_(chunk)
+            )
+            found.extend((await self.session.execute(query)).all())
+        return found
+
+    async def delete_cards(self, card_ids: Iterable[str]) -> None:
+        for chunk in _chunks(sorted(card_ids)):
+            await self.delete_where(CardRow, CardRow.card_id.in_(chunk))
+
+    async def update_cards(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Give stored cards these column values (every column but the key), in one
+        statement sent as executemany parameters. A `CardRow` of the same card this
+        session has loaded gets the values too, as if it had been read after."""
+        if not rows:
+            return
+        assert all(row["tenant_id"] == self.tenant_id for row in rows)
+        names = [name for name in rows[0] if name not in _CARD_KEY]
+        statement = _update_cards_statement(tuple(names))
+        parameters = [
+            {
+                "key_tenant_id": row["tenant_id"],
+                "key_card_id": row["card_id"],
+                **{name: row[name] for name in names},
+            }
+            for row in rows
+        ]
+        await self.session.execute(statement, parameters)
+        identity_map = self.session.sync_session.identity_map
+        for row in rows:
+            loaded = identity_map.get(identity_key(CardRow, (row["tenant_id"], row["card_id"])))
+            if loaded is not None:
+                for name in names:
+                    set_committed_value(loaded, name, row[name])

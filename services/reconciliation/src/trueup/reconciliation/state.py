@@ -141,6 +141,21 @@ def usage(row: Usage) -> d.VendorUsage:
     )
 
 
+def usage_from_values(values: Mapping[str, Any]) -> d.VendorUsage:
+    """`usage` of a row's column values, as written rather than read back."""
+    return d.VendorUsage(
+        vendor=values["vendor"],
+        vendor_account=values["vendor_account_id"],
+        sku=values["sku"],
+        quantity=values["quantity"],
+        as_of=values["as_of"],
+        source=values["source"],
+        vendor_account_name=values["vendor_account_name"],
+        sku_name=values["sku_name"],
+        psa_account_hint=values["psa_account_hint"],
+    )
+
+
 def account_mapping(row: AccountMappingRow) -> d.AccountMapping:
     return d.AccountMapping(
         vendor=row.vendor,
