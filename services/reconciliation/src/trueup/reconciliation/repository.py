@@ -161,15 +161,6 @@ class Repository:
         assert getattr(row, "tenant_id", None) == self.tenant_id
         self.session.add(row)
 
-    def assign(self, loaded: M, values: Mapping[str, Any]) -> None:
-        """Give a row of this session new column values, as `merge` would, without its
-        lookup and flush per row: the changes go out together at the next flush. Only
-        values that differ are set, so unchanged columns cost no attribute events."""
-        assert getattr(loaded, "tenant_id", None) == self.tenant_id
-        for name, value in values.items():
-            if getattr(loaded, name) != value:
-                setattr(loaded, name, value)
-
     async def get(self, model: type[M], *key: str) -> M | None:
         return await self.session.get(model, (self.tenant_id, *key))
 
