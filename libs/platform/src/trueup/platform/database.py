@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -56,6 +57,12 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 READONLY = "trueup_readonly"
+
+
+def upsert_insert(dialect: str) -> Any:
+    """`insert` of the dialect named (`session.get_bind().dialect.name`), whose statements
+    take ON CONFLICT: the two databases TrueUp runs on each spell it in their own module."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 class Database:

@@ -22,13 +22,12 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from faststream.nats import NatsBroker
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts.envelope import Envelope
 from trueup.platform.broker import publish_envelope
-from trueup.platform.database import Database
+from trueup.platform.database import Database, upsert_insert
 from trueup.platform.logging import get_logger
 from trueup.platform.metrics import OUTBOX_PENDING
 from trueup.platform.tracing import current_carrier, within
@@ -159,7 +158,7 @@ async def first_deliveries(session: AsyncSession, consumer: str, envelopes: Sequ
     if not unique:
         return []
     now = datetime.now(UTC)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session.get_bind().dialect.name)
     # ON CONFLICT DO NOTHING rather than check-then-insert: a delivery racing on another
     # replica waits for our commit and then skips, instead of failing the whole batch.
     # Rows as executemany parameters, not in `.values()`: the statement is compiled once

@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts.envelope import Envelope, utcnow
 from trueup.contracts.messages import TenantDeleted, TenantStatusChanged, spec_for
 from trueup.platform.broker import durable_consumer
+from trueup.platform.database import upsert_insert
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import platform_metadata
 from trueup.platform.service import ServiceRuntime
@@ -142,8 +142,7 @@ class SuspensionRepository:
         if not suspended:
             await self.session.execute(table.delete().where(table.c.tenant_id == self.tenant_id))
             return
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(self.session.get_bind().dialect.name)
         await self.session.execute(
             insert(table)
             .values(tenant_id=self.tenant_id, suspended_at=now)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from trueup.audit.models import Entry, KnownTenant, TenantSettings
+from trueup.platform.database import upsert_insert
 
 
 async def _insert_new(session: AsyncSession, model: type[Any], values: dict[str, Any]) -> bool:
@@ -43,7 +44,7 @@ async def _insert_new_rows(
 def _insert_unless_present(
     session: AsyncSession, model: type[Any]
 ) -> postgresql.Insert | sqlite.Insert:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session.get_bind().dialect.name)
     keys = [column.name for column in sa.inspect(model).primary_key]
     return insert(model).on_conflict_do_nothing(index_elements=keys)
 

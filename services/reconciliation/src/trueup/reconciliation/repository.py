@@ -10,12 +10,12 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from trueup.contracts import recon as r
+from trueup.platform.database import upsert_insert
 from trueup.reconciliation.models import (
     AccountMappingRow,
     AccountRow,
@@ -76,7 +76,7 @@ _CARD_KEY = ("tenant_id", "card_id")
 
 @functools.cache
 def _put_usage_statement(dialect: str, names: tuple[str, ...]) -> sa.Executable:
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Usage)
+    insert = upsert_insert(dialect)(Usage)
     return insert.on_conflict_do_update(
         index_elements=list(_USAGE_KEY),
         set_={name: insert.excluded[name] for name in names if name not in _USAGE_KEY},
@@ -380,7 +380,7 @@ class Repository:
         return found
 
     async def stored_cards_of(self, account_ids: Iterable[str]) -> Sequence[StoredCardRow]:
-        """What `store_cards` compares with, of every card of these accounts: a few
+        """What a recompute compares its computed cards with, of every card of these accounts: a few
         columns, not `CardRow` instances (a webhook's update reads a handful per report)."""
         found: list[StoredCardRow] = []
         for chunk in _chunks(sorted(set(account_ids))):

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.gateway.models import Preference
+from trueup.platform.database import upsert_insert
 
 
 def _key(tenant_id: str, subject_id: str, name: str) -> sa.ColumnElement[bool]:
@@ -32,8 +32,7 @@ async def save_preference(
     session: AsyncSession, tenant_id: str, subject_id: str, name: str, value: dict[str, Any]
 ) -> None:
     """Insert or replace: two devices saving at once both succeed, the later one wins."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session.get_bind().dialect.name)
     now = datetime.now(UTC)
     statement = insert(Preference).values(
         tenant_id=tenant_id, subject_id=subject_id, name=name, value=value, updated_at=now
