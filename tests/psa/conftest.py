@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.psa.demo_msp import DEMO_TODAY
 from trueup.devstack.psa_simulators import autotask as at_sim
 from trueup.devstack.psa_simulators import connectwise as cw_sim
 from trueup.devstack.psa_simulators import halo as halo_sim
@@ -62,26 +63,32 @@ def _start(app: FastAPI, mode: str) -> Iterator[Sim]:
         yield Sim(app, server.url, None, SimulatorControl(server.url))
 
 
+def _cw_app() -> FastAPI:
+    return cw_sim.create_app(cw_sim.ConnectWiseSimulatorConfig(today=DEMO_TODAY))
+
+
 @pytest.fixture(params=["uvicorn", "asgi"])
 def cw_sim_running(request: pytest.FixtureRequest) -> Iterator[Sim]:
     """The ConnectWise simulator, once over real HTTP and once in-process."""
-    yield from _start(cw_sim.create_app(), request.param)
+    yield from _start(_cw_app(), request.param)
 
 
 @pytest.fixture
 def cw_server() -> Iterator[Sim]:
     """The ConnectWise simulator on a real uvicorn server (needed for dropped connections)."""
-    yield from _start(cw_sim.create_app(), "uvicorn")
+    yield from _start(_cw_app(), "uvicorn")
 
 
 @pytest.fixture
 def at_sim_running() -> Iterator[Sim]:
-    yield from _start(at_sim.create_app(), "uvicorn")
+    app = at_sim.create_app(at_sim.AutotaskSimulatorConfig(today=DEMO_TODAY))
+    yield from _start(app, "uvicorn")
 
 
 @pytest.fixture
 def halo_sim_running() -> Iterator[Sim]:
-    yield from _start(halo_sim.create_app(), "uvicorn")
+    app = halo_sim.create_app(halo_sim.HaloSimulatorConfig(today=DEMO_TODAY))
+    yield from _start(app, "uvicorn")
 
 
 def cw_credentials(sim: Sim, **overrides: Any) -> ConnectWiseCredentials:

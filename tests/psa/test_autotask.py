@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from trueup.devstack.psa_simulators.demo import build_demo_msp
+from tests.psa.demo_msp import DEMO, DEMO_TODAY
 from trueup.psa import (
     ContractStatus,
     LineItemRef,
@@ -20,8 +20,7 @@ from trueup.psa import (
     PsaUnsupported,
 )
 
-DEMO = build_demo_msp()
-TODAY = datetime.now(UTC).date()
+TODAY = DEMO_TODAY
 
 
 CONTRACT_END = {c.id: c.end_date for c in DEMO.contracts}
@@ -268,7 +267,7 @@ class TestZoneMoves:
         from trueup.devstack.psa_simulators.server import SimulatorServer
 
         # The old zone no longer knows this database: it refuses the credentials.
-        old_zone = create_app(AutotaskSimulatorConfig(secret="someone-else"))
+        old_zone = create_app(AutotaskSimulatorConfig(secret="someone-else", today=DEMO_TODAY))
         with SimulatorServer(old_zone) as old:
             async with make_at(at_sim_running, zone_url=f"{old.url}/ATServicesRest/") as client:
                 accounts = [a async for a in client.list_accounts()]

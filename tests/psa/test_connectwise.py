@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from trueup.devstack.psa_simulators.demo import build_demo_msp
+from tests.psa.demo_msp import DEMO
 from trueup.psa import (
     BillingCycle,
     ConnectWiseClient,
@@ -21,8 +21,6 @@ from trueup.psa import (
     PsaRequestError,
     PsaResponseError,
 )
-
-DEMO = build_demo_msp()
 
 
 class TestReadsTheDemoMsp:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from trueup.devstack.psa_simulators.demo import build_demo_msp
+from tests.psa.demo_msp import DEMO
 from trueup.psa import (
     LineItemRef,
     PsaRateLimited,
@@ -20,7 +20,6 @@ from trueup.psa import (
     RetryPolicy,
 )
 
-DEMO = build_demo_msp()
 FAST = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.05, jitter=0.01)
 
 

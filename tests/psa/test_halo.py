@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from trueup.devstack.psa_simulators.demo import build_demo_msp
+from tests.psa.demo_msp import DEMO
 from trueup.psa import ContractStatus, LineItemRef, PsaAuthError, PsaNotFound, PsaUnsupported
-
-DEMO = build_demo_msp()
 
 
 class TestHalo:

@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from trueup.devstack.psa_simulators.demo import build_demo_msp
+from tests.psa.demo_msp import DEMO, DEMO_TODAY
 from trueup.psa import LineItemRef, SnapshotBatch, active_snapshot
 
-DEMO = build_demo_msp()
-TODAY = datetime.now(UTC).date()
+TODAY = DEMO_TODAY
 ACTIVE = {c.id for c in DEMO.contracts if c.status == "active"}
 BILLING = {
     str(i.id)
