@@ -1,11 +1,13 @@
-"""Usage under load while reconciliation is SIGKILLed and NATS restarts: an exact ledger.
+"""Usage under load while reconciliation is SIGKILLed and NATS and PostgreSQL restart:
+an exact ledger.
 
 Everything is real and separate: nats-server with JetStream (from the wheel, its own
 store), `python -m trueup.reconciliation` as a subprocess on PostgreSQL (where
 `TRUEUP_TEST_POSTGRES_URL` is set) or SQLite. Tenants are seeded through the PSA stream as
 psa_sync would; then webhook-sized usage reports (one vendor account's new counts) are
-published at a steady rate while the reconciliation process is killed and restarted and
-the NATS server is stopped and started again. At the end:
+published at a steady rate while the reconciliation process is killed and restarted,
+the NATS server is stopped and started again and (on PostgreSQL) the database goes down
+and comes back as in a restart (`postgres_outage.py`). At the end:
 
 - no usage is lost: every (tenant, vendor account, SKU) holds the last count published
   for it, although reports killed in flight were redelivered after later ones;
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from nats.js import JetStreamContext
 
 from tests.bench.benchkit import psa_sync, usage_report
 from tests.conftest import Databases, _database_params
+from tests.load.postgres_outage import PostgresOutage
 from trueup.contracts import Envelope, Payload, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
@@ -54,6 +57,7 @@ pytestmark = [pytest.mark.load, pytest.mark.timeout(1200)]
 
 ACCOUNTS = 10
 SKUS = 5
+POSTGRES_DOWN_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,17 @@ class Profile:
     seconds: float
     kills: int
     nats_restarts: int
+    postgres_restarts: int
+    """Only where the run is on PostgreSQL; SQLite has no server to restart."""
 
 
 PROFILES = {
-    "short": Profile(tenants=20, rate=60, seconds=40, kills=1, nats_restarts=1),
-    "full": Profile(tenants=200, rate=200, seconds=300, kills=4, nats_restarts=2),
+    "short": Profile(
+        tenants=20, rate=60, seconds=40, kills=1, nats_restarts=1, postgres_restarts=1
+    ),
+    "full": Profile(
+        tenants=200, rate=200, seconds=300, kills=4, nats_restarts=2, postgres_restarts=2
+    ),
 }
 
 
@@ -212,13 +222,24 @@ class TestUsageUnderFailures:
         subprocess.run(
             [sys.executable, "-m", "trueup.reconciliation", "migrate"], env=env, check=True
         )
-        reconciliation = Reconciliation(env, tmp_path / "reconciliation.log")
-        reconciliation.start()
-        try:
-            report = asyncio.run(self._run(profile, nats_server, reconciliation, url, schema))
-        finally:
-            reconciliation.stop()
-            nats_server.stop()
+        with contextlib.ExitStack() as stack:
+            outage: PostgresOutage | None = None
+            if url.startswith("postgresql"):
+                # The service reaches PostgreSQL through the proxy that can take it down;
+                # the ledger is read directly.
+                outage = stack.enter_context(PostgresOutage(url))
+                env["TRUEUP_DATABASE_URL"] = outage.url
+            else:
+                profile = replace(profile, postgres_restarts=0)
+            reconciliation = Reconciliation(env, tmp_path / "reconciliation.log")
+            reconciliation.start()
+            try:
+                report = asyncio.run(
+                    self._run(profile, nats_server, reconciliation, outage, url, schema)
+                )
+            finally:
+                reconciliation.stop()
+                nats_server.stop()
         print(report)  # noqa: T201 (the report)
 
     async def _run(
@@ -226,6 +247,7 @@ class TestUsageUnderFailures:
         profile: Profile,
         nats_server: EmbeddedNats,
         reconciliation: Reconciliation,
+        outage: PostgresOutage | None,
         url: str,
         schema: str | None,
     ) -> str:
@@ -266,6 +288,11 @@ class TestUsageUnderFailures:
                 profile.seconds * (k + 0.5) / (profile.nats_restarts + 0.5)
                 for k in range(profile.nats_restarts)
             ]
+            # Away from the kills and NATS restarts, so each failure is seen on its own.
+            postgres_restarts = [
+                profile.seconds * ((k + 1) / (profile.postgres_restarts + 1) + 0.15)
+                for k in range(profile.postgres_restarts)
+            ]
             started = time.monotonic()
             sent = 0
             while (elapsed := time.monotonic() - started) < profile.seconds:
@@ -278,6 +305,10 @@ class TestUsageUnderFailures:
                     nats_server.stop()
                     await asyncio.sleep(1.0)
                     nats_server.start()
+                if postgres_restarts and elapsed >= postgres_restarts[0]:
+                    postgres_restarts.pop(0)
+                    assert outage is not None
+                    outage.restart(down_seconds=POSTGRES_DOWN_SECONDS)
                 tenant = rng.choice(tenants)
                 account = rng.randrange(ACCOUNTS)
                 counts = {sku: rng.randrange(0, 60) for sku in rng.sample(range(SKUS), 2)}
@@ -293,6 +324,11 @@ class TestUsageUnderFailures:
                 if pause > 0:
                     await asyncio.sleep(pause)
             publish_seconds = time.monotonic() - started
+            if outage is not None:
+                outage.wait()
+                assert outage.restarts == profile.postgres_restarts
+                # A restart that cut nothing would prove nothing.
+                assert outage.cut_connections > 0 or profile.postgres_restarts == 0
             await reconciliation.ready()
             drain_started = time.monotonic()
             await _drained(js, 600)
@@ -311,7 +347,9 @@ class TestUsageUnderFailures:
         return (
             f"\n{sent} usage reports over {profile.tenants} tenants in {publish_seconds:.1f} s "
             f"({sent / publish_seconds:.0f}/s) with {profile.kills} SIGKILL(s) of "
-            f"reconciliation and {profile.nats_restarts} NATS restart(s); "
+            f"reconciliation, {profile.nats_restarts} NATS restart(s) and "
+            f"{profile.postgres_restarts} PostgreSQL restart(s) "
+            f"({outage.cut_connections if outage else 0} connections cut); "
             f"{ledger.publish_retries} publish retries; drained {drain_seconds:.1f} s after; "
             f"publish to cards.changed p50 {p50:.0f} ms, p99 {p99:.0f} ms "
             f"({len(latencies)} reports that changed a card)"
