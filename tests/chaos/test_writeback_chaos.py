@@ -11,26 +11,25 @@ Run with `./task test-chaos`; prints the time taken and writes per second.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import json
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nats
 import pytest
 
+from tests.processes import (
+    ServiceProcess,
+    inject_psa_faults,
+    psa_simulator,
+    wait_http,
+    writeback_tuning,
+)
 from tests.writeback.harness import (
     AT_CONNECTION,
     CW_CONNECTION,
@@ -52,93 +51,13 @@ PER_PSA = 1000
 CW_PRORATED = 200  # of the ConnectWise approvals: dated, prorated (cancel-and-add)
 KILLS = 5
 ACCOUNTS, LINE_ITEMS = 400, 4000  # a demo MSP big enough for 1,000 distinct line items
-ERROR_RATE = 0.10
 DEADLINE_SECONDS = 600
-
-
-def _die_with_parent() -> None:
-    # Linux: the child gets SIGKILL if this test process dies, so no simulator or service
-    # outlives an interrupted run.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _spawn(args: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> Any:
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (kept for the child)
-    return subprocess.Popen(
-        [sys.executable, *args],
-        env={**os.environ, **(env or {})},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-    )
-
-
-async def _wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2) as http:
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(url)).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{url} did not come up")
-            await asyncio.sleep(0.1)
 
 
 def _statuses(database: Path) -> Counter[str]:
     with sqlite3.connect(database) as db:
         rows = db.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()
     return Counter({status: count for status, count in rows})
-
-
-@contextlib.contextmanager
-def _simulator(name: str, tmp: Path) -> Iterator[str]:
-    port = free_port()
-    process = _spawn(
-        [
-            "-m",
-            f"trueup.devstack.psa_simulators.{name}",
-            "--port",
-            str(port),
-            "--accounts",
-            str(ACCOUNTS),
-            "--line-items",
-            str(LINE_ITEMS),
-        ],
-        log=tmp / f"{name}.log",
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-class WritebackProcess:
-    """`python -m trueup.writeback` as its own process, killed and restarted at will."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: Any = None
-        self.kills = 0
-
-    def start(self) -> None:
-        self.process = _spawn(["-m", "trueup.writeback"], self.env, self.log)
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.kills += 1
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 class Outcomes:
@@ -152,23 +71,6 @@ class Outcomes:
         self.messages += 1
         event = json.loads(msg.data)
         self.by_job[event["payload"]["job_id"]] = event["type"]
-
-
-async def _inject_faults(
-    controls: list[SimulatorControl], stop: asyncio.Event, busy: Callable[[], bool]
-) -> None:
-    # 10 % 500s all the time; every few seconds, while the PSAs are busy, a burst of 429s
-    # with Retry-After: 1. (Bursts on a nearly idle PSA would land on the last job alone,
-    # again and again, which is not how a rate limit behaves.)
-    while not stop.is_set():
-        burst = 8 if busy() else 0
-        for control in controls:
-            with contextlib.suppress(httpx.HTTPError):
-                await control.set_faults(
-                    error_rate=ERROR_RATE, rate_limit_next=burst, retry_after=1
-                )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=4.0)
 
 
 async def test_2000_approvals_exactly_once_through_kills_and_faults(
@@ -198,35 +100,27 @@ async def test_2000_approvals_exactly_once_through_kills_and_faults(
         for item in items
     ]
     database = tmp_path / "writeback.db"
-    with _simulator("connectwise", tmp_path) as cw_url, _simulator("autotask", tmp_path) as at_url:
+    with (
+        psa_simulator("connectwise", tmp_path, accounts=ACCOUNTS, line_items=LINE_ITEMS) as cw_url,
+        psa_simulator("autotask", tmp_path, accounts=ACCOUNTS, line_items=LINE_ITEMS) as at_url,
+    ):
         controls = [SimulatorControl(cw_url), SimulatorControl(at_url)]
         for url in (cw_url, at_url):
-            await _wait_http(f"{url}/_simulator/stats")
+            await wait_http(f"{url}/_simulator/stats")
         connections = {
             CW_CONNECTION: ("connectwise", cw_credentials(cw_url)),
             AT_CONNECTION: ("autotask", at_credentials(at_url)),
         }
         sealer = CredentialSealer([stand_in_key])
-        http_port = free_port()
-        service = WritebackProcess(
+        service = ServiceProcess(
+            "writeback",
             {
                 "TRUEUP_NATS_URL": clean_nats,
                 "TRUEUP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
                 "TRUEUP_CREDENTIAL_KEYS": stand_in_key,
-                # The PSA simulators listen on loopback, which the SSRF guard refuses unless
-                # allowed, as for a self-hosted PSA.
-                "TRUEUP_OUTBOUND_ALLOW": "127.0.0.0/8,::1",
-                "TRUEUP_HTTP_PORT": str(http_port),
+                "TRUEUP_HTTP_PORT": str(free_port()),
                 "TRUEUP_LOG_LEVEL": "WARNING",
-                "TRUEUP_OUTBOX_POLL_SECONDS": "0.5",
-                "TRUEUP_WRITEBACK_CONCURRENCY": "32",
-                "TRUEUP_WRITEBACK_LEASE_SECONDS": "4",
-                "TRUEUP_WRITEBACK_RETRY_BASE_SECONDS": "0.2",
-                "TRUEUP_WRITEBACK_RETRY_MAX_SECONDS": "3",
-                "TRUEUP_WRITEBACK_MAX_ATTEMPTS": "40",
-                "TRUEUP_PSA_MAX_ATTEMPTS": "4",
-                "TRUEUP_PSA_INITIAL_BACKOFF_SECONDS": "0.05",
-                "TRUEUP_PSA_MAX_BACKOFF_SECONDS": "1",
+                **writeback_tuning(),
             },
             tmp_path / "writeback.log",
         )
@@ -236,7 +130,7 @@ async def test_2000_approvals_exactly_once_through_kills_and_faults(
         await listener.subscribe(f"writeback.{tenant}.>", cb=outcomes.collect)
         total = len(cw_commands) + len(at_commands)
         faults = asyncio.create_task(
-            _inject_faults(controls, stop_faults, lambda: len(outcomes.by_job) < total - 100)
+            inject_psa_faults(controls, stop_faults, lambda: len(outcomes.by_job) < total - 100)
         )
         try:
             async with (
@@ -244,7 +138,7 @@ async def test_2000_approvals_exactly_once_through_kills_and_faults(
                 Commands(clean_nats, tenant) as commands,
             ):
                 service.start()
-                await _wait_http(f"http://127.0.0.1:{http_port}/readyz", timeout=60)
+                await service.ready()
                 started = time.monotonic()
                 mixed = [c for pair in zip(cw_commands, at_commands, strict=True) for c in pair]
                 for command in mixed:

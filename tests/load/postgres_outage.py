@@ -29,9 +29,6 @@ class PostgresOutage:
         target = make_url(database_url)
         self._target = (target.host or "127.0.0.1", target.port or 5432)
         self.port = free_port()
-        self.url = target.set(host="127.0.0.1", port=self.port).render_as_string(
-            hide_password=False
-        )
         self.restarts = 0
         self.cut_connections = 0
         self._loop = asyncio.new_event_loop()
@@ -39,6 +36,11 @@ class PostgresOutage:
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self._pending: list[Future[None]] = []
+
+    def through(self, database_url: str) -> str:
+        """`database_url` (on the proxied server) as reached through the proxy."""
+        url = make_url(database_url).set(host="127.0.0.1", port=self.port)
+        return url.render_as_string(hide_password=False)
 
     def __enter__(self) -> PostgresOutage:
         self._thread.start()

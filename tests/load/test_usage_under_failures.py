@@ -1,20 +1,30 @@
-"""Usage under load while reconciliation is SIGKILLed and NATS and PostgreSQL restart:
-an exact ledger.
+"""Usage, imports and approvals under load while every service is SIGKILLed in turn, NATS
+and PostgreSQL restart and the PSA fails: an exact ledger.
 
 Everything is real and separate: nats-server with JetStream (from the wheel, its own
-store), `python -m trueup.reconciliation` as a subprocess on PostgreSQL (where
-`TRUEUP_TEST_POSTGRES_URL` is set) or SQLite. Tenants are seeded through the PSA stream as
-psa_sync would; then webhook-sized usage reports (one vendor account's new counts) are
-published at a steady rate while the reconciliation process is killed and restarted,
-the NATS server is stopped and started again and (on PostgreSQL) the database goes down
-and comes back as in a restart (`postgres_outage.py`). At the end:
+store), `python -m trueup.reconciliation`, `python -m trueup.audit` and
+`python -m trueup.writeback` as subprocesses on PostgreSQL (where
+`TRUEUP_TEST_POSTGRES_URL` is set) or SQLite, and the ConnectWise simulator as its own
+process answering 10 % 500s and bursts of 429s. Tenants are seeded through the PSA stream
+as psa_sync would. Then, at a steady rate:
+
+- webhook-sized usage reports (one vendor account's new counts), for reconciliation;
+- every twentieth report, a finished import, for the activity log;
+- approvals of the simulator's line items, as reconciliation sends them to writeback;
+
+while reconciliation, audit and writeback are killed in turn and restarted, the NATS
+server is stopped and started again and (on PostgreSQL) the database goes down and comes
+back as in a restart (`postgres_outage.py`). At the end:
 
 - no usage is lost: every (tenant, vendor account, SKU) holds the last count published
   for it, although reports killed in flight were redelivered after later ones;
 - every card equals a recompute from scratch (which then changes nothing);
+- the activity log holds exactly one entry per finished import and per applied approval;
+- every approval is applied, and the PSA's own write log holds exactly one change per
+  approval, to the approved quantity: none lost, none doubled;
 - nothing was dead-lettered.
 
-Prints the publish rate, the drain time and publish-to-card-change latencies. Run with
+Prints the rates, the drain time and publish-to-card-change latencies. Run with
 `./task test-load` (`TRUEUP_LOAD_PROFILE=full` for the long run).
 """
 
@@ -24,40 +34,62 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nats
 import pytest
+import sqlalchemy as sa
 from nats.js import JetStreamContext
 
 from tests.bench.benchkit import psa_sync, usage_report
 from tests.conftest import Databases, _database_params
 from tests.load.postgres_outage import PostgresOutage
+from tests.processes import (
+    ServiceProcess,
+    inject_psa_faults,
+    psa_simulator,
+    wait_http,
+    writeback_tuning,
+)
+from tests.writeback.harness import (
+    CW_CONNECTION,
+    PsaSyncConnectionsStandIn,
+    approve,
+    cw_credentials,
+    demo_line_items,
+)
+from trueup.audit.models import Entry
 from trueup.contracts import Envelope, Payload, wrap
 from trueup.contracts import messages as m
 from trueup.contracts.streams import stream_for
+from trueup.devstack.psa_simulators.server import SimulatorControl
 from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port
 from trueup.platform.database import Database
+from trueup.platform.secrets import CredentialSealer
 from trueup.reconciliation import index_cache, recompute
 from trueup.reconciliation.index_cache import TenantIndexCache
 from trueup.reconciliation.models import Usage
 from trueup.reconciliation.repository import Repository
+from trueup.writeback.models import Job
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(1200)]
 
+SERVICES = ("reconciliation", "audit", "writeback")
 ACCOUNTS = 10
 SKUS = 5
 POSTGRES_DOWN_SECONDS = 3.0
+IMPORT_EVERY = 20
+"""One finished import per this many usage reports."""
+LINE_ITEMS_PER_APPROVAL = 4
+"""The simulator's demo MSP is this many times bigger than the approvals: about a quarter
+of its line items bill today on contracts with months to run, and each is approved once."""
 
 
 @dataclass(frozen=True)
@@ -66,81 +98,57 @@ class Profile:
     rate: float
     """Usage reports published per second."""
     seconds: float
-    kills: int
+    kill_rounds: int
+    """Each round SIGKILLs every service once, one after another."""
     nats_restarts: int
     postgres_restarts: int
     """Only where the run is on PostgreSQL; SQLite has no server to restart."""
+    approvals: int
 
 
 PROFILES = {
     "short": Profile(
-        tenants=20, rate=60, seconds=40, kills=1, nats_restarts=1, postgres_restarts=1
+        tenants=20,
+        rate=60,
+        seconds=40,
+        kill_rounds=1,
+        nats_restarts=1,
+        postgres_restarts=1,
+        approvals=300,
     ),
     "full": Profile(
-        tenants=200, rate=200, seconds=300, kills=4, nats_restarts=2, postgres_restarts=2
+        tenants=200,
+        rate=200,
+        seconds=300,
+        kill_rounds=4,
+        nats_restarts=2,
+        postgres_restarts=2,
+        approvals=10_000,
     ),
 }
 
 
 @pytest.fixture(scope="module", params=_database_params())
-def database(
+def databases(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str | None]]:
+) -> Iterator[dict[str, tuple[str, str | None]]]:
+    """(url, schema) of a fresh database per service."""
     factory = Databases(request.param, tmp_path_factory.mktemp("load-db"))
-    url, schema = asyncio.run(factory.for_service("reconciliation"))
-    yield url, schema
+    yield {name: asyncio.run(factory.for_service(name)) for name in SERVICES}
     asyncio.run(factory.drop())
-
-
-class Reconciliation:
-    """`python -m trueup.reconciliation` as a process that can be killed and restarted."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = env["TRUEUP_HTTP_PORT"]
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "trueup.reconciliation"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    answer = await client.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2)
-                    if answer.status_code == 200:
-                        return
-                await asyncio.sleep(0.2)
-        pytest.fail(f"reconciliation not ready in {timeout:.0f} s; see {self.log}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 @dataclass
 class Ledger:
-    """What was published: the last count of every (tenant, vendor account, SKU)."""
+    """What was published, to compare with what the services hold at the end."""
 
     last: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
+    """The last count of every (tenant, vendor account, SKU)."""
     published_at: dict[str, float] = field(default_factory=dict)
+    imports: Counter[str] = field(default_factory=Counter)
+    """Finished imports per tenant."""
+    approvals: dict[str, Decimal] = field(default_factory=dict)
+    """Approved quantity per PSA line item (each approved once)."""
     publish_retries: int = 0
 
     def record(self, tenant: str, report: m.UsageReported) -> None:
@@ -149,6 +157,33 @@ class Ledger:
                 del self.last[key]
         for record in report.records:
             self.last[(tenant, record.vendor_account_id, record.sku)] = record.quantity
+
+
+@dataclass
+class Failures:
+    """When each failure happens, in seconds from the start of the load."""
+
+    kills: list[tuple[float, str]]
+    nats_restarts: list[float]
+    postgres_restarts: list[float]
+
+    @classmethod
+    def spread(cls, profile: Profile) -> Failures:
+        seconds = profile.seconds
+        count = profile.kill_rounds * len(SERVICES)
+        kills = [
+            (seconds * (k + 1) / (count + 1), SERVICES[k % len(SERVICES)]) for k in range(count)
+        ]
+        nats_restarts = [
+            seconds * (k + 0.5) / (profile.nats_restarts + 0.5)
+            for k in range(profile.nats_restarts)
+        ]
+        # Away from the other failures, so each is seen on its own.
+        postgres_restarts = [
+            seconds * ((k + 1) / (profile.postgres_restarts + 1) + 0.15)
+            for k in range(profile.postgres_restarts)
+        ]
+        return cls(kills, nats_restarts, postgres_restarts)
 
 
 async def _publish(js: JetStreamContext, tenant: str, payload: Payload, ledger: Ledger) -> str:
@@ -190,75 +225,113 @@ async def _drained(js: JetStreamContext, timeout: float) -> None:
     pytest.fail(f"usage not drained in {timeout:.0f} s")
 
 
+async def _settles(
+    probe: Callable[[], Awaitable[Any]], expected: Any, what: str, timeout: float
+) -> None:
+    """Until `probe()` equals `expected`; fails with the last value seen after `timeout`.
+    A count that overshoots (a duplicate) never settles, so it fails too."""
+    deadline = time.monotonic() + timeout
+    seen: Any = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            seen = await probe()
+            if seen == expected:
+                return
+        await asyncio.sleep(1.0)
+    pytest.fail(f"{what}: expected {expected}, found {seen} after {timeout:.0f} s")
+
+
 async def _dead_letters(js: JetStreamContext) -> int:
     with contextlib.suppress(Exception):
         return int((await js.stream_info("DLQ")).state.messages)
     return 0
 
 
-class TestUsageUnderFailures:
-    def test_no_usage_is_lost_and_every_card_is_right(
-        self,
-        database: tuple[str, str | None],
-        tmp_path: Path,
+class TestEverythingUnderFailures:
+    def test_nothing_is_lost_or_doubled_and_every_card_is_right(
+        self, databases: dict[str, tuple[str, str | None]], tmp_path: Path
     ) -> None:
         profile = PROFILES[os.environ.get("TRUEUP_LOAD_PROFILE", "short")]
-        url, schema = database
+        on_postgres = databases["reconciliation"][0].startswith("postgresql")
+        if not on_postgres:
+            profile = replace(profile, postgres_restarts=0)
         nats_server = EmbeddedNats(tmp_path / "nats", free_port())
         nats_server.start()
         asyncio.run(nats_server.wait_ready())
-        env = {
-            **os.environ,
-            "TRUEUP_NATS_URL": nats_server.url,
-            "TRUEUP_DATA_DIR": str(tmp_path),
-            "TRUEUP_HTTP_PORT": str(free_port()),
-            "TRUEUP_DATABASE_URL": url,
-            "TRUEUP_LOG_LEVEL": "WARNING",
-            "TRUEUP_LOG_FORMAT": "json",
-            "TRUEUP_ENVIRONMENT": "test",
-        }
-        if schema is not None:
-            env["TRUEUP_DATABASE_SCHEMA"] = schema
-        subprocess.run(
-            [sys.executable, "-m", "trueup.reconciliation", "migrate"], env=env, check=True
-        )
+        stand_in_key = CredentialSealer.generate_key()
+        line_items = profile.approvals * LINE_ITEMS_PER_APPROVAL
         with contextlib.ExitStack() as stack:
-            outage: PostgresOutage | None = None
-            if url.startswith("postgresql"):
-                # The service reaches PostgreSQL through the proxy that can take it down;
-                # the ledger is read directly.
-                outage = stack.enter_context(PostgresOutage(url))
-                env["TRUEUP_DATABASE_URL"] = outage.url
-            else:
-                profile = replace(profile, postgres_restarts=0)
-            reconciliation = Reconciliation(env, tmp_path / "reconciliation.log")
-            reconciliation.start()
-            try:
-                report = asyncio.run(
-                    self._run(profile, nats_server, reconciliation, outage, url, schema)
+            stack.callback(nats_server.stop)
+            outage = (
+                stack.enter_context(PostgresOutage(databases["audit"][0])) if on_postgres else None
+            )
+            cw_url = stack.enter_context(
+                psa_simulator(
+                    "connectwise", tmp_path, accounts=line_items // 10, line_items=line_items
                 )
-            finally:
-                reconciliation.stop()
-                nats_server.stop()
+            )
+            services: dict[str, ServiceProcess] = {}
+            for name in SERVICES:
+                url, schema = databases[name]
+                env = {
+                    "TRUEUP_NATS_URL": nats_server.url,
+                    "TRUEUP_DATA_DIR": str(tmp_path / name),
+                    "TRUEUP_HTTP_PORT": str(free_port()),
+                    # The services reach PostgreSQL through the proxy that can take it
+                    # down; the ledger is read directly.
+                    "TRUEUP_DATABASE_URL": outage.through(url) if outage else url,
+                    "TRUEUP_LOG_LEVEL": "WARNING",
+                    "TRUEUP_LOG_FORMAT": "json",
+                    "TRUEUP_ENVIRONMENT": "test",
+                }
+                if schema is not None:
+                    env["TRUEUP_DATABASE_SCHEMA"] = schema
+                if name == "writeback":
+                    env |= {"TRUEUP_CREDENTIAL_KEYS": stand_in_key, **writeback_tuning()}
+                service = ServiceProcess(name, env, tmp_path / f"{name}.log")
+                service.migrate()
+                service.start()
+                stack.callback(service.stop)
+                services[name] = service
+            report = asyncio.run(
+                self._run(
+                    profile,
+                    nats_server,
+                    services,
+                    outage,
+                    cw_url,
+                    CredentialSealer([stand_in_key]),
+                    databases,
+                )
+            )
         print(report)  # noqa: T201 (the report)
 
     async def _run(
         self,
         profile: Profile,
         nats_server: EmbeddedNats,
-        reconciliation: Reconciliation,
+        services: dict[str, ServiceProcess],
         outage: PostgresOutage | None,
-        url: str,
-        schema: str | None,
+        cw_url: str,
+        sealer: CredentialSealer,
+        databases: dict[str, tuple[str, str | None]],
     ) -> str:
-        await reconciliation.ready()
+        await asyncio.gather(*(service.ready() for service in services.values()))
+        await wait_http(f"{cw_url}/_simulator/stats")
+        psa = SimulatorControl(cw_url)
         connection = await nats.connect(
             nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2
         )
         js = connection.jetstream()
         tenants = [f"load{t:03d}" for t in range(profile.tenants)]
+        approving = tenants[0]
         ledger = Ledger()
         changed_at: dict[str, float] = {}
+        line_items = profile.approvals * LINE_ITEMS_PER_APPROVAL
+        items = demo_line_items(profile.approvals, accounts=line_items // 10, line_items=line_items)
+        assert len(items) == profile.approvals, "the demo MSP has too few line items to approve"
+        rng = random.Random(17)
+        approvals = [approve(item, item.quantity + rng.randint(1, 9)) for item in items]
 
         async def on_cards_changed(msg: Any) -> None:
             envelope = Envelope[m.CardsChanged].model_validate_json(msg.data)
@@ -266,79 +339,104 @@ class TestUsageUnderFailures:
                 changed_at[envelope.causation_id] = time.monotonic()
 
         await connection.subscribe(m.spec_for(m.CardsChanged).subject, cb=on_cards_changed)
+        stop_faults = asyncio.Event()
+        stand_in = PsaSyncConnectionsStandIn(
+            nats_server.url, sealer, {CW_CONNECTION: ("connectwise", cw_credentials(cw_url))}
+        )
+        faults: asyncio.Task[None] | None = None
         try:
-            for t, tenant in enumerate(tenants):
-                for payload in psa_sync(ACCOUNTS, SKUS, sync_id=f"load-{t}"):
-                    await _publish(js, tenant, payload, ledger)
-            # A first full report of every vendor account maps it (by its PSA hint).
-            n = 0
-            for tenant in tenants:
-                for account in range(ACCOUNTS):
-                    first = usage_report(
-                        {account: dict.fromkeys(range(SKUS), 10)}, f"r{n}", replace=True
-                    )
-                    ledger.record(tenant, first)
-                    await _publish(js, tenant, first, ledger)
-                    n += 1
-            await _drained(js, 300)
+            async with stand_in:
+                for t, tenant in enumerate(tenants):
+                    for payload in psa_sync(ACCOUNTS, SKUS, sync_id=f"load-{t}"):
+                        await _publish(js, tenant, payload, ledger)
+                # A first full report of every vendor account maps it (by its PSA hint).
+                n = 0
+                for tenant in tenants:
+                    for account in range(ACCOUNTS):
+                        first = usage_report(
+                            {account: dict.fromkeys(range(SKUS), 10)}, f"r{n}", replace=True
+                        )
+                        ledger.record(tenant, first)
+                        await _publish(js, tenant, first, ledger)
+                        n += 1
+                await _drained(js, 300)
 
-            rng = random.Random(17)
-            kills = [profile.seconds * (k + 1) / (profile.kills + 1) for k in range(profile.kills)]
-            restarts = [
-                profile.seconds * (k + 0.5) / (profile.nats_restarts + 0.5)
-                for k in range(profile.nats_restarts)
-            ]
-            # Away from the kills and NATS restarts, so each failure is seen on its own.
-            postgres_restarts = [
-                profile.seconds * ((k + 1) / (profile.postgres_restarts + 1) + 0.15)
-                for k in range(profile.postgres_restarts)
-            ]
-            started = time.monotonic()
-            sent = 0
-            while (elapsed := time.monotonic() - started) < profile.seconds:
-                if kills and elapsed >= kills[0]:
-                    kills.pop(0)
-                    reconciliation.kill()
-                    reconciliation.start()
-                if restarts and elapsed >= restarts[0]:
-                    restarts.pop(0)
-                    nats_server.stop()
-                    await asyncio.sleep(1.0)
-                    nats_server.start()
-                if postgres_restarts and elapsed >= postgres_restarts[0]:
-                    postgres_restarts.pop(0)
-                    assert outage is not None
-                    outage.restart(down_seconds=POSTGRES_DOWN_SECONDS)
-                tenant = rng.choice(tenants)
-                account = rng.randrange(ACCOUNTS)
-                counts = {sku: rng.randrange(0, 60) for sku in rng.sample(range(SKUS), 2)}
-                update = usage_report(
-                    {account: counts}, f"r{n}", replace=False, source=m.UsageSource.WEBHOOK
+                faults = asyncio.create_task(
+                    inject_psa_faults(
+                        [psa], stop_faults, lambda: len(ledger.approvals) < len(approvals)
+                    )
                 )
-                n += 1
-                ledger.record(tenant, update)
-                event_id = await _publish(js, tenant, update, ledger)
-                ledger.published_at[event_id] = time.monotonic()
-                sent += 1
-                pause = started + sent / profile.rate - time.monotonic()
-                if pause > 0:
-                    await asyncio.sleep(pause)
-            publish_seconds = time.monotonic() - started
-            if outage is not None:
-                outage.wait()
-                assert outage.restarts == profile.postgres_restarts
-                # A restart that cut nothing would prove nothing.
-                assert outage.cut_connections > 0 or profile.postgres_restarts == 0
-            await reconciliation.ready()
-            drain_started = time.monotonic()
-            await _drained(js, 600)
-            drain_seconds = time.monotonic() - drain_started
-            dead = await _dead_letters(js)
+                failures = Failures.spread(profile)
+                started = time.monotonic()
+                sent = 0
+                while (elapsed := time.monotonic() - started) < profile.seconds:
+                    await self._fail_what_is_due(elapsed, failures, services, nats_server, outage)
+                    tenant = rng.choice(tenants)
+                    account = rng.randrange(ACCOUNTS)
+                    counts = {sku: rng.randrange(0, 60) for sku in rng.sample(range(SKUS), 2)}
+                    update = usage_report(
+                        {account: counts}, f"r{n}", replace=False, source=m.UsageSource.WEBHOOK
+                    )
+                    n += 1
+                    ledger.record(tenant, update)
+                    event_id = await _publish(js, tenant, update, ledger)
+                    ledger.published_at[event_id] = time.monotonic()
+                    sent += 1
+                    if sent % IMPORT_EVERY == 0:
+                        await _publish(js, tenant, _finished_import(sent), ledger)
+                        ledger.imports[tenant] += 1
+                    # Approvals keep pace with the load, spread over the whole run.
+                    due = len(approvals) * min(1.0, (elapsed + 1) / profile.seconds)
+                    while len(ledger.approvals) < due:
+                        command = approvals[len(ledger.approvals)]
+                        await _publish(js, approving, command, ledger)
+                        ledger.approvals[command.line_item_psa_id or ""] = command.changes[
+                            0
+                        ].quantity
+                    pause = started + sent / profile.rate - time.monotonic()
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                publish_seconds = time.monotonic() - started
+                for command in approvals[len(ledger.approvals) :]:
+                    await _publish(js, approving, command, ledger)
+                    ledger.approvals[command.line_item_psa_id or ""] = command.changes[0].quantity
+                if outage is not None:
+                    outage.wait()
+                    assert outage.restarts == profile.postgres_restarts
+                    # A restart that cut nothing would prove nothing.
+                    assert outage.cut_connections > 0
+                await asyncio.gather(*(service.ready() for service in services.values()))
+                drain_started = time.monotonic()
+                await _drained(js, 600)
+                await _settles(
+                    lambda: self._job_statuses(databases["writeback"], approving),
+                    {"applied": profile.approvals},
+                    "writeback jobs by status",
+                    timeout=600,
+                )
+                drain_seconds = time.monotonic() - drain_started
+                stop_faults.set()
+                await _settles(
+                    lambda: self._activity(databases["audit"], tenants),
+                    self._expected_activity(ledger, approving, profile.approvals),
+                    "activity entries by tenant and event",
+                    timeout=300,
+                )
+                dead = await _dead_letters(js)
         finally:
+            stop_faults.set()
+            if faults is not None:
+                await asyncio.gather(faults, return_exceptions=True)
             await connection.close()
 
         assert dead == 0, f"{dead} messages were dead-lettered"
-        await self._check_ledger(url, schema, tenants, ledger)
+        await psa.set_faults()
+        psa_statuses = (await psa.stats())["statuses"]
+        self._check_psa_writes(await psa.writes(), ledger)
+        await self._check_usage_and_cards(databases["reconciliation"], tenants, ledger)
+        for name, service in services.items():
+            assert service.kills == profile.kill_rounds, f"{name} was killed {service.kills}×"
+        assert int(psa_statuses.get("500", 0)) > 0, psa_statuses
         latencies = sorted(
             changed_at[e] - at for e, at in ledger.published_at.items() if e in changed_at
         )
@@ -346,25 +444,114 @@ class TestUsageUnderFailures:
         p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
         return (
             f"\n{sent} usage reports over {profile.tenants} tenants in {publish_seconds:.1f} s "
-            f"({sent / publish_seconds:.0f}/s) with {profile.kills} SIGKILL(s) of "
-            f"reconciliation, {profile.nats_restarts} NATS restart(s) and "
+            f"({sent / publish_seconds:.0f}/s), {sum(ledger.imports.values())} imports and "
+            f"{profile.approvals} approvals, with {profile.kill_rounds} SIGKILL(s) of each of "
+            f"{', '.join(SERVICES)}, {profile.nats_restarts} NATS restart(s) and "
             f"{profile.postgres_restarts} PostgreSQL restart(s) "
-            f"({outage.cut_connections if outage else 0} connections cut); "
-            f"{ledger.publish_retries} publish retries; drained {drain_seconds:.1f} s after; "
+            f"({outage.cut_connections if outage else 0} connections cut); PSA answered "
+            f"{dict(psa_statuses)}; {ledger.publish_retries} publish retries; "
+            f"drained {drain_seconds:.1f} s after; "
             f"publish to cards.changed p50 {p50:.0f} ms, p99 {p99:.0f} ms "
             f"({len(latencies)} reports that changed a card)"
         )
 
-    async def _check_ledger(
-        self, url: str, schema: str | None, tenants: list[str], ledger: Ledger
+    async def _fail_what_is_due(
+        self,
+        elapsed: float,
+        failures: Failures,
+        services: dict[str, ServiceProcess],
+        nats_server: EmbeddedNats,
+        outage: PostgresOutage | None,
     ) -> None:
-        database = Database(url, schema)
+        if failures.kills and elapsed >= failures.kills[0][0]:
+            _at, name = failures.kills.pop(0)
+            services[name].kill()
+            services[name].start()
+        if failures.nats_restarts and elapsed >= failures.nats_restarts[0]:
+            failures.nats_restarts.pop(0)
+            nats_server.stop()
+            await asyncio.sleep(1.0)
+            nats_server.start()
+        if failures.postgres_restarts and elapsed >= failures.postgres_restarts[0]:
+            failures.postgres_restarts.pop(0)
+            assert outage is not None
+            outage.restart(down_seconds=POSTGRES_DOWN_SECONDS)
+
+    async def _job_statuses(self, database: tuple[str, str | None], tenant: str) -> dict[str, int]:
+        db = Database(*database)
+        try:
+            async with db.transaction(tenant) as session:
+                rows = await session.execute(
+                    sa.select(Job.status, sa.func.count()).group_by(Job.status)
+                )
+                return {status: count for status, count in rows.all()}
+        finally:
+            await db.dispose()
+
+    async def _activity(
+        self, database: tuple[str, str | None], tenants: list[str]
+    ) -> dict[tuple[str, str], int]:
+        db = Database(*database)
+        counted = (m.ImportFinished.message_type, m.WritebackApplied.message_type)
+        try:
+            found: dict[tuple[str, str], int] = {}
+            for tenant in tenants:
+                async with db.transaction(tenant) as session:
+                    rows = await session.execute(
+                        sa.select(Entry.event_type, sa.func.count())
+                        .where(
+                            Entry.tenant_id == tenant,
+                            Entry.event_type.in_(counted),
+                        )
+                        .group_by(Entry.event_type)
+                    )
+                    found |= {(tenant, kind): count for kind, count in rows.all()}
+            return found
+        finally:
+            await db.dispose()
+
+    def _expected_activity(
+        self, ledger: Ledger, approving: str, approvals: int
+    ) -> dict[tuple[str, str], int]:
+        expected = {
+            (tenant, m.ImportFinished.message_type): count
+            for tenant, count in ledger.imports.items()
+        }
+        expected[(approving, m.WritebackApplied.message_type)] = approvals
+        return expected
+
+    def _check_psa_writes(self, writes: list[dict[str, Any]], ledger: Ledger) -> None:
+        """One quantity change per approved line item, to the approved quantity."""
+        changes: Counter[str] = Counter()
+        written: dict[str, Decimal] = {}
+        for write in writes:
+            assert write["entity"] == "AgreementAddition", write
+            assert write["method"] == "PATCH", write
+            line_item = str(write["entity_id"])
+            changes[line_item] += 1
+            written[line_item] = Decimal(str(write["body"][0]["value"]))
+        lost = [line for line in ledger.approvals if changes[line] == 0]
+        doubled = {line: n for line, n in changes.items() if n > 1}
+        wrong = {
+            line: (quantity, written[line])
+            for line, quantity in ledger.approvals.items()
+            if line in written and written[line] != quantity
+        }
+        assert not lost, f"{len(lost)} approvals never reached the PSA, e.g. {lost[:5]}"
+        assert not doubled, f"{len(doubled)} line items written more than once: {doubled}"
+        assert not wrong, f"written quantities differ from the approved: {wrong}"
+        assert changes.keys() == ledger.approvals.keys()
+
+    async def _check_usage_and_cards(
+        self, database: tuple[str, str | None], tenants: list[str], ledger: Ledger
+    ) -> None:
+        db = Database(*database)
         saved = index_cache.INDEXES
         index_cache.INDEXES = TenantIndexCache(budget=1_000_000)
         try:
             stored: dict[tuple[str, str, str], Decimal] = {}
             for tenant in tenants:
-                async with database.transaction(tenant) as session:
+                async with db.transaction(tenant) as session:
                     for row in await Repository(session, tenant).all_of(Usage):
                         stored[(tenant, row.vendor_account_id, row.sku)] = row.quantity
             lost = {k: (v, stored.get(k)) for k, v in ledger.last.items() if stored.get(k) != v}
@@ -373,9 +560,21 @@ class TestUsageUnderFailures:
             )
             assert stored.keys() == ledger.last.keys()
             for tenant in tenants:
-                async with database.transaction(tenant) as session:
+                async with db.transaction(tenant) as session:
                     changed = await recompute.recompute(session, tenant, reason="check")
                 assert changed == [], f"{tenant}: a recompute from scratch changed {changed[:5]}"
         finally:
             index_cache.INDEXES = saved
-            await database.dispose()
+            await db.dispose()
+
+
+def _finished_import(n: int) -> m.ImportFinished:
+    return m.ImportFinished(
+        import_id=f"imp-{n}",
+        vendor="pax8",
+        file_name=f"usage-{n}.csv",
+        status=m.ImportStatus.COMPLETED,
+        rows_read=120,
+        rows_imported=118,
+        rows_skipped=2,
+    )
