@@ -87,8 +87,8 @@ SKUS = 5
 POSTGRES_DOWN_SECONDS = 3.0
 IMPORT_EVERY = 20
 """One finished import per this many usage reports."""
-LINE_ITEMS_PER_APPROVAL = 4
-"""The simulator's demo MSP is this many times bigger than the approvals: about a quarter
+LINE_ITEMS_PER_APPROVAL = 2
+"""The simulator's demo MSP is this many times bigger than the approvals: about two thirds
 of its line items bill today on contracts with months to run, and each is approved once."""
 
 

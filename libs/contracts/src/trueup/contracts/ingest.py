@@ -383,6 +383,8 @@ class WebhookEndpointDeleted(Payload):
 
 
 ConnectorKindName = Literal["pax8", "ninjaone", "huntress"]
+#: Connector kinds are lower-case tags on the wire; a person knows them by these names.
+CONNECTOR_NAMES: dict[str, str] = {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}
 #: The credential fields each connector kind needs (all strings; `token_url` optional).
 CONNECTOR_CREDENTIALS: dict[str, tuple[str, ...]] = {
     "pax8": ("client_id", "client_secret"),

@@ -443,6 +443,12 @@ class PsaConnectionSealed(Payload):
 
 
 PsaKindName = Literal["connectwise", "autotask", "halo"]
+#: PSA kinds are lower-case tags on the wire; a person knows them by these names.
+PSA_NAMES: dict[str, str] = {
+    "connectwise": "ConnectWise",
+    "autotask": "Autotask",
+    "halo": "HaloPSA",
+}
 
 
 class SavePsaConnection(Payload):

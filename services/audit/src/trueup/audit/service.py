@@ -22,7 +22,9 @@ from trueup.audit.repository import (
     TenantSettingsRepository,
 )
 from trueup.contracts import Envelope, Payload
+from trueup.contracts.ingest import CONNECTOR_NAMES
 from trueup.contracts.messages import (
+    PSA_NAMES,
     ActionRecorded,
     ActivityEntry,
     ActivityPage,
@@ -97,10 +99,6 @@ def plain(value: Decimal | None) -> Decimal | None:
         return value
 
 
-# Vendor and PSA kinds are lower-case tags on the wire; a person knows them by these names.
-# A vendor named by a person (a CSV import profile) is shown as they named it.
-VENDOR_NAMES = {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}
-PSA_NAMES = {"connectwise": "ConnectWise", "autotask": "Autotask", "halo": "HaloPSA"}
 SETTINGS_SECTIONS = {
     "billing": "Billing settings",
     RETENTION_SECTION: "Activity log",
@@ -110,8 +108,9 @@ SETTINGS_SECTIONS = {
 
 
 def vendor_name(vendor: str) -> str:
-    """ "pax8" → "Pax8"; any other vendor as it is named."""
-    return VENDOR_NAMES.get(vendor.lower(), vendor)
+    """ "pax8" → "Pax8"; a vendor named by a person (a CSV import profile) as they named
+    it."""
+    return CONNECTOR_NAMES.get(vendor.lower(), vendor)
 
 
 def _psa_name(psa: str | None) -> str:

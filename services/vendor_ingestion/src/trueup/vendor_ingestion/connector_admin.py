@@ -20,6 +20,7 @@ from trueup.contracts import new_id
 from trueup.contracts.envelope import Envelope
 from trueup.contracts.ingest import (
     CONNECTOR_CREDENTIALS,
+    CONNECTOR_NAMES,
     CheckConnector,
     ConnectorDeleted,
     ConnectorList,
@@ -203,7 +204,7 @@ async def save_connector(
 
 def kind_name(kind: str) -> str:
     """A connector kind as a person knows it: "ninjaone" → "NinjaOne"."""
-    return {"pax8": "Pax8", "ninjaone": "NinjaOne", "huntress": "Huntress"}.get(kind, kind)
+    return CONNECTOR_NAMES.get(kind, kind)
 
 
 async def delete_connector(
