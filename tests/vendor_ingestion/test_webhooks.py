@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
+import pytest
 
 from tests.support import eventually
 from tests.vendor_ingestion.conftest import Stack
@@ -90,6 +91,37 @@ class TestSignedWebhooks:
         assert replay.status_code == 202
         assert replay.json()["status"] == "duplicate"
         assert await stack.usage("edr") == {("org-1", "agent"): "5"}
+
+    async def test_a_database_outage_asks_the_sender_to_retry_and_records_nothing(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A cold cache (a restarted replica) reads the endpoint from the database: with the
+        # database away (a restart), the sender must hear "try again", not a bare 500.
+        issued = await _endpoint(stack)
+        path, secret = issued["endpoint"]["path"], issued["secret"]
+        receiver = stack.ingestion_app.state.receiver
+        receiver.forget(issued["endpoint"]["endpoint_id"])
+        database = receiver.database
+
+        class Away:
+            def transaction(self, *args: Any, **kwargs: Any) -> Any:
+                raise ConnectionRefusedError(111, "Connect call failed")
+
+        monkeypatch.setattr(receiver, "database", Away())
+        body = _batch("7")
+        headers = {"content-type": "application/json", **signed_headers(secret, body)}
+        away = await stack.webhooks.post(path, content=body, headers=headers)
+        assert away.status_code == 503, away.text
+        assert away.headers["content-type"] == "application/problem+json"
+        assert away.headers["retry-after"] == "1"
+        assert away.json()["title"] == "Try again"
+        assert await stack.usage("edr") == {}
+
+        monkeypatch.setattr(receiver, "database", database)
+        again = await stack.webhooks.post(path, content=body, headers=headers)
+        assert again.status_code == 202, again.text
+        assert again.json()["status"] == "accepted"
+        assert await stack.usage("edr") == {("org-1", "agent"): "7"}
 
     async def test_both_secrets_work_during_a_rotation_then_only_the_new_one(
         self, stack: Stack

@@ -207,7 +207,13 @@ class WebhookReceiver:
             if len(body) > self.max_body_bytes:
                 return _problem(413, "Body too large", f"the limit is {self.max_body_bytes} bytes")
         tenant_id = tenant_of_endpoint(endpoint_id)
-        known = await self._endpoint(tenant_id, endpoint_id) if tenant_id else None
+        try:
+            known = await self._endpoint(tenant_id, endpoint_id) if tenant_id else None
+        except Exception:
+            # The database is away (a restart, a failover): nothing was read or stored, and
+            # a sender that hears 503 delivers again, as Standard Webhooks senders do.
+            log.exception("webhook endpoint not readable")
+            return _try_again("the endpoint could not be read; nothing was stored")
         if tenant_id is None or known is None or not known.secrets:
             return _problem(404, "Unknown webhook endpoint", endpoint_id)
         verifier = WebhookVerifier(
@@ -258,9 +264,7 @@ class WebhookReceiver:
             )
         except Exception:
             log.exception("webhook delivery not recorded")
-            return _problem(
-                503, "Try again", "the delivery could not be recorded; nothing was stored"
-            )
+            return _try_again("the delivery could not be recorded; nothing was stored")
         if recorded.unchanged:
             # Standard Webhooks senders retry until they get a 2xx: a replay is answered
             # as accepted, and changes nothing.
@@ -370,6 +374,16 @@ class _GroupWriter:
                 future.set_exception(outcomes)
             else:
                 future.set_result(outcomes[position])
+
+
+RETRY_AFTER_SECONDS = 1
+"""What a 503 asks a sender to wait: a database restart or failover is over in seconds."""
+
+
+def _try_again(detail: str) -> JSONResponse:
+    response = _problem(503, "Try again", detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _problem(status: int, title: str, detail: str, *, code: str | None = None) -> JSONResponse:
