@@ -48,6 +48,8 @@ class PostgresOutage:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for pending in self._pending:
+            pending.cancel()
         asyncio.run_coroutine_threadsafe(self._down(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -146,3 +147,22 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+CANNOT_CONNECT_NOW = "57P03"
+"""PostgreSQL's SQLSTATE while it starts up, shuts down or recovers."""
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached now but may be soon: a refused
+    or reset connection, or a server still starting (what a restart or failover looks
+    like to a client), as opposed to a wrong password or a bad statement."""
+    if isinstance(error, OSError):
+        return True
+    if isinstance(error, DBAPIError):
+        return (
+            error.connection_invalidated
+            or isinstance(error.orig, OSError)
+            or getattr(error.orig, "sqlstate", None) == CANNOT_CONNECT_NOW
+        )
+    return getattr(error, "sqlstate", None) == CANNOT_CONNECT_NOW

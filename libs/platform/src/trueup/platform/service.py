@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import Any, TypeVar
 
+import tenacity
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -29,7 +30,7 @@ from trueup.platform.broker import (
     ordered_consumer,
     provision_streams,
 )
-from trueup.platform.database import Database
+from trueup.platform.database import Database, database_unreachable
 from trueup.platform.logging import configure_logging, get_logger
 from trueup.platform.messaging import OutboxRelay, first_delivery
 from trueup.platform.metrics import CONSUMER_LAG
@@ -156,14 +157,36 @@ class ServiceRuntime:
         self._on_start.append(hook)
 
     def migrate(self) -> None:
-        """Bring this service's database to the latest migration."""
-        if self.migrations is not None:
-            upgrade(
-                self.migrations,
-                self.settings.resolved_database_url(),
-                self.database.schema,
-                attributes={"credential_keys": self.settings},
-            )
+        """Bring this service's database to the latest migration, first waiting up to
+        `database_wait_seconds` for a database that refuses connections (restarting)."""
+        if self.migrations is None:
+            return
+        migrations = self.migrations
+        wait = self.settings.database_wait_seconds
+
+        def note_waiting(state: tenacity.RetryCallState) -> None:
+            if state.attempt_number == 1:
+                error = state.outcome.exception() if state.outcome else None
+                log.info(
+                    "database not reachable yet; waiting for it",
+                    wait_seconds=wait,
+                    error=type(error).__name__,
+                )
+
+        for attempt in tenacity.Retrying(
+            retry=tenacity.retry_if_exception(database_unreachable),
+            stop=tenacity.stop_after_delay(wait),
+            wait=tenacity.wait_exponential(multiplier=0.2, max=2.0),
+            before_sleep=note_waiting,
+            reraise=True,
+        ):
+            with attempt:
+                upgrade(
+                    migrations,
+                    self.settings.resolved_database_url(),
+                    self.database.schema,
+                    attributes={"credential_keys": self.settings},
+                )
 
     async def start(self) -> None:
         """Provision streams, start consuming, start the outbox relay."""

@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
 
     migrate_on_start: bool = True
     """Migrate the database when the service starts (off where a migration job runs)."""
+    database_wait_seconds: float = Field(default=60.0, ge=0)
+    """How long a starting service (or a migration job) waits for a database that refuses
+    connections, as one does while it restarts or fails over, before it gives up."""
     provision_streams: bool = True
     """Create or update the JetStream streams at start (off where they are managed)."""
     stream_replicas: int = Field(default=1, ge=1, le=5)
