@@ -2,22 +2,24 @@
 and PostgreSQL restart and the PSA fails: an exact ledger.
 
 Everything is real and separate: nats-server with JetStream (from the wheel, its own
-store), `python -m trueup.reconciliation`, `python -m trueup.audit` and
-`python -m trueup.writeback` as subprocesses on PostgreSQL (where
-`TRUEUP_TEST_POSTGRES_URL` is set) or SQLite, and the ConnectWise simulator as its own
-process answering 10 % 500s and bursts of 429s. Tenants are seeded through the PSA stream
-as psa_sync would. Then, at a steady rate:
+store), `python -m trueup.<service>` for reconciliation, audit, writeback and
+vendor_ingestion as subprocesses on PostgreSQL (where `TRUEUP_TEST_POSTGRES_URL` is set)
+or SQLite, and the ConnectWise simulator as its own process answering 10 % 500s and
+bursts of 429s. Tenants are seeded through the PSA stream as psa_sync would. Then, at a
+steady rate:
 
-- webhook-sized usage reports (one vendor account's new counts), for reconciliation;
+- usage reports of one vendor account's new counts: three in four straight on the usage
+  stream, one in four as a signed webhook to vendor_ingestion, retried by the sender until
+  accepted (as a vendor does);
 - every twentieth report, a finished import, for the activity log;
 - approvals of the simulator's line items, as reconciliation sends them to writeback;
 
-while reconciliation, audit and writeback are killed in turn and restarted, the NATS
-server is stopped and started again and (on PostgreSQL) the database goes down and comes
-back as in a restart (`postgres_outage.py`). At the end:
+while each of the four services is killed in turn and restarted, the NATS server is
+stopped and started again and (on PostgreSQL) the database goes down and comes back as in
+a restart (`postgres_outage.py`). At the end:
 
-- no usage is lost: every (tenant, vendor account, SKU) holds the last count published
-  for it, although reports killed in flight were redelivered after later ones;
+- no usage is lost: every (tenant, vendor account, SKU) holds the last count sent for it,
+  although reports killed in flight were redelivered after later ones;
 - every card equals a recompute from scratch (which then changes nothing);
 - the activity log holds exactly one entry per finished import and per applied approval;
 - every approval is applied, and the PSA's own write log holds exactly one change per
@@ -36,6 +38,7 @@ import os
 import random
 import statistics
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -43,6 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import pytest
 import sqlalchemy as sa
@@ -68,6 +72,8 @@ from tests.writeback.harness import (
 from trueup.audit.models import Entry
 from trueup.contracts import Envelope, Payload, wrap
 from trueup.contracts import messages as m
+from trueup.contracts.envelope import Reply
+from trueup.contracts.ingest import CreateWebhookEndpoint, WebhookSecretIssued
 from trueup.contracts.streams import stream_for
 from trueup.devstack.psa_simulators.server import SimulatorControl
 from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port
@@ -77,16 +83,23 @@ from trueup.reconciliation import index_cache, recompute
 from trueup.reconciliation.index_cache import TenantIndexCache
 from trueup.reconciliation.models import Usage
 from trueup.reconciliation.repository import Repository
+from trueup.vendors.webhooks import signed_headers
+from trueup.vendors.webhooks.schemas import UsageBatch, UsagePushRecord
 from trueup.writeback.models import Job
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(1200)]
 
-SERVICES = ("reconciliation", "audit", "writeback")
+SERVICES = ("reconciliation", "audit", "writeback", "vendor_ingestion")
 ACCOUNTS = 10
 SKUS = 5
 POSTGRES_DOWN_SECONDS = 3.0
 IMPORT_EVERY = 20
 """One finished import per this many usage reports."""
+WEBHOOK_EVERY = 4
+"""This many usage reports, one goes as a signed webhook to vendor_ingestion instead of
+straight to the usage stream."""
+WEBHOOK_SENDERS = 16
+"""Webhooks in flight at once, as a vendor's delivery workers would have."""
 LINE_ITEMS_PER_APPROVAL = 2
 """The simulator's demo MSP is this many times bigger than the approvals: about two thirds
 of its line items bill today on contracts with months to run, and each is approved once."""
@@ -150,6 +163,8 @@ class Ledger:
     approvals: dict[str, Decimal] = field(default_factory=dict)
     """Approved quantity per PSA line item (each approved once)."""
     publish_retries: int = 0
+    webhooks: int = 0
+    webhook_retries: int = 0
 
     def record(self, tenant: str, report: m.UsageReported) -> None:
         for account in report.replaces_accounts:
@@ -238,7 +253,102 @@ async def _settles(
             if seen == expected:
                 return
         await asyncio.sleep(1.0)
+    if isinstance(expected, dict) and isinstance(seen, dict):
+        differ = {
+            key: (expected.get(key), seen.get(key))
+            for key in expected.keys() | seen.keys()
+            if expected.get(key) != seen.get(key)
+        }
+        pytest.fail(
+            f"{what}: {len(differ)} differ after {timeout:.0f} s, (expected, found) e.g. "
+            f"{dict(list(differ.items())[:5])}"
+        )
     pytest.fail(f"{what}: expected {expected}, found {seen} after {timeout:.0f} s")
+
+
+async def _webhook_endpoint(connection: Any, tenant: str) -> WebhookSecretIssued:
+    """A Pax8 webhook endpoint of the tenant and its secret, asked of vendor_ingestion as
+    the gateway asks it."""
+    envelope = wrap(CreateWebhookEndpoint(vendor="pax8", name="load"), tenant_id=tenant)
+    answer = await connection.request(
+        m.subject_for(CreateWebhookEndpoint, tenant),
+        envelope.model_dump_json().encode(),
+        timeout=10,
+    )
+    reply = Reply[WebhookSecretIssued].model_validate_json(answer.data)
+    assert reply.result is not None, reply.error
+    return reply.result
+
+
+class Webhooks:
+    """Usage reports sent as a vendor sends them: signed webhooks, each retried with the
+    same webhook id until vendor_ingestion answers 202 (a kill or a database restart in
+    between is a connection error or a 503 to the sender), several in flight at once.
+
+    Each record carries the time it was observed, so the order they arrive in does not
+    matter: the newest observation of a count is the one kept."""
+
+    def __init__(
+        self,
+        vendor_ingestion: ServiceProcess,
+        endpoints: dict[str, WebhookSecretIssued],
+        ledger: Ledger,
+    ) -> None:
+        self.base = f"http://127.0.0.1:{vendor_ingestion.env['TRUEUP_HTTP_PORT']}"
+        self.endpoints = endpoints
+        self.ledger = ledger
+        self.http = httpx.AsyncClient(timeout=10)
+        self.slots = asyncio.Semaphore(WEBHOOK_SENDERS)
+        self.sent: list[asyncio.Task[None]] = []
+
+    def send(self, tenant: str, report: m.UsageReported) -> None:
+        body = (
+            UsageBatch(
+                records=[
+                    UsagePushRecord(
+                        account_id=r.vendor_account_id,
+                        account_name=r.vendor_account_name,
+                        sku=r.sku,
+                        sku_name=r.sku_name,
+                        quantity=r.quantity,
+                        observed_at=r.as_of,
+                    )
+                    for r in report.records
+                ]
+            )
+            .model_dump_json()
+            .encode()
+        )
+        self.sent.append(asyncio.create_task(self._deliver(self.endpoints[tenant], body)))
+        self.ledger.webhooks += 1
+
+    async def _deliver(self, endpoint: WebhookSecretIssued, body: bytes) -> None:
+        webhook_id = f"msg_{uuid.uuid4().hex}"
+        deadline = time.monotonic() + 300
+        async with self.slots:
+            while time.monotonic() < deadline:
+                headers = {
+                    "content-type": "application/json",
+                    **signed_headers(endpoint.secret, body, webhook_id=webhook_id),
+                }
+                with contextlib.suppress(httpx.HTTPError):
+                    answer = await self.http.post(
+                        self.base + endpoint.endpoint.path, content=body, headers=headers
+                    )
+                    if answer.status_code == 202:
+                        return
+                    # Anything but "try again" would be a refused delivery: a lost count.
+                    assert answer.status_code in (502, 503, 504), answer.text
+                self.ledger.webhook_retries += 1
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"webhook {webhook_id} not accepted in 300 s")
+
+    async def delivered(self) -> None:
+        """Until every webhook sent is accepted; raises what refused one."""
+        try:
+            await asyncio.gather(*self.sent)
+        finally:
+            await self.http.aclose()
 
 
 async def _dead_letters(js: JetStreamContext) -> int:
@@ -287,7 +397,9 @@ class TestEverythingUnderFailures:
                 if schema is not None:
                     env["TRUEUP_DATABASE_SCHEMA"] = schema
                 if name == "writeback":
-                    env |= {"TRUEUP_CREDENTIAL_KEYS": stand_in_key, **writeback_tuning()}
+                    env |= writeback_tuning()
+                if name in ("writeback", "vendor_ingestion"):
+                    env["TRUEUP_CREDENTIAL_KEYS"] = stand_in_key
                 service = ServiceProcess(name, env, tmp_path / f"{name}.log")
                 service.migrate()
                 service.start()
@@ -360,6 +472,10 @@ class TestEverythingUnderFailures:
                         await _publish(js, tenant, first, ledger)
                         n += 1
                 await _drained(js, 300)
+                endpoints = {
+                    tenant: await _webhook_endpoint(connection, tenant) for tenant in tenants
+                }
+                webhooks = Webhooks(services["vendor_ingestion"], endpoints, ledger)
 
                 faults = asyncio.create_task(
                     inject_psa_faults(
@@ -379,9 +495,12 @@ class TestEverythingUnderFailures:
                     )
                     n += 1
                     ledger.record(tenant, update)
-                    event_id = await _publish(js, tenant, update, ledger)
-                    ledger.published_at[event_id] = time.monotonic()
                     sent += 1
+                    if sent % WEBHOOK_EVERY == 0:
+                        webhooks.send(tenant, update)
+                    else:
+                        event_id = await _publish(js, tenant, update, ledger)
+                        ledger.published_at[event_id] = time.monotonic()
                     if sent % IMPORT_EVERY == 0:
                         await _publish(js, tenant, _finished_import(sent), ledger)
                         ledger.imports[tenant] += 1
@@ -396,6 +515,7 @@ class TestEverythingUnderFailures:
                     pause = started + sent / profile.rate - time.monotonic()
                     if pause > 0:
                         await asyncio.sleep(pause)
+                await webhooks.delivered()
                 publish_seconds = time.monotonic() - started
                 for command in approvals[len(ledger.approvals) :]:
                     await _publish(js, approving, command, ledger)
@@ -408,6 +528,14 @@ class TestEverythingUnderFailures:
                 await asyncio.gather(*(service.ready() for service in services.values()))
                 drain_started = time.monotonic()
                 await _drained(js, 600)
+                # Webhooks accepted last may still be in vendor_ingestion's outbox.
+                await _settles(
+                    lambda: self._stored_usage(databases["reconciliation"], tenants),
+                    ledger.last,
+                    "usage counts by (tenant, vendor account, SKU)",
+                    timeout=300,
+                )
+                await _drained(js, 120)
                 await _settles(
                     lambda: self._job_statuses(databases["writeback"], approving),
                     {"applied": profile.approvals},
@@ -433,7 +561,7 @@ class TestEverythingUnderFailures:
         await psa.set_faults()
         psa_statuses = (await psa.stats())["statuses"]
         self._check_psa_writes(await psa.writes(), ledger)
-        await self._check_usage_and_cards(databases["reconciliation"], tenants, ledger)
+        await self._check_cards(databases["reconciliation"], tenants)
         for name, service in services.items():
             assert service.kills == profile.kill_rounds, f"{name} was killed {service.kills}×"
         assert int(psa_statuses.get("500", 0)) > 0, psa_statuses
@@ -444,7 +572,9 @@ class TestEverythingUnderFailures:
         p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
         return (
             f"\n{sent} usage reports over {profile.tenants} tenants in {publish_seconds:.1f} s "
-            f"({sent / publish_seconds:.0f}/s), {sum(ledger.imports.values())} imports and "
+            f"({sent / publish_seconds:.0f}/s; {ledger.webhooks} of them as signed webhooks, "
+            f"{ledger.webhook_retries} webhook retries), "
+            f"{sum(ledger.imports.values())} imports and "
             f"{profile.approvals} approvals, with {profile.kill_rounds} SIGKILL(s) of each of "
             f"{', '.join(SERVICES)}, {profile.nats_restarts} NATS restart(s) and "
             f"{profile.postgres_restarts} PostgreSQL restart(s) "
@@ -542,23 +672,26 @@ class TestEverythingUnderFailures:
         assert not wrong, f"written quantities differ from the approved: {wrong}"
         assert changes.keys() == ledger.approvals.keys()
 
-    async def _check_usage_and_cards(
-        self, database: tuple[str, str | None], tenants: list[str], ledger: Ledger
-    ) -> None:
+    async def _stored_usage(
+        self, database: tuple[str, str | None], tenants: list[str]
+    ) -> dict[tuple[str, str, str], Decimal]:
         db = Database(*database)
-        saved = index_cache.INDEXES
-        index_cache.INDEXES = TenantIndexCache(budget=1_000_000)
         try:
             stored: dict[tuple[str, str, str], Decimal] = {}
             for tenant in tenants:
                 async with db.transaction(tenant) as session:
                     for row in await Repository(session, tenant).all_of(Usage):
                         stored[(tenant, row.vendor_account_id, row.sku)] = row.quantity
-            lost = {k: (v, stored.get(k)) for k, v in ledger.last.items() if stored.get(k) != v}
-            assert not lost, (
-                f"{len(lost)} counts are not the last published, e.g. {list(lost.items())[:5]}"
-            )
-            assert stored.keys() == ledger.last.keys()
+            return stored
+        finally:
+            await db.dispose()
+
+    async def _check_cards(self, database: tuple[str, str | None], tenants: list[str]) -> None:
+        """Every card as a recompute from scratch, with no index in memory, computes it."""
+        db = Database(*database)
+        saved = index_cache.INDEXES
+        index_cache.INDEXES = TenantIndexCache(budget=1_000_000)
+        try:
             for tenant in tenants:
                 async with db.transaction(tenant) as session:
                     changed = await recompute.recompute(session, tenant, reason="check")
