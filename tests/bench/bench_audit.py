@@ -35,7 +35,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_services import drop_schemas, postgres_schemas
-from tests.bench.benchkit import cpu_model, cpu_seconds, start_nats, wait_ready
+from tests.bench.benchkit import (
+    cpu_model,
+    cpu_seconds,
+    finished_import,
+    start_nats,
+    wait_ready,
+)
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
 from trueup.contracts.streams import stream_for
@@ -48,18 +54,6 @@ DURABLE = "audit-ingest-import-finished-v1"
 DRAIN_TIMEOUT = 600.0
 
 
-def finished(n: int) -> m.ImportFinished:
-    return m.ImportFinished(
-        import_id=f"imp-{n}",
-        vendor="pax8",
-        file_name=f"usage-{n}.csv",
-        status=m.ImportStatus.COMPLETED,
-        rows_read=120,
-        rows_imported=118,
-        rows_skipped=2,
-    )
-
-
 async def publish_backlog(nats_url: str, events: int, tenants: int) -> None:
     connection = await nats.connect(nats_url)
     js = connection.jetstream()
@@ -68,7 +62,7 @@ async def publish_backlog(nats_url: str, events: int, tenants: int) -> None:
             sends = []
             for n in range(start, min(start + 500, events)):
                 tenant = f"bench-{n % tenants}"
-                envelope = wrap(finished(n), tenant_id=tenant)
+                envelope = wrap(finished_import(n), tenant_id=tenant)
                 subject = m.subject_for(m.ImportFinished, tenant)
                 sends.append(
                     js.publish(

@@ -153,3 +153,16 @@ def usage_report(
             for n, count in of_account.items()
         ],
     )
+
+
+def finished_import(n: int) -> m.ImportFinished:
+    """The `n`th finished CSV import, as vendor_ingestion announces it (an activity entry)."""
+    return m.ImportFinished(
+        import_id=f"imp-{n}",
+        vendor="pax8",
+        file_name=f"usage-{n}.csv",
+        status=m.ImportStatus.COMPLETED,
+        rows_read=120,
+        rows_imported=118,
+        rows_skipped=2,
+    )

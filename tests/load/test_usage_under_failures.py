@@ -52,7 +52,7 @@ import pytest
 import sqlalchemy as sa
 from nats.js import JetStreamContext
 
-from tests.bench.benchkit import psa_sync, usage_report
+from tests.bench.benchkit import finished_import, psa_sync, usage_report
 from tests.conftest import Databases, _database_params
 from tests.load.postgres_outage import PostgresOutage
 from tests.processes import (
@@ -502,7 +502,7 @@ class TestEverythingUnderFailures:
                         event_id = await _publish(js, tenant, update, ledger)
                         ledger.published_at[event_id] = time.monotonic()
                     if sent % IMPORT_EVERY == 0:
-                        await _publish(js, tenant, _finished_import(sent), ledger)
+                        await _publish(js, tenant, finished_import(sent), ledger)
                         ledger.imports[tenant] += 1
                     # Approvals keep pace with the load, spread over the whole run.
                     due = len(approvals) * min(1.0, (elapsed + 1) / profile.seconds)
@@ -699,15 +699,3 @@ class TestEverythingUnderFailures:
         finally:
             index_cache.INDEXES = saved
             await db.dispose()
-
-
-def _finished_import(n: int) -> m.ImportFinished:
-    return m.ImportFinished(
-        import_id=f"imp-{n}",
-        vendor="pax8",
-        file_name=f"usage-{n}.csv",
-        status=m.ImportStatus.COMPLETED,
-        rows_read=120,
-        rows_imported=118,
-        rows_skipped=2,
-    )
