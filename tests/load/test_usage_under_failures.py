@@ -515,8 +515,9 @@ class TestEverythingUnderFailures:
                     pause = started + sent / profile.rate - time.monotonic()
                     if pause > 0:
                         await asyncio.sleep(pause)
-                await webhooks.delivered()
                 publish_seconds = time.monotonic() - started
+                await webhooks.delivered()
+                webhook_seconds = time.monotonic() - started - publish_seconds
                 for command in approvals[len(ledger.approvals) :]:
                     await _publish(js, approving, command, ledger)
                     ledger.approvals[command.line_item_psa_id or ""] = command.changes[0].quantity
@@ -573,7 +574,8 @@ class TestEverythingUnderFailures:
         return (
             f"\n{sent} usage reports over {profile.tenants} tenants in {publish_seconds:.1f} s "
             f"({sent / publish_seconds:.0f}/s; {ledger.webhooks} of them as signed webhooks, "
-            f"{ledger.webhook_retries} webhook retries), "
+            f"{ledger.webhook_retries} webhook retries, the last accepted "
+            f"{webhook_seconds:.1f} s after the last sent), "
             f"{sum(ledger.imports.values())} imports and "
             f"{profile.approvals} approvals, with {profile.kill_rounds} SIGKILL(s) of each of "
             f"{', '.join(SERVICES)}, {profile.nats_restarts} NATS restart(s) and "
