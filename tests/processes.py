@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -59,8 +60,14 @@ async def wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def psa_simulator(name: str, tmp: Path, *, accounts: int, line_items: int) -> Iterator[str]:
-    """A PSA simulator (`connectwise`, `autotask`, `halo`) as a process; yields its URL."""
+def psa_simulator(
+    name: str, tmp: Path, *, accounts: int, line_items: int, today: date
+) -> Iterator[str]:
+    """A PSA simulator (`connectwise`, `autotask`, `halo`) as a process; yields its URL.
+
+    Its demo MSP is dated from `today`, the day the test built its expectations on: a run
+    that crosses midnight would otherwise expect yesterday's demo of a simulator built
+    today."""
     port = free_port()
     process = spawn(
         [
@@ -72,6 +79,8 @@ def psa_simulator(name: str, tmp: Path, *, accounts: int, line_items: int) -> It
             str(accounts),
             "--line-items",
             str(line_items),
+            "--today",
+            today.isoformat(),
         ],
         log=tmp / f"{name}.log",
     )

@@ -101,8 +101,12 @@ async def test_2000_approvals_exactly_once_through_kills_and_faults(
     ]
     database = tmp_path / "writeback.db"
     with (
-        psa_simulator("connectwise", tmp_path, accounts=ACCOUNTS, line_items=LINE_ITEMS) as cw_url,
-        psa_simulator("autotask", tmp_path, accounts=ACCOUNTS, line_items=LINE_ITEMS) as at_url,
+        psa_simulator(
+            "connectwise", tmp_path, accounts=ACCOUNTS, line_items=LINE_ITEMS, today=TODAY
+        ) as cw_url,
+        psa_simulator(
+            "autotask", tmp_path, accounts=ACCOUNTS, line_items=LINE_ITEMS, today=TODAY
+        ) as at_url,
     ):
         controls = [SimulatorControl(cw_url), SimulatorControl(at_url)]
         for url in (cw_url, at_url):

@@ -64,6 +64,7 @@ from tests.processes import (
 )
 from tests.writeback.harness import (
     CW_CONNECTION,
+    TODAY,
     PsaSyncConnectionsStandIn,
     approve,
     cw_credentials,
@@ -377,7 +378,11 @@ class TestEverythingUnderFailures:
             )
             cw_url = stack.enter_context(
                 psa_simulator(
-                    "connectwise", tmp_path, accounts=line_items // 10, line_items=line_items
+                    "connectwise",
+                    tmp_path,
+                    accounts=line_items // 10,
+                    line_items=line_items,
+                    today=TODAY,
                 )
             )
             services: dict[str, ServiceProcess] = {}

@@ -15,6 +15,7 @@ from tests.support import settings_for
 from tests.writeback.harness import (
     AT_CONNECTION,
     CW_CONNECTION,
+    TODAY,
     Commands,
     Outcomes,
     PsaSyncConnectionsStandIn,
@@ -50,12 +51,12 @@ def _serve(app: FastAPI) -> Iterator[Sim]:
 
 @pytest.fixture
 def cw() -> Iterator[Sim]:
-    yield from _serve(cw_sim.create_app())
+    yield from _serve(cw_sim.create_app(cw_sim.ConnectWiseSimulatorConfig(today=TODAY)))
 
 
 @pytest.fixture
 def at() -> Iterator[Sim]:
-    yield from _serve(at_sim.create_app())
+    yield from _serve(at_sim.create_app(at_sim.AutotaskSimulatorConfig(today=TODAY)))
 
 
 @pytest.fixture

@@ -116,7 +116,7 @@ def demo_line_items(
 ) -> list[Any]:
     """Demo line items that bill today on active contracts with months left to run
     (from the demo MSP a simulator started with `accounts` and `line_items` holds)."""
-    demo = build_demo_msp(accounts=accounts, line_items=line_items)
+    demo = build_demo_msp(accounts=accounts, line_items=line_items, today=TODAY)
     contracts = {c.id: c for c in demo.contracts}
     horizon = TODAY + timedelta(days=120)
     chosen = [

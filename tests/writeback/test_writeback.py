@@ -131,7 +131,8 @@ class TestApproveWritesOnce:
         tenant: str,
     ) -> None:
         item = demo_line_items(1, skip=20)[0]
-        with SimulatorServer(halo_sim.create_app()) as server:
+        halo = halo_sim.create_app(halo_sim.HaloSimulatorConfig(today=TODAY))
+        with SimulatorServer(halo) as server:
             psa_sync.connections["conn-halo"] = ("halo", halo_credentials(server.url))
             async with running_service(build, settings):
                 await commands.send(
@@ -554,7 +555,8 @@ class TestStepsAsPreviewed:
             item.quantity,
             [(TODAY, item.quantity + 4), (TODAY - timedelta(days=1), item.quantity + 1)],
         )
-        with SimulatorServer(halo_sim.create_app()) as server:
+        halo = halo_sim.create_app(halo_sim.HaloSimulatorConfig(today=TODAY))
+        with SimulatorServer(halo) as server:
             psa_sync.connections["conn-halo"] = ("halo", halo_credentials(server.url))
             async with running_service(build, settings):
                 await commands.send(

@@ -321,6 +321,12 @@ def run_cli(name: str, default_port: int, factory: Callable[[SimulatorConfig], F
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--accounts", type=int, default=48)
     parser.add_argument("--line-items", type=int, default=600)
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=None,
+        help="the day the demo MSP's dates are relative to (default: today, UTC)",
+    )
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--slow-rate", type=float, default=0.0)
     parser.add_argument("--slow-seconds", type=float, default=0.0)
@@ -333,6 +339,7 @@ def run_cli(name: str, default_port: int, factory: Callable[[SimulatorConfig], F
         seed=args.seed,
         accounts=args.accounts,
         line_items=args.line_items,
+        today=args.today,
         faults=FaultConfig(
             error_rate=args.error_rate,
             slow_rate=args.slow_rate,
