@@ -455,6 +455,11 @@ class TestEverythingUnderFailures:
             if envelope.causation_id and envelope.causation_id not in changed_at:
                 changed_at[envelope.causation_id] = time.monotonic()
 
+        async def approve_next() -> None:
+            command = approvals[len(ledger.approvals)]
+            await _publish(js, approving, command, ledger)
+            ledger.approvals[command.line_item_psa_id or ""] = command.changes[0].quantity
+
         await connection.subscribe(m.spec_for(m.CardsChanged).subject, cb=on_cards_changed)
         stop_faults = asyncio.Event()
         stand_in = PsaSyncConnectionsStandIn(
@@ -512,20 +517,15 @@ class TestEverythingUnderFailures:
                     # Approvals keep pace with the load, spread over the whole run.
                     due = len(approvals) * min(1.0, (elapsed + 1) / profile.seconds)
                     while len(ledger.approvals) < due:
-                        command = approvals[len(ledger.approvals)]
-                        await _publish(js, approving, command, ledger)
-                        ledger.approvals[command.line_item_psa_id or ""] = command.changes[
-                            0
-                        ].quantity
+                        await approve_next()
                     pause = started + sent / profile.rate - time.monotonic()
                     if pause > 0:
                         await asyncio.sleep(pause)
                 publish_seconds = time.monotonic() - started
                 await webhooks.delivered()
                 webhook_seconds = time.monotonic() - started - publish_seconds
-                for command in approvals[len(ledger.approvals) :]:
-                    await _publish(js, approving, command, ledger)
-                    ledger.approvals[command.line_item_psa_id or ""] = command.changes[0].quantity
+                while len(ledger.approvals) < len(approvals):
+                    await approve_next()
                 if outage is not None:
                     outage.wait()
                     assert outage.restarts == profile.postgres_restarts

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from tests.processes import psa_simulator, wait_http
+from tests.writeback.harness import cw_credentials
 from trueup.devstack.psa_simulators.demo import build_demo_msp
 from trueup.psa import ConnectWiseClient, ConnectWiseCredentials
 
@@ -20,14 +21,7 @@ DAY = date(2026, 1, 15)
 async def test_the_demo_is_dated_from_the_day_given(tmp_path: Path) -> None:
     with psa_simulator("connectwise", tmp_path, accounts=48, line_items=600, today=DAY) as url:
         await wait_http(f"{url}/_simulator/stats")
-        credentials = ConnectWiseCredentials(
-            site=url,
-            company_id="trueup_demo",
-            public_key="TrueUpDemoPublicKey",
-            private_key="TrueUpDemoPrivateKey",
-            client_id="0f3c1d2e-trueup-tests",
-        )
-        async with ConnectWiseClient(credentials) as client:
+        async with ConnectWiseClient(ConnectWiseCredentials(**cw_credentials(url))) as client:
             served = {c.id: (c.start_date, c.end_date) async for c in client.list_contracts()}
     demo = build_demo_msp(today=DAY)
     assert served == {str(c.id): (c.start_date, c.end_date) for c in demo.contracts}
