@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
+import nats
+from fastapi import FastAPI
+
+from tests.conftest import Databases
+from tests.support import eventually, running_service, settings_for
+from trueup.contracts import Envelope, wrap
+from trueup.contracts import messages as m
 from trueup.platform import broker
 from trueup.platform.broker import BatchedConsumer
+from trueup.platform.service import ServiceRuntime
+from trueup.psa_sync.main import MIGRATIONS
+from trueup.psa_sync.settings import Settings
 
 
 class Trickle:
@@ -68,3 +79,60 @@ class TestGatheringABatch:
         more = await consumer()._more(quiet, room=199)  # type: ignore[arg-type]
 
         assert more == []
+
+
+class TestOnARealServer:
+    async def test_a_backlog_is_taken_in_full_batches(
+        self, clean_nats: str, databases: Databases, tenant_ids: tuple[str, str]
+    ) -> None:
+        # A message handled alone when it is all there is; then, while its handler holds
+        # the consumer, a backlog builds up and is taken a full batch at a time.
+        tenant, _ = tenant_ids
+        sizes: list[int] = []
+        release = asyncio.Event()
+
+        async def handler(envelopes: Sequence[Envelope[m.SyncPsa]]) -> None:
+            sizes.append(len(envelopes))
+            if len(sizes) == 1:
+                await release.wait()
+
+        def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
+            runtime = ServiceRuntime(settings, MIGRATIONS)
+            runtime.add_batched_consumer(
+                BatchedConsumer(
+                    runtime.broker,
+                    service=runtime.name,
+                    name="batch-test",
+                    subject=m.spec_for(m.SyncPsa).subject,
+                    model=m.SyncPsa,
+                    handler=handler,
+                    batch_size=200,
+                )
+            )
+            return runtime, runtime.http_app()
+
+        settings = await settings_for(Settings, databases, clean_nats)
+        subject = m.subject_for(m.SyncPsa, tenant)
+        async with running_service(build, settings):
+            connection = await nats.connect(clean_nats)
+            try:
+                js = connection.jetstream()
+
+                async def publish(count: int) -> None:
+                    for _ in range(count):
+                        body = wrap(m.SyncPsa(full=True), tenant_id=tenant).model_dump_json()
+                        await js.publish(subject, body.encode())
+
+                await publish(1)
+                await eventually(lambda: _truthy(sizes), what="the first batch")
+                # Held in the handler while a backlog builds up behind it.
+                await publish(250)
+                release.set()
+                await eventually(lambda: _truthy(sum(sizes) == 251), what="the backlog")
+            finally:
+                await connection.close()
+        assert sizes == [1, 200, 50]
+
+
+async def _truthy(value: object) -> object:
+    return value or None

@@ -15,19 +15,21 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.reconciliation.conftest import Tenant
+from tests.reconciliation.conftest import USER, Tenant
 from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
-from trueup.reconciliation import index_cache, inputs, recompute
+from trueup.contracts import recon as r
+from trueup.reconciliation import actions, index_cache, inputs, recompute
 from trueup.reconciliation.handlers import events
 from trueup.reconciliation.models import Usage
 from trueup.reconciliation.repository import Repository
 
 D = Decimal
 CHANGED = "recon.*.cards.changed.v1"
-PER_TENANT_STATEMENTS = 6
-"""Row-level security scope, settings row lock, usage upsert, stored cards, card update,
-settings update: what one tenant's report costs when its index is in memory."""
+PER_TENANT_STATEMENTS = 5
+"""Row-level security scope, settings row lock, usage upsert, card update, settings
+update: what one tenant's report costs when its index is in memory (the stored cards it
+compares with are kept with the index)."""
 
 
 def runtime_of(tenant: Tenant) -> Any:
@@ -164,3 +166,51 @@ class TestUsageRows:
             return {row.sku: row.quantity for row in await repo.all_of(Usage)}
 
         assert await t.run(usage) == {"sku-P1": D(10), "sku-P2": D(8)}
+
+
+class TestStoredCardsKeptWithTheIndex:
+    """A usage update compares its cards with the stored ones kept beside the index, not
+    read back: whatever else writes a card must keep that copy in step."""
+
+    async def test_a_failed_writeback_keeps_its_error_and_job_through_a_usage_update(
+        self, tenant: Tenant
+    ) -> None:
+        (t,) = await tenants(tenant, 1)
+        await events.apply_usage(runtime_of(tenant), [report(t, {"P1": 14})])
+        card = (await t.cards())["Managed Endpoint"]
+        approve = r.ActionQuery(
+            card_id=card.card_id, action="approve", actor=USER, idempotency_key="k-approve"
+        )
+        await t.run(lambda s: actions.act(s, t.tenant_id, approve))
+        failed = m.WritebackFailed(
+            job_id="job-1",
+            actor=USER,
+            idempotency_key="k-approve",
+            card_id=card.card_id,
+            action_id="a-1",
+            psa="connectwise",
+            contract_psa_id="C-A",
+            line_item_psa_id=None,
+            quantity_before=None,
+            quantity_after=None,
+            effective_date=None,
+            error="The PSA refused the change.",
+            attempts=3,
+            dead_lettered=False,
+        )
+        await t.run(
+            lambda s: actions.apply_writeback_outcome(s, wrap(failed, tenant_id=t.tenant_id))
+        )
+        hits = index_cache.INDEXES.hits
+
+        # New counts for the account: its cards are computed again, the failed one too.
+        await events.apply_usage(runtime_of(tenant), [report(t, {"P1": 15, "P2": 4})])
+
+        assert index_cache.INDEXES.hits == hits + 1, "the update used the index in memory"
+        after = (await t.cards())["Managed Endpoint"]
+        assert (after.state, after.error, after.last_job_id) == (
+            "failed",
+            "The PSA refused the change.",
+            "job-1",
+        )
+        assert await recompute_from_scratch(t) == []

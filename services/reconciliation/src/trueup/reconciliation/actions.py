@@ -19,7 +19,7 @@ from trueup.reconciliation import state as st
 from trueup.reconciliation.announcements import announce
 from trueup.reconciliation.cards import card_conditions
 from trueup.reconciliation.changes import check_date, large_change, requested_changes
-from trueup.reconciliation.index_cache import new_token
+from trueup.reconciliation.index_cache import StoredCard, new_token
 from trueup.reconciliation.models import (
     ActionRow,
     CardRow,
@@ -313,5 +313,8 @@ async def _card_state_changed(repo: Repository, card: CardRow) -> None:
     await repo.set_inputs_token(token)
     if cached is not None:
         cached.index.set_card_record(card.card_id, st.card_record(card))
+        cached.stored_cards.setdefault(card.account_id, {})[card.card_id] = StoredCard(
+            card.fingerprint, card.error, card.last_job_id, card.planned_effective_date
+        )
         cached.token = token
         index_cache.INDEXES.put(repo.tenant_id, cached)

@@ -24,14 +24,26 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from trueup import domain as d
+from trueup.contracts import recon as r
 
 
 def new_token() -> str:
     return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCard:
+    """The columns of a stored card a recompute compares a computed one with."""
+
+    fingerprint: str
+    error: str | None
+    last_job_id: str | None
+    planned_effective_date: date | None
 
 
 @dataclass
@@ -43,6 +55,28 @@ class CachedIndex:
     built_on: date
     weight: int
     """Rows (line items, usage records and cards) it holds: what the budget counts."""
+    stored_cards: dict[str, dict[str, StoredCard]] = field(default_factory=dict)
+    """Per account, its cards as stored (by card id): the same state as the index, kept
+    with it by whatever writes cards, so a usage update need not read them back."""
+
+    settings: r.BillingSettings = field(default_factory=r.BillingSettings)
+    """The tenant's settings as last read with its inputs (`use_settings`)."""
+    _settings_source: dict[str, Any] | None = None
+
+    def use_settings(self, source: dict[str, Any]) -> None:
+        """Take the tenant's stored settings; parsed again only when they differ."""
+        if source != self._settings_source:
+            self.settings = (
+                r.BillingSettings.model_validate(source) if source else r.BillingSettings()
+            )
+            self._settings_source = source
+
+    def stored_cards_of(self, account_ids: set[str]) -> dict[str, StoredCard]:
+        return {
+            card_id: stored
+            for account_id in account_ids
+            for card_id, stored in self.stored_cards.get(account_id, {}).items()
+        }
 
 
 class TenantIndexCache:

@@ -22,7 +22,7 @@ from trueup.reconciliation import cycles, index_cache
 from trueup.reconciliation import state as st
 from trueup.reconciliation.actions import act
 from trueup.reconciliation.announcements import SYSTEM, announce
-from trueup.reconciliation.index_cache import CachedIndex, new_token
+from trueup.reconciliation.index_cache import CachedIndex, StoredCard, new_token
 from trueup.reconciliation.models import (
     AccountMappingRow,
     CardRow,
@@ -33,7 +33,7 @@ from trueup.reconciliation.models import (
 from trueup.reconciliation.repository import Repository
 
 
-class StoredCard(Protocol):
+class StoredColumns(Protocol):
     """What a recompute compares a computed card with: a `CardRow`, or those columns."""
 
     @property
@@ -176,7 +176,7 @@ async def recompute(
         data = await repo.load()
     index = d.TenantIndex(st.tenant_state(data, settings))
     result = d.reconcile(index, today=today, now=now)
-    changed = await _store_cards(
+    changed, stored = await _store_cards(
         repo, settings, index, result.cards, {c.card_id: c for c in data.cards}, now
     )
     settings_row = await repo.settings_row()
@@ -191,9 +191,11 @@ async def recompute(
     token = new_token()
     await repo.set_inputs_token(token)
     weight = len(data.line_items) + len(data.usage) + len(data.cards)
-    index_cache.INDEXES.put(tenant_id, CachedIndex(token, index, today, weight))
+    index_cache.INDEXES.put(tenant_id, CachedIndex(token, index, today, weight, stored))
     if weight >= FREEZE_FROM_ROWS:
         freeze_long_lived()
+    if changed:
+        await repo.bump_cards_version()
     await _announce_cards(session, repo, changed, reason, cause)
     await _auto_approve(session, tenant_id, result.cards, cause, today)
     return changed
@@ -205,11 +207,18 @@ async def open_index(repo: Repository, today: date) -> CachedIndex | None:
     `recompute_usage` then takes the same `repo`, which holds the locked row.
 
     An index at hand also means the billing cycle is already the right one: every index
-    descends from a `recompute` on the day it was built, which closed any cycle due."""
-    settings_row = await repo.locked_settings_row()
-    return index_cache.INDEXES.check_out(
-        repo.tenant_id, settings_row.inputs_token if settings_row else None, today
-    )
+    descends from a `recompute` on the day it was built, which closed any cycle due.
+
+    The row is read as two columns, not as a `TenantSettingsRow`, and `recompute_usage`
+    writes it back in one statement: on the live usage lane the ORM's load and flush of
+    that row were a fifth of a report's cost."""
+    locked = await repo.lock_inputs()
+    if locked is None:
+        return None
+    cached = index_cache.INDEXES.check_out(repo.tenant_id, locked.inputs_token, today)
+    if cached is not None:
+        cached.use_settings(locked.settings)
+    return cached
 
 
 async def recompute_usage(
@@ -233,7 +242,7 @@ async def recompute_usage(
         for record in records
     ):
         return None
-    settings = await repo.billing_settings()
+    settings = cached.settings
     affected: set[str] = set()
     for (key_vendor, vendor_account), records in usage.items():
         affected |= index.replace_usage(key_vendor, vendor_account, records)
@@ -241,10 +250,13 @@ async def recompute_usage(
     for done, account_id in enumerate(sorted(affected), 1):
         cards.extend(index.reconcile_account(account_id, today=today, now=now).cards)
         await _let_others_run(done)
-    existing = {c.card_id: c for c in await repo.stored_cards_of(affected)} if affected else {}
-    changed = await _store_cards(repo, settings, index, cards, existing, now)
+    changed, stored = await _store_cards(
+        repo, settings, index, cards, cached.stored_cards_of(affected), now
+    )
+    for account_id in affected:
+        cached.stored_cards[account_id] = stored.pop(account_id, {})
     cached.token = new_token()
-    await repo.set_inputs_token(cached.token)
+    await repo.inputs_changed(cached.token, cards_changed=bool(changed))
     index_cache.INDEXES.put(tenant_id, cached)
     await _announce_cards(session, repo, changed, "usage", cause)
     await _auto_approve(session, tenant_id, cards, cause, today)
@@ -268,14 +280,16 @@ async def _store_cards(
     settings: r.BillingSettings,
     index: d.TenantIndex,
     cards: Sequence[d.Card],
-    existing: Mapping[str, StoredCard],
+    existing: Mapping[str, StoredColumns],
     now: datetime,
-) -> list[str]:
+) -> tuple[list[str], dict[str, dict[str, StoredCard]]]:
     """Store the computed cards that differ from `existing`, delete those of `existing`
-    no longer computed; return the ids of both. New and changed cards go in as one
-    statement each, however many."""
+    no longer computed; return the ids of both, and per account the computed cards as
+    they are now stored. New and changed cards go in as one statement each, however
+    many."""
     limits = st.large_change_limits(settings)
     changed: list[str] = []
+    stored: dict[str, dict[str, StoredCard]] = {}
     new_rows: list[dict[str, Any]] = []
     updated_rows: list[dict[str, Any]] = []
     existing = dict(existing)
@@ -297,8 +311,17 @@ async def _store_cards(
             values["error"] = old.error if values["state"] in ("failed", "conflict") else None
             values["last_job_id"] = old.last_job_id
             values["planned_effective_date"] = old.planned_effective_date
-            if old.fingerprint == values["fingerprint"] and old.error == values["error"]:
-                continue
+        stored.setdefault(card.account_id, {})[card.id] = StoredCard(
+            values["fingerprint"],
+            values["error"],
+            values.get("last_job_id"),
+            values.get("planned_effective_date"),
+        )
+        if old is not None and (old.fingerprint, old.error) == (
+            values["fingerprint"],
+            values["error"],
+        ):
+            continue
         if line is not None and line.vendor_tag is None and card.vendors:
             # An import tags the service lines it feeds with its vendor.
             line = replace(line, vendor_tag=card.vendors[0])
@@ -312,7 +335,7 @@ async def _store_cards(
     await repo.update_cards(updated_rows)
     await repo.delete_cards(existing)
     changed.extend(existing)
-    return changed
+    return changed, stored
 
 
 async def _announce_cards(
@@ -323,7 +346,6 @@ async def _announce_cards(
     cause: Envelope[Any] | None,
 ) -> None:
     if changed:
-        await repo.bump_cards_version()
         await announce(
             session, repo.tenant_id, m.CardsChanged(card_ids=changed, reason=reason), cause
         )

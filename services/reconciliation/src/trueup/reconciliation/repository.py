@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -34,16 +34,6 @@ M = TypeVar("M", bound=Base)
 T = TypeVar("T")
 # currency, billing cycle, PSA quantity, target quantity, unit price, unit cost
 PriceRow = sa.Row[str, str, Decimal, Decimal | None, Decimal | None, Decimal | None]
-
-
-STORED_CARD_COLUMNS = (
-    CardRow.card_id,
-    CardRow.fingerprint,
-    CardRow.error,
-    CardRow.last_job_id,
-    CardRow.planned_effective_date,
-)
-StoredCardRow = sa.Row[str, str, str | None, str | None, date | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +84,30 @@ def _update_cards_statement(names: tuple[str, ...]) -> sa.Executable:
         )
         .values({name: sa.bindparam(name) for name in names})
     )
+
+
+_SETTINGS = cast(sa.Table, TenantSettingsRow.__table__)
+_LOCK_INPUTS = (
+    sa.select(_SETTINGS.c.inputs_token, _SETTINGS.c.settings)
+    .where(_SETTINGS.c.tenant_id == sa.bindparam("tenant_id"))
+    .with_for_update()
+)
+_INPUTS_CHANGED = (
+    sa.update(_SETTINGS)
+    .where(_SETTINGS.c.tenant_id == sa.bindparam("key_tenant_id"))
+    .values(
+        inputs_token=sa.bindparam("token"),
+        cards_version=_SETTINGS.c.cards_version + sa.bindparam("cards_changed"),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LockedInputs:
+    """A tenant's inputs token and settings, read with its settings row locked."""
+
+    inputs_token: str | None
+    settings: dict[str, Any]
 
 
 class Repository:
@@ -301,6 +315,27 @@ class Repository:
         self._settings_row = (await self.session.scalars(query)).one_or_none()
         return self._settings_row
 
+    async def lock_inputs(self) -> LockedInputs | None:
+        """What `locked_settings_row` locks, as two columns instead of a `TenantSettingsRow`
+        (a usage update needs no more); None when the tenant has no settings row yet.
+        Pair it with `inputs_changed`, not with the ORM row."""
+        found = (
+            await self.session.execute(_LOCK_INPUTS, {"tenant_id": self.tenant_id})
+        ).one_or_none()
+        return None if found is None else LockedInputs(found.inputs_token, found.settings or {})
+
+    async def inputs_changed(self, token: str, *, cards_changed: bool) -> None:
+        """Store a new inputs token and, when cards changed, a new cards version, in one
+        statement on the row `lock_inputs` locked."""
+        await self.session.execute(
+            _INPUTS_CHANGED,
+            {
+                "key_tenant_id": self.tenant_id,
+                "token": token,
+                "cards_changed": int(cards_changed),
+            },
+        )
+
     async def set_inputs_token(self, token: str) -> None:
         row = await self.settings_row()
         if row is None:
@@ -377,17 +412,6 @@ class Repository:
                 CardRow.tenant_id == self.tenant_id, CardRow.account_id.in_(chunk)
             )
             found.extend((await self.session.scalars(query)).all())
-        return found
-
-    async def stored_cards_of(self, account_ids: Iterable[str]) -> Sequence[StoredCardRow]:
-        """What a recompute compares its computed cards with, of every card of these accounts: a few
-        columns, not `CardRow` instances (a webhook's update reads a handful per report)."""
-        found: list[StoredCardRow] = []
-        for chunk in _chunks(sorted(set(account_ids))):
-            query = sa.select(*STORED_CARD_COLUMNS).where(
-                CardRow.tenant_id == self.tenant_id, CardRow.account_id.in_(chunk)
-            )
-            found.extend((await self.session.execute(query)).all())
         return found
 
     async def delete_cards(self, card_ids: Iterable[str]) -> None:
