@@ -26,10 +26,8 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from trueup import domain as d
-from trueup.contracts import recon as r
 
 
 def new_token() -> str:
@@ -58,18 +56,6 @@ class CachedIndex:
     stored_cards: dict[str, dict[str, StoredCard]] = field(default_factory=dict)
     """Per account, its cards as stored (by card id): the same state as the index, kept
     with it by whatever writes cards, so a usage update need not read them back."""
-
-    settings: r.BillingSettings = field(default_factory=r.BillingSettings)
-    """The tenant's settings as last read with its inputs (`use_settings`)."""
-    _settings_source: dict[str, Any] | None = None
-
-    def use_settings(self, source: dict[str, Any]) -> None:
-        """Take the tenant's stored settings; parsed again only when they differ."""
-        if source != self._settings_source:
-            self.settings = (
-                r.BillingSettings.model_validate(source) if source else r.BillingSettings()
-            )
-            self._settings_source = source
 
     def stored_cards_of(self, account_ids: set[str]) -> dict[str, StoredCard]:
         return {

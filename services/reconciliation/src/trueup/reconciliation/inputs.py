@@ -149,14 +149,15 @@ async def apply_usage_batches(
     only the accounts they feed while the tenant's index is at hand, else the tenant."""
     repo = Repository(session, tenant_id)
     today = today or datetime.now(UTC).date()
-    cached = await open_index(repo, today)
+    opened = await open_index(repo, today)
     written = await _store_usage(
-        repo, [envelope.payload for envelope in envelopes], cached.index if cached else None
+        repo, [envelope.payload for envelope in envelopes], opened[0].index if opened else None
     )
     cause = envelopes[-1]
-    if cached is not None:
+    if opened is not None:
+        cached, settings = opened
         changed = await recompute_usage(
-            repo, cached, written.usage_after(cached.index), cause=cause, today=today
+            repo, cached, settings, written.usage_after(cached.index), cause=cause, today=today
         )
         if changed is not None:
             return changed

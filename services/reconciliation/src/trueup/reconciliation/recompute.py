@@ -201,10 +201,11 @@ async def recompute(
     return changed
 
 
-async def open_index(repo: Repository, today: date) -> CachedIndex | None:
+async def open_index(repo: Repository, today: date) -> tuple[CachedIndex, r.BillingSettings] | None:
     """Lock the tenant's inputs and check its index in memory out, if that is the stored
-    state and was built `today` (see `index_cache`); None means a whole-tenant recompute.
-    `recompute_usage` then takes the same `repo`, which holds the locked row.
+    state and was built `today` (see `index_cache`), with the tenant's settings; None
+    means a whole-tenant recompute. `recompute_usage` then takes the same `repo`, which
+    holds the locked row.
 
     An index at hand also means the billing cycle is already the right one: every index
     descends from a `recompute` on the day it was built, which closed any cycle due.
@@ -216,14 +217,13 @@ async def open_index(repo: Repository, today: date) -> CachedIndex | None:
     if locked is None:
         return None
     cached = index_cache.INDEXES.check_out(repo.tenant_id, locked.inputs_token, today)
-    if cached is not None:
-        cached.use_settings(locked.settings)
-    return cached
+    return None if cached is None else (cached, locked.settings)
 
 
 async def recompute_usage(
     repo: Repository,
     cached: CachedIndex,
+    settings: r.BillingSettings,
     usage: dict[tuple[str, str], list[d.VendorUsage]],
     *,
     cause: Envelope[Any] | None = None,
@@ -242,7 +242,6 @@ async def recompute_usage(
         for record in records
     ):
         return None
-    settings = cached.settings
     affected: set[str] = set()
     for (key_vendor, vendor_account), records in usage.items():
         affected |= index.replace_usage(key_vendor, vendor_account, records)

@@ -102,12 +102,16 @@ _INPUTS_CHANGED = (
 )
 
 
+def _billing_settings(stored: dict[str, Any] | None) -> r.BillingSettings:
+    return r.BillingSettings.model_validate(stored) if stored else r.BillingSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class LockedInputs:
     """A tenant's inputs token and settings, read with its settings row locked."""
 
     inputs_token: str | None
-    settings: dict[str, Any]
+    settings: r.BillingSettings
 
 
 class Repository:
@@ -299,9 +303,7 @@ class Repository:
 
     async def billing_settings(self) -> r.BillingSettings:
         row = await self.settings_row()
-        if row is None or not row.settings:
-            return r.BillingSettings()
-        return r.BillingSettings.model_validate(row.settings)
+        return _billing_settings(row.settings if row else None)
 
     async def locked_settings_row(self) -> TenantSettingsRow | None:
         """The settings row, locked to this transaction on PostgreSQL: writers to one
@@ -322,7 +324,9 @@ class Repository:
         found = (
             await self.session.execute(_LOCK_INPUTS, {"tenant_id": self.tenant_id})
         ).one_or_none()
-        return None if found is None else LockedInputs(found.inputs_token, found.settings or {})
+        if found is None:
+            return None
+        return LockedInputs(found.inputs_token, _billing_settings(found.settings))
 
     async def inputs_changed(self, token: str, *, cards_changed: bool) -> None:
         """Store a new inputs token and, when cards changed, a new cards version, in one
