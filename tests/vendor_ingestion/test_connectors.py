@@ -13,7 +13,6 @@ import uvicorn
 
 from tests.conftest import Databases
 from tests.support import eventually, running_service, settings_for
-from trueup.devstack.runtime.nats_server import free_port
 from trueup.devstack.vendor_simulators import demo_connectors, huntress, ninjaone, pax8
 from trueup.platform.tenants import SuspensionRepository
 from trueup.vendor_ingestion.main import build
@@ -27,23 +26,26 @@ from trueup.vendor_ingestion.settings import Settings
 
 @contextlib.asynccontextmanager
 async def simulators() -> AsyncIterator[dict[str, str]]:
-    servers: list[uvicorn.Server] = []
-    urls: dict[str, str] = {}
-    for name, module in (("pax8", pax8), ("ninjaone", ninjaone), ("huntress", huntress)):
-        port = free_port()
-        config = uvicorn.Config(
-            module.create_app(), host="127.0.0.1", port=port, log_level="warning"
+    # Port 0: the OS picks the port as it binds, so no other process can take it between
+    # a free-port probe and the bind.
+    servers: dict[str, uvicorn.Server] = {
+        name: uvicorn.Server(
+            uvicorn.Config(module.create_app(), host="127.0.0.1", port=0, log_level="warning")
         )
-        servers.append(uvicorn.Server(config))
-        urls[name] = f"http://127.0.0.1:{port}"
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+        for name, module in (("pax8", pax8), ("ninjaone", ninjaone), ("huntress", huntress))
+    }
+    tasks = [asyncio.create_task(server.serve()) for server in servers.values()]
     try:
         await eventually(
-            lambda: asyncio.sleep(0, all(s.started for s in servers)), what="simulators"
+            lambda: asyncio.sleep(0, all(s.started for s in servers.values())),
+            what="simulators",
         )
-        yield urls
+        yield {
+            name: f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+            for name, server in servers.items()
+        }
     finally:
-        for server in servers:
+        for server in servers.values():
             server.should_exit = True
         await asyncio.gather(*tasks)
 
