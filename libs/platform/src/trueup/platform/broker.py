@@ -39,6 +39,7 @@ from trueup.contracts.envelope import Envelope, Payload, QueryError, Reply
 from trueup.contracts.messages import spec_for
 from trueup.contracts.streams import ALL_STREAMS, StreamSpec, stream_for
 from trueup.contracts.subjects import dead_letter, tenant_of
+from trueup.platform.database import database_unreachable
 from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.metrics import HANDLER_SECONDS
 from trueup.platform.tracing import configure_tracing
@@ -562,7 +563,22 @@ def query_responder(
                 result = await handler(envelope)
             except QueryFailedError as exc:
                 return _reply_error(exc.status, exc.title, exc.detail)
-            except Exception:
+            except Exception as exc:
+                if database_unreachable(exc):
+                    # A database restart or failover: nothing was done, and the same
+                    # question asked again in a moment will be answered. Say so (503), not
+                    # "internal error", so a caller with an idempotency key retries.
+                    log.warning(
+                        "query refused: the database is unreachable",
+                        subject=msg.raw_message.subject,
+                        error=type(exc).__name__,
+                    )
+                    return _reply_error(
+                        503,
+                        "Service Unavailable",
+                        "The database is unreachable for the moment; nothing was changed. "
+                        "Try again shortly.",
+                    )
                 log.exception("query failed", subject=msg.raw_message.subject)
                 return _reply_error(500, "Internal error")
         reply_model: type[Reply[R]] = Reply[type(result)]  # type: ignore[misc,assignment]

@@ -72,7 +72,15 @@ def _unavailable(reason: str) -> ProblemError:
 
 def _result(reply: Reply[R]) -> R:
     if reply.error is not None:
-        raise ProblemError(reply.error.status, reply.error.title, reply.error.detail or None)
+        status = reply.error.status
+        raise ProblemError(
+            status,
+            reply.error.title,
+            reply.error.detail or None,
+            # The owning service could not answer now (its database restarts): a client
+            # hears when to ask again.
+            headers={"Retry-After": "2"} if status == 503 else None,
+        )
     if reply.result is None:
         raise ProblemError(502, "Bad Gateway", "The service sent an empty reply.")
     return reply.result

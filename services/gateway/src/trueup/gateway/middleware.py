@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trueup.contracts import new_id
 from trueup.gateway.problems import PROBLEM_JSON, Problem
+from trueup.platform.database import database_unreachable
 from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.tracing import tracer
 
@@ -97,10 +98,13 @@ class EdgeMiddleware:
     async def _rate_key(self, scope: Scope) -> str:
         try:
             return await self.rate_key(scope)
-        except Exception:
+        except Exception as exc:
             # Finding the principal may need the database; if that fails, the request is
             # still counted (by address) and the route gives the real error.
-            log.exception("rate limit key failed; counting by address")
+            if database_unreachable(exc):
+                log.warning("rate limit key: the database is unreachable; counting by address")
+            else:
+                log.exception("rate limit key failed; counting by address")
             return await _by_address(scope)
 
     def _limit_for(self, path: str) -> int:
@@ -193,7 +197,27 @@ class EdgeMiddleware:
                         ),
                         extra,
                     )
-            except Exception:
+            except Exception as exc:
+                if database_unreachable(exc) and not started:
+                    # The gateway's database restarts (or fails over): nothing was done,
+                    # and the same request in a moment will be answered.
+                    log.warning(
+                        "request refused: the database is unreachable",
+                        path=path,
+                        error=type(exc).__name__,
+                    )
+                    await _send_problem(
+                        send,
+                        Problem(
+                            title="Service Unavailable",
+                            status=503,
+                            detail="The database is unreachable for the moment; nothing was "
+                            "changed. Try again shortly.",
+                            instance=path,
+                        ),
+                        [*extra, (b"retry-after", b"2")],
+                    )
+                    return
                 # Starlette's last-resort 500 is written outside this middleware, without
                 # the security headers: answer here, and let the error go on to be logged.
                 if not started:

@@ -1,0 +1,138 @@
+"""A query whose service cannot reach its database (a restart, a failover) is answered
+503, "try again", not 500 "internal error": nothing was done, and a caller holding an
+idempotency key asks again. A fault of the code is still a 500."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from tests.conftest import Databases
+from tests.support import running_gateway, settings_for
+from trueup.contracts import recon as r
+from trueup.contracts import wrap
+from trueup.contracts.envelope import Envelope
+from trueup.contracts.messages import subject_for
+from trueup.devstack.runtime.nats_server import free_port
+from trueup.gateway.settings import Settings as GatewaySettings
+from trueup.platform.broker import ask, create_broker, query_responder
+from trueup.platform.database import Database
+
+KEY = "tu_outage_key_0123456789abcdefghij"
+
+
+def _database_down() -> Database:
+    """A PostgreSQL database whose server is not listening: what a client sees mid-restart."""
+    return Database(f"postgresql+asyncpg://trueup@127.0.0.1:{free_port()}/trueup")
+
+
+async def _details(envelope: Envelope[r.GetCardQuery]) -> r.CardDetails:
+    if envelope.payload.card_id == "bug":
+        raise ValueError("a fault of the code")
+    database = _database_down()
+    try:
+        async with database.transaction(envelope.tenant_id):
+            raise AssertionError("the database answered")
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def reconciliation_without_its_database(clean_nats: str) -> AsyncIterator[None]:
+    """Card details answered by a responder whose database is down."""
+    broker = create_broker(clean_nats, "outage-test")
+    query_responder(broker, service="outage-test", model=r.GetCardQuery, handler=_details)
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.stop()
+
+
+class TestQueriesDuringADatabaseOutage:
+    async def test_the_reply_is_503_and_a_bug_is_still_500(
+        self,
+        clean_nats: str,
+        tenant_ids: tuple[str, str],
+        reconciliation_without_its_database: None,
+    ) -> None:
+        tenant, _ = tenant_ids
+        broker = create_broker(clean_nats, "outage-asker")
+        await broker.start()
+        try:
+            subject = subject_for(r.GetCardQuery, tenant)
+            down = await ask(
+                broker,
+                subject,
+                wrap(r.GetCardQuery(card_id="c1"), tenant_id=tenant),
+                r.CardDetails,
+                timeout=10,
+            )
+            assert down.result is None
+            assert down.error is not None
+            assert down.error.status == 503
+            assert "nothing was changed" in down.error.detail
+            bug = await ask(
+                broker,
+                subject,
+                wrap(r.GetCardQuery(card_id="bug"), tenant_id=tenant),
+                r.CardDetails,
+                timeout=10,
+            )
+            assert bug.error is not None
+            assert bug.error.status == 500
+        finally:
+            await broker.stop()
+
+    async def test_the_gateway_answers_503_with_retry_after(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        reconciliation_without_its_database: None,
+    ) -> None:
+        settings = await settings_for(
+            GatewaySettings,
+            databases,
+            clean_nats,
+            bootstrap_tenant_id=tenant_ids[0],
+            bootstrap_api_key=SecretStr(KEY),
+            query_timeout_seconds=10,
+        )
+        async with running_gateway(settings) as gateway:
+            answer = await gateway.client.get(
+                "/api/v1/cards/c1", headers={"Authorization": f"Bearer {KEY}"}
+            )
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == "2"
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["title"] == "Service Unavailable"
+
+
+class TestTheGatewaysOwnDatabaseDown:
+    async def test_a_request_answers_503_not_500(
+        self, clean_nats: str, databases: Databases, tenant_ids: tuple[str, str]
+    ) -> None:
+        settings = await settings_for(
+            GatewaySettings,
+            databases,
+            clean_nats,
+            bootstrap_tenant_id=tenant_ids[0],
+            bootstrap_api_key=SecretStr(KEY),
+        )
+        async with running_gateway(settings) as gateway:
+            # The gateway's database goes away under it (its sessions now reach a server
+            # that is not listening), as in a PostgreSQL restart.
+            database, down = gateway.runtime.database, _database_down()
+            database.sessionmaker = down.sessionmaker
+            database.read_sessionmaker = down.read_sessionmaker
+            # A key the gateway has not seen, so it must ask its database.
+            answer = await gateway.client.get(
+                "/api/v1/auth/me",
+                headers={"Authorization": "Bearer tu_unseen_key_0123456789abcdef"},
+            )
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == "2"
+        assert "nothing was changed" in answer.json()["detail"]
