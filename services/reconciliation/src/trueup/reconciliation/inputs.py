@@ -19,7 +19,6 @@ from trueup.reconciliation.models import (
     ContractRow,
     LineItemRow,
     ServiceLineRow,
-    TenantSettingsRow,
 )
 from trueup.reconciliation.recompute import open_index, recompute, recompute_usage
 from trueup.reconciliation.repository import Repository
@@ -117,18 +116,7 @@ async def apply_sync_completed(
     if not envelope.payload.succeeded:
         return
     repo = Repository(session, envelope.tenant_id)
-    row = await repo.settings_row()
-    if row is None:
-        await repo.merge(
-            TenantSettingsRow(
-                tenant_id=envelope.tenant_id,
-                settings={},
-                last_sync_at=envelope.occurred_at,
-                active_accounts=0,
-            )
-        )
-    else:
-        row.last_sync_at = envelope.occurred_at
+    (await repo.writable_settings_row()).last_sync_at = envelope.occurred_at
     await session.flush()
     await recompute(session, envelope.tenant_id, reason="psa", cause=envelope)
 

@@ -28,7 +28,6 @@ from trueup.reconciliation.models import (
     CardRow,
     ServiceLineRow,
     ServiceMappingRow,
-    TenantSettingsRow,
 )
 from trueup.reconciliation.repository import Repository
 
@@ -179,14 +178,8 @@ async def recompute(
     changed, stored = await _store_cards(
         repo, settings, index, result.cards, {c.card_id: c for c in data.cards}, now
     )
-    settings_row = await repo.settings_row()
-    if settings_row is None:
-        await repo.merge(
-            TenantSettingsRow(
-                tenant_id=tenant_id, settings={}, active_accounts=result.active_accounts
-            )
-        )
-    elif settings_row.active_accounts != result.active_accounts:
+    settings_row = await repo.writable_settings_row()
+    if settings_row.active_accounts != result.active_accounts:
         settings_row.active_accounts = result.active_accounts
     token = new_token()
     await repo.set_inputs_token(token)

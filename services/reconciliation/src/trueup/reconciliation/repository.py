@@ -247,13 +247,8 @@ class Repository:
 
     async def bump_cards_version(self) -> None:
         """Mark the tenant's cards changed (invalidates cached list totals everywhere)."""
-        row = await self.settings_row()
-        if row is None:
-            await self.merge(
-                TenantSettingsRow(tenant_id=self.tenant_id, settings={}, cards_version=1)
-            )
-        else:
-            row.cards_version = (row.cards_version or 0) + 1
+        row = await self.writable_settings_row()
+        row.cards_version = (row.cards_version or 0) + 1
 
     async def card_prices(self, where: Sequence[Any]) -> Sequence[PriceRow]:
         """What the money of each matching card is computed from (see `state.card_figures`).
@@ -301,6 +296,28 @@ class Repository:
             self._settings_row = await self.get(TenantSettingsRow)
         return self._settings_row
 
+    async def writable_settings_row(self) -> TenantSettingsRow:
+        """The settings row to change, created first if the tenant has none yet.
+
+        Created by an insert that ignores a conflict: two writers that both found no row
+        (the live and bulk lanes, or two replicas, on a tenant's first inputs) would
+        otherwise both insert, and one would fail on the primary key."""
+        row = await self.settings_row()
+        if row is not None:
+            return row
+        dialect = self.session.get_bind().dialect.name
+        await self.session.execute(
+            upsert_insert(dialect)(TenantSettingsRow)
+            .values(tenant_id=self.tenant_id, settings={}, active_accounts=0, cards_version=0)
+            .on_conflict_do_nothing(index_elements=["tenant_id"])
+        )
+        created = await self.session.get(
+            TenantSettingsRow, (self.tenant_id,), populate_existing=True
+        )
+        assert created is not None, "the settings row was just inserted"
+        self._settings_row = created
+        return created
+
     async def billing_settings(self) -> r.BillingSettings:
         row = await self.settings_row()
         return _billing_settings(row.settings if row else None)
@@ -341,13 +358,7 @@ class Repository:
         )
 
     async def set_inputs_token(self, token: str) -> None:
-        row = await self.settings_row()
-        if row is None:
-            await self.merge(
-                TenantSettingsRow(tenant_id=self.tenant_id, settings={}, inputs_token=token)
-            )
-        else:
-            row.inputs_token = token
+        (await self.writable_settings_row()).inputs_token = token
 
     async def usage_times(
         self, keys: Iterable[tuple[str, str]]

@@ -11,9 +11,6 @@ from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import state as st
 from trueup.reconciliation.announcements import announce
-from trueup.reconciliation.models import (
-    TenantSettingsRow,
-)
 from trueup.reconciliation.recompute import recompute
 from trueup.reconciliation.repository import Repository
 
@@ -27,12 +24,7 @@ async def save_settings(
         st.domain_settings(settings)  # the domain refuses a rule without a size limit
     except ValueError as exc:
         raise QueryFailedError(422, "Invalid settings", str(exc)) from exc
-    row = await repo.settings_row()
-    stored = settings.model_dump(mode="json")
-    if row is None:
-        await repo.merge(TenantSettingsRow(tenant_id=tenant_id, settings=stored, active_accounts=0))
-    else:
-        row.settings = stored
+    (await repo.writable_settings_row()).settings = settings.model_dump(mode="json")
     await announce(
         session,
         tenant_id,
