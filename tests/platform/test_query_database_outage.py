@@ -39,6 +39,19 @@ async def _details(envelope: Envelope[r.GetCardQuery]) -> r.CardDetails:
         await database.dispose()
 
 
+async def _gateway_settings(
+    nats_url: str, databases: Databases, tenant_ids: tuple[str, str]
+) -> GatewaySettings:
+    return await settings_for(
+        GatewaySettings,
+        databases,
+        nats_url,
+        bootstrap_tenant_id=tenant_ids[0],
+        bootstrap_api_key=SecretStr(KEY),
+        query_timeout_seconds=10,
+    )
+
+
 @pytest.fixture
 async def reconciliation_without_its_database(clean_nats: str) -> AsyncIterator[None]:
     """Card details answered by a responder whose database is down."""
@@ -63,24 +76,20 @@ class TestQueriesDuringADatabaseOutage:
         await broker.start()
         try:
             subject = subject_for(r.GetCardQuery, tenant)
-            down = await ask(
-                broker,
-                subject,
-                wrap(r.GetCardQuery(card_id="c1"), tenant_id=tenant),
-                r.CardDetails,
-                timeout=10,
-            )
+            down, bug = [
+                await ask(
+                    broker,
+                    subject,
+                    wrap(r.GetCardQuery(card_id=card_id), tenant_id=tenant),
+                    r.CardDetails,
+                    timeout=10,
+                )
+                for card_id in ("c1", "bug")
+            ]
             assert down.result is None
             assert down.error is not None
             assert down.error.status == 503
             assert "nothing was changed" in down.error.detail
-            bug = await ask(
-                broker,
-                subject,
-                wrap(r.GetCardQuery(card_id="bug"), tenant_id=tenant),
-                r.CardDetails,
-                timeout=10,
-            )
             assert bug.error is not None
             assert bug.error.status == 500
         finally:
@@ -93,14 +102,7 @@ class TestQueriesDuringADatabaseOutage:
         tenant_ids: tuple[str, str],
         reconciliation_without_its_database: None,
     ) -> None:
-        settings = await settings_for(
-            GatewaySettings,
-            databases,
-            clean_nats,
-            bootstrap_tenant_id=tenant_ids[0],
-            bootstrap_api_key=SecretStr(KEY),
-            query_timeout_seconds=10,
-        )
+        settings = await _gateway_settings(clean_nats, databases, tenant_ids)
         async with running_gateway(settings) as gateway:
             answer = await gateway.client.get(
                 "/api/v1/cards/c1", headers={"Authorization": f"Bearer {KEY}"}
@@ -115,13 +117,7 @@ class TestTheGatewaysOwnDatabaseDown:
     async def test_a_request_answers_503_not_500(
         self, clean_nats: str, databases: Databases, tenant_ids: tuple[str, str]
     ) -> None:
-        settings = await settings_for(
-            GatewaySettings,
-            databases,
-            clean_nats,
-            bootstrap_tenant_id=tenant_ids[0],
-            bootstrap_api_key=SecretStr(KEY),
-        )
+        settings = await _gateway_settings(clean_nats, databases, tenant_ids)
         async with running_gateway(settings) as gateway:
             # The gateway's database goes away under it (its sessions now reach a server
             # that is not listening), as in a PostgreSQL restart.
