@@ -16,6 +16,8 @@ from trueup.contracts import messages as m
 from trueup.contracts import wrap
 from trueup.platform.database import Database
 from trueup.platform.messaging import (
+    MAX_EVENT_BYTES,
+    EventTooLargeError,
     enqueue,
     enqueue_many,
     outbox_table,
@@ -107,3 +109,19 @@ class TestStagedTogether:
             await enqueue(session, "usage.t1.reported.v1", wrap(_usage("b"), tenant_id="t1"))
             written = await session.scalar(count)
         assert (staged, written) == (0, 1)
+
+
+class TestAnEventTooLargeToSend:
+    async def test_is_refused_where_it_is_made_and_stages_nothing(self, database: Database) -> None:
+        # The relay could never publish it (NATS refuses a message over its limit), and
+        # every later event would wait behind it; the transaction that made it fails.
+        huge = m.CardsChanged(
+            card_ids=[f"card-{i:010d}" for i in range(MAX_EVENT_BYTES // 10)], reason="psa"
+        )
+        subject = "recon.t1.cards.changed.v1"
+        with pytest.raises(EventTooLargeError, match=r"recon\.t1\.cards\.changed\.v1"):
+            async with database.transaction() as session:
+                await enqueue(session, subject, wrap(huge, tenant_id="t1"))
+        async with database.transaction() as session:
+            staged = await session.scalar(sa.select(sa.func.count()).select_from(outbox_table))
+        assert staged == 0

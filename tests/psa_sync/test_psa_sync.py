@@ -167,6 +167,51 @@ class TestFullSync:
             str(i) for i in active_accounts
         }
 
+    async def test_every_message_holds_at_most_a_batch_in_order(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        """A large MSP's accounts and contracts used to travel in one message, which passes
+        the broker's 1 MB limit from a few thousand contracts on: the outbox could never
+        send it and every later message waited behind it. A batch size of 10 shows the
+        cut on the demo MSP."""
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        settings = settings.model_copy(update={"snapshot_batch_size": 10})
+        async with running_service(build, settings) as (runtime, _app):
+            await _connect(runtime, tenant, cw_credentials(connectwise.url))
+
+            async def synced() -> m.SyncStatus | None:
+                reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
+                status: m.SyncStatus = reply.result
+                return status if status.connections[0].status == "ok" else None
+
+            await eventually(synced, timeout=60, what="the first sync")
+
+        snapshots = await _snapshots(clean_nats, tenant)
+        kinds = [
+            "accounts",
+            "contracts",
+            "line_items",
+            "removed_contract_ids",
+            "removed_line_item_ids",
+        ]
+        filled = [[k for k in kinds if getattr(s, k)] for s in snapshots]
+        assert all(len(getattr(s, k)) <= 10 for s in snapshots for k in kinds)
+        # (A step that found nothing, such as the first sync's removals, says so empty.)
+        assert all(len(f) <= 1 for f in filled), "one kind of list a message"
+        # Accounts before contracts before line items: each arrives after what it names.
+        order = [kinds.index(f[0]) for f in filled if f]
+        assert order[: order.index(2)] == sorted(order[: order.index(2)])
+        assert [s.batch_no for s in snapshots] == list(range(len(snapshots)))
+        store = connectwise.app.state.store
+        active = [a for a in store.agreements.values() if a["agreementStatus"] == "Active"]
+        assert len(active) > 10, "the demo MSP must need several messages of contracts"
+        assert {c.psa_id for s in snapshots for c in s.contracts} == {str(a["id"]) for a in active}
+
 
 class TestResilience:
     async def test_bad_credentials_are_a_status_not_a_crash(

@@ -13,7 +13,7 @@ import pytest
 from tests.reconciliation.conftest import Tenant
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
-from trueup.reconciliation import inputs
+from trueup.reconciliation import inputs, recompute
 from trueup.reconciliation.repository import Repository
 
 D = Decimal
@@ -50,6 +50,25 @@ class TestPsaSync:
         assert row is not None
         assert row.last_sync_at is not None
         assert row.active_accounts == 1
+
+    async def test_its_changed_cards_are_announced_in_bounded_events(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A large tenant's first sync changes tens of thousands of cards: one event naming
+        # them all would pass the broker's message limit and block the outbox.
+        monkeypatch.setattr(recompute, "CARDS_PER_ANNOUNCEMENT", 1)
+        snapshot = wrap(
+            tenant.snapshot({"P1": 10, "P2": 10}, full=True), tenant_id=tenant.tenant_id
+        )
+        await tenant.run(lambda s: inputs.apply_snapshot(s, snapshot))
+        done = wrap(completed(), tenant_id=tenant.tenant_id)
+        await tenant.run(lambda s: inputs.apply_sync_completed(s, done))
+
+        announced = [p["card_ids"] for k, p in await tenant.staged() if k.endswith("changed.v1")]
+        assert [len(ids) for ids in announced] == [1, 1]
+        assert sorted(i for ids in announced for i in ids) == sorted(
+            c.card_id for c in (await tenant.cards()).values()
+        )
 
     async def test_a_failed_sync_changes_nothing(self, tenant: Tenant) -> None:
         snapshot = wrap(tenant.snapshot({"P1": 10}, full=True), tenant_id=tenant.tenant_id)

@@ -59,6 +59,21 @@ inbox_table = sa.Table(
 )
 
 
+MAX_EVENT_BYTES = 1024 * 1024 - 8192
+"""The largest event body the outbox takes: NATS's default message limit (1 MB) less room
+for the headers the relay adds."""
+
+
+class EventTooLargeError(ValueError):
+    """An event too large for the broker: its producer must cut it into parts."""
+
+    def __init__(self, subject: str, size: int) -> None:
+        super().__init__(
+            f"event on {subject} is {size} bytes, over the {MAX_EVENT_BYTES}-byte limit of "
+            "one message; its producer must send it in parts"
+        )
+
+
 async def enqueue(session: AsyncSession, subject: str, envelope: Envelope[Any]) -> None:
     """Stage an envelope for publishing when the surrounding transaction commits."""
     await enqueue_many(session, [(subject, envelope)])
@@ -70,6 +85,12 @@ async def enqueue_many(session: AsyncSession, events: Sequence[tuple[str, Envelo
     they wait for the one statement of the whole block instead."""
     if not events:
         return
+    bodies = [envelope.model_dump_json().encode() for _subject, envelope in events]
+    for (subject, _envelope), body in zip(events, bodies, strict=True):
+        if len(body) > MAX_EVENT_BYTES:
+            # Staged, it could never be sent, and the relay would hold every later event
+            # behind it. Refused here, the transaction that made it fails instead, loudly.
+            raise EventTooLargeError(subject, len(body))
     now = datetime.now(UTC)
     trace_context = current_carrier()
     rows = [
@@ -77,11 +98,11 @@ async def enqueue_many(session: AsyncSession, events: Sequence[tuple[str, Envelo
             "event_id": envelope.event_id,
             "tenant_id": envelope.tenant_id,
             "subject": subject,
-            "body": envelope.model_dump_json().encode(),
+            "body": body,
             "headers": {"correlation_id": envelope.correlation_id, "trace": trace_context},
             "created_at": now,
         }
-        for subject, envelope in events
+        for (subject, envelope), body in zip(events, bodies, strict=True)
     ]
     pending: list[dict[str, Any]] | None = session.info.get(_STAGED)
     if pending is not None:

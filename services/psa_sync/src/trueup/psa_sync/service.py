@@ -12,10 +12,10 @@ so nothing is lost or doubled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -409,7 +409,7 @@ class Syncer:
             # An incremental sync may activate a contract of an account that did not
             # change itself: its name comes from the projection.
             account_rows = await projection.accounts({r.account_psa_id for r in active_rows})
-            await self._stage(
+            batch_no = await self._stage(
                 session,
                 run,
                 0,
@@ -423,25 +423,21 @@ class Syncer:
                 ],
                 removed_contracts=[r.psa_id for r in rows if not r.active],
             )
-        batch_no = 1
         buffer: list[PsaLineItem] = []
         async for item in client.list_line_items(changed_since=since):
             buffer.append(item)
             if len(buffer) >= self.batch_size:
-                await self._line_item_batch(run, batch_no, buffer, today)
-                batch_no += 1
+                batch_no += await self._line_item_batch(run, batch_no, buffer, today)
                 buffer = []
         if buffer:
-            await self._line_item_batch(run, batch_no, buffer, today)
-            batch_no += 1
+            batch_no += await self._line_item_batch(run, batch_no, buffer, today)
         if run.full:
-            await self._remove_unseen(run, batch_no)
-            batch_no += 1
+            batch_no += await self._remove_unseen(run, batch_no)
         return batch_no
 
     async def _line_item_batch(
         self, run: SyncRun, batch_no: int, items: Sequence[PsaLineItem], today: date
-    ) -> None:
+    ) -> int:
         async with self.database.transaction(run.tenant_id) as session:
             projection = ProjectionRepository(session, run.tenant_id, run.connection_id)
             contracts = await projection.contracts(sorted({i.contract_id for i in items}))
@@ -468,11 +464,11 @@ class Syncer:
                     published.append(_line_item_message(row))
                 else:
                     removed.append(item.id)
-            await self._stage(
+            return await self._stage(
                 session, run, batch_no, line_items=published, removed_line_items=removed
             )
 
-    async def _remove_unseen(self, run: SyncRun, batch_no: int) -> None:
+    async def _remove_unseen(self, run: SyncRun, batch_no: int) -> int:
         """After a full sync: what the PSA no longer returns leaves the projection."""
         async with self.database.transaction(run.tenant_id) as session:
             projection = ProjectionRepository(session, run.tenant_id, run.connection_id)
@@ -480,7 +476,7 @@ class Syncer:
             gone_items = await projection.unseen_ids(PsaLineItemRow, run.sync_id)
             await projection.delete(PsaContractRow, gone_contracts)
             await projection.delete(PsaLineItemRow, gone_items)
-            await self._stage(
+            return await self._stage(
                 session,
                 run,
                 batch_no,
@@ -494,26 +490,44 @@ class Syncer:
         run: SyncRun,
         batch_no: int,
         *,
-        accounts: Iterable[m.PsaAccount] = (),
-        contracts: Iterable[m.PsaContract] = (),
-        line_items: Iterable[m.PsaLineItem] = (),
-        removed_contracts: Iterable[str] = (),
-        removed_line_items: Iterable[str] = (),
-    ) -> None:
-        snapshot = m.PsaSnapshot(
-            connection_id=run.connection_id,
-            psa=run.psa,
-            sync_id=run.sync_id,
-            batch_no=batch_no,
-            full=run.full,
-            accounts=list(accounts),
-            contracts=list(contracts),
-            line_items=list(line_items),
-            removed_contract_ids=list(removed_contracts),
-            removed_line_item_ids=list(removed_line_items),
-        )
-        await enqueue(
-            session,
-            m.subject_for(m.PsaSnapshot, run.tenant_id),
-            wrap(snapshot, tenant_id=run.tenant_id),
-        )
+        accounts: Sequence[m.PsaAccount] = (),
+        contracts: Sequence[m.PsaContract] = (),
+        line_items: Sequence[m.PsaLineItem] = (),
+        removed_contracts: Sequence[str] = (),
+        removed_line_items: Sequence[str] = (),
+    ) -> int:
+        """Stage snapshot messages numbered from `batch_no`, each list cut into parts of at
+        most `batch_size` entries, one part a message, in this order: accounts, contracts,
+        line items, removals (a contract's account and a line item's contract arrive before
+        it). Returns how many were staged (at least one, so a sync that found nothing
+        still says so).
+
+        A large MSP's accounts and contracts in one message would pass the broker's message
+        limit (1 MB by default): the outbox could never send it, and every later message
+        of this service would wait behind it."""
+        parts: list[dict[str, list[Any]]] = [
+            {name: list(values[start : start + self.batch_size])}
+            for name, values in (
+                ("accounts", accounts),
+                ("contracts", contracts),
+                ("line_items", line_items),
+                ("removed_contract_ids", removed_contracts),
+                ("removed_line_item_ids", removed_line_items),
+            )
+            for start in range(0, len(values), self.batch_size)
+        ] or [{}]
+        for offset, part in enumerate(parts):
+            snapshot = m.PsaSnapshot(
+                connection_id=run.connection_id,
+                psa=run.psa,
+                sync_id=run.sync_id,
+                batch_no=batch_no + offset,
+                full=run.full,
+                **part,
+            )
+            await enqueue(
+                session,
+                m.subject_for(m.PsaSnapshot, run.tenant_id),
+                wrap(snapshot, tenant_id=run.tenant_id),
+            )
+        return len(parts)

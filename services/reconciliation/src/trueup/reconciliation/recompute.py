@@ -330,6 +330,10 @@ async def _store_cards(
     return changed, stored
 
 
+CARDS_PER_ANNOUNCEMENT = 5000
+"""Card ids one `CardsChanged` event names at most (a few hundred kB)."""
+
+
 async def _announce_cards(
     session: AsyncSession,
     repo: Repository,
@@ -337,10 +341,12 @@ async def _announce_cards(
     reason: str,
     cause: Envelope[Any] | None,
 ) -> None:
-    if changed:
-        await announce(
-            session, repo.tenant_id, m.CardsChanged(card_ids=changed, reason=reason), cause
-        )
+    # In parts: a large tenant's recompute changes tens of thousands of cards, and one
+    # event naming them all would pass the broker's 1 MB message limit (the outbox could
+    # never send it, and every later event would wait behind it).
+    for start in range(0, len(changed), CARDS_PER_ANNOUNCEMENT):
+        part = changed[start : start + CARDS_PER_ANNOUNCEMENT]
+        await announce(session, repo.tenant_id, m.CardsChanged(card_ids=part, reason=reason), cause)
     await repo.session.flush()
 
 
