@@ -4,6 +4,7 @@ reads back and refuses actions."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import actions, cycles, index_cache, inputs, recompute
 from trueup.reconciliation.handlers.queries import ANSWERS
 from trueup.reconciliation.handlers.schedule import close_due_cycles
+from trueup.reconciliation.repository import Repository
 
 D = Decimal
 ENDPOINT = "Managed Endpoint"
@@ -210,6 +212,40 @@ class TestClosingACycle:
         assert approved.state == "approved"
         assert approved.action is not None
         assert approved.action.action == "approve"
+
+
+class TestTwoWritersOnANewTenantsCycle:
+    async def test_both_commit_and_one_schedule_exists(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A new tenant has no settings row to lock, so two writers (the usage lanes,
+        replicas) can both find no cycle schedule; the second insert used to fail."""
+        if not tenant.database.is_postgres:
+            pytest.skip("SQLite has one writer at a time: its transactions cannot overlap")
+        both_looked = asyncio.Barrier(2)
+        original = cycles._schedule
+
+        async def schedule_then_wait(repo: Repository) -> object:
+            found = await original(repo)
+            await asyncio.wait_for(both_looked.wait(), timeout=10)
+            return found
+
+        monkeypatch.setattr(cycles, "_schedule", schedule_then_wait)
+
+        async def close() -> None:
+            await tenant.run(
+                lambda s: cycles.close_due_cycle(
+                    Repository(s, tenant.tenant_id), r.BillingSettings(), TODAY
+                )
+            )
+
+        results = await asyncio.gather(close(), close(), return_exceptions=True)
+
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        monkeypatch.setattr(cycles, "_schedule", original)
+        schedule = await tenant.run(lambda s: cycles._schedule(Repository(s, tenant.tenant_id)))
+        assert schedule is not None
+        assert schedule.open_start == CYCLE.start
 
 
 class TestAClosedCycleIsReadOnly:

@@ -21,6 +21,7 @@ from trueup import domain as d
 from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
+from trueup.platform.database import upsert_insert
 from trueup.reconciliation import state as st
 from trueup.reconciliation.cards import names_contain
 from trueup.reconciliation.models import (
@@ -114,11 +115,17 @@ async def close_due_cycle(
     if cycle_turn.closed is not None:
         await _keep_cards(repo, cycle_turn.closed, settings)
     if schedule is None:
-        repo.session.add(
-            CycleScheduleRow(
+        # A new tenant has no settings row to lock yet, so two writers (the usage lanes,
+        # replicas) may both find no schedule: an upsert, not an insert that one would fail.
+        insert = upsert_insert(repo.session.get_bind().dialect.name)(CycleScheduleRow)
+        await repo.session.execute(
+            insert.values(
                 tenant_id=repo.tenant_id,
                 open_start=cycle_turn.open_start,
                 closes_on=cycle_turn.closes_on,
+            ).on_conflict_do_update(
+                index_elements=["tenant_id"],
+                set_={name: insert.excluded[name] for name in ("open_start", "closes_on")},
             )
         )
     else:
