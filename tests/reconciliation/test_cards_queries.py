@@ -83,6 +83,23 @@ class TestSortAndPaging:
         # Totals are of the whole filter, not of the page.
         assert first.totals.cards == second.totals.cards == 3
 
+    async def test_a_page_too_large_for_one_answer_is_cut_and_continues(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # 5,000 cards of a large tenant pass the broker's 1 MB message limit: the answer
+        # was refused (413) instead of a shorter page. Here a page holds about two cards.
+        await three_cards(tenant)
+        one_card = len((await listed(tenant, limit=1)).items[0].model_dump_json())
+        monkeypatch.setattr(cards, "PAGE_BYTES", 2 * one_card + 10)
+
+        first = await listed(tenant, limit=3)
+        second = await listed(tenant, limit=3, cursor=first.next_cursor)
+
+        assert len(first.items) == 2
+        assert first.next_cursor == "2"
+        assert [c.service_line for c in [*first.items, *second.items]] == [BACKUP, EDR, ENDPOINT]
+        assert second.next_cursor is None
+
 
 class TestTotals:
     async def test_pending_totals_add_the_monthly_money_of_cards_that_differ(

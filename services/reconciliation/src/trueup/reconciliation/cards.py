@@ -155,15 +155,34 @@ async def list_cards(session: AsyncSession, tenant_id: str, query: r.ListCardsQu
         )
         page = list((await session.scalars(statement)).all())
     units = await repo.sales_units()
-    items = [
-        st.card_item(row, policy=policy, sales_unit=units.get(row.service_line_id or ""))
-        for row in page[: query.limit]
-    ]
+    items = _within_page_bytes(
+        [
+            st.card_item(row, policy=policy, sales_unit=units.get(row.service_line_id or ""))
+            for row in page[: query.limit]
+        ]
+    )
     return r.CardList(
         items=items,
-        next_cursor=str(offset + query.limit) if len(page) > query.limit else None,
+        # `page` holds one row past the limit when more follow; a cut page leaves more too.
+        next_cursor=str(offset + len(items)) if len(page) > len(items) else None,
         totals=await card_totals(repo, where, policy),
     )
+
+
+PAGE_BYTES = 640 * 1024
+"""The most a page's cards take as JSON. However large `limit` is, the answer stays within
+the broker's message limit (1 MB), which would otherwise refuse it; the caller follows
+`next_cursor` for the rest."""
+
+
+def _within_page_bytes(items: list[r.CardItem]) -> list[r.CardItem]:
+    """The longest prefix of `items` within `PAGE_BYTES` (at least one card)."""
+    used = 0
+    for count, item in enumerate(items):
+        used += len(item.model_dump_json()) + 1
+        if used > PAGE_BYTES and count > 0:
+            return items[:count]
+    return items
 
 
 async def card_details(session: AsyncSession, tenant_id: str, card_id: str) -> r.CardDetails:
