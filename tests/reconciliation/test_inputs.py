@@ -5,6 +5,7 @@ created once however many writers find it missing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ import pytest
 from tests.reconciliation.conftest import Tenant
 from trueup.contracts import messages as m
 from trueup.contracts import wrap
-from trueup.reconciliation import inputs, recompute
+from trueup.reconciliation import cycles, inputs, recompute
 from trueup.reconciliation.repository import Repository
 
 D = Decimal
@@ -159,3 +160,46 @@ class TestTwoWritersOnANewTenant:
         row = await tenant.run(lambda s: Repository(s, tenant.tenant_id).settings_row())
         assert row is not None
         assert row.last_sync_at in (first, second)
+
+    async def test_a_sync_and_a_recompute_queue_instead_of_deadlocking(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A sync's completion created the settings row and then the cycle schedule; a
+        recompute of the same new tenant found no row to lock and created the schedule
+        first, then the settings row: each waited for the other's (PostgreSQL's deadlock
+        detector then failed one). A recompute now creates and locks the settings row
+        before anything else, so the second writer waits for the first."""
+        if not tenant.database.is_postgres:
+            pytest.skip("SQLite has one writer at a time: its transactions cannot overlap")
+        arrived: list[str] = []
+        both_there = asyncio.Event()
+        original = cycles._schedule
+
+        async def schedule_when_both_are_there(repo: Repository) -> object:
+            found = await original(repo)
+            arrived.append(repo.tenant_id)
+            if len(arrived) == 2:
+                both_there.set()
+            # A writer that is made to wait elsewhere never arrives: go on after a while.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(both_there.wait(), timeout=2)
+            if len(arrived) == 1:
+                # The sync's completion, first here: let the recompute write its schedule
+                # first, as it did when the two deadlocked.
+                await asyncio.sleep(0.2)
+            return found
+
+        monkeypatch.setattr(cycles, "_schedule", schedule_when_both_are_there)
+        done = wrap(completed(), tenant_id=tenant.tenant_id)
+
+        async def a_recompute() -> None:
+            await asyncio.sleep(0.2)  # after the completion has created the settings row
+            await tenant.run(lambda s: recompute.recompute(s, tenant.tenant_id, reason="usage"))
+
+        results = await asyncio.gather(
+            tenant.run(lambda s: inputs.apply_sync_completed(s, done)),
+            a_recompute(),
+            return_exceptions=True,
+        )
+
+        assert [r for r in results if isinstance(r, BaseException)] == []

@@ -296,13 +296,16 @@ class Repository:
             self._settings_row = await self.get(TenantSettingsRow)
         return self._settings_row
 
-    async def writable_settings_row(self) -> TenantSettingsRow:
-        """The settings row to change, created first if the tenant has none yet.
+    async def writable_settings_row(self, *, locked: bool = False) -> TenantSettingsRow:
+        """The settings row to change, created first if the tenant has none yet; with
+        `locked`, locked to this transaction on PostgreSQL (see `locked_settings_row`).
 
         Created by an insert that ignores a conflict: two writers that both found no row
         (the live and bulk lanes, or two replicas, on a tenant's first inputs) would
-        otherwise both insert, and one would fail on the primary key."""
-        row = await self.settings_row()
+        otherwise both insert, and one would fail on the primary key. A writer that locks
+        it first thing also takes every other lock of the tenant after it, so two writers
+        on a new tenant queue instead of deadlocking on the rows each creates."""
+        row = await (self.locked_settings_row() if locked else self.settings_row())
         if row is not None:
             return row
         dialect = self.session.get_bind().dialect.name
@@ -311,11 +314,8 @@ class Repository:
             .values(tenant_id=self.tenant_id, settings={}, active_accounts=0, cards_version=0)
             .on_conflict_do_nothing(index_elements=["tenant_id"])
         )
-        created = await self.session.get(
-            TenantSettingsRow, (self.tenant_id,), populate_existing=True
-        )
+        created = await self.locked_settings_row()
         assert created is not None, "the settings row was just inserted"
-        self._settings_row = created
         return created
 
     async def billing_settings(self) -> r.BillingSettings:
