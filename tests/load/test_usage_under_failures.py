@@ -2,19 +2,23 @@
 and PostgreSQL restart and the PSA fails: an exact ledger.
 
 Everything is real and separate: nats-server with JetStream (from the wheel, its own
-store), `python -m trueup.<service>` for reconciliation, audit, writeback and
-vendor_ingestion as subprocesses on PostgreSQL (where `TRUEUP_TEST_POSTGRES_URL` is set)
-or SQLite, and the ConnectWise simulator as its own process answering 10 % 500s and
-bursts of 429s. Tenants are seeded through the PSA stream as psa_sync would. Then, at a
-steady rate:
+store), `python -m trueup.<service>` for all six services (psa_sync, vendor_ingestion,
+reconciliation, writeback, audit and the gateway) as subprocesses on PostgreSQL (where
+`TRUEUP_TEST_POSTGRES_URL` is set) or SQLite, and the ConnectWise simulator as its own
+process answering 10 % 500s and bursts of 429s. The usage tenants are seeded through the
+PSA stream as psa_sync would; one more tenant, the approving one, connects the simulator
+through the gateway (`POST /api/v1/settings/psa`) and psa_sync syncs its contracts from
+it. Then, at a steady rate:
 
 - usage reports of one vendor account's new counts: three in four straight on the usage
   stream, one in four as a signed webhook to vendor_ingestion, retried by the sender until
   accepted (as a vendor does);
 - every twentieth report, a finished import, for the activity log;
-- approvals of the simulator's line items, as reconciliation sends them to writeback;
+- approvals of the approving tenant's cards, as an integration sends them:
+  `POST /api/v1/cards/{id}/approve` on the gateway with an API key and an idempotency
+  key, retried with the same key until answered;
 
-while each of the four services is killed in turn and restarted, the NATS server is
+while each of the six services is killed in turn and restarted, the NATS server is
 stopped and started again and (on PostgreSQL) the database goes down and comes back as in
 a restart (`postgres_outage.py`). At the end:
 
@@ -23,7 +27,8 @@ a restart (`postgres_outage.py`). At the end:
 - every card equals a recompute from scratch (which then changes nothing);
 - the activity log holds exactly one entry per finished import and per applied approval;
 - every approval is applied, and the PSA's own write log holds exactly one change per
-  approval, to the approved quantity: none lost, none doubled;
+  approval, to the approved quantity: none lost, none doubled; the activity log holds one
+  approval per card, however often a request was retried;
 - nothing was dead-lettered.
 
 Prints the rates, the drain time and publish-to-card-change latencies. Run with
@@ -62,14 +67,7 @@ from tests.processes import (
     wait_http,
     writeback_tuning,
 )
-from tests.writeback.harness import (
-    CW_CONNECTION,
-    TODAY,
-    PsaSyncConnectionsStandIn,
-    approve,
-    cw_credentials,
-    demo_line_items,
-)
+from tests.writeback.harness import TODAY, cw_credentials, demo_line_items
 from trueup.audit.models import Entry
 from trueup.contracts import Envelope, Payload, wrap
 from trueup.contracts import messages as m
@@ -90,7 +88,11 @@ from trueup.writeback.models import Job
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(1200)]
 
-SERVICES = ("reconciliation", "audit", "writeback", "vendor_ingestion")
+SERVICES = ("reconciliation", "audit", "writeback", "vendor_ingestion", "psa_sync", "gateway")
+APPROVING = "loadpsa"
+"""The tenant whose contracts psa_sync syncs from the simulator and whose cards are
+approved through the gateway; it sends no usage, so every card change is an approval's."""
+API_KEY = "tu_load_" + "k" * 40
 ACCOUNTS = 10
 SKUS = 5
 POSTGRES_DOWN_SECONDS = 3.0
@@ -101,6 +103,8 @@ WEBHOOK_EVERY = 4
 straight to the usage stream."""
 WEBHOOK_SENDERS = 16
 """Webhooks in flight at once, as a vendor's delivery workers would have."""
+APPROVERS = 8
+"""Approval requests in flight at once."""
 LINE_ITEMS_PER_APPROVAL = 2
 """The simulator's demo MSP is this many times bigger than the approvals: about two thirds
 of its line items bill today on contracts with months to run, and each is approved once."""
@@ -166,6 +170,7 @@ class Ledger:
     publish_retries: int = 0
     webhooks: int = 0
     webhook_retries: int = 0
+    approval_retries: int = 0
 
     def record(self, tenant: str, report: m.UsageReported) -> None:
         for account in report.replaces_accounts:
@@ -325,8 +330,10 @@ class Webhooks:
 
     async def _deliver(self, endpoint: WebhookSecretIssued, body: bytes) -> None:
         webhook_id = f"msg_{uuid.uuid4().hex}"
-        deadline = time.monotonic() + 300
         async with self.slots:
+            # From the first attempt: the wait for a sender is the sender's queue, not the
+            # receiver's answer.
+            deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 headers = {
                     "content-type": "application/json",
@@ -352,6 +359,84 @@ class Webhooks:
             await self.http.aclose()
 
 
+class Gateway:
+    """The gateway as an integration uses it: an admin's API key, a JSON body."""
+
+    def __init__(self, gateway: ServiceProcess, ledger: Ledger) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{gateway.env['TRUEUP_HTTP_PORT']}",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=15,
+        )
+        self.ledger = ledger
+        self.slots = asyncio.Semaphore(APPROVERS)
+        self.sent: list[asyncio.Task[None]] = []
+
+    async def connect_psa(self, url: str) -> None:
+        """Connect the ConnectWise simulator as an admin does in Settings, then sync."""
+        saved = await self.http.post(
+            "/api/v1/settings/psa",
+            json={"psa": "connectwise", "name": "ConnectWise", "credentials": cw_credentials(url)},
+        )
+        assert saved.status_code == 200, saved.text
+        synced = await self.http.post("/api/v1/settings/psa/sync", json={"full": True})
+        assert synced.status_code == 202, synced.text
+
+    async def cards_by_line_item(self) -> dict[str, str]:
+        """Card id by PSA line item id, every page."""
+        found: dict[str, str] = {}
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 5000, "include_hidden": True}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self.http.get("/api/v1/cards", params=params)
+            assert page.status_code == 200, page.text
+            body = page.json()
+            found |= {c["line_item_id"]: c["card_id"] for c in body["items"] if c["line_item_id"]}
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return found
+
+    def approve(self, card_id: str, line_item_id: str, quantity: Decimal) -> None:
+        self.ledger.approvals[line_item_id] = quantity
+        self.sent.append(asyncio.create_task(self._approve(card_id, quantity)))
+
+    async def _approve(self, card_id: str, quantity: Decimal) -> None:
+        # One key per approval: a retry after a lost answer is the same approval, never a
+        # second one (the gateway scopes the key by caller; reconciliation stores it with
+        # the action).
+        key = uuid.uuid4().hex
+        body = {"quantity": str(quantity), "confirm": True}
+        async with self.slots:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    answer = await self.http.post(
+                        f"/api/v1/cards/{card_id}/approve",
+                        json=body,
+                        headers={"Idempotency-Key": key},
+                    )
+                    if answer.status_code == 202:
+                        return
+                    # A 503 is "not now" (reconciliation did not answer in time, or a
+                    # database is away) and nothing was done: ask again. Anything else (a
+                    # 409 from a doubled approval, a 500) fails the run.
+                    assert answer.status_code in (502, 503, 504), (
+                        f"approve {card_id}: {answer.status_code} {answer.text}"
+                    )
+                self.ledger.approval_retries += 1
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"approval of {card_id} not accepted in 300 s")
+
+    async def approved(self) -> None:
+        """Until every approval sent is accepted; raises what refused one."""
+        await asyncio.gather(*self.sent)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
 async def _dead_letters(js: JetStreamContext) -> int:
     with contextlib.suppress(Exception):
         return int((await js.stream_info("DLQ")).state.messages)
@@ -369,7 +454,7 @@ class TestEverythingUnderFailures:
         nats_server = EmbeddedNats(tmp_path / "nats", free_port())
         nats_server.start()
         asyncio.run(nats_server.wait_ready())
-        stand_in_key = CredentialSealer.generate_key()
+        credential_key = CredentialSealer.generate_key()
         line_items = profile.approvals * LINE_ITEMS_PER_APPROVAL
         with contextlib.ExitStack() as stack:
             stack.callback(nats_server.stop)
@@ -403,8 +488,19 @@ class TestEverythingUnderFailures:
                     env["TRUEUP_DATABASE_SCHEMA"] = schema
                 if name == "writeback":
                     env |= writeback_tuning()
-                if name in ("writeback", "vendor_ingestion"):
-                    env["TRUEUP_CREDENTIAL_KEYS"] = stand_in_key
+                if name == "psa_sync":
+                    # The simulator listens on loopback, as a self-hosted PSA may.
+                    env["TRUEUP_OUTBOUND_ALLOW"] = writeback_tuning()["TRUEUP_OUTBOUND_ALLOW"]
+                if name in ("writeback", "vendor_ingestion", "psa_sync"):
+                    env["TRUEUP_CREDENTIAL_KEYS"] = credential_key
+                if name == "gateway":
+                    env |= {
+                        "TRUEUP_BOOTSTRAP_TENANT_ID": APPROVING,
+                        "TRUEUP_BOOTSTRAP_API_KEY": API_KEY,
+                        "TRUEUP_JWT_SECRETS": CredentialSealer.generate_key(),
+                        # An integration approving thousands of cards is one principal.
+                        "TRUEUP_RATE_LIMIT_PER_MINUTE": "1000000",
+                    }
                 service = ServiceProcess(name, env, tmp_path / f"{name}.log")
                 service.migrate()
                 service.start()
@@ -417,7 +513,6 @@ class TestEverythingUnderFailures:
                     services,
                     outage,
                     cw_url,
-                    CredentialSealer([stand_in_key]),
                     databases,
                 )
             )
@@ -430,7 +525,6 @@ class TestEverythingUnderFailures:
         services: dict[str, ServiceProcess],
         outage: PostgresOutage | None,
         cw_url: str,
-        sealer: CredentialSealer,
         databases: dict[str, tuple[str, str | None]],
     ) -> str:
         await asyncio.gather(*(service.ready() for service in services.values()))
@@ -441,133 +535,144 @@ class TestEverythingUnderFailures:
         )
         js = connection.jetstream()
         tenants = [f"load{t:03d}" for t in range(profile.tenants)]
-        approving = tenants[0]
         ledger = Ledger()
         changed_at: dict[str, float] = {}
         line_items = profile.approvals * LINE_ITEMS_PER_APPROVAL
         items = demo_line_items(profile.approvals, accounts=line_items // 10, line_items=line_items)
         assert len(items) == profile.approvals, "the demo MSP has too few line items to approve"
         rng = random.Random(17)
-        approvals = [approve(item, item.quantity + rng.randint(1, 9)) for item in items]
+        approvals = [(str(item.id), item.quantity + rng.randint(1, 9)) for item in items]
+        gateway = Gateway(services["gateway"], ledger)
 
         async def on_cards_changed(msg: Any) -> None:
             envelope = Envelope[m.CardsChanged].model_validate_json(msg.data)
             if envelope.causation_id and envelope.causation_id not in changed_at:
                 changed_at[envelope.causation_id] = time.monotonic()
 
-        async def approve_next() -> None:
-            command = approvals[len(ledger.approvals)]
-            await _publish(js, approving, command, ledger)
-            ledger.approvals[command.line_item_psa_id or ""] = command.changes[0].quantity
+        card_ids: dict[str, str] = {}
+
+        def approve_next() -> None:
+            line_item, quantity = approvals[len(ledger.approvals)]
+            gateway.approve(card_ids[line_item], line_item, quantity)
+
+        async def synced() -> dict[str, str]:
+            cards = await gateway.cards_by_line_item()
+            return {line_item: cards[line_item] for line_item, _ in approvals if line_item in cards}
 
         await connection.subscribe(m.spec_for(m.CardsChanged).subject, cb=on_cards_changed)
         stop_faults = asyncio.Event()
-        stand_in = PsaSyncConnectionsStandIn(
-            nats_server.url, sealer, {CW_CONNECTION: ("connectwise", cw_credentials(cw_url))}
-        )
         faults: asyncio.Task[None] | None = None
         try:
-            async with stand_in:
-                for t, tenant in enumerate(tenants):
-                    for payload in psa_sync(ACCOUNTS, SKUS, sync_id=f"load-{t}"):
-                        await _publish(js, tenant, payload, ledger)
-                # A first full report of every vendor account maps it (by its PSA hint).
-                n = 0
-                for tenant in tenants:
-                    for account in range(ACCOUNTS):
-                        first = usage_report(
-                            {account: dict.fromkeys(range(SKUS), 10)}, f"r{n}", replace=True
-                        )
-                        ledger.record(tenant, first)
-                        await _publish(js, tenant, first, ledger)
-                        n += 1
-                await _drained(js, 300)
-                endpoints = {
-                    tenant: await _webhook_endpoint(connection, tenant) for tenant in tenants
-                }
-                webhooks = Webhooks(services["vendor_ingestion"], endpoints, ledger)
-
-                faults = asyncio.create_task(
-                    inject_psa_faults(
-                        [psa], stop_faults, lambda: len(ledger.approvals) < len(approvals)
+            await gateway.connect_psa(cw_url)
+            for t, tenant in enumerate(tenants):
+                for payload in psa_sync(ACCOUNTS, SKUS, sync_id=f"load-{t}"):
+                    await _publish(js, tenant, payload, ledger)
+            # A first full report of every vendor account maps it (by its PSA hint).
+            n = 0
+            for tenant in tenants:
+                for account in range(ACCOUNTS):
+                    first = usage_report(
+                        {account: dict.fromkeys(range(SKUS), 10)}, f"r{n}", replace=True
                     )
-                )
-                failures = Failures.spread(profile)
-                started = time.monotonic()
-                sent = 0
-                while (elapsed := time.monotonic() - started) < profile.seconds:
-                    await self._fail_what_is_due(elapsed, failures, services, nats_server, outage)
-                    tenant = rng.choice(tenants)
-                    account = rng.randrange(ACCOUNTS)
-                    counts = {sku: rng.randrange(0, 60) for sku in rng.sample(range(SKUS), 2)}
-                    update = usage_report(
-                        {account: counts}, f"r{n}", replace=False, source=m.UsageSource.WEBHOOK
-                    )
+                    ledger.record(tenant, first)
+                    await _publish(js, tenant, first, ledger)
                     n += 1
-                    ledger.record(tenant, update)
-                    sent += 1
-                    if sent % WEBHOOK_EVERY == 0:
-                        webhooks.send(tenant, update)
-                    else:
-                        event_id = await _publish(js, tenant, update, ledger)
-                        ledger.published_at[event_id] = time.monotonic()
-                    if sent % IMPORT_EVERY == 0:
-                        await _publish(js, tenant, finished_import(sent), ledger)
-                        ledger.imports[tenant] += 1
-                    # Approvals keep pace with the load, spread over the whole run.
-                    due = len(approvals) * min(1.0, (elapsed + 1) / profile.seconds)
-                    while len(ledger.approvals) < due:
-                        await approve_next()
-                    pause = started + sent / profile.rate - time.monotonic()
-                    if pause > 0:
-                        await asyncio.sleep(pause)
-                publish_seconds = time.monotonic() - started
-                await webhooks.delivered()
-                webhook_seconds = time.monotonic() - started - publish_seconds
-                while len(ledger.approvals) < len(approvals):
-                    await approve_next()
-                if outage is not None:
-                    outage.wait()
-                    assert outage.restarts == profile.postgres_restarts
-                    # A restart that cut nothing would prove nothing.
-                    assert outage.cut_connections > 0
-                await asyncio.gather(*(service.ready() for service in services.values()))
-                drain_started = time.monotonic()
-                await _drained(js, 600)
-                # Webhooks accepted last may still be in vendor_ingestion's outbox.
-                await _settles(
-                    lambda: self._stored_usage(databases["reconciliation"], tenants),
-                    ledger.last,
-                    "usage counts by (tenant, vendor account, SKU)",
-                    timeout=300,
+            await _drained(js, 300)
+            # The approving tenant's first sync, from the simulator through psa_sync.
+            deadline = time.monotonic() + 300
+            while len(card_ids) < len(approvals):
+                assert time.monotonic() < deadline, (
+                    f"{len(card_ids)} of {len(approvals)} line items have a card after 300 s"
                 )
-                await _drained(js, 120)
-                await _settles(
-                    lambda: self._job_statuses(databases["writeback"], approving),
-                    {"applied": profile.approvals},
-                    "writeback jobs by status",
-                    timeout=600,
+                with contextlib.suppress(AssertionError, httpx.HTTPError):
+                    card_ids |= await synced()
+                await asyncio.sleep(1.0)
+            endpoints = {tenant: await _webhook_endpoint(connection, tenant) for tenant in tenants}
+            webhooks = Webhooks(services["vendor_ingestion"], endpoints, ledger)
+
+            faults = asyncio.create_task(
+                inject_psa_faults(
+                    [psa], stop_faults, lambda: len(ledger.approvals) < len(approvals)
                 )
-                drain_seconds = time.monotonic() - drain_started
-                stop_faults.set()
-                await _settles(
-                    lambda: self._activity(databases["audit"], tenants),
-                    self._expected_activity(ledger, approving, profile.approvals),
-                    "activity entries by tenant and event",
-                    timeout=300,
+            )
+            failures = Failures.spread(profile)
+            started = time.monotonic()
+            sent = 0
+            while (elapsed := time.monotonic() - started) < profile.seconds:
+                await self._fail_what_is_due(elapsed, failures, services, nats_server, outage)
+                tenant = rng.choice(tenants)
+                account = rng.randrange(ACCOUNTS)
+                counts = {sku: rng.randrange(0, 60) for sku in rng.sample(range(SKUS), 2)}
+                update = usage_report(
+                    {account: counts}, f"r{n}", replace=False, source=m.UsageSource.WEBHOOK
                 )
-                dead = await _dead_letters(js)
+                n += 1
+                ledger.record(tenant, update)
+                sent += 1
+                if sent % WEBHOOK_EVERY == 0:
+                    webhooks.send(tenant, update)
+                else:
+                    event_id = await _publish(js, tenant, update, ledger)
+                    ledger.published_at[event_id] = time.monotonic()
+                if sent % IMPORT_EVERY == 0:
+                    await _publish(js, tenant, finished_import(sent), ledger)
+                    ledger.imports[tenant] += 1
+                # Approvals keep pace with the load, spread over the whole run.
+                due = len(approvals) * min(1.0, (elapsed + 1) / profile.seconds)
+                while len(ledger.approvals) < due:
+                    approve_next()
+                pause = started + sent / profile.rate - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+            publish_seconds = time.monotonic() - started
+            await webhooks.delivered()
+            webhook_seconds = time.monotonic() - started - publish_seconds
+            while len(ledger.approvals) < len(approvals):
+                approve_next()
+            await gateway.approved()
+            if outage is not None:
+                outage.wait()
+                assert outage.restarts == profile.postgres_restarts
+                # A restart that cut nothing would prove nothing.
+                assert outage.cut_connections > 0
+            await asyncio.gather(*(service.ready() for service in services.values()))
+            drain_started = time.monotonic()
+            await _drained(js, 600)
+            # Webhooks accepted last may still be in vendor_ingestion's outbox.
+            await _settles(
+                lambda: self._stored_usage(databases["reconciliation"], tenants),
+                ledger.last,
+                "usage counts by (tenant, vendor account, SKU)",
+                timeout=300,
+            )
+            await _drained(js, 120)
+            await _settles(
+                lambda: self._job_statuses(databases["writeback"], APPROVING),
+                {"applied": profile.approvals},
+                "writeback jobs by status",
+                timeout=600,
+            )
+            drain_seconds = time.monotonic() - drain_started
+            stop_faults.set()
+            await _settles(
+                lambda: self._activity(databases["audit"], [*tenants, APPROVING]),
+                self._expected_activity(ledger, profile.approvals),
+                "activity entries by tenant and event",
+                timeout=300,
+            )
+            dead = await _dead_letters(js)
         finally:
             stop_faults.set()
             if faults is not None:
                 await asyncio.gather(faults, return_exceptions=True)
             await connection.close()
+            await gateway.aclose()
 
         assert dead == 0, f"{dead} messages were dead-lettered"
         await psa.set_faults()
         psa_statuses = (await psa.stats())["statuses"]
-        self._check_psa_writes(await psa.writes(), ledger)
-        await self._check_cards(databases["reconciliation"], tenants)
+        self._check_psa_writes(await psa.writes(), ledger, items)
+        await self._check_cards(databases["reconciliation"], [*tenants, APPROVING])
         for name, service in services.items():
             assert service.kills == profile.kill_rounds, f"{name} was killed {service.kills}×"
         assert int(psa_statuses.get("500", 0)) > 0, psa_statuses
@@ -582,7 +687,9 @@ class TestEverythingUnderFailures:
             f"{ledger.webhook_retries} webhook retries, the last accepted "
             f"{webhook_seconds:.1f} s after the last sent), "
             f"{sum(ledger.imports.values())} imports and "
-            f"{profile.approvals} approvals, with {profile.kill_rounds} SIGKILL(s) of each of "
+            f"{profile.approvals} approvals through the gateway "
+            f"({ledger.approval_retries} retried), with {profile.kill_rounds} SIGKILL(s) of "
+            "each of "
             f"{', '.join(SERVICES)}, {profile.nats_restarts} NATS restart(s) and "
             f"{profile.postgres_restarts} PostgreSQL restart(s) "
             f"({outage.cut_connections if outage else 0} connections cut); PSA answered "
@@ -629,7 +736,11 @@ class TestEverythingUnderFailures:
         self, database: tuple[str, str | None], tenants: list[str]
     ) -> dict[tuple[str, str], int]:
         db = Database(*database)
-        counted = (m.ImportFinished.message_type, m.WritebackApplied.message_type)
+        counted = (
+            m.ImportFinished.message_type,
+            m.WritebackApplied.message_type,
+            m.ActionRecorded.message_type,
+        )
         try:
             found: dict[tuple[str, str], int] = {}
             for tenant in tenants:
@@ -647,37 +758,64 @@ class TestEverythingUnderFailures:
         finally:
             await db.dispose()
 
-    def _expected_activity(
-        self, ledger: Ledger, approving: str, approvals: int
-    ) -> dict[tuple[str, str], int]:
+    def _expected_activity(self, ledger: Ledger, approvals: int) -> dict[tuple[str, str], int]:
         expected = {
             (tenant, m.ImportFinished.message_type): count
             for tenant, count in ledger.imports.items()
         }
-        expected[(approving, m.WritebackApplied.message_type)] = approvals
+        expected[(APPROVING, m.ActionRecorded.message_type)] = approvals
+        expected[(APPROVING, m.WritebackApplied.message_type)] = approvals
         return expected
 
-    def _check_psa_writes(self, writes: list[dict[str, Any]], ledger: Ledger) -> None:
-        """One quantity change per approved line item, to the approved quantity."""
-        changes: Counter[str] = Counter()
-        written: dict[str, Decimal] = {}
+    def _check_psa_writes(
+        self, writes: list[dict[str, Any]], ledger: Ledger, items: list[Any]
+    ) -> None:
+        """Each approval is one change in the PSA, to the approved quantity: none lost,
+        none doubled, none wrong. ConnectWise writes an undated change as a PATCH of the
+        addition's quantity, and a dated one (the card's effective date) as a cancel-and-add:
+        a new addition of the product on the agreement and a PATCH of the old one's
+        `cancelledDate`."""
+        product_of = {str(item.id): (str(item.contract_id), str(item.product.id)) for item in items}
+        added: Counter[tuple[str, str, Decimal]] = Counter()
+        cancelled: Counter[str] = Counter()
+        replaced: Counter[str] = Counter()
+        replaced_to: dict[str, Decimal] = {}
         for write in writes:
             assert write["entity"] == "AgreementAddition", write
+            body = write["body"]
+            if write["method"] == "POST":
+                agreement = write["path"].rstrip("/").split("/")[-2]
+                added[(agreement, str(body["product"]["id"]), Decimal(str(body["quantity"])))] += 1
+                continue
             assert write["method"] == "PATCH", write
-            line_item = str(write["entity_id"])
-            changes[line_item] += 1
-            written[line_item] = Decimal(str(write["body"][0]["value"]))
-        lost = [line for line in ledger.approvals if changes[line] == 0]
-        doubled = {line: n for line, n in changes.items() if n > 1}
-        wrong = {
-            line: (quantity, written[line])
-            for line, quantity in ledger.approvals.items()
-            if line in written and written[line] != quantity
-        }
-        assert not lost, f"{len(lost)} approvals never reached the PSA, e.g. {lost[:5]}"
-        assert not doubled, f"{len(doubled)} line items written more than once: {doubled}"
-        assert not wrong, f"written quantities differ from the approved: {wrong}"
-        assert changes.keys() == ledger.approvals.keys()
+            line = str(write["entity_id"])
+            paths = [op["path"] for op in body]
+            if paths == ["quantity"]:
+                replaced[line] += 1
+                replaced_to[line] = Decimal(str(body[0]["value"]))
+            else:
+                assert paths == ["cancelledDate"], write
+                cancelled[line] += 1
+        problems: list[str] = []
+        for line, quantity in ledger.approvals.items():
+            if replaced[line]:
+                if replaced[line] != 1 or cancelled[line] or replaced_to[line] != quantity:
+                    problems.append(
+                        f"{line}: {replaced[line]} PATCH(es) to {replaced_to[line]} "
+                        f"(approved {quantity}), {cancelled[line]} cancel(s)"
+                    )
+                continue
+            new = (*product_of[line], quantity)
+            if cancelled[line] != 1 or added[new] == 0:
+                problems.append(
+                    f"{line}: {cancelled[line]} cancel(s), {added[new]} addition(s) at {quantity}"
+                )
+            added[new] -= 1
+        unapproved = (replaced.keys() | cancelled.keys()) - ledger.approvals.keys()
+        doubled = +added
+        assert not problems, f"{len(problems)} approvals differ in the PSA, e.g. {problems[:5]}"
+        assert not unapproved, f"line items changed without an approval: {unapproved}"
+        assert not doubled, f"additions written more than once: {doubled}"
 
     async def _stored_usage(
         self, database: tuple[str, str | None], tenants: list[str]
