@@ -72,6 +72,17 @@ async def _connect(runtime: Any, tenant: str, credentials: dict[str, str]) -> An
     return await _query(runtime, tenant, request, m.PsaConnectionStatus)
 
 
+async def _first_sync(runtime: Any, tenant: str) -> m.SyncStatus:
+    """The sync status once the tenant's first sync has finished well."""
+
+    async def synced() -> m.SyncStatus | None:
+        reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
+        status: m.SyncStatus = reply.result
+        return status if status.connections[0].status == "ok" else None
+
+    return await eventually(synced, timeout=60, what="the first sync")
+
+
 async def _snapshots(nats_url: str, tenant: str) -> list[m.PsaSnapshot]:
     """Every snapshot the stream holds for the tenant."""
     connection = await nats.connect(nats_url)
@@ -118,12 +129,7 @@ class TestFullSync:
             assert saved.error is None
             connection_id = saved.result.connection_id
 
-            async def synced() -> m.SyncStatus | None:
-                reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
-                status: m.SyncStatus = reply.result
-                return status if status.connections[0].status == "ok" else None
-
-            status = await eventually(synced, timeout=60, what="the first sync")
+            status = await _first_sync(runtime, tenant)
             store = connectwise.app.state.store
             # The simulator's own truth: active agreements and their active accounts.
             agreements = [a for a in store.agreements.values() if a["agreementStatus"] == "Active"]
@@ -184,12 +190,7 @@ class TestFullSync:
         async with running_service(build, settings) as (runtime, _app):
             await _connect(runtime, tenant, cw_credentials(connectwise.url))
 
-            async def synced() -> m.SyncStatus | None:
-                reply = await _query(runtime, tenant, m.GetSyncStatus(), m.SyncStatus)
-                status: m.SyncStatus = reply.result
-                return status if status.connections[0].status == "ok" else None
-
-            await eventually(synced, timeout=60, what="the first sync")
+            await _first_sync(runtime, tenant)
 
         snapshots = await _snapshots(clean_nats, tenant)
         kinds = [
