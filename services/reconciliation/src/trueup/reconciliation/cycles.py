@@ -115,8 +115,9 @@ async def close_due_cycle(
     if cycle_turn.closed is not None:
         await _keep_cards(repo, cycle_turn.closed, settings)
     if schedule is None:
-        # A new tenant has no settings row to lock yet, so two writers (the usage lanes,
-        # replicas) may both find no schedule: an upsert, not an insert that one would fail.
+        # An upsert, not an insert: a writer that did not take the settings row's lock
+        # first (as `recompute` does) may find no schedule at the same time as another,
+        # and one insert would then fail on the primary key.
         insert = upsert_insert(repo.session.get_bind().dialect.name)(CycleScheduleRow)
         await repo.session.execute(
             insert.values(
