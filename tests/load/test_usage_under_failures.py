@@ -580,12 +580,16 @@ class TestEverythingUnderFailures:
             await _drained(js, 300)
             # The approving tenant's first sync, from the simulator through psa_sync.
             deadline = time.monotonic() + 300
+            last_error: Exception | None = None
             while len(card_ids) < len(approvals):
                 assert time.monotonic() < deadline, (
-                    f"{len(card_ids)} of {len(approvals)} line items have a card after 300 s"
+                    f"{len(card_ids)} of {len(approvals)} line items have a card after 300 s; "
+                    f"the last card list failed with {last_error!r}"
                 )
-                with contextlib.suppress(AssertionError, httpx.HTTPError):
+                try:
                     card_ids |= await synced()
+                except (AssertionError, httpx.HTTPError) as error:
+                    last_error = error
                 await asyncio.sleep(1.0)
             endpoints = {tenant: await _webhook_endpoint(connection, tenant) for tenant in tenants}
             webhooks = Webhooks(services["vendor_ingestion"], endpoints, ledger)
