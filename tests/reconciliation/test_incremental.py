@@ -1,11 +1,10 @@
 """Incremental reconciliation equals a recompute from scratch.
 
-A usage update is applied to the tenant's index kept in memory (`index_cache`) and only the
-accounts it feeds are recomputed. Random sequences of usage, mapping changes, PSA changes,
-card actions and writeback outcomes — some of them handled by a second replica with its
-own memory — must leave exactly the cards a whole-tenant recompute from the database
-computes: that recompute then changes nothing.
-"""
+A usage update, or an incremental PSA batch, is applied to the tenant's index kept in
+memory (`index_cache`) and only the accounts it touches are recomputed. Random sequences
+of usage, mapping changes, PSA changes, card actions and writeback outcomes — some of them
+handled by a second replica with its own memory — must leave exactly the cards a
+whole-tenant recompute from the database computes: that recompute then changes nothing."""
 
 from __future__ import annotations
 
@@ -135,6 +134,62 @@ class Tenant:
         async with self.database.transaction(self.tenant_id) as session:
             await inputs.apply_snapshot(session, wrap(snapshot, tenant_id=self.tenant_id))
 
+    async def psa_batch(self, **parts: Any) -> None:
+        """One incremental PSA batch holding only `parts`, as psa_sync sends what changed."""
+        snapshot = m.PsaSnapshot(
+            connection_id="conn",
+            psa="connectwise",
+            sync_id=f"s{uuid.uuid4().hex[:6]}",
+            batch_no=0,
+            full=False,
+            **parts,
+        )
+        async with self.database.transaction(self.tenant_id) as session:
+            await inputs.apply_snapshot(session, wrap(snapshot, tenant_id=self.tenant_id))
+
+    async def psa_line_item(
+        self, account: str, product: str, quantity: int, *, contract_of: str | None = None
+    ) -> None:
+        """Line item `L-{account}-{product}` as the PSA now holds it, on the contract of
+        `contract_of` (another account's contract: the item moved) or its own account's."""
+        await self.psa_batch(
+            line_items=[
+                m.PsaLineItem(
+                    psa_id=f"L-{account}-{product}",
+                    contract_psa_id=f"C-{contract_of or account}",
+                    product_id=product,
+                    product_name=PRODUCTS.get(product, "Email Security"),
+                    quantity=D(quantity),
+                    unit_price=D("12.50"),
+                    unit_cost=D("7.00"),
+                )
+            ]
+        )
+
+    async def psa_contract(self, account: str, *, ended: bool) -> None:
+        """The account's contract as the PSA now holds it: ended yesterday, or running."""
+        today = datetime.now(UTC).date()
+        await self.psa_batch(
+            contracts=[
+                m.PsaContract(
+                    psa_id=f"C-{account}",
+                    account_psa_id=account,
+                    name=f"Contract {account}",
+                    status="active",
+                    start_date=today - timedelta(days=400),
+                    end_date=today - timedelta(days=1) if ended else None,
+                    billing_cycle="monthly",
+                    currency="USD",
+                )
+            ]
+        )
+
+    async def active_accounts(self) -> int:
+        async with self.database.transaction(self.tenant_id) as session:
+            row = await Repository(session, self.tenant_id).settings_row()
+            assert row is not None
+            return row.active_accounts
+
     async def usage(self, account: str, quantities: dict[str, int], replace: bool) -> None:
         await self.usage_together([(account, quantities, replace)])
 
@@ -249,6 +304,26 @@ operation_st = st.one_of(
         st.just("psa"), st.sampled_from(["A", "B"]), st.sampled_from(["P1", "P2"]), quantity_st
     ),
     st.tuples(
+        st.just("psa_line_item"),
+        st.sampled_from(ACCOUNTS),
+        st.sampled_from(["P1", "P2", "P3", "P4"]),
+        quantity_st,
+    ),
+    st.tuples(
+        st.just("psa_move_line_item"),
+        st.sampled_from(["A", "B"]),
+        st.sampled_from(["P1", "P2"]),
+        st.sampled_from(["A", "B"]),
+    ),
+    st.tuples(
+        st.just("psa_remove"),
+        st.sampled_from(["A", "B"]),
+        st.sampled_from(["P1", "P2", "P3", "contract"]),
+        st.none(),
+    ),
+    st.tuples(st.just("psa_contract"), st.sampled_from(["A", "B"]), st.booleans(), st.none()),
+    st.tuples(st.just("psa_rename"), st.sampled_from(["A", "B"]), st.none(), st.none()),
+    st.tuples(
         st.just("act"),
         st.integers(0, 20),
         st.sampled_from(["approve", "dismiss", "restore"]),
@@ -271,6 +346,20 @@ async def _step(t: Tenant, replicas: Replicas, operation: tuple[Any, ...]) -> No
         await t.change_mapping(a, b, c if b == "map" else None)
     elif kind == "psa":
         await t.snapshot({(a, b): c})
+    elif kind == "psa_line_item":
+        # C has no contract: its item is on none, and changes no card.
+        await t.psa_line_item(a, b, c)
+    elif kind == "psa_move_line_item":
+        await t.psa_line_item(a, b, 10, contract_of=c)
+    elif kind == "psa_remove":
+        if b == "contract":
+            await t.psa_batch(removed_contract_ids=[f"C-{a}"])
+        else:
+            await t.psa_batch(removed_line_item_ids=[f"L-{a}-{b}"])
+    elif kind == "psa_contract":
+        await t.psa_contract(a, ended=b)
+    elif kind == "psa_rename":
+        await t.psa_batch(accounts=[m.PsaAccount(psa_id=a, name=f"Account {a} Renamed")])
     elif kind == "replica":
         replicas.switch()
     elif kind == "act":
@@ -299,9 +388,22 @@ async def _step(t: Tenant, replicas: Replicas, operation: tuple[Any, ...]) -> No
             await t.outcome(approved[a % len(approved)], b)
 
 
+def _count_whole_tenant_recomputes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The reasons of every whole-tenant recompute an input asks for from now on."""
+    reasons: list[str] = []
+    whole_tenant = inputs.recompute
+
+    async def counted(*args: Any, **kwargs: Any) -> list[str]:
+        reasons.append(kwargs["reason"])
+        return await whole_tenant(*args, **kwargs)
+
+    monkeypatch.setattr(inputs, "recompute", counted)
+    return reasons
+
+
 class TestIncrementalEqualsFromScratch:
     @settings(
-        max_examples=40,
+        max_examples=60,
         # An example runs a tenant through up to a dozen transactions; shrinking a failure
         # would take many minutes, so it is reported as found.
         phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -331,8 +433,10 @@ class TestIncrementalEqualsFromScratch:
                     for operation in operations:
                         await _step(t, replicas, operation)
                     event(f"incremental hits: {min(replicas.hits, 3)}+")
+                    active = await t.active_accounts()
                     changed = await t.recompute_from_scratch()
                     assert changed == [], f"after {first_usage=} {operations=}"
+                    assert await t.active_accounts() == active, f"after {operations=}"
             finally:
                 await database.dispose()
 
@@ -436,6 +540,64 @@ class TestTheIndexInMemory:
                 assert [c.service_line for c in cards if c.vendor_quantity == D(14)] == [
                     PRODUCTS["P1"]
                 ]
+                assert await t.recompute_from_scratch() == []
+            finally:
+                await t.database.dispose()
+
+    async def test_an_incremental_psa_batch_recomputes_only_the_accounts_it_touches(
+        self, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        whole_tenant = _count_whole_tenant_recomputes(monkeypatch)
+        with Replicas():
+            t = await self._tenant(databases, tmp_path)
+            try:
+                whole_tenant.clear()
+                await t.psa_line_item("A", "P1", 33)
+                await t.psa_contract("B", ended=True)
+                assert whole_tenant == [], "applied to the index in memory"
+                cards = {c.line_item_id: c for c in await t.cards()}
+                assert cards["L-A-P1"].psa_quantity == D(33)
+                assert "L-B-P1" not in cards, "an ended contract has no cards"
+                assert await t.active_accounts() == 1
+                # A sync's end recomputes the tenant only after a full sync, whose
+                # batches did not recompute as they came.
+                for full in (False, True):
+                    completed = m.PsaSyncCompleted(
+                        connection_id="conn",
+                        sync_id=f"s{full}",
+                        full=full,
+                        batches=1,
+                        accounts=3,
+                        contracts=2,
+                        line_items=5,
+                        active_accounts=1,
+                    )
+                    async with t.database.transaction(t.tenant_id) as session:
+                        await inputs.apply_sync_completed(
+                            session, wrap(completed, tenant_id=t.tenant_id)
+                        )
+                assert whole_tenant == ["psa"], "only the full sync's end recomputed"
+                assert await t.recompute_from_scratch() == []
+            finally:
+                await t.database.dispose()
+
+    async def test_a_new_or_renamed_account_or_a_new_product_recomputes_the_tenant(
+        self, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Each may let unmapped usage be mapped automatically, which only a whole-tenant
+        # recompute does.
+        whole_tenant = _count_whole_tenant_recomputes(monkeypatch)
+        with Replicas():
+            t = await self._tenant(databases, tmp_path)
+            try:
+                whole_tenant.clear()
+                await t.psa_batch(accounts=[m.PsaAccount(psa_id="D", name="Account D")])
+                await t.psa_batch(accounts=[m.PsaAccount(psa_id="A", name="Account A Ltd")])
+                await t.psa_line_item("A", "P4", 2)
+                assert whole_tenant == ["psa", "psa", "psa"]
+                # An incremental sync that found nothing sends an empty batch: no work.
+                await t.psa_batch()
+                assert len(whole_tenant) == 3
                 assert await t.recompute_from_scratch() == []
             finally:
                 await t.database.dispose()

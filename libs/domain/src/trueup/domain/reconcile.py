@@ -457,6 +457,20 @@ class TenantIndex:
 
     # -- reconciliation -----------------------------------------------------------------
 
+    def is_active_account(self, account_id: str, today: date) -> bool:
+        """Whether the account counts towards the active-accounts figure (it has cards)."""
+        return account_id in self.accounts and any(
+            c.is_active(today) for c in self.contracts_by_account.get(account_id, ())
+        )
+
+    def accounts_of_contracts(self, contract_ids: Iterable[str]) -> set[str]:
+        """The accounts these contracts belong to, of those the index holds."""
+        return {
+            contract.account_id
+            for contract_id in contract_ids
+            if (contract := self.contracts.get(contract_id)) is not None
+        }
+
     def active_contracts(self, account_id: str, today: date) -> list[Contract]:
         """The account's active contracts, by id."""
         contracts = self.contracts_by_account.get(account_id, ())

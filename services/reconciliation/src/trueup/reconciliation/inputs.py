@@ -20,7 +20,12 @@ from trueup.reconciliation.models import (
     LineItemRow,
     ServiceLineRow,
 )
-from trueup.reconciliation.recompute import open_index, recompute, recompute_usage
+from trueup.reconciliation.recompute import (
+    open_index,
+    recompute,
+    recompute_psa_accounts,
+    recompute_usage,
+)
 from trueup.reconciliation.repository import Repository
 
 
@@ -30,11 +35,65 @@ def as_utc(moment: datetime) -> datetime:
 
 
 async def apply_snapshot(session: AsyncSession, envelope: Envelope[m.PsaSnapshot]) -> None:
-    """Project one batch of PSA state; incremental batches recompute at once, a full sync
-    waits for its `sync.completed`."""
+    """Project one batch of PSA state. A full sync's batches wait for its `sync.completed`
+    to recompute; an incremental batch recomputes at once, only the accounts it touches
+    when the tenant's index is at hand and holds them (else the whole tenant)."""
     tenant_id = envelope.tenant_id
     snapshot = envelope.payload
     repo = Repository(session, tenant_id)
+    if snapshot.full:
+        await _store_snapshot(repo, snapshot)
+        return
+    if _is_empty(snapshot):
+        # An incremental sync that found no change still sends one batch to say so.
+        return
+    today = datetime.now(UTC).date()
+    opened = await open_index(repo, today)
+    touched = None if opened is None else await _touched_accounts(repo, opened[0].index, snapshot)
+    await _store_snapshot(repo, snapshot)
+    if opened is not None and touched is not None:
+        cached, settings = opened
+        await recompute_psa_accounts(repo, cached, settings, touched, cause=envelope, today=today)
+        return
+    await recompute(session, tenant_id, reason="psa", cause=envelope, today=today)
+
+
+def _is_empty(snapshot: m.PsaSnapshot) -> bool:
+    return not (
+        snapshot.accounts
+        or snapshot.contracts
+        or snapshot.line_items
+        or snapshot.removed_contract_ids
+        or snapshot.removed_line_item_ids
+    )
+
+
+async def _touched_accounts(
+    repo: Repository, index: d.TenantIndex, snapshot: m.PsaSnapshot
+) -> set[str] | None:
+    """The accounts whose cards an incremental batch may change, as the index (the stored
+    state before the batch) and the batch say; None when it brings what only a recompute
+    of the whole tenant handles: a new or renamed account, or a new product, either of
+    which may let unmapped usage be mapped automatically."""
+    for account in snapshot.accounts:
+        known = index.accounts.get(account.psa_id)
+        if known is None or known.name != account.name:
+            return None
+    if any(item.product_id not in index.service_line_id_by_product for item in snapshot.line_items):
+        return None
+    contract_ids = {c.psa_id for c in snapshot.contracts} | set(snapshot.removed_contract_ids)
+    contract_ids |= {item.contract_psa_id for item in snapshot.line_items}
+    # A line item may move to another contract, or be removed: its stored contract counts.
+    contract_ids |= await repo.contract_ids_of_line_items(
+        [item.psa_id for item in snapshot.line_items] + list(snapshot.removed_line_item_ids)
+    )
+    touched = {a.psa_id for a in snapshot.accounts} | index.accounts_of_contracts(contract_ids)
+    touched |= {c.account_psa_id for c in snapshot.contracts}
+    return touched if touched <= index.accounts.keys() else None
+
+
+async def _store_snapshot(repo: Repository, snapshot: m.PsaSnapshot) -> None:
+    session = repo.session
     # Keyed by PSA id: a later entry of the batch wins, as row-by-row merges did. An
     # account's New Revenue switch is TrueUp's, not the PSA's, so a sync leaves it alone.
     await repo.upsert(
@@ -106,8 +165,6 @@ async def apply_snapshot(session: AsyncSession, envelope: Envelope[m.PsaSnapshot
     await repo.remove_contracts(snapshot.removed_contract_ids)
     await repo.remove_line_items(snapshot.removed_line_item_ids)
     await session.flush()
-    if not snapshot.full:
-        await recompute(session, tenant_id, reason="psa", cause=envelope)
 
 
 async def apply_sync_completed(
@@ -118,7 +175,9 @@ async def apply_sync_completed(
     repo = Repository(session, envelope.tenant_id)
     (await repo.writable_settings_row()).last_sync_at = envelope.occurred_at
     await session.flush()
-    await recompute(session, envelope.tenant_id, reason="psa", cause=envelope)
+    if envelope.payload.full:
+        # An incremental sync's batches were each recomputed as they came.
+        await recompute(session, envelope.tenant_id, reason="psa", cause=envelope)
 
 
 async def apply_usage(session: AsyncSession, envelope: Envelope[m.UsageReported]) -> list[str]:

@@ -226,8 +226,6 @@ async def recompute_usage(
     checked out by `open_index`, and recompute only the accounts they feed; None (and the
     index left alone) when some of it is unmapped, which may map it automatically: then
     `recompute` does it all."""
-    session, tenant_id = repo.session, repo.tenant_id
-    now = _now()
     index = cached.index
     if any(key not in index.account_mappings for key in usage) or any(
         (record.vendor, record.sku) not in index.service_mappings
@@ -238,6 +236,70 @@ async def recompute_usage(
     affected: set[str] = set()
     for (key_vendor, vendor_account), records in usage.items():
         affected |= index.replace_usage(key_vendor, vendor_account, records)
+    return await _recompute_accounts(
+        repo, cached, settings, affected, reason="usage", cause=cause, today=today
+    )
+
+
+async def recompute_psa_accounts(
+    repo: Repository,
+    cached: CachedIndex,
+    settings: r.BillingSettings,
+    account_ids: set[str],
+    *,
+    cause: Envelope[Any] | None = None,
+    today: date,
+) -> list[str]:
+    """Reload these accounts' stored PSA state (account, contracts, line items) into the
+    tenant's index, checked out by `open_index`, and recompute only them. The caller has
+    made sure the index already holds each account and every product they bill: a new
+    one is for `recompute`, which may map usage to it automatically."""
+    index = cached.index
+    active_before = sum(index.is_active_account(a, today) for a in account_ids)
+    accounts, contracts, line_items = await repo.psa_state_of(account_ids)
+    contracts_of: dict[str, list[d.Contract]] = {}
+    for contract_row in contracts:
+        contracts_of.setdefault(contract_row.account_id, []).append(st.contract(contract_row))
+    account_of_contract = {c.contract_id: c.account_id for c in contracts}
+    items_of: dict[str, list[d.LineItem]] = {}
+    for item_row in line_items:
+        account_id = account_of_contract[item_row.contract_id]
+        items_of.setdefault(account_id, []).append(st.line_item(item_row))
+    for account_row in accounts:
+        index.replace_account(
+            st.account(account_row),
+            contracts_of.get(account_row.account_id, []),
+            items_of.get(account_row.account_id, []),
+        )
+    active_after = sum(index.is_active_account(a, today) for a in account_ids)
+    return await _recompute_accounts(
+        repo,
+        cached,
+        settings,
+        account_ids,
+        reason="psa",
+        cause=cause,
+        today=today,
+        active_accounts_delta=active_after - active_before,
+    )
+
+
+async def _recompute_accounts(
+    repo: Repository,
+    cached: CachedIndex,
+    settings: r.BillingSettings,
+    affected: set[str],
+    *,
+    reason: str,
+    cause: Envelope[Any] | None,
+    today: date,
+    active_accounts_delta: int = 0,
+) -> list[str]:
+    """Recompute the cards of these accounts from the index, store and announce those that
+    changed, and put the index back as the stored state."""
+    session, tenant_id = repo.session, repo.tenant_id
+    now = _now()
+    index = cached.index
     cards: list[d.Card] = []
     for done, account_id in enumerate(sorted(affected), 1):
         cards.extend(index.reconcile_account(account_id, today=today, now=now).cards)
@@ -248,9 +310,11 @@ async def recompute_usage(
     for account_id in affected:
         cached.stored_cards[account_id] = stored.pop(account_id, {})
     cached.token = new_token()
-    await repo.inputs_changed(cached.token, cards_changed=bool(changed))
+    await repo.inputs_changed(
+        cached.token, cards_changed=bool(changed), active_accounts_delta=active_accounts_delta
+    )
     index_cache.INDEXES.put(tenant_id, cached)
-    await _announce_cards(session, repo, changed, "usage", cause)
+    await _announce_cards(session, repo, changed, reason, cause)
     await _auto_approve(session, tenant_id, cards, cause, today)
     return changed
 

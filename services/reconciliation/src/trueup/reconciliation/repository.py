@@ -98,6 +98,7 @@ _INPUTS_CHANGED = (
     .values(
         inputs_token=sa.bindparam("token"),
         cards_version=_SETTINGS.c.cards_version + sa.bindparam("cards_changed"),
+        active_accounts=_SETTINGS.c.active_accounts + sa.bindparam("active_accounts_delta"),
     )
 )
 
@@ -222,6 +223,32 @@ class Repository:
     async def contracts_of(self, account_id: str) -> Sequence[ContractRow]:
         return await self.all_of(ContractRow, ContractRow.account_id == account_id)
 
+    async def contract_ids_of_line_items(self, line_item_ids: Iterable[str]) -> set[str]:
+        """The contracts these stored line items are on."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(line_item_ids))):
+            query = sa.select(LineItemRow.contract_id).where(
+                LineItemRow.tenant_id == self.tenant_id, LineItemRow.line_item_id.in_(chunk)
+            )
+            found.update(await self.session.scalars(query))
+        return found
+
+    async def psa_state_of(
+        self, account_ids: Iterable[str]
+    ) -> tuple[Sequence[AccountRow], Sequence[ContractRow], Sequence[LineItemRow]]:
+        """These accounts as stored, with their contracts and the contracts' line items."""
+        accounts: list[AccountRow] = []
+        contracts: list[ContractRow] = []
+        line_items: list[LineItemRow] = []
+        for chunk in _chunks(sorted(set(account_ids))):
+            accounts.extend(await self.all_of(AccountRow, AccountRow.account_id.in_(chunk)))
+            contracts.extend(await self.all_of(ContractRow, ContractRow.account_id.in_(chunk)))
+        for contract_chunk in _chunks(sorted(c.contract_id for c in contracts)):
+            line_items.extend(
+                await self.all_of(LineItemRow, LineItemRow.contract_id.in_(contract_chunk))
+            )
+        return accounts, contracts, line_items
+
     # --- usage --------------------------------------------------------------------
 
     # --- cards --------------------------------------------------------------------
@@ -345,15 +372,19 @@ class Repository:
             return None
         return LockedInputs(found.inputs_token, _billing_settings(found.settings))
 
-    async def inputs_changed(self, token: str, *, cards_changed: bool) -> None:
-        """Store a new inputs token and, when cards changed, a new cards version, in one
-        statement on the row `lock_inputs` locked."""
+    async def inputs_changed(
+        self, token: str, *, cards_changed: bool, active_accounts_delta: int = 0
+    ) -> None:
+        """Store a new inputs token, a new cards version when cards changed, and the
+        active-accounts figure moved by `active_accounts_delta`, in one statement on the
+        row `lock_inputs` locked."""
         await self.session.execute(
             _INPUTS_CHANGED,
             {
                 "key_tenant_id": self.tenant_id,
                 "token": token,
                 "cards_changed": int(cards_changed),
+                "active_accounts_delta": active_accounts_delta,
             },
         )
 
