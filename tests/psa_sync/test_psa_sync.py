@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ from tests.support import eventually, running_service, settings_for
 from trueup.contracts import Envelope, wrap
 from trueup.contracts import messages as m
 from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators.common import iso
 from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 from trueup.platform.broker import ask, publish_envelope
 from trueup.platform.secrets import CredentialSealer
@@ -292,15 +294,7 @@ class TestSuspendedTenant:
             saved = await _connect(runtime, tenant, cw_credentials(connectwise.url))
             connection_id = saved.result.connection_id
             # The scheduler's own syncer, driven directly: a slot it claims runs this.
-            syncer = Syncer(
-                runtime.database,
-                settings.credential_sealer(),
-                policy=settings.outbound_policy(),
-                batch_size=settings.snapshot_batch_size,
-                full_sync_every=settings.full_sync_every,
-                timeout=settings.psa_timeout_seconds,
-                retry_seconds=settings.psa_retry_seconds,
-            )
+            syncer = _syncer(runtime, settings)
 
             async def syncs_done() -> int:
                 async with runtime.database.transaction(tenant) as session:
@@ -333,6 +327,110 @@ class TestSuspendedTenant:
             outcome = await syncer.run(tenant, connection_id, full=True)
             assert outcome is not None
             assert await syncs_done() == 2
+
+
+class TestIncrementalSync:
+    async def test_it_sends_on_only_what_differs_from_what_was_sent(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        # An incremental sync re-reads a few minutes before its watermark, and every
+        # applied writeback asks for one: each used to send on everything it re-read.
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        async with running_service(build, settings) as (runtime, _app):
+            saved = await _connect(runtime, tenant, cw_credentials(connectwise.url))
+            await _first_sync(runtime, tenant)
+            first = await _snapshots(clean_nats, tenant)
+            billed = [item.psa_id for s in first for item in s.line_items][:5]
+            additions = {str(a["id"]): a for a in connectwise.app.state.store.additions.values()}
+            # Five additions the PSA stamps as just updated, one with a new quantity.
+            for psa_id in billed:
+                additions[psa_id]["_info"]["lastUpdated"] = iso(datetime.now(UTC))
+            changed = additions[billed[0]]
+            changed["quantity"] = changed["billedQuantity"] = changed["quantity"] + 3
+            outcome = await _syncer(runtime, settings).run(
+                tenant, saved.result.connection_id, full=False
+            )
+            assert outcome is not None
+            assert not outcome.full
+
+            async def relayed() -> list[m.PsaSnapshot] | None:
+                found = (await _snapshots(clean_nats, tenant))[len(first) :]
+                return found if len(found) == outcome.batches else None
+
+            sent = await eventually(relayed, timeout=30, what="the sync's snapshots")
+        assert [item.psa_id for s in sent for item in s.line_items] == [billed[0]]
+        assert next(item for s in sent for item in s.line_items).quantity == Decimal(
+            str(changed["quantity"])
+        )
+        assert not any(s.contracts or s.removed_line_item_ids for s in sent)
+
+
+def _syncer(runtime: Any, settings: Settings) -> Syncer:
+    """A syncer like the scheduler's, to run a sync of one's choosing directly."""
+    return Syncer(
+        runtime.database,
+        settings.credential_sealer(),
+        policy=settings.outbound_policy(),
+        batch_size=settings.snapshot_batch_size,
+        full_sync_after=settings.full_sync_after(),
+        timeout=settings.psa_timeout_seconds,
+        retry_seconds=settings.psa_retry_seconds,
+    )
+
+
+class TestFullSyncs:
+    async def test_a_full_sync_is_due_by_the_age_of_the_last_not_by_how_many_ran(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        # Every applied writeback asks for a sync: counting syncs made every Nth of a
+        # busy tenant's read its whole PSA again.
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        settings = settings.model_copy(update={"full_sync_every": 2})
+        async with running_service(build, settings) as (runtime, _app):
+            saved = await _connect(runtime, tenant, cw_credentials(connectwise.url))
+            connection_id = saved.result.connection_id
+            syncer = _syncer(runtime, settings)
+
+            async def last_full_sync() -> datetime | None:
+                async with runtime.database.transaction(tenant) as session:
+                    row = await ConnectionRepository(session, tenant).get(connection_id)
+                    assert row is not None
+                    return row.last_full_sync_at if row.syncs_done else None
+
+            await eventually(last_full_sync, timeout=60, what="the first (full) sync")
+            first_full = await last_full_sync()
+            kinds = []
+            for _ in range(4):
+                outcome = await syncer.run(tenant, connection_id, full=False)
+                assert outcome is not None
+                assert outcome.succeeded
+                kinds.append(outcome.full)
+            assert kinds == [False] * 4
+            assert await last_full_sync() == first_full
+
+            # Two sync intervals later, the next sync reads the whole PSA.
+            async with runtime.database.transaction(tenant) as session:
+                row = await ConnectionRepository(session, tenant).get(connection_id)
+                assert row is not None
+                assert row.last_full_sync_at is not None
+                row.last_full_sync_at -= settings.full_sync_after()
+            outcome = await syncer.run(tenant, connection_id, full=False)
+            assert outcome is not None
+            assert outcome.full
+            later = await last_full_sync()
+            assert first_full is not None
+            assert later is not None
+            assert later > first_full
 
 
 class TestResyncAfterWriteback:

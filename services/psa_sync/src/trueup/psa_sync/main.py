@@ -29,7 +29,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         sealer,
         policy=policy,
         batch_size=settings.snapshot_batch_size,
-        full_sync_every=settings.full_sync_every,
+        full_sync_after=settings.full_sync_after(),
         timeout=settings.psa_timeout_seconds,
         retry_seconds=settings.psa_retry_seconds,
     )

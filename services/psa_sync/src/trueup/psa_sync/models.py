@@ -39,6 +39,8 @@ class Connection(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     syncs_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_full_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    """Start of the last successful full sync: the next is due a set time after."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,6 +90,9 @@ class ScheduleRepository:
         return bool(getattr(result, "rowcount", 0))
 
 
+ProjectedRow = TypeVar("ProjectedRow", PsaAccountRow, PsaContractRow, PsaLineItemRow)
+
+
 class ProjectionRepository:
     """The PSA as last read, per connection."""
 
@@ -102,9 +106,44 @@ class ProjectionRepository:
     ) -> list[sa.ColumnElement[bool]]:
         return [model.tenant_id == self.tenant_id, model.connection_id == self.connection_id]
 
-    async def merge(self, row: PsaAccountRow | PsaContractRow | PsaLineItemRow) -> None:
-        assert row.tenant_id == self.tenant_id
-        await self.session.merge(row)
+    async def put(self, rows: Sequence[ProjectedRow]) -> set[str]:
+        """Store these rows (all of one kind) as the PSA now holds them; return the PSA ids
+        of those new or different from what was stored, the sync that saw them aside.
+
+        One query per 500 finds the stored rows, instead of a lookup per row (a full sync
+        of a large MSP reads tens of thousands). What is stored is what was sent on: each
+        batch's rows and its snapshot message commit together."""
+        if not rows:
+            return set()
+        model = type(rows[0])
+        assert all(type(row) is model and row.tenant_id == self.tenant_id for row in rows)
+        columns = [
+            c.key
+            for c in model.__table__.columns
+            if c.key not in ("tenant_id", "connection_id", "psa_id", "seen_sync_id")
+        ]
+        stored: dict[str, ProjectedRow] = {}
+        ids = sorted({row.psa_id for row in rows})
+        for start in range(0, len(ids), 500):
+            query = sa.select(model).where(
+                *self._scope(model), model.psa_id.in_(ids[start : start + 500])
+            )
+            stored.update((row.psa_id, row) for row in (await self.session.scalars(query)).all())
+        changed: set[str] = set()
+        for row in rows:
+            old = stored.get(row.psa_id)
+            if old is None:
+                self.session.add(row)
+                stored[row.psa_id] = row
+                changed.add(row.psa_id)
+                continue
+            old.seen_sync_id = row.seen_sync_id
+            for column in columns:
+                value = getattr(row, column)
+                if getattr(old, column) != value:
+                    setattr(old, column, value)
+                    changed.add(row.psa_id)
+        return changed
 
     async def contracts(self, psa_ids: Sequence[str] | None = None) -> dict[str, PsaContractRow]:
         query = sa.select(PsaContractRow).where(*self._scope(PsaContractRow))

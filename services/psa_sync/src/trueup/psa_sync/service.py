@@ -240,7 +240,7 @@ class Syncer:
         *,
         policy: OutboundPolicy,
         batch_size: int,
-        full_sync_every: int,
+        full_sync_after: timedelta,
         timeout: float,
         retry_seconds: float,
     ) -> None:
@@ -248,7 +248,7 @@ class Syncer:
         self.sealer = sealer
         self.policy = policy
         self.batch_size = batch_size
-        self.full_sync_every = full_sync_every
+        self.full_sync_after = full_sync_after
         self.timeout = timeout
         self.retry_seconds = retry_seconds
 
@@ -264,10 +264,14 @@ class Syncer:
                 # its syncs resume at their next interval once the tenant is resumed.
                 log.info("sync skipped: tenant suspended", connection_id=connection_id)
                 return None
+            # By the age of the last full sync, not by a count of syncs: every applied
+            # writeback asks for a sync, and a busy tenant's would otherwise make every
+            # Nth of them read its whole PSA again.
             full = (
                 full
                 or connection.watermark is None
-                or connection.syncs_done % self.full_sync_every == 0
+                or connection.last_full_sync_at is None
+                or datetime.now(UTC) - connection.last_full_sync_at >= self.full_sync_after
             )
             watermark = connection.watermark
             psa = connection.psa
@@ -306,6 +310,8 @@ class Syncer:
             ).counts()
             connection.status = "ok"
             connection.watermark = started
+            if full:
+                connection.last_full_sync_at = started
             connection.last_success_at = datetime.now(UTC)
             connection.last_error = None
             connection.syncs_done += 1
@@ -368,13 +374,18 @@ class Syncer:
             )
 
     async def _sync(self, client: PsaClient, run: SyncRun, since: datetime | None) -> int:
+        """Read the PSA (what changed `since`, or all of it) into the projection and stage
+        snapshot messages for reconciliation: on a full sync everything read, on an
+        incremental one what differs from the projection. An incremental sync re-reads a
+        few minutes before its watermark, and after each writeback there is one: without
+        the comparison, a busy tenant's every sync sent on all it had sent minutes before."""
         today = datetime.now(UTC).date()
         accounts = [a async for a in client.list_accounts(changed_since=since)]
         contracts = [c async for c in client.list_contracts(changed_since=since)]
         async with self.database.transaction(run.tenant_id) as session:
             projection = ProjectionRepository(session, run.tenant_id, run.connection_id)
-            for account in accounts:
-                await projection.merge(
+            await projection.put(
+                [
                     PsaAccountRow(
                         tenant_id=run.tenant_id,
                         connection_id=run.connection_id,
@@ -383,7 +394,9 @@ class Syncer:
                         identifier=account.identifier or "",
                         seen_sync_id=run.sync_id,
                     )
-                )
+                    for account in accounts
+                ]
+            )
             rows = [
                 PsaContractRow(
                     tenant_id=run.tenant_id,
@@ -403,9 +416,9 @@ class Syncer:
                 )
                 for c in contracts
             ]
-            for row in rows:
-                await projection.merge(row)
-            active_rows = [r for r in rows if r.active]
+            changed = await projection.put(rows)
+            sent = rows if run.full else [r for r in rows if r.psa_id in changed]
+            active_rows = [r for r in sent if r.active]
             # An incremental sync may activate a contract of an account that did not
             # change itself: its name comes from the projection.
             account_rows = await projection.accounts({r.account_psa_id for r in active_rows})
@@ -421,30 +434,37 @@ class Syncer:
                     _contract_message(r, dated_changes=client.capabilities().dated_changes)
                     for r in active_rows
                 ],
-                removed_contracts=[r.psa_id for r in rows if not r.active],
+                removed_contracts=[r.psa_id for r in sent if not r.active],
             )
+        # A contract sent again (changed, or active again) takes its line items with it.
+        contracts_sent = frozenset(r.psa_id for r in sent)
         buffer: list[PsaLineItem] = []
         async for item in client.list_line_items(changed_since=since):
             buffer.append(item)
             if len(buffer) >= self.batch_size:
-                batch_no += await self._line_item_batch(run, batch_no, buffer, today)
+                batch_no += await self._line_item_batch(
+                    run, batch_no, buffer, today, contracts_sent
+                )
                 buffer = []
         if buffer:
-            batch_no += await self._line_item_batch(run, batch_no, buffer, today)
+            batch_no += await self._line_item_batch(run, batch_no, buffer, today, contracts_sent)
         if run.full:
             batch_no += await self._remove_unseen(run, batch_no)
         return batch_no
 
     async def _line_item_batch(
-        self, run: SyncRun, batch_no: int, items: Sequence[PsaLineItem], today: date
+        self,
+        run: SyncRun,
+        batch_no: int,
+        items: Sequence[PsaLineItem],
+        today: date,
+        contracts_sent: frozenset[str],
     ) -> int:
         async with self.database.transaction(run.tenant_id) as session:
             projection = ProjectionRepository(session, run.tenant_id, run.connection_id)
             contracts = await projection.contracts(sorted({i.contract_id for i in items}))
-            published: list[m.PsaLineItem] = []
-            removed: list[str] = []
-            for item in items:
-                row = PsaLineItemRow(
+            rows = [
+                PsaLineItemRow(
                     tenant_id=run.tenant_id,
                     connection_id=run.connection_id,
                     psa_id=item.id,
@@ -458,14 +478,28 @@ class Syncer:
                     cancelled_date=item.cancelled_date,
                     seen_sync_id=run.sync_id,
                 )
-                await projection.merge(row)
+                for item in items
+            ]
+            changed = await projection.put(rows)
+            published: dict[str, m.PsaLineItem] = {}
+            removed: dict[str, None] = {}
+            for item, row in zip(items, rows, strict=True):
+                if not (run.full or item.id in changed or item.contract_id in contracts_sent):
+                    continue
                 contract = contracts.get(item.contract_id)
+                # Keyed by id: a page boundary that moved may list an item twice.
                 if contract is not None and contract.active and line_item_is_billed(item, today):
-                    published.append(_line_item_message(row))
+                    published[item.id] = _line_item_message(row)
+                    removed.pop(item.id, None)
                 else:
-                    removed.append(item.id)
+                    removed[item.id] = None
+                    published.pop(item.id, None)
             return await self._stage(
-                session, run, batch_no, line_items=published, removed_line_items=removed
+                session,
+                run,
+                batch_no,
+                line_items=list(published.values()),
+                removed_line_items=list(removed),
             )
 
     async def _remove_unseen(self, run: SyncRun, batch_no: int) -> int:

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from trueup.platform.settings import CredentialKeySettings, ServiceSettings
 
 
@@ -9,7 +11,13 @@ class Settings(ServiceSettings, CredentialKeySettings):
     sync_interval_seconds: int = 900
     """How often each connection syncs incrementally on its own."""
     full_sync_every: int = 24
-    """Every Nth scheduled sync is a full one, which also notices deletions."""
+    """A sync is a full one, which also notices deletions, once the last full one is this
+    many sync intervals old (6 hours by default). Syncs asked for in between (after each
+    writeback, or "sync now") stay incremental unless they ask for a full one."""
+
+    def full_sync_after(self) -> timedelta:
+        return timedelta(seconds=self.sync_interval_seconds * self.full_sync_every)
+
     snapshot_batch_size: int = 500
     scheduler_tick_seconds: float = 1.0
     psa_timeout_seconds: float = 30.0
