@@ -170,7 +170,8 @@ class Ledger:
     publish_retries: int = 0
     webhooks: int = 0
     webhook_retries: int = 0
-    approval_retries: int = 0
+    approval_retries: Counter[str] = field(default_factory=Counter)
+    """Approval requests sent again, by why: the answer's status, or the error."""
 
     def record(self, tenant: str, report: m.UsageReported) -> None:
         for account in report.replaces_accounts:
@@ -411,12 +412,15 @@ class Gateway:
         async with self.slots:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
+                try:
                     answer = await self.http.post(
                         f"/api/v1/cards/{card_id}/approve",
                         json=body,
                         headers={"Idempotency-Key": key},
                     )
+                except httpx.HTTPError as exc:
+                    self.ledger.approval_retries[type(exc).__name__] += 1
+                else:
                     if answer.status_code == 202:
                         return
                     # A 503 is "not now" (reconciliation did not answer in time, or a
@@ -425,7 +429,10 @@ class Gateway:
                     assert answer.status_code in (502, 503, 504), (
                         f"approve {card_id}: {answer.status_code} {answer.text}"
                     )
-                self.ledger.approval_retries += 1
+                    detail = ""
+                    with contextlib.suppress(ValueError, AttributeError):
+                        detail = str(answer.json().get("detail", ""))
+                    self.ledger.approval_retries[f"{answer.status_code} {detail[:60]}"] += 1
                 await asyncio.sleep(0.2)
         raise AssertionError(f"approval of {card_id} not accepted in 300 s")
 
@@ -692,8 +699,9 @@ class TestEverythingUnderFailures:
             f"{webhook_seconds:.1f} s after the last sent), "
             f"{sum(ledger.imports.values())} imports and "
             f"{profile.approvals} approvals through the gateway "
-            f"({ledger.approval_retries} retried), with {profile.kill_rounds} SIGKILL(s) of "
-            "each of "
+            f"({ledger.approval_retries.total()} retried: "
+            f"{dict(ledger.approval_retries.most_common(4))}), "
+            f"with {profile.kill_rounds} SIGKILL(s) of each of "
             f"{', '.join(SERVICES)}, {profile.nats_restarts} NATS restart(s) and "
             f"{profile.postgres_restarts} PostgreSQL restart(s) "
             f"({outage.cut_connections if outage else 0} connections cut); PSA answered "
