@@ -434,6 +434,61 @@ class TestFullSyncs:
 
 
 class TestResyncAfterWriteback:
+    async def test_an_applied_writeback_reads_only_its_contract_again(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        # A sync after every writeback read every agreement's additions (ConnectWise has
+        # no listing across agreements): thousands of requests per approval on a large
+        # MSP. Only the written contract changed.
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        async with running_service(build, settings) as (runtime, _app):
+            await _connect(runtime, tenant, cw_credentials(connectwise.url))
+            await _first_sync(runtime, tenant)
+            first = await _snapshots(clean_nats, tenant)
+            by_contract: dict[str, list[m.PsaLineItem]] = {}
+            for sent_item in (i for s in first for i in s.line_items):
+                by_contract.setdefault(sent_item.contract_psa_id, []).append(sent_item)
+            item, deleted = next(items for items in by_contract.values() if len(items) > 1)[:2]
+            control = SimulatorControl(connectwise.url)
+            # The writeback's change, as the PSA now holds it; and someone deleted another
+            # addition of the agreement in the PSA.
+            await control.edit(item.psa_id, "quantity", int(item.quantity) + 4)
+            store = connectwise.app.state.store
+            del store.additions[int(deleted.psa_id)]
+            store.by_agreement[int(deleted.contract_psa_id)].remove(int(deleted.psa_id))
+            requests = (await control.stats())["requests"]
+            applied = m.WritebackApplied(
+                job_id="job-1",
+                actor=ACTOR,
+                idempotency_key="k-1",
+                card_id="card-1",
+                action_id="a-1",
+                psa="connectwise",
+                contract_psa_id=item.contract_psa_id,
+                line_item_psa_id=item.psa_id,
+                quantity_before=item.quantity,
+                quantity_after=item.quantity + 4,
+                effective_date=None,
+            )
+            await _publish(runtime, tenant, applied)
+
+            async def refreshed() -> list[m.PsaSnapshot] | None:
+                sent = (await _snapshots(clean_nats, tenant))[len(first) :]
+                return sent if any(s.removed_line_item_ids for s in sent) else None
+
+            sent = await eventually(refreshed, timeout=60, what="the contract read again")
+            assert [(i.psa_id, i.quantity) for s in sent for i in s.line_items] == [
+                (item.psa_id, item.quantity + 4)
+            ]
+            assert [i for s in sent for i in s.removed_line_item_ids] == [deleted.psa_id]
+            agreements = len(connectwise.app.state.store.agreements)
+            assert (await control.stats())["requests"] - requests <= 2 < agreements
+
     async def test_a_conflict_reads_the_psa_again(
         self,
         clean_nats: str,

@@ -54,6 +54,20 @@ class SyncSchedule(Base):
     connection_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     next_run_at: Mapped[datetime] = mapped_column(UtcDateTime())
     full_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    refresh_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    """When the contracts in `contract_refreshes` are to be read again; None when none are."""
+
+
+class ContractRefresh(Base):
+    """A contract a writeback changed, to be read again from the PSA on its own: after a
+    writeback only that contract differs, and a sync would read every contract's line
+    items (ConnectWise lists additions per agreement: one request each)."""
+
+    __tablename__ = "contract_refreshes"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    contract_psa_id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
 
 
 class PsaAccountRow(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.psa_sync.models import (
     Connection,
+    ContractRefresh,
     PsaAccountRow,
     PsaContractRow,
     PsaLineItemRow,
@@ -60,6 +61,48 @@ class ConnectionRepository:
             row.full_requested = row.full_requested or full
         await self.session.flush()
 
+    async def request_refresh(self, contract_psa_id: str, at: datetime) -> bool:
+        """Ask for the contract to be read again from the PSA of the connection that holds
+        it, at `at` at the latest; False when no connection holds it."""
+        connection_id = await self.session.scalar(
+            sa.select(PsaContractRow.connection_id).where(
+                PsaContractRow.tenant_id == self.tenant_id,
+                PsaContractRow.psa_id == contract_psa_id,
+            )
+        )
+        if connection_id is None:
+            return False
+        schedule = await self.session.get(SyncSchedule, (self.tenant_id, connection_id))
+        if schedule is None:
+            return False
+        key = (self.tenant_id, connection_id, contract_psa_id)
+        if await self.session.get(ContractRefresh, key) is None:
+            self.session.add(
+                ContractRefresh(
+                    tenant_id=self.tenant_id,
+                    connection_id=connection_id,
+                    contract_psa_id=contract_psa_id,
+                )
+            )
+        schedule.refresh_at = at if schedule.refresh_at is None else min(schedule.refresh_at, at)
+        await self.session.flush()
+        return True
+
+    async def take_refreshes(self, connection_id: str) -> list[str]:
+        """The contracts asked to be read again, no longer asked once this commits."""
+        where = [
+            ContractRefresh.tenant_id == self.tenant_id,
+            ContractRefresh.connection_id == connection_id,
+        ]
+        ids = list(
+            await self.session.scalars(sa.select(ContractRefresh.contract_psa_id).where(*where))
+        )
+        if ids:
+            await self.session.execute(
+                sa.delete(ContractRefresh).where(*where, ContractRefresh.contract_psa_id.in_(ids))
+            )
+        return sorted(ids)
+
 
 class ScheduleRepository:
     """The one cross-tenant read: which connections are due (ids and times only)."""
@@ -68,13 +111,28 @@ class ScheduleRepository:
         self.session = session
 
     async def due(self, now: datetime, limit: int = 20) -> Sequence[SyncSchedule]:
+        """Connections due a sync or a refresh of some contracts."""
         result = await self.session.scalars(
             sa.select(SyncSchedule)
-            .where(SyncSchedule.next_run_at <= now)
+            .where(sa.or_(SyncSchedule.next_run_at <= now, SyncSchedule.refresh_at <= now))
             .order_by(SyncSchedule.next_run_at)
             .limit(limit)
         )
         return result.all()
+
+    async def claim_refresh(self, row: SyncSchedule) -> bool:
+        """Clear the row's refresh time; False if another worker claimed it first. A
+        refresh asked for after this commits sets it again."""
+        result = await self.session.execute(
+            sa.update(SyncSchedule)
+            .where(
+                SyncSchedule.tenant_id == row.tenant_id,
+                SyncSchedule.connection_id == row.connection_id,
+                SyncSchedule.refresh_at == row.refresh_at,
+            )
+            .values(refresh_at=None)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def claim(self, row: SyncSchedule, next_run_at: datetime) -> bool:
         """Push the row's next run forward; False if another worker claimed it first."""
@@ -160,6 +218,16 @@ class ProjectionRepository:
             )
         )
         return result.all()
+
+    async def line_item_ids_of(self, contract_ids: Sequence[str]) -> set[str]:
+        if not contract_ids:
+            return set()
+        result = await self.session.scalars(
+            sa.select(PsaLineItemRow.psa_id).where(
+                *self._scope(PsaLineItemRow), PsaLineItemRow.contract_psa_id.in_(contract_ids)
+            )
+        )
+        return set(result.all())
 
     async def unseen_ids(
         self, model: type[PsaContractRow | PsaLineItemRow], sync_id: str

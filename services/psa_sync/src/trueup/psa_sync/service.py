@@ -343,6 +343,63 @@ class Syncer:
         )
         return SyncOutcome(sync_id, full, True, batches)
 
+    async def refresh(self, tenant_id: str, connection_id: str) -> int | None:
+        """Read the contracts a writeback asked for again (their line items, which is what
+        a writeback changes) and send on what differs; how many were read, None when
+        nothing was asked or the tenant is suspended. A PSA error is logged, not raised:
+        the next sync reads the same changes."""
+        async with self.database.transaction(tenant_id) as session:
+            connection = await ConnectionRepository(session, tenant_id).get(connection_id)
+            if connection is None or await SuspensionRepository(session, tenant_id).is_suspended():
+                return None
+            contract_ids = await ConnectionRepository(session, tenant_id).take_refreshes(
+                connection_id
+            )
+            if not contract_ids:
+                return None
+            client = open_client(
+                connection,
+                self.sealer,
+                self.policy,
+                self.timeout,
+                RetryPolicy(max_elapsed=self.retry_seconds),
+            )
+            psa = connection.psa
+        run = SyncRun(tenant_id, connection_id, psa, new_id(), full=False)
+        today = datetime.now(UTC).date()
+        try:
+            async with client:
+                items = [i async for i in client.list_line_items(contract_ids=contract_ids)]
+        except PsaError as exc:
+            log.warning(
+                "contract refresh failed",
+                connection_id=connection_id,
+                contracts=len(contract_ids),
+                error=str(exc),
+            )
+            return None
+        batch_no = 0
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            batch_no += await self._line_item_batch(run, batch_no, batch, today, frozenset())
+        # The PSA lists every line item of these contracts: one it no longer lists is gone.
+        async with self.database.transaction(tenant_id) as session:
+            projection = ProjectionRepository(session, tenant_id, connection_id)
+            gone = sorted(
+                await projection.line_item_ids_of(contract_ids) - {item.id for item in items}
+            )
+            if gone:
+                await projection.delete(PsaLineItemRow, gone)
+                await self._stage(session, run, batch_no, removed_line_items=gone)
+        log.info(
+            "contracts refreshed",
+            connection_id=connection_id,
+            contracts=len(contract_ids),
+            line_items=len(items),
+            removed=len(gone),
+        )
+        return len(contract_ids)
+
     async def _failed(
         self, tenant_id: str, connection_id: str, sync_id: str, full: bool, status: str, error: str
     ) -> None:

@@ -30,11 +30,15 @@ def register(runtime: ServiceRuntime, wake_scheduler: Callable[[], None]) -> Non
         session: AsyncSession, envelope: Envelope[WritebackApplied] | Envelope[WritebackConflict]
     ) -> None:
         # The PSA changed, through us (applied) or behind our back (a conflict: it held
-        # another quantity than the projection): read it again soon, so the card shows
-        # what the PSA holds before anyone decides on it again.
+        # another quantity than the projection): read the contract again soon, so the
+        # card shows what the PSA holds before anyone decides on it again. A contract no
+        # connection holds (yet) is read by a sync of them all.
         repo = ConnectionRepository(session, envelope.tenant_id)
+        now = datetime.now(UTC)
+        if await repo.request_refresh(envelope.payload.contract_psa_id, now):
+            return
         for connection in await repo.all():
-            await repo.schedule(connection.connection_id, datetime.now(UTC), full=False)
+            await repo.schedule(connection.connection_id, now, full=False)
 
     def wake(_: object) -> None:
         wake_scheduler()
