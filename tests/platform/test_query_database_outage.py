@@ -1,13 +1,17 @@
 """A query whose service cannot reach its database (a restart, a failover) is answered
 503, "try again", not 500 "internal error": nothing was done, and a caller holding an
-idempotency key asks again. A fault of the code is still a 500."""
+idempotency key asks again. A query whose transaction the database undid to break a
+deadlock is run again, and answered 503 only if that keeps happening. A fault of the code
+is still a 500."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import Databases
 from tests.support import running_gateway, settings_for
@@ -132,3 +136,52 @@ class TestTheGatewaysOwnDatabaseDown:
         assert answer.status_code == 503, answer.text
         assert answer.headers["retry-after"] == "2"
         assert "nothing was changed" in answer.json()["detail"]
+
+
+class _DeadlockDetectedError(Exception):
+    """What asyncpg raises when PostgreSQL picks the transaction to break a deadlock."""
+
+    sqlstate = "40P01"
+
+
+class TestQueriesUndoneByADeadlock:
+    async def test_the_query_is_run_again_and_answered(
+        self, clean_nats: str, tenant_ids: tuple[str, str]
+    ) -> None:
+        # An approval undone by a deadlock was answered 500 "Internal error" (found by the
+        # load suite): a client must not retry a 500, and nothing had been done.
+        lucky, unlucky = tenant_ids
+        runs: Counter[str] = Counter()
+
+        async def settings(envelope: Envelope[r.GetSettings]) -> r.BillingSettings:
+            runs[envelope.tenant_id] += 1
+            if envelope.tenant_id == unlucky or runs[lucky] == 1:
+                raise DBAPIError("SELECT ... FOR UPDATE", None, _DeadlockDetectedError())
+            return r.BillingSettings()
+
+        responder = create_broker(clean_nats, "deadlock-test")
+        query_responder(responder, service="deadlock-test", model=r.GetSettings, handler=settings)
+        asker = create_broker(clean_nats, "deadlock-asker")
+        await responder.start()
+        await asker.start()
+        try:
+            answers = [
+                await ask(
+                    asker,
+                    subject_for(r.GetSettings, tenant),
+                    wrap(r.GetSettings(), tenant_id=tenant),
+                    r.BillingSettings,
+                    timeout=10,
+                )
+                for tenant in (lucky, unlucky)
+            ]
+        finally:
+            await asker.stop()
+            await responder.stop()
+        assert answers[0].error is None
+        assert answers[0].result == r.BillingSettings()
+        assert runs[lucky] == 2
+        assert answers[1].error is not None
+        assert answers[1].error.status == 503
+        assert "nothing was changed" in answers[1].error.detail
+        assert runs[unlucky] == 3

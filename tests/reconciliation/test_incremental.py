@@ -602,6 +602,57 @@ class TestTheIndexInMemory:
             finally:
                 await t.database.dispose()
 
+    async def test_a_writeback_outcome_and_a_psa_batch_on_one_card_queue_not_deadlock(
+        self, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A writeback outcome wrote its card and then locked the tenant's settings row,
+        while a PSA batch locked the settings row and then wrote the same card: each
+        waited for the other, and PostgreSQL failed one (found by the load suite; an
+        approval through the gateway then got a 500). Every writer now locks the
+        settings row first."""
+        if not databases.is_postgres:
+            pytest.skip("SQLite has one writer at a time: its transactions cannot overlap")
+        with Replicas():
+            t = await self._tenant(databases, tmp_path)
+            try:
+                await t.usage("A", {"P1": 14}, False)
+                card = next(c for c in await t.cards() if c.line_item_id == "L-A-P1")
+                await t.ask(
+                    r.ActionQuery(
+                        card_id=card.card_id,
+                        action="approve",
+                        actor=ACTOR,
+                        idempotency_key=t.key(),
+                        confirm=True,
+                    )
+                )
+                card_written = asyncio.Event()
+                bump = Repository.bump_cards_version
+
+                async def write_the_card_then_wait(repo: Repository) -> None:
+                    await repo.session.flush()  # the card's new state: its row is locked
+                    card_written.set()
+                    await asyncio.sleep(0.5)  # the PSA batch takes its locks meanwhile
+                    await bump(repo)
+
+                monkeypatch.setattr(Repository, "bump_cards_version", write_the_card_then_wait)
+
+                async def psa_batch() -> None:
+                    await asyncio.wait_for(card_written.wait(), timeout=10)
+                    await t.psa_line_item("A", "P1", 33)
+
+                approved = next(c for c in await t.cards() if c.card_id == card.card_id)
+                results = await asyncio.gather(
+                    t.outcome(approved, failed=False), psa_batch(), return_exceptions=True
+                )
+                assert [r for r in results if isinstance(r, BaseException)] == []
+                monkeypatch.setattr(Repository, "bump_cards_version", bump)
+                cards = {c.line_item_id: c for c in await t.cards()}
+                assert cards["L-A-P1"].psa_quantity == D(33)
+                assert await t.recompute_from_scratch() == []
+            finally:
+                await t.database.dispose()
+
     async def test_another_replicas_write_is_seen_before_the_index_is_used(
         self, databases: Databases, tmp_path: Path
     ) -> None:

@@ -635,6 +635,35 @@ class TestIncremental:
     def test_unknown_account_is_inactive(self) -> None:
         assert not reconcile_account(tenant(), "nope", today=TODAY, now=NOW).active
 
+    def test_replacing_an_account_equals_building_the_index_anew(self) -> None:
+        # A line item stored for a contract the PSA had not (yet) sent: when the contract
+        # then arrives with it, it must be there once (it was counted twice).
+        orphan = LineItem("L9", "C9", "P-M365", D(3), D(22), D(18))
+        index = TenantIndex(tenant(line_items=(*tenant().line_items, orphan)))
+        contracts = (
+            Contract("C1", "A1", "Acme MSA", start=date(2025, 1, 1)),
+            Contract("C9", "A1", "Acme extra", start=date(2025, 1, 1)),
+        )
+        items = (*tenant().line_items, orphan)
+        index.replace_account(Account("A1", "Acme"), contracts, items)
+        anew = TenantIndex(tenant(contracts=contracts, line_items=items))
+        assert index.reconcile(today=TODAY, now=NOW) == anew.reconcile(today=TODAY, now=NOW)
+
+    @pytest.mark.parametrize("first", ["A1", "A2"])
+    def test_a_contract_that_moves_between_accounts_is_the_new_ones(self, first: str) -> None:
+        before = tenant(accounts=(Account("A1", "Acme"), Account("A2", "Beta")))
+        index = TenantIndex(before)
+        moved = Contract("C1", "A2", "Acme MSA", start=date(2025, 1, 1))
+        state_of = {
+            "A1": (Account("A1", "Acme"), (), ()),
+            "A2": (Account("A2", "Beta"), (moved,), before.line_items),
+        }
+        for account_id in (first, ({"A1", "A2"} - {first}).pop()):
+            index.replace_account(*state_of[account_id])
+        anew = TenantIndex(replace(before, contracts=(moved,)))
+        assert index.reconcile(today=TODAY, now=NOW) == anew.reconcile(today=TODAY, now=NOW)
+        assert [c.account_id for c in index.reconcile(today=TODAY, now=NOW).cards] == ["A2"]
+
 
 # -- properties over generated tenants ---------------------------------------------------
 

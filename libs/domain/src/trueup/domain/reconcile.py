@@ -434,18 +434,25 @@ class TenantIndex:
     def replace_account(
         self, account: Account, contracts: Sequence[Contract], line_items: Sequence[LineItem]
     ) -> frozenset[str]:
-        """Replace one account's PSA state (after a sync); return the affected accounts."""
+        """Replace one account's PSA state (after a sync): `line_items` are every line item
+        of `contracts`. Return the affected accounts.
+
+        A contract that moved here from another account, whose state was replaced first,
+        stays: only what still is this account's old state goes."""
         for old in self.contracts_by_account.pop(account.id, []):
-            self.contracts.pop(old.id, None)
-            self.line_items_by_contract.pop(old.id, None)
+            if self.contracts.get(old.id) is old:
+                del self.contracts[old.id]
+                self.line_items_by_contract.pop(old.id, None)
         self.accounts[account.id] = account
         for contract in contracts:
             self.contracts[contract.id] = contract
             self.contracts_by_account.setdefault(account.id, []).append(contract)
+            # Line items the index held for a contract it did not know are replaced too.
+            self.line_items_by_contract[contract.id] = []
         for item in line_items:
             self.line_items_by_contract.setdefault(item.contract_id, []).append(item)
         for contract in contracts:
-            self.line_items_by_contract.get(contract.id, []).sort(key=_ID)
+            self.line_items_by_contract[contract.id].sort(key=_ID)
         return frozenset({account.id})
 
     def set_card_record(self, card_id: str, record: CardRecord | None) -> None:

@@ -39,7 +39,7 @@ from trueup.contracts.envelope import Envelope, Payload, QueryError, Reply
 from trueup.contracts.messages import spec_for
 from trueup.contracts.streams import ALL_STREAMS, StreamSpec, stream_for
 from trueup.contracts.subjects import dead_letter, tenant_of
-from trueup.platform.database import database_unreachable
+from trueup.platform.database import database_unreachable, transaction_conflict
 from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.metrics import HANDLER_SECONDS
 from trueup.platform.tracing import configure_tracing
@@ -529,6 +529,27 @@ class QueryFailedError(Exception):
         self.detail = detail
 
 
+QUERY_ATTEMPTS = 3
+"""Times a query is run when the database undoes its transaction over a conflict."""
+
+
+async def _answer(handler: QueryHandler[P, R], envelope: Envelope[P], subject: str) -> R:
+    """The handler's answer, run again when the database undid its transaction to break
+    a deadlock: nothing of it stands, and a second run normally goes through."""
+    for attempt in range(1, QUERY_ATTEMPTS + 1):
+        try:
+            return await handler(envelope)
+        except Exception as exc:
+            if not transaction_conflict(exc) or attempt == QUERY_ATTEMPTS:
+                raise
+            log.warning(
+                "query undone by a conflict with another transaction; running it again",
+                subject=subject,
+                attempt=attempt,
+            )
+    raise AssertionError("unreachable")
+
+
 def query_responder(
     broker: NatsBroker,
     *,
@@ -560,16 +581,20 @@ def query_responder(
             event_id=envelope.event_id,
         ):
             try:
-                result = await handler(envelope)
+                result = await _answer(handler, envelope, msg.raw_message.subject)
             except QueryFailedError as exc:
                 return _reply_error(exc.status, exc.title, exc.detail)
             except Exception as exc:
-                if database_unreachable(exc):
-                    # A database restart or failover: nothing was done, and the same
-                    # question asked again in a moment will be answered. Say so (503), not
-                    # "internal error", so a caller with an idempotency key retries.
+                unreachable = database_unreachable(exc)
+                if unreachable or transaction_conflict(exc):
+                    # A database restart or failover, or a conflict that outlasted the
+                    # retries: nothing was done, and the same question asked again in a
+                    # moment will be answered. Say so (503), not "internal error", so a
+                    # caller with an idempotency key retries.
                     log.warning(
-                        "query refused: the database is unreachable",
+                        "query refused: the database is unreachable"
+                        if unreachable
+                        else "query refused: conflicts with other transactions",
                         subject=msg.raw_message.subject,
                         error=type(exc).__name__,
                     )
@@ -577,7 +602,10 @@ def query_responder(
                         503,
                         "Service Unavailable",
                         "The database is unreachable for the moment; nothing was changed. "
-                        "Try again shortly.",
+                        "Try again shortly."
+                        if unreachable
+                        else "Other changes to the same data got in the way; nothing was "
+                        "changed. Try again shortly.",
                     )
                 log.exception("query failed", subject=msg.raw_message.subject)
                 return _reply_error(500, "Internal error")

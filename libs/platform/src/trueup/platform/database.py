@@ -153,6 +153,18 @@ CANNOT_CONNECT_NOW = "57P03"
 """PostgreSQL's SQLSTATE while it starts up, shuts down or recovers."""
 
 
+TRANSACTION_CONFLICTS = frozenset({"40P01", "40001"})
+"""PostgreSQL's SQLSTATEs for a transaction it undid to break a deadlock, or for a
+serialization failure."""
+
+
+def transaction_conflict(error: BaseException) -> bool:
+    """Whether `error` is the database undoing the transaction over a conflict with
+    another (a deadlock): nothing it did stands, and the same work run again succeeds."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    return getattr(orig, "sqlstate", None) in TRANSACTION_CONFLICTS
+
+
 def database_unreachable(error: BaseException) -> bool:
     """Whether `error` says the database cannot be reached now but may be soon: a refused
     or reset connection, or a server still starting (what a restart or failover looks

@@ -275,6 +275,7 @@ async def apply_writeback_outcome(
     """Move the card to applied, conflict or failed (the last two stay visible)."""
     outcome = envelope.payload
     repo = Repository(session, envelope.tenant_id)
+    await repo.lock_tenant()
     card = await repo.card(outcome.card_id)
     if card is None:
         return

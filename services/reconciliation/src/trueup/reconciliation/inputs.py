@@ -41,6 +41,7 @@ async def apply_snapshot(session: AsyncSession, envelope: Envelope[m.PsaSnapshot
     tenant_id = envelope.tenant_id
     snapshot = envelope.payload
     repo = Repository(session, tenant_id)
+    await repo.lock_tenant()
     if snapshot.full:
         await _store_snapshot(repo, snapshot)
         return
@@ -173,7 +174,7 @@ async def apply_sync_completed(
     if not envelope.payload.succeeded:
         return
     repo = Repository(session, envelope.tenant_id)
-    (await repo.writable_settings_row()).last_sync_at = envelope.occurred_at
+    (await repo.lock_tenant()).last_sync_at = envelope.occurred_at
     await session.flush()
     if envelope.payload.full:
         # An incremental sync's batches were each recomputed as they came.

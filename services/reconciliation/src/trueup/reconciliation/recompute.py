@@ -162,7 +162,7 @@ async def recompute(
 ) -> list[str]:
     """Recompute every card of the tenant; store and announce the ones that changed."""
     repo = Repository(session, tenant_id)
-    await repo.writable_settings_row(locked=True)
+    await repo.lock_tenant()
     index_cache.INDEXES.forget(tenant_id)
     settings = await repo.billing_settings()
     now = _now()

@@ -345,6 +345,13 @@ class Repository:
         assert created is not None, "the settings row was just inserted"
         return created
 
+    async def lock_tenant(self) -> TenantSettingsRow:
+        """Lock the tenant's reconciliation state to this transaction (its settings row,
+        created first if need be). Every writer takes it before any other row of the
+        tenant: a writer that wrote a card and then locked the settings row, beside one
+        that did the opposite, each waited for the other until PostgreSQL failed one."""
+        return await self.writable_settings_row(locked=True)
+
     async def billing_settings(self) -> r.BillingSettings:
         row = await self.settings_row()
         return _billing_settings(row.settings if row else None)

@@ -83,6 +83,8 @@ def register(runtime: ServiceRuntime) -> None:
                 async with runtime.database.transaction(
                     query.tenant_id, readonly=not writes
                 ) as session:
+                    if writes:
+                        await Repository(session, query.tenant_id).lock_tenant()
                     result = await answer(session, query)
                 if writes:
                     runtime.relay.notify()
