@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.reconciliation.conftest import Tenant
 from trueup.contracts import messages as m
@@ -206,3 +207,28 @@ class TestTwoWritersOnANewTenant:
         )
 
         assert [r for r in results if isinstance(r, BaseException)] == []
+
+
+class TestTheTenantsSettingsRow:
+    async def test_a_change_through_the_orm_after_the_inputs_changed_keeps_both(
+        self, tenant: Tenant
+    ) -> None:
+        """A PSA batch locks the tenant (the ORM reads its settings row), its recompute
+        then writes the row in one Core statement, and an automatic approval after it bumps
+        the cards version through the ORM's copy: that wrote back the version it had read,
+        so the gateway's caches, keyed by it, missed the recompute's change."""
+        await tenant.run(lambda s: Repository(s, tenant.tenant_id).lock_tenant())
+
+        async def recompute_then_approve(session: AsyncSession) -> int:
+            repo = Repository(session, tenant.tenant_id)
+            before = (await repo.lock_tenant()).cards_version
+            await repo.inputs_changed("token", cards_changed=True)
+            await repo.bump_cards_version()
+            await session.flush()
+            return before
+
+        before = await tenant.run(recompute_then_approve)
+        row = await tenant.run(lambda s: Repository(s, tenant.tenant_id).settings_row())
+        assert row is not None
+        assert row.cards_version == before + 2
+        assert row.inputs_token == "token"

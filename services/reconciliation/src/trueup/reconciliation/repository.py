@@ -385,6 +385,7 @@ class Repository:
         """Store a new inputs token, a new cards version when cards changed, and the
         active-accounts figure moved by `active_accounts_delta`, in one statement on the
         row `lock_inputs` locked."""
+        await self.session.flush()
         await self.session.execute(
             _INPUTS_CHANGED,
             {
@@ -394,6 +395,11 @@ class Repository:
                 "active_accounts_delta": active_accounts_delta,
             },
         )
+        if self._settings_row is not None:
+            # A writer that locked the tenant first holds the row as the ORM read it: a
+            # later change through it (an automatic approval bumps the cards version)
+            # must start from what this statement wrote, not write the old values back.
+            await self.session.refresh(self._settings_row)
 
     async def set_inputs_token(self, token: str) -> None:
         (await self.writable_settings_row()).inputs_token = token
