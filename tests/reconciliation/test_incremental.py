@@ -548,7 +548,7 @@ class TestTheIndexInMemory:
         self, databases: Databases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         whole_tenant = _count_whole_tenant_recomputes(monkeypatch)
-        with Replicas():
+        with Replicas() as replicas:
             t = await self._tenant(databases, tmp_path)
             try:
                 whole_tenant.clear()
@@ -558,6 +558,12 @@ class TestTheIndexInMemory:
                 cards = {c.line_item_id: c for c in await t.cards()}
                 assert cards["L-A-P1"].psa_quantity == D(33)
                 assert "L-B-P1" not in cards, "an ended contract has no cards"
+                # The memory budget counts the line items the index now holds.
+                weight = replicas.caches[0].weight
+                await t.psa_line_item("A", "P3", 4)
+                assert replicas.caches[0].weight == weight + 1
+                await t.psa_batch(removed_line_item_ids=["L-A-P3", "L-A-P2"])
+                assert replicas.caches[0].weight == weight - 1
                 assert await t.active_accounts() == 1
                 # A sync's end recomputes the tenant only after a full sync, whose
                 # batches did not recompute as they came.

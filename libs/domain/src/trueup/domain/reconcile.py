@@ -470,6 +470,13 @@ class TenantIndex:
             c.is_active(today) for c in self.contracts_by_account.get(account_id, ())
         )
 
+    def line_item_count(self, account_id: str) -> int:
+        """Line items on the account's contracts."""
+        return sum(
+            len(self.line_items_by_contract.get(c.id, ()))
+            for c in self.contracts_by_account.get(account_id, ())
+        )
+
     def accounts_of_contracts(self, contract_ids: Iterable[str]) -> set[str]:
         """The accounts these contracts belong to, of those the index holds."""
         return {

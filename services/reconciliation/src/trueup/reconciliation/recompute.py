@@ -256,6 +256,7 @@ async def recompute_psa_accounts(
     one is for `recompute`, which may map usage to it automatically."""
     index = cached.index
     active_before = sum(index.is_active_account(a, today) for a in account_ids)
+    items_before = sum(map(index.line_item_count, account_ids))
     accounts, contracts, line_items = await repo.psa_state_of(account_ids)
     contracts_of: dict[str, list[d.Contract]] = {}
     for contract_row in contracts:
@@ -272,6 +273,8 @@ async def recompute_psa_accounts(
             items_of.get(account_row.account_id, []),
         )
     active_after = sum(index.is_active_account(a, today) for a in account_ids)
+    # The cache's budget counts the line items an index holds.
+    cached.weight += sum(map(index.line_item_count, account_ids)) - items_before
     return await _recompute_accounts(
         repo,
         cached,
