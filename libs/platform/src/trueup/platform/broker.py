@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import nats
 import nats.errors
 import nats.js.api
+import tenacity
 from faststream import AckPolicy
 from faststream.nats import (
     ConsumerConfig,
@@ -536,18 +537,21 @@ QUERY_ATTEMPTS = 3
 async def _answer(handler: QueryHandler[P, R], envelope: Envelope[P], subject: str) -> R:
     """The handler's answer, run again when the database undid its transaction to break
     a deadlock: nothing of it stands, and a second run normally goes through."""
-    for attempt in range(1, QUERY_ATTEMPTS + 1):
-        try:
-            return await handler(envelope)
-        except Exception as exc:
-            if not transaction_conflict(exc) or attempt == QUERY_ATTEMPTS:
-                raise
-            log.warning(
-                "query undone by a conflict with another transaction; running it again",
-                subject=subject,
-                attempt=attempt,
-            )
-    raise AssertionError("unreachable")
+
+    def note_retry(state: tenacity.RetryCallState) -> None:
+        log.warning(
+            "query undone by a conflict with another transaction; running it again",
+            subject=subject,
+            attempt=state.attempt_number,
+        )
+
+    retrying = tenacity.AsyncRetrying(
+        retry=tenacity.retry_if_exception(transaction_conflict),
+        stop=tenacity.stop_after_attempt(QUERY_ATTEMPTS),
+        before_sleep=note_retry,
+        reraise=True,
+    )
+    return await retrying(handler, envelope)
 
 
 def query_responder(

@@ -9,6 +9,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trueup.platform.database import upsert_insert
 from trueup.psa_sync.models import (
     Connection,
     ContractRefresh,
@@ -75,15 +76,17 @@ class ConnectionRepository:
         schedule = await self.session.get(SyncSchedule, (self.tenant_id, connection_id))
         if schedule is None:
             return False
-        key = (self.tenant_id, connection_id, contract_psa_id)
-        if await self.session.get(ContractRefresh, key) is None:
-            self.session.add(
-                ContractRefresh(
-                    tenant_id=self.tenant_id,
-                    connection_id=connection_id,
-                    contract_psa_id=contract_psa_id,
-                )
+        # Asked for already, perhaps by another replica at the same moment: once is enough.
+        dialect = self.session.get_bind().dialect.name
+        await self.session.execute(
+            upsert_insert(dialect)(ContractRefresh)
+            .values(
+                tenant_id=self.tenant_id,
+                connection_id=connection_id,
+                contract_psa_id=contract_psa_id,
             )
+            .on_conflict_do_nothing()
+        )
         schedule.refresh_at = at if schedule.refresh_at is None else min(schedule.refresh_at, at)
         await self.session.flush()
         return True

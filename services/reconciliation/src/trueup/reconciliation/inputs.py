@@ -41,15 +41,19 @@ async def apply_snapshot(session: AsyncSession, envelope: Envelope[m.PsaSnapshot
     tenant_id = envelope.tenant_id
     snapshot = envelope.payload
     repo = Repository(session, tenant_id)
-    await repo.lock_tenant()
     if snapshot.full:
+        await repo.lock_tenant()
         await _store_snapshot(repo, snapshot)
         return
     if _is_empty(snapshot):
         # An incremental sync that found no change still sends one batch to say so.
         return
     today = datetime.now(UTC).date()
+    # The tenant is locked before anything is written (see `Repository.lock_tenant`):
+    # by `open_index` when it has a settings row, else by creating one.
     opened = await open_index(repo, today)
+    if opened is None:
+        await repo.lock_tenant()
     touched = None if opened is None else await _touched_accounts(repo, opened[0].index, snapshot)
     await _store_snapshot(repo, snapshot)
     if opened is not None and touched is not None:
