@@ -108,11 +108,11 @@ def build_tenant(line_items: int, usage_records: int, seed: int = 7) -> TenantSt
     records: list[VendorUsage] = []
     as_of = NOW - timedelta(hours=3)
     for n in range(usage_records):
-        vendor, vendor_account, sku = usage_keys[(n // per_key) % len(usage_keys)]
+        vendor, vendor_account_id, sku = usage_keys[(n // per_key) % len(usage_keys)]
         records.append(
             VendorUsage(
                 vendor,
-                vendor_account,
+                vendor_account_id,
                 sku,
                 f"{vendor}-api",
                 Decimal(rng.randint(0, 5)),
@@ -164,12 +164,12 @@ def main() -> int:
     frame = pd.DataFrame(
         {
             "vendor": [u.vendor for u in state.usage],
-            "vendor_account": [u.vendor_account for u in state.usage],
+            "vendor_account_id": [u.vendor_account_id for u in state.usage],
             "sku": [u.sku for u in state.usage],
             "quantity": [int(u.quantity) for u in state.usage],
         }
     )
-    keys = ["vendor", "vendor_account", "sku"]
+    keys = ["vendor", "vendor_account_id", "sku"]
     results: list[ReconcileResult] = []
     pandas_wall: list[float] = []
     pandas_cpu: list[float] = []
@@ -191,7 +191,7 @@ def main() -> int:
     rng = random.Random(11)
     by_vendor_account: dict[tuple[str, str], list[VendorUsage]] = {}
     for record in state.usage:
-        by_vendor_account.setdefault((record.vendor, record.vendor_account), []).append(record)
+        by_vendor_account.setdefault((record.vendor, record.vendor_account_id), []).append(record)
     mapped = [key for key in by_vendor_account if key in index.account_mappings]
     incremental_ms = []
     for key in rng.sample(mapped, min(300, len(mapped))):
@@ -209,7 +209,7 @@ def main() -> int:
         records_frame = pd.DataFrame(
             {
                 "vendor": [u.vendor for u in usage],
-                "vendor_account": [u.vendor_account for u in usage],
+                "vendor_account_id": [u.vendor_account_id for u in usage],
                 "sku": [u.sku for u in usage],
                 "quantity": [u.quantity for u in usage],
             }

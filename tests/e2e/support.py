@@ -306,7 +306,7 @@ def arrange_reconcile_cards(stack: Stack, wanted: int = 6, seconds: float = 45) 
             return have
         unmapped = client.get("/api/v1/mappings/accounts", params={"status": "unmapped"})
         unmapped.raise_for_status()
-        open_accounts = {(m["vendor"], m["vendor_account"]) for m in unmapped.json()["items"]}
+        open_accounts = {(m["vendor"], m["vendor_account_id"]) for m in unmapped.json()["items"]}
         services = client.get("/api/v1/mappings/services")
         services.raise_for_status()
         line_of = {
@@ -336,7 +336,12 @@ def arrange_reconcile_cards(stack: Stack, wanted: int = 6, seconds: float = 45) 
             taken.add(free[0])
             open_accounts.discard(key)
             items.append(
-                {"vendor": key[0], "vendor_account": key[1], "action": "map", "account_id": free[0]}
+                {
+                    "vendor": key[0],
+                    "vendor_account_id": key[1],
+                    "action": "map",
+                    "account_id": free[0],
+                }
             )
             if len(items) >= wanted:
                 break
@@ -354,7 +359,7 @@ def new_revenue_pairing(stack: Stack) -> dict[str, str] | None:
     with stack.api() as client:
         unmapped = client.get("/api/v1/mappings/accounts", params={"status": "unmapped"})
         unmapped.raise_for_status()
-        names = {(m["vendor"], m["vendor_account"]): m for m in unmapped.json()["items"]}
+        names = {(m["vendor"], m["vendor_account_id"]): m for m in unmapped.json()["items"]}
         services = client.get("/api/v1/mappings/services")
         services.raise_for_status()
         line_of = {
@@ -381,7 +386,7 @@ def new_revenue_pairing(stack: Stack) -> dict[str, str] | None:
                 if line not in lines:
                     return {
                         "vendor": key[0],
-                        "vendor_account": key[1],
+                        "vendor_account_id": key[1],
                         "vendor_account_name": names[key]["vendor_account_name"],
                         "account_id": account_id,
                         "account_name": account_names[account_id],

@@ -24,7 +24,7 @@ def _unmapped_pax8_account(stack: Stack) -> dict[str, str]:
             if item["vendor"] == "pax8" and item["suggestions"]:
                 best = item["suggestions"][0]
                 return {
-                    "vendor_account": item["vendor_account"],
+                    "vendor_account_id": item["vendor_account_id"],
                     "vendor_account_name": item["vendor_account_name"],
                     "account_id": best["account_id"],
                     "account_name": best["account_name"],
@@ -33,7 +33,7 @@ def _unmapped_pax8_account(stack: Stack) -> dict[str, str]:
 
 
 def _change_mapping(stack: Stack, pairing: dict[str, str], action: str) -> None:
-    item = {"vendor": "pax8", "vendor_account": pairing["vendor_account"], "action": action}
+    item = {"vendor": "pax8", "vendor_account_id": pairing["vendor_account_id"], "action": action}
     if action == "map":
         item["account_id"] = pairing["account_id"]
     with stack.api() as client:

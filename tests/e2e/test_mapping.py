@@ -172,7 +172,7 @@ def _visible_for(needle: str, items: list[dict[str, Any]]) -> list[dict[str, Any
         i
         for i in items
         if needle
-        in f"{i['vendor_account_name']} {i['vendor_account']} {i['account_name'] or ''}".lower()
+        in f"{i['vendor_account_name']} {i['vendor_account_id']} {i['account_name'] or ''}".lower()
     ]
 
 
@@ -183,7 +183,7 @@ def _account_mapping(stack: Stack, item: dict[str, Any]) -> dict[str, Any]:
         return next(
             i
             for i in answer.json()["items"]
-            if (i["vendor"], i["vendor_account"]) == (item["vendor"], item["vendor_account"])
+            if (i["vendor"], i["vendor_account_id"]) == (item["vendor"], item["vendor_account_id"])
         )
 
 
@@ -198,7 +198,7 @@ def _unmap(stack: Stack, items: list[dict[str, Any]]) -> None:
                 "items": [
                     {
                         "vendor": i["vendor"],
-                        "vendor_account": i["vendor_account"],
+                        "vendor_account_id": i["vendor_account_id"],
                         "action": "unmap",
                     }
                     for i in items

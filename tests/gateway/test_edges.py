@@ -115,6 +115,33 @@ class TestProblems:
         assert {"email", "password"} <= fields
         assert "email" in problem["detail"]
 
+    async def test_a_renamed_field_is_read_under_its_old_name_but_not_both(
+        self, gateway: httpx.AsyncClient
+    ) -> None:
+        auth = {"Authorization": f"Bearer {KEY}"}
+        item = {"vendor": "pax8", "action": "exclude"}
+
+        old = await gateway.post(
+            "/api/v1/mappings/accounts",
+            json={"items": [{**item, "vendor_account": "v-1"}]},
+            headers=auth,
+        )
+        both = await gateway.post(
+            "/api/v1/mappings/accounts",
+            json={"items": [{**item, "vendor_account": "v-1", "vendor_account_id": "v-2"}]},
+            headers=auth,
+        )
+        neither = await gateway.post(
+            "/api/v1/mappings/accounts", json={"items": [item]}, headers=auth
+        )
+
+        # The old name passed validation and was sent on (no reconciliation runs here).
+        assert old.status_code == 503, old.text
+        assert both.status_code == 422
+        assert both.json()["errors"][0]["field"] == "items.0.vendor_account"
+        assert neither.status_code == 422
+        assert "vendor_account_id" in {e["field"].split(".")[-1] for e in neither.json()["errors"]}
+
     async def test_an_absent_service_is_a_503_with_retry_after_not_a_hang(
         self, gateway: httpx.AsyncClient
     ) -> None:

@@ -127,7 +127,7 @@ class TestAccountSuggestionsArePreselectedOnlyAboveTheThreshold:
         async with _tenant(databases, nats_url) as database:
             answer = await _accounts(database)
             assert answer.threshold == Decimal(95)
-            by_key = {i.vendor_account: i for i in answer.items}
+            by_key = {i.vendor_account_id: i for i in answer.items}
             legal = by_key["v-legal"].suggestions
             assert legal[0].account_id == "A1"
             assert legal[0].score < Decimal(80)
@@ -152,7 +152,7 @@ class TestAccountSuggestionsArePreselectedOnlyAboveTheThreshold:
                 )
             answer = await _accounts(database)
             assert answer.threshold == Decimal(100)
-            acme = next(i for i in answer.items if i.vendor_account == "v-acme")
+            acme = next(i for i in answer.items if i.vendor_account_id == "v-acme")
             assert acme.suggestions[0].account_id == "A2"
             assert not acme.suggestions[0].preselect
 

@@ -224,12 +224,14 @@ class Tenant:
             replaces_accounts=[f"v-{account}"] if replace else [],
         )
 
-    async def change_mapping(self, vendor_account: str, action: str, account: str | None) -> None:
+    async def change_mapping(
+        self, vendor_account_id: str, action: str, account: str | None
+    ) -> None:
         change = r.ChangeAccountMappings(
             items=[
                 r.AccountMappingChange(
                     vendor="pax8",
-                    vendor_account=vendor_account,
+                    vendor_account_id=vendor_account_id,
                     action=action,  # type: ignore[arg-type]
                     account_id=None if account is None else f"{account}",
                 )

@@ -64,9 +64,9 @@ class TestDistributorBillingExportWithBomAndGrandTotal:
             ("c1a7e0f2-0003", "CFQ7TTC0LCHC"): Decimal(50),
             ("c1a7e0f2-0003", "CFQ7TTC0LHSF"): Decimal(5),
         }
-        names = {usage.vendor_account: usage.vendor_account_name for usage in result.usage}
+        names = {usage.vendor_account_id: usage.vendor_account_name for usage in result.usage}
         assert names["c1a7e0f2-0002"] == "Bluebird Dental Group, LLC"
-        prices = {(u.vendor_account, u.sku): u.unit_price for u in result.usage}
+        prices = {(u.vendor_account_id, u.sku): u.unit_price for u in result.usage}
         assert prices[("c1a7e0f2-0002", "CFQ7TTC0LDPB")] == Decimal("12.5")
         assert result.counts.rows_read == 9
         assert result.counts.rows_imported == 8

@@ -159,7 +159,7 @@ class TestQuantityModes:
         result = aggregate(self.DATA, mapping)
 
         assert result.usage_by_key()[("Acme", "E3")] == Decimal(2)
-        assert {u.sku: u.rows for u in result.usage if u.vendor_account == "Acme"} == {
+        assert {u.sku: u.rows for u in result.usage if u.vendor_account_id == "Acme"} == {
             "E3": 3,
             "E5": 1,
         }
@@ -191,7 +191,7 @@ class TestQuantityModes:
 
         usage = aggregate(data, mapping).usage
 
-        assert [(u.vendor_account, u.vendor_account_name, u.quantity) for u in usage] == [
+        assert [(u.vendor_account_id, u.vendor_account_name, u.quantity) for u in usage] == [
             ("C1", "Acme Inc", Decimal(5)),
             ("C2", "Beta", Decimal(1)),
         ]
@@ -316,7 +316,7 @@ class TestMappingModel:
                 quantity_mode=QuantityMode.ROW_COUNT,
                 filters=[row_filter],
             )
-            return {usage.vendor_account for usage in aggregate(data, mapping).usage}
+            return {usage.vendor_account_id for usage in aggregate(data, mapping).usage}
 
         assert customers(RowFilter(column="State", values=["active"])) == {"A"}
         not_equals = RowFilter(

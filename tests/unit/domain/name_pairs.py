@@ -433,9 +433,9 @@ def best_scores(pairs: Sequence[NamePair]) -> tuple[dict[str, tuple[str, Decimal
     refs = [VendorAccountRef("vendor", f"V{i:04d}", n) for i, n in enumerate(vendor_names)]
     names = {a.id: a.name for a in accounts}
     best: dict[str, tuple[str, Decimal]] = {}
-    by_key = {r.vendor_account: r.name for r in refs}
+    by_key = {r.vendor_account_id: r.name for r in refs}
     for s in suggest_account_mappings(refs, accounts, limit=1):
-        best.setdefault(by_key[s.vendor_account], (names[s.account_id], s.score))
+        best.setdefault(by_key[s.vendor_account_id], (names[s.account_id], s.score))
     return best, accounts
 
 

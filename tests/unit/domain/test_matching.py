@@ -218,11 +218,11 @@ class TestWhatAppliesItself:
 
     def test_tenant_threshold_allows_very_high_scores(self) -> None:
         applied = mappings_to_apply(self.SUGGESTIONS, auto_apply_threshold=Decimal(99))
-        assert [m.vendor_account for m in applied] == ["exact", "normalised"]
+        assert [m.vendor_account_id for m in applied] == ["exact", "normalised"]
 
     def test_only_the_best_suggestion_of_an_account_can_apply(self) -> None:
         applied = mappings_to_apply(self.SUGGESTIONS, auto_apply_threshold=Decimal(0))
-        assert sorted(m.vendor_account for m in applied) == ["exact", "fuzzy", "normalised"]
+        assert sorted(m.vendor_account_id for m in applied) == ["exact", "fuzzy", "normalised"]
         assert len(applied) == 3
 
 
@@ -391,11 +391,11 @@ def measure(pairs: list[tuple[str, str]], accounts: list[Account]) -> Quality:
     refs = [VendorAccountRef("vendor", f"V{i:04d}", vendor) for i, (vendor, _) in enumerate(pairs)]
     best: dict[str, tuple[str, Decimal]] = {}
     for suggestion in suggest_account_mappings(refs, accounts):
-        best.setdefault(suggestion.vendor_account, (suggestion.account_id, suggestion.score))
+        best.setdefault(suggestion.vendor_account_id, (suggestion.account_id, suggestion.score))
     right = wrong = top_right = 0
     for ref, (_, psa) in zip(refs, pairs, strict=True):
         truth = by_name.get(psa)
-        account_id, score = best.get(ref.vendor_account, (None, Decimal(0)))
+        account_id, score = best.get(ref.vendor_account_id, (None, Decimal(0)))
         if truth is not None and account_id == truth:
             top_right += 1
         if score >= DEFAULT_SUGGESTION_THRESHOLD:

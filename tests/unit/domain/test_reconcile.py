@@ -54,7 +54,7 @@ SERVICE_LINES = (
 
 
 def usage(
-    vendor_account: str,
+    vendor_account_id: str,
     sku: str,
     quantity: str | int,
     *,
@@ -64,7 +64,7 @@ def usage(
     name: str = "",
 ) -> VendorUsage:
     return VendorUsage(
-        vendor, vendor_account, sku, source, D(quantity), NOW - age, vendor_account_name=name
+        vendor, vendor_account_id, sku, source, D(quantity), NOW - age, vendor_account_name=name
     )
 
 
@@ -277,7 +277,7 @@ class TestUnmappedQueue:
         )
         result = run(state)
         (unmapped,) = result.unmapped_accounts
-        assert (unmapped.vendor, unmapped.vendor_account, unmapped.name) == (
+        assert (unmapped.vendor, unmapped.vendor_account_id, unmapped.name) == (
             "pax8",
             "px-new",
             "Newco LLC",
@@ -837,13 +837,13 @@ class TestReconcileProperties:
     ) -> None:
         before = run(state)
         index = TenantIndex(state)
-        candidates = [(u.vendor, u.vendor_account) for u in before.unmapped_accounts]
+        candidates = [(u.vendor, u.vendor_account_id) for u in before.unmapped_accounts]
         if not candidates:
             candidates = [("pax8", "never-seen")]
-        vendor, vendor_account = data.draw(st.sampled_from(candidates))
+        vendor, vendor_account_id = data.draw(st.sampled_from(candidates))
         account_id = data.draw(st.sampled_from([a.id for a in state.accounts]))
-        index.set_account_mapping(AccountMapping(vendor, vendor_account, account_id))
-        index.remove_account_mapping(vendor, vendor_account)
+        index.set_account_mapping(AccountMapping(vendor, vendor_account_id, account_id))
+        index.remove_account_mapping(vendor, vendor_account_id)
         after = index.reconcile(today=TODAY, now=NOW)
         assert after == before
 

@@ -32,7 +32,7 @@ def card(
 ) -> Card:
     contribution = UsageContribution(
         vendor=vendor,
-        vendor_account="va",
+        vendor_account_id="va",
         sku="sku",
         vendor_quantity=D(target),
         quantity=D(target),

@@ -191,7 +191,7 @@ export interface CardDetails {
   names: {
     psa_account_name: string;
     psa_contract_name: string;
-    vendor_accounts: { vendor: string; vendor_account: string; name: string; mapping: string }[];
+    vendor_accounts: { vendor: string; vendor_account_id: string; name: string; mapping: string }[];
     psa_synced_at: string | null;
     usage_as_of: string | null;
   };
@@ -206,7 +206,7 @@ export interface CardDetails {
     unit_cost: string | null;
     default_effective_date: string;
     proration_allowed: boolean;
-    contributions: { vendor: string; vendor_account?: string; sku: string; vendor_quantity: string; quantity: string; stale: boolean }[];
+    contributions: { vendor: string; vendor_account_id?: string; sku: string; vendor_quantity: string; quantity: string; stale: boolean }[];
   };
 }
 
@@ -223,7 +223,7 @@ export interface Suggestion {
 
 export interface AccountMapping {
   vendor: string;
-  vendor_account: string;
+  vendor_account_id: string;
   vendor_account_name: string;
   account_id: string | null;
   account_name: string | null;

@@ -132,7 +132,7 @@ class CardList(Payload):
 
 
 class GetCardQuery(Payload):
-    message_type: ClassVar[str] = "query.recon.card.v1"
+    message_type: ClassVar[str] = "query.recon.card.v2"
 
     card_id: str
 
@@ -155,7 +155,7 @@ class ContractFacts(Payload):
 
 class VendorAccountName(Payload):
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     name: str
     mapping: Literal["manual", "automatic"]
 
@@ -170,7 +170,7 @@ class CardNames(Payload):
 
 class Contribution(Payload):
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     sku: str
     vendor_quantity: Amount
     quantity: Amount
@@ -396,7 +396,7 @@ class Suggestion(Payload):
 
 class AccountMappingView(Payload):
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     vendor_account_name: str
     account_id: str | None
     account_name: str | None
@@ -408,7 +408,7 @@ class AccountMappingView(Payload):
 
 
 class ListAccountMappings(Payload):
-    message_type: ClassVar[str] = "query.recon.mappings.accounts.v1"
+    message_type: ClassVar[str] = "query.recon.mappings.accounts.v2"
 
     status: Literal["unmapped", "mapped", "excluded", "all"] = "all"
 
@@ -422,13 +422,13 @@ class AccountMappingList(Payload):
 
 class AccountMappingChange(Payload):
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     action: Literal["map", "exclude", "unmap"]
     account_id: str | None = None
 
 
 class ChangeAccountMappings(Payload):
-    message_type: ClassVar[str] = "query.recon.mappings.accounts.change.v1"
+    message_type: ClassVar[str] = "query.recon.mappings.accounts.change.v2"
 
     items: list[AccountMappingChange] = Field(min_length=1, max_length=5000)
     actor: Actor

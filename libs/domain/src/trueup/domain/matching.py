@@ -200,7 +200,7 @@ class VendorAccountRef:
     """A vendor account to be mapped: its key, its name, and a PSA id if the vendor has one."""
 
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     name: str
     psa_account_hint: str | None = None
 
@@ -210,7 +210,7 @@ class MappingSuggestion:
     """A scored candidate PSA account for a vendor account, with the reason."""
 
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     vendor_name: str
     account_id: str
     account_name: str
@@ -225,7 +225,7 @@ class MappingSuggestion:
 
     def to_mapping(self) -> AccountMapping:
         """The account mapping accepting this suggestion creates."""
-        return AccountMapping(self.vendor, self.vendor_account, self.account_id)
+        return AccountMapping(self.vendor, self.vendor_account_id, self.account_id)
 
 
 def _fold(name: str) -> str:
@@ -356,14 +356,14 @@ def _decimal_score(score: float) -> Decimal:
 
 
 def suggest_for_account(
-    vendor_account: VendorAccountRef,
+    vendor_account_id: VendorAccountRef,
     accounts: Sequence[Account],
     *,
     min_score: Decimal = DEFAULT_MIN_SCORE,
     limit: int = 3,
 ) -> tuple[MappingSuggestion, ...]:
     """Up to `limit` candidate PSA accounts for one vendor account, best first."""
-    return _suggest(vendor_account, accounts, _Normalised.of(accounts), min_score, limit)
+    return _suggest(vendor_account_id, accounts, _Normalised.of(accounts), min_score, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,7 +404,7 @@ def _suggestion(
 ) -> MappingSuggestion:
     return MappingSuggestion(
         vendor=ref.vendor,
-        vendor_account=ref.vendor_account,
+        vendor_account_id=ref.vendor_account_id,
         vendor_name=ref.name,
         account_id=account.id,
         account_name=account.name,
@@ -489,7 +489,7 @@ def suggest_account_mappings(
     Deterministic: the same inputs give the same suggestions in the same order.
     """
     index = _Normalised.of(accounts)
-    ordered = sorted(vendor_accounts, key=lambda r: (r.vendor, r.vendor_account))
+    ordered = sorted(vendor_accounts, key=lambda r: (r.vendor, r.vendor_account_id))
     result: list[MappingSuggestion] = []
     for ref in ordered:
         result.extend(_suggest(ref, accounts, index, min_score, limit))
@@ -518,7 +518,7 @@ def mappings_to_apply(
     chosen: dict[tuple[str, str], MappingSuggestion] = {}
     seen: set[tuple[str, str]] = set()
     for suggestion in suggestions:
-        key = (suggestion.vendor, suggestion.vendor_account)
+        key = (suggestion.vendor, suggestion.vendor_account_id)
         if key in seen:
             continue  # only the best suggestion of a vendor account may apply itself
         seen.add(key)

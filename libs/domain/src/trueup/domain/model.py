@@ -199,7 +199,7 @@ class VendorUsage(NamedTuple):
     """
 
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     sku: str
     source: str
     quantity: Decimal
@@ -215,7 +215,7 @@ class AccountMapping:
     """Vendor account -> PSA account. Several vendor accounts may map to one PSA account."""
 
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     account_id: str | None
     excluded: bool = False
 
@@ -280,7 +280,7 @@ class UsageContribution(NamedTuple):
     """How one (vendor, vendor account, SKU) adds to a card, for the Details view."""
 
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     sku: str
     vendor_quantity: Decimal
     quantity: Decimal

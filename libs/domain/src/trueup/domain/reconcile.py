@@ -110,7 +110,7 @@ class UnmappedAccount:
     """A vendor account with usage and no account mapping."""
 
     vendor: str
-    vendor_account: str
+    vendor_account_id: str
     name: str
     sources: tuple[str, ...]
     usage_count: int
@@ -208,7 +208,7 @@ def _usage_fields(*names: str) -> itemgetter[Any]:
 
 # (vendor, vendor account, SKU, source) are the first four fields of a `VendorUsage`, so
 # one slice is one key (a test holds the model to that).
-USAGE_KEY_FIELDS = ("vendor", "vendor_account", "sku", "source")
+USAGE_KEY_FIELDS = ("vendor", "vendor_account_id", "sku", "source")
 _USAGE_KEY_AND_SOURCE = itemgetter(slice(0, len(USAGE_KEY_FIELDS)))
 _USAGE_QUANTITY = _usage_fields("quantity")
 _USAGE_AS_OF = _usage_fields("as_of")
@@ -272,7 +272,7 @@ def _group_usage(
     get_skus = nested.get
     # One `(source,)` tuple per source, shared by every group: fewer objects to collect.
     single_sources: dict[str, tuple[str]] = {}
-    for (vendor, vendor_account, sku, source), bucket in runs.items():
+    for (vendor, vendor_account_id, sku, source), bucket in runs.items():
         sources = single_sources.get(source)
         if sources is None:
             sources = single_sources[source] = (source,)
@@ -289,9 +289,9 @@ def _group_usage(
                     bucket,
                 )
             )
-        skus = get_skus((vendor, vendor_account))
+        skus = get_skus((vendor, vendor_account_id))
         if skus is None:
-            nested[(vendor, vendor_account)] = {sku: group}
+            nested[(vendor, vendor_account_id)] = {sku: group}
         else:
             found = skus.get(sku)
             # Only when one key has usage from several sources.
@@ -341,7 +341,7 @@ class TenantIndex:
         }
         # The last mapping of a vendor account wins, as if each had been set in turn.
         self.account_mappings: dict[VendorAccountKey, AccountMapping] = {
-            (m.vendor, m.vendor_account): m for m in state.account_mappings
+            (m.vendor, m.vendor_account_id): m for m in state.account_mappings
         }
         self.vendor_accounts_by_account: dict[str, set[VendorAccountKey]] = {}
         for key, mapping in self.account_mappings.items():
@@ -357,7 +357,7 @@ class TenantIndex:
     # -- incremental changes ------------------------------------------------------------
 
     def _put_account_mapping(self, mapping: AccountMapping) -> None:
-        key = (mapping.vendor, mapping.vendor_account)
+        key = (mapping.vendor, mapping.vendor_account_id)
         self._drop_account_mapping(key)
         self.account_mappings[key] = mapping
         if not mapping.excluded and mapping.account_id is not None:
@@ -379,11 +379,11 @@ class TenantIndex:
         return mapping.account_id
 
     def replace_usage(
-        self, vendor: str, vendor_account: str, records: Iterable[VendorUsage]
+        self, vendor: str, vendor_account_id: str, records: Iterable[VendorUsage]
     ) -> frozenset[str]:
         """Replace a vendor account's usage with a new report; return the affected accounts."""
-        key = (vendor, vendor_account)
-        wanted = [r for r in records if (r.vendor, r.vendor_account) == key]
+        key = (vendor, vendor_account_id)
+        wanted = [r for r in records if (r.vendor, r.vendor_account_id) == key]
         grouped = _group_usage(wanted).get(key)
         if grouped:
             self.usage[key] = grouped
@@ -392,22 +392,22 @@ class TenantIndex:
         account_id = self._mapped_account(key)
         return frozenset() if account_id is None else frozenset({account_id})
 
-    def usage_of(self, vendor: str, vendor_account: str) -> list[VendorUsage]:
+    def usage_of(self, vendor: str, vendor_account_id: str) -> list[VendorUsage]:
         """The usage records a vendor account holds now, one per SKU and source."""
-        groups = self.usage.get((vendor, vendor_account), {})
+        groups = self.usage.get((vendor, vendor_account_id), {})
         return [record for group in groups.values() for record in group.records]
 
     def set_account_mapping(self, mapping: AccountMapping) -> frozenset[str]:
         """Add or change an account mapping (or exclusion); return the affected accounts."""
-        key = (mapping.vendor, mapping.vendor_account)
+        key = (mapping.vendor, mapping.vendor_account_id)
         before = self._mapped_account(key)
         self._put_account_mapping(mapping)
         after = self._mapped_account(key)
         return frozenset(a for a in (before, after) if a is not None)
 
-    def remove_account_mapping(self, vendor: str, vendor_account: str) -> frozenset[str]:
+    def remove_account_mapping(self, vendor: str, vendor_account_id: str) -> frozenset[str]:
         """Unmap a vendor account; return the affected accounts."""
-        key = (vendor, vendor_account)
+        key = (vendor, vendor_account_id)
         before = self._mapped_account(key)
         self._drop_account_mapping(key)
         return frozenset() if before is None else frozenset({before})
@@ -522,8 +522,8 @@ class TenantIndex:
         for vendor, sku in self.service_mappings:
             mapped_skus.setdefault(vendor, set()).add(sku)
         none_mapped: set[str] = set()
-        for (vendor, vendor_account), groups in self.usage.items():
-            mapping = self.account_mappings.get((vendor, vendor_account))
+        for (vendor, vendor_account_id), groups in self.usage.items():
+            mapping = self.account_mappings.get((vendor, vendor_account_id))
             if mapping is not None and mapping.excluded:
                 continue
             if mapping is None:
@@ -531,7 +531,7 @@ class TenantIndex:
                 accounts.append(
                     UnmappedAccount(
                         vendor=vendor,
-                        vendor_account=vendor_account,
+                        vendor_account_id=vendor_account_id,
                         name=first.account_name,
                         sources=tuple(sorted({s for g in groups.values() for s in g.sources})),
                         usage_count=sum(g.record_count for g in groups.values()),
@@ -548,7 +548,7 @@ class TenantIndex:
                 name, sources, count = skus.get((vendor, sku), (group.sku_name, set(), 0))
                 sources.update(group.sources)
                 skus[(vendor, sku)] = (name or group.sku_name, sources, count + group.record_count)
-        accounts.sort(key=lambda a: (a.vendor, a.vendor_account))
+        accounts.sort(key=lambda a: (a.vendor, a.vendor_account_id))
         unmapped_skus = tuple(
             UnmappedSku(vendor, sku, name, tuple(sorted(sources)), count)
             for (vendor, sku), (name, sources, count) in sorted(skus.items())
@@ -575,7 +575,7 @@ class TenantIndex:
             groups = usage.get(key)
             if not groups:
                 continue
-            vendor, vendor_account = key
+            vendor, vendor_account_id = key
             for sku in sorted(groups):
                 mappings = feeds((vendor, sku))
                 if not mappings:
@@ -596,7 +596,7 @@ class TenantIndex:
                     contribution = _new_contribution(
                         (
                             vendor,
-                            vendor_account,
+                            vendor_account_id,
                             sku,
                             quantity,
                             mapping.to_sales_units(quantity),

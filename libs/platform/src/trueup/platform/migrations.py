@@ -52,6 +52,11 @@ def upgrade(
     command.upgrade(_config(script_location, url, schema, attributes or {}), revision)
 
 
+def downgrade(script_location: Path, url: str, schema: str | None = None, *, revision: str) -> None:
+    """Take one service's database back to `revision`, as a rollback of a release does."""
+    command.downgrade(_config(script_location, url, schema, {}), revision)
+
+
 def credential_sealer_for_migration() -> CredentialSealer:
     """The keyring a data migration seals with: the running service's settings, else the
     environment (`python -m trueup.<service> migrate`, a migration job)."""

@@ -508,7 +508,7 @@ class AutotaskClient(PsaClient):
     async def _change_quantity(
         self,
         line_item: PsaLineItem,
-        new_quantity: Decimal,
+        quantity: Decimal,
         effective_date: date | None,
         prorate: bool,
     ) -> WriteResult:
@@ -518,7 +518,7 @@ class AutotaskClient(PsaClient):
         units = (await self._units_of([int(line_item.id)])).get(int(line_item.id), [])
         row = next((u for u in units if _covers(u, effective)), None)
         before = row.units if row else Decimal(0)
-        change = new_quantity - before
+        change = quantity - before
         if change == 0:
             return WriteResult(line_item=line_item, records=())
         records = await self._adjust(

@@ -187,7 +187,7 @@ class PsaClient(abc.ABC):
     async def _change_quantity(
         self,
         line_item: PsaLineItem,
-        new_quantity: Decimal,
+        quantity: Decimal,
         effective_date: date | None,
         prorate: bool,
     ) -> WriteResult: ...
@@ -208,7 +208,7 @@ class PsaClient(abc.ABC):
     async def change_quantity(
         self,
         ref: LineItemRef,
-        new_quantity: Decimal,
+        quantity: Decimal,
         *,
         effective_date: date | None = None,
         prorate: bool = False,
@@ -219,8 +219,8 @@ class PsaClient(abc.ABC):
         With `expected_quantity`, the line item is read first and `PsaConflict` is
         raised, writing nothing, if the PSA no longer shows that quantity.
         """
-        if new_quantity < 0:
-            raise PsaRequestError(f"quantity must not be negative, got {new_quantity}")
+        if quantity < 0:
+            raise PsaRequestError(f"quantity must not be negative, got {quantity}")
         self._check_write_options(effective_date, prorate)
         current = await self.get_line_item(ref.contract_id, ref.line_item_id)
         if expected_quantity is not None and current.quantity != expected_quantity:
@@ -229,7 +229,7 @@ class PsaClient(abc.ABC):
                 f"{current.quantity}, expected {expected_quantity}",
                 psa=self.kind.value,
             )
-        return await self._change_quantity(current, new_quantity, effective_date, prorate)
+        return await self._change_quantity(current, quantity, effective_date, prorate)
 
     async def add_line_item(
         self,

@@ -418,18 +418,18 @@ class ConnectWiseClient(PsaClient):
     async def _change_quantity(
         self,
         line_item: PsaLineItem,
-        new_quantity: Decimal,
+        quantity: Decimal,
         effective_date: date | None,
         prorate: bool,
     ) -> WriteResult:
         path = f"/finance/agreements/{line_item.contract_id}/additions/{line_item.id}"
         if effective_date is None and not prorate:
-            ops = [{"op": "replace", "path": "quantity", "value": new_quantity}]
+            ops = [{"op": "replace", "path": "quantity", "value": quantity}]
             response = await self._request("PATCH", path, json_body=ops)
             updated = self._line_item(
                 line_item.contract_id, self._validate(_ADDITION, self._decode(response), response)
             )
-            self._verify_quantity(updated, new_quantity, path)
+            self._verify_quantity(updated, quantity, path)
             return WriteResult(
                 line_item=updated,
                 records=(RecordWritten("AgreementAddition", updated.id, "updated"),),
@@ -438,7 +438,7 @@ class ConnectWiseClient(PsaClient):
         added = await self._post_addition(
             line_item.contract_id,
             PsaProduct(line_item.product.id, line_item.product.name, line_item.product.identifier),
-            new_quantity,
+            quantity,
             line_item.unit_price,
             line_item.unit_cost,
             effective,

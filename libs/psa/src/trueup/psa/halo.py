@@ -371,18 +371,18 @@ class HaloClient(PsaClient):
     async def _change_quantity(
         self,
         line_item: PsaLineItem,
-        new_quantity: Decimal,
+        quantity: Decimal,
         effective_date: date | None,
         prorate: bool,
     ) -> WriteResult:
         body = [{"id": int(line_item.id), "ihid": int(line_item.contract_id),
-                 "qty_order": new_quantity}]  # fmt: skip
+                 "qty_order": quantity}]  # fmt: skip
         response = await self._request("POST", "/api/RecurringInvoice/updatelines", json_body=body)
         lines = self._validate(_LINES, self._decode(response), response)
         updated = next((ln for ln in lines if str(ln.id) == line_item.id), None)
-        if updated is None or updated.qty_order != new_quantity:
+        if updated is None or updated.qty_order != quantity:
             raise PsaResponseError(
-                f"updatelines did not answer line {line_item.id} with qty_order {new_quantity}",
+                f"updatelines did not answer line {line_item.id} with qty_order {quantity}",
                 psa=self.kind.value,
                 endpoint="POST /api/RecurringInvoice/updatelines",
             )

@@ -127,8 +127,8 @@ function DetailsBody({ data, card, isNew, onDone }: { data: CardDetails; card: C
             ) : (
               <ul className="plain">
                 {data.names.vendor_accounts.map((va) => (
-                  <li key={`${va.vendor}:${va.vendor_account}`}>
-                    <VendorTag vendor={va.vendor} /> {va.name} <span className="muted small mono">{va.vendor_account}</span>{" "}
+                  <li key={`${va.vendor}:${va.vendor_account_id}`}>
+                    <VendorTag vendor={va.vendor} /> {va.name} <span className="muted small mono">{va.vendor_account_id}</span>{" "}
                     <span className="pill">{va.mapping}</span>
                   </li>
                 ))}
@@ -159,7 +159,7 @@ function DetailsBody({ data, card, isNew, onDone }: { data: CardDetails; card: C
             </thead>
             <tbody>
               {data.change.contributions.map((c) => (
-                <tr key={`${c.vendor}:${c.vendor_account ?? ""}:${c.sku}`}>
+                <tr key={`${c.vendor}:${c.vendor_account_id ?? ""}:${c.sku}`}>
                   <td>{c.vendor}</td>
                   <td className="mono small">{c.sku}</td>
                   <td className="num">{qty(c.vendor_quantity)}</td>

@@ -216,8 +216,10 @@ async def card_details(session: AsyncSession, tenant_id: str, card_id: str) -> r
             vendor_accounts=[
                 r.VendorAccountName(
                     vendor=row.vendor,
-                    vendor_account=row.vendor_account,
-                    name=usage_names.get((row.vendor, row.vendor_account), row.vendor_account),
+                    vendor_account_id=row.vendor_account_id,
+                    name=usage_names.get(
+                        (row.vendor, row.vendor_account_id), row.vendor_account_id
+                    ),
                     mapping="automatic" if row.automatic else "manual",
                 )
                 for row in mappings

@@ -254,9 +254,9 @@ async def _store_usage(
     # Per (vendor, vendor account), the row each SKU is to have.
     sent: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for batch in batches:
-        for vendor_account in batch.replaces_accounts:
-            replaced.add((batch.vendor, vendor_account))
-            sent[(batch.vendor, vendor_account)] = {}
+        for vendor_account_id in batch.replaces_accounts:
+            replaced.add((batch.vendor, vendor_account_id))
+            sent[(batch.vendor, vendor_account_id)] = {}
         for record in batch.records:
             of_account = sent.setdefault((batch.vendor, record.vendor_account_id), {})
             as_of = as_utc(record.as_of)
@@ -282,8 +282,8 @@ async def _store_usage(
             for usage in index.usage_of(*key):
                 stored.setdefault(key, {})[usage.sku] = as_utc(usage.as_of)
     else:
-        for (vendor, vendor_account, sku), as_of in (await repo.usage_times(set(sent))).items():
-            stored.setdefault((vendor, vendor_account), {})[sku] = as_utc(as_of)
+        for (vendor, vendor_account_id, sku), as_of in (await repo.usage_times(set(sent))).items():
+            stored.setdefault((vendor, vendor_account_id), {})[sku] = as_utc(as_of)
     for account, of_account in sent.items():
         seen = stored.get(account, {})
         if account in replaced:

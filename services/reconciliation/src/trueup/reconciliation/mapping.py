@@ -59,19 +59,19 @@ async def list_account_mappings(
     accounts = list(await repo.all_of(AccountRow))
     names = {a.account_id: a.name for a in accounts}
     mappings = {
-        (row.vendor, row.vendor_account): row for row in await repo.all_of(AccountMappingRow)
+        (row.vendor, row.vendor_account_id): row for row in await repo.all_of(AccountMappingRow)
     }
     vendor_accounts = _vendor_accounts(usage)
     unmapped_refs = [
         d.VendorAccountRef(
-            vendor=v, vendor_account=k, name=info["name"], psa_account_hint=info["hint"]
+            vendor=v, vendor_account_id=k, name=info["name"], psa_account_hint=info["hint"]
         )
         for (v, k), info in vendor_accounts.items()
         if (v, k) not in mappings
     ]
     suggestions: dict[tuple[str, str], list[r.Suggestion]] = defaultdict(list)
     for s in d.suggest_account_mappings(unmapped_refs, [st.account(a) for a in accounts]):
-        listed = suggestions[(s.vendor, s.vendor_account)]
+        listed = suggestions[(s.vendor, s.vendor_account_id)]
         listed.append(
             r.Suggestion(
                 account_id=s.account_id,
@@ -90,7 +90,7 @@ async def list_account_mappings(
         items.append(
             r.AccountMappingView(
                 vendor=vendor,
-                vendor_account=key,
+                vendor_account_id=key,
                 vendor_account_name=info["name"],
                 account_id=row.account_id if row else None,
                 account_name=names.get(row.account_id or "") if row else None,
@@ -113,7 +113,7 @@ async def change_account_mappings(
     changed = 0
     change: Change
     for item in query.items:
-        key = (item.vendor, item.vendor_account)
+        key = (item.vendor, item.vendor_account_id)
         existing = await repo.get(AccountMappingRow, *key)
         if item.action == "unmap":
             if existing is None:
@@ -121,7 +121,7 @@ async def change_account_mappings(
             await repo.delete_where(
                 AccountMappingRow,
                 AccountMappingRow.vendor == item.vendor,
-                AccountMappingRow.vendor_account == item.vendor_account,
+                AccountMappingRow.vendor_account_id == item.vendor_account_id,
             )
             change = "unmapped"
             target = None
@@ -132,13 +132,13 @@ async def change_account_mappings(
                 raise QueryFailedError(
                     422,
                     "Invalid mapping",
-                    f"{item.vendor}/{item.vendor_account}: choose an existing PSA account.",
+                    f"{item.vendor}/{item.vendor_account_id}: choose an existing PSA account.",
                 )
             await repo.merge(
                 AccountMappingRow(
                     tenant_id=tenant_id,
                     vendor=item.vendor,
-                    vendor_account=item.vendor_account,
+                    vendor_account_id=item.vendor_account_id,
                     account_id=item.account_id if item.action == "map" else None,
                     excluded=item.action == "exclude",
                     automatic=False,
@@ -156,10 +156,10 @@ async def change_account_mappings(
                 kind="account",
                 change=change,
                 vendor=item.vendor,  # type: ignore[arg-type]
-                vendor_key=item.vendor_account,
+                vendor_key=item.vendor_account_id,
                 target_id=target,
                 actor=query.actor,
-                vendor_key_name=await repo.vendor_account_name(item.vendor, item.vendor_account),
+                vendor_key_name=await repo.vendor_account_name(item.vendor, item.vendor_account_id),
                 target_name=await _account_name(repo, target),
                 previous_target_id=previous,
                 previous_target_name=await _account_name(repo, previous),
@@ -386,7 +386,7 @@ async def unmapped_queue(session: AsyncSession, tenant_id: str) -> r.UnmappedQue
         accounts=[
             r.UnmappedItem(
                 vendor=a.vendor,
-                key=a.vendor_account,
+                key=a.vendor_account_id,
                 name=a.name,
                 sources=list(a.sources),
                 usage_count=a.usage_count,

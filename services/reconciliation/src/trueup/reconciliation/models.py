@@ -106,7 +106,7 @@ class AccountMappingRow(Base):
 
     tenant_id: Mapped[str] = mapped_column(_T, primary_key=True)
     vendor: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    vendor_account: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
+    vendor_account_id: Mapped[str] = mapped_column(sa.String(500), primary_key=True)
     account_id: Mapped[str | None] = mapped_column(_ID, nullable=True)
     excluded: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     automatic: Mapped[bool] = mapped_column(sa.Boolean, default=False)

@@ -57,11 +57,11 @@ async def _auto_map(
     cause: Envelope[Any] | None,
 ) -> bool:
     """Map exact matches (and, above the tenant's threshold, fuzzy ones) without a person."""
-    mapped_accounts = {(m_.vendor, m_.vendor_account) for m_ in data.account_mappings}
+    mapped_accounts = {(m_.vendor, m_.vendor_account_id) for m_ in data.account_mappings}
     refs = {
         (u.vendor, u.vendor_account_id): d.VendorAccountRef(
             vendor=u.vendor,
-            vendor_account=u.vendor_account_id,
+            vendor_account_id=u.vendor_account_id,
             name=u.vendor_account_name or u.vendor_account_id,
             psa_account_hint=u.psa_account_hint,
         )
@@ -79,7 +79,7 @@ async def _auto_map(
                 AccountMappingRow(
                     tenant_id=repo.tenant_id,
                     vendor=mapping.vendor,
-                    vendor_account=mapping.vendor_account,
+                    vendor_account_id=mapping.vendor_account_id,
                     account_id=mapping.account_id,
                     excluded=False,
                     automatic=True,
@@ -94,11 +94,11 @@ async def _auto_map(
                     kind="account",
                     change="mapped",
                     vendor=mapping.vendor,
-                    vendor_key=mapping.vendor_account,
+                    vendor_key=mapping.vendor_account_id,
                     target_id=mapping.account_id,
                     actor=SYSTEM,
                     automatic=True,
-                    vendor_key_name=refs[(mapping.vendor, mapping.vendor_account)].name,
+                    vendor_key_name=refs[(mapping.vendor, mapping.vendor_account_id)].name,
                     target_name=account_names.get(mapping.account_id or "", ""),
                 ),
                 cause,
@@ -234,8 +234,8 @@ async def recompute_usage(
     ):
         return None
     affected: set[str] = set()
-    for (key_vendor, vendor_account), records in usage.items():
-        affected |= index.replace_usage(key_vendor, vendor_account, records)
+    for (key_vendor, vendor_account_id), records in usage.items():
+        affected |= index.replace_usage(key_vendor, vendor_account_id, records)
     return await _recompute_accounts(
         repo, cached, settings, affected, reason="usage", cause=cause, today=today
     )

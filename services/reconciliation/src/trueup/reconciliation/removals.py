@@ -42,14 +42,14 @@ async def affected_by(repo: Repository, vendor: str, batch_id: str | None) -> Af
     mapped = {
         row.account_id
         for row in await repo.all_of(AccountMappingRow, AccountMappingRow.vendor == vendor)
-        if row.vendor_account in vendor_accounts and row.account_id
+        if row.vendor_account_id in vendor_accounts and row.account_id
     }
     removed = {(vendor, account, sku) for account, sku in keys}
     cards = frozenset(
         card.card_id
         for card in await repo.cards_of(mapped)
         if any(
-            (c.get("vendor"), c.get("vendor_account"), c.get("sku")) in removed
+            (c.get("vendor"), c.get("vendor_account_id"), c.get("sku")) in removed
             for c in card.contributions or []
         )
     )

@@ -189,13 +189,13 @@ class Repository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def vendor_account_name(self, vendor: str, vendor_account: str) -> str:
+    async def vendor_account_name(self, vendor: str, vendor_account_id: str) -> str:
         """The name the vendor reports for one of its accounts ("" if it reports none)."""
         name = await self.session.scalar(
             sa.select(sa.func.max(Usage.vendor_account_name)).where(
                 Usage.tenant_id == self.tenant_id,
                 Usage.vendor == vendor,
-                Usage.vendor_account_id == vendor_account,
+                Usage.vendor_account_id == vendor_account_id,
             )
         )
         return name or ""
@@ -414,8 +414,8 @@ class Repository:
                 Usage.tenant_id == self.tenant_id,
                 sa.tuple_(Usage.vendor, Usage.vendor_account_id).in_(chunk),
             )
-            for vendor, vendor_account, sku, as_of in await self.session.execute(query):
-                found[(vendor, vendor_account, sku)] = as_of
+            for vendor, vendor_account_id, sku, as_of in await self.session.execute(query):
+                found[(vendor, vendor_account_id, sku)] = as_of
         return found
 
     async def insert_new(self, model: type[Base], rows: list[dict[str, Any]]) -> None:

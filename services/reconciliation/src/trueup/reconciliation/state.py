@@ -130,7 +130,7 @@ def service_line(row: ServiceLineRow) -> d.ServiceLine:
 def usage(row: Usage) -> d.VendorUsage:
     return d.VendorUsage(
         vendor=row.vendor,
-        vendor_account=row.vendor_account_id,
+        vendor_account_id=row.vendor_account_id,
         sku=row.sku,
         quantity=row.quantity,
         as_of=row.as_of,
@@ -145,7 +145,7 @@ def usage_from_values(values: Mapping[str, Any]) -> d.VendorUsage:
     """`usage` of a row's column values, as written rather than read back."""
     return d.VendorUsage(
         vendor=values["vendor"],
-        vendor_account=values["vendor_account_id"],
+        vendor_account_id=values["vendor_account_id"],
         sku=values["sku"],
         quantity=values["quantity"],
         as_of=values["as_of"],
@@ -159,7 +159,7 @@ def usage_from_values(values: Mapping[str, Any]) -> d.VendorUsage:
 def account_mapping(row: AccountMappingRow) -> d.AccountMapping:
     return d.AccountMapping(
         vendor=row.vendor,
-        vendor_account=row.vendor_account,
+        vendor_account_id=row.vendor_account_id,
         account_id=row.account_id,
         excluded=row.excluded,
     )
@@ -226,7 +226,7 @@ def card_values(
     contributions: list[dict[str, Any]] = [
         {
             "vendor": c.vendor,
-            "vendor_account": c.vendor_account,
+            "vendor_account_id": c.vendor_account_id,
             "sku": c.sku,
             "vendor_quantity": _text(c.vendor_quantity),
             "quantity": _text(c.quantity),

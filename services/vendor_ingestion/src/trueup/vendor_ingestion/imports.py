@@ -496,7 +496,7 @@ async def run_import(context: ImportContext, envelope: Envelope[ImportFile]) -> 
 
     records = [
         UsageRecord(
-            vendor_account_id=item.vendor_account,
+            vendor_account_id=item.vendor_account_id,
             vendor_account_name=item.vendor_account_name,
             sku=item.sku,
             sku_name="",
@@ -505,7 +505,7 @@ async def run_import(context: ImportContext, envelope: Envelope[ImportFile]) -> 
         )
         for item in result.usage
     ]
-    accounts = list(dict.fromkeys(item.vendor_account for item in result.usage))
+    accounts = list(dict.fromkeys(item.vendor_account_id for item in result.usage))
     async with context.database.transaction(tenant_id) as session:
         recorded = await record_usage(
             session,

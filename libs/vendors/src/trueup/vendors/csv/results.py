@@ -90,7 +90,7 @@ class VendorUsage(NamedTuple):
     pairs, and tuples are several times cheaper to build.
     """
 
-    vendor_account: str
+    vendor_account_id: str
     vendor_account_name: str
     sku: str
     quantity: Decimal
@@ -101,7 +101,7 @@ class VendorUsage(NamedTuple):
     def as_dict(self) -> dict[str, object]:
         """The usage as plain data; decimals as exact strings."""
         return {
-            "vendor_account": self.vendor_account,
+            "vendor_account_id": self.vendor_account_id,
             "vendor_account_name": self.vendor_account_name,
             "sku": self.sku,
             "quantity": str(self.quantity),
@@ -127,7 +127,7 @@ class ImportResult:
         return [
             ReportedUsage(
                 vendor=vendor,
-                vendor_account_id=item.vendor_account,
+                vendor_account_id=item.vendor_account_id,
                 vendor_account_name=item.vendor_account_name,
                 sku=item.sku,
                 quantity=item.quantity,
@@ -139,4 +139,4 @@ class ImportResult:
 
     def usage_by_key(self) -> dict[tuple[str, str], Decimal]:
         """Quantity per (vendor account, SKU): handy for tests and summaries."""
-        return {(item.vendor_account, item.sku): item.quantity for item in self.usage}
+        return {(item.vendor_account_id, item.sku): item.quantity for item in self.usage}

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from trueup.contracts import messages as m
@@ -13,7 +14,7 @@ from trueup.contracts import new_id
 from trueup.contracts import recon as r
 from trueup.contracts.types import BusinessDate, Quantity, UnitPrice
 from trueup.gateway import bus
-from trueup.gateway.endpoints.common import ask
+from trueup.gateway.endpoints.common import ask, serve_renamed_fields
 from trueup.gateway.identity.dependencies import Billing, Viewer
 from trueup.gateway.identity.principal import Principal
 from trueup.gateway.problems import ProblemError
@@ -208,7 +209,7 @@ async def bulk(
 
 
 @router.get("/{card_id}", response_model=r.CardDetails, summary="Card details (four quadrants)")
-async def card_details(card_id: str, request: Request, principal: Viewer) -> r.CardDetails:
+async def card_details(card_id: str, request: Request, principal: Viewer) -> JSONResponse:
     """The contract, past actions, names with mapping and freshness, and the change facts."""
     details = await ask(request, principal, r.GetCardQuery(card_id=card_id), r.CardDetails)
     try:
@@ -217,8 +218,8 @@ async def card_details(card_id: str, request: Request, principal: Viewer) -> r.C
         )
     except ProblemError:
         # Past actions are a nicety here; the card stays usable while audit is away.
-        return details
-    return details.model_copy(update={"past_actions": activity.items})
+        return serve_renamed_fields(details)
+    return serve_renamed_fields(details.model_copy(update={"past_actions": activity.items}))
 
 
 @router.post("/{card_id}/preview", response_model=r.ChangePreview, summary="Preview a change")

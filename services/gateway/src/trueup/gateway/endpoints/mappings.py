@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, model_validator
 
 from trueup.contracts import recon as r
 from trueup.contracts.types import Quantity
-from trueup.gateway.endpoints.common import ask
+from trueup.gateway.endpoints.common import accept_renamed_fields, ask, serve_renamed_fields
 from trueup.gateway.identity.dependencies import Billing, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["mapping"])
@@ -27,14 +28,19 @@ class AccountMappingsBody(BaseModel):
             [
                 {
                     "vendor": "pax8",
-                    "vendor_account": "c0ffee",
+                    "vendor_account_id": "c0ffee",
                     "action": "map",
                     "account_id": "250",
                 },
-                {"vendor": "huntress", "vendor_account": "17", "action": "exclude"},
+                {"vendor": "huntress", "vendor_account_id": "17", "action": "exclude"},
             ]
         ],
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, body: object) -> object:
+        return accept_renamed_fields(body)
 
 
 class ServiceMappingBody(BaseModel):
@@ -65,9 +71,10 @@ async def account_mappings(
     request: Request,
     principal: Viewer,
     status: Annotated[Literal["unmapped", "mapped", "excluded", "all"], Query()] = "all",
-) -> r.AccountMappingList:
+) -> JSONResponse:
     """Vendor accounts with usage, their mapping, and scored suggestions with reasons."""
-    return await ask(request, principal, r.ListAccountMappings(status=status), r.AccountMappingList)
+    query = r.ListAccountMappings(status=status)
+    return serve_renamed_fields(await ask(request, principal, query, r.AccountMappingList))
 
 
 @router.post("/mappings/accounts", response_model=r.MappingChangeResult)

@@ -37,7 +37,7 @@ export default function AccountsTab() {
   const threshold = thresholdOf(mappings.data ?? undefined);
 
   const change = useMutation({
-    mutationFn: (items: { vendor: string; vendor_account: string; action: "map" | "exclude" | "unmap"; account_id?: string }[]) =>
+    mutationFn: (items: { vendor: string; vendor_account_id: string; action: "map" | "exclude" | "unmap"; account_id?: string }[]) =>
       api.post<{ changed: number }>("/api/v1/mappings/accounts", { items }),
     onSuccess: (result, items) => {
       toasts.push({
@@ -56,7 +56,7 @@ export default function AccountsTab() {
   const rows = useMemo(() => {
     const needle = filter.trim().toLowerCase();
     return itemsOf(mappings.data).filter(
-      (m) => !needle || `${m.vendor_account_name} ${m.vendor_account} ${m.account_name ?? ""}`.toLowerCase().includes(needle),
+      (m) => !needle || `${m.vendor_account_name} ${m.vendor_account_id} ${m.account_name ?? ""}`.toLowerCase().includes(needle),
     );
   }, [mappings.data, filter]);
 
@@ -115,7 +115,7 @@ export default function AccountsTab() {
           className="btn btn-primary btn-small"
           disabled={!withTarget.length || change.isPending}
           onClick={() =>
-            change.mutate(withTarget.map((m) => ({ vendor: m.vendor, vendor_account: m.vendor_account, action: "map" as const, account_id: target(m) })))
+            change.mutate(withTarget.map((m) => ({ vendor: m.vendor, vendor_account_id: m.vendor_account_id, action: "map" as const, account_id: target(m) })))
           }
         >
           Accept {withTarget.length || ""} selected
@@ -124,7 +124,7 @@ export default function AccountsTab() {
           type="button"
           className="btn btn-small"
           disabled={!selectedRows.length || change.isPending}
-          onClick={() => change.mutate(selectedRows.map((m) => ({ vendor: m.vendor, vendor_account: m.vendor_account, action: "exclude" as const })))}
+          onClick={() => change.mutate(selectedRows.map((m) => ({ vendor: m.vendor, vendor_account_id: m.vendor_account_id, action: "exclude" as const })))}
         >
           Exclude selected
         </button>
@@ -141,7 +141,7 @@ export default function AccountsTab() {
             change.mutate(
               preview.pairs.map(({ mapping: m, suggestion: s }) => ({
                 vendor: m.vendor,
-                vendor_account: m.vendor_account,
+                vendor_account_id: m.vendor_account_id,
                 action: "map" as const,
                 account_id: s.account_id,
               })),
@@ -213,7 +213,7 @@ export default function AccountsTab() {
                         <span>
                           <VendorTag vendor={m.vendor} /> <strong>{m.vendor_account_name}</strong>
                         </span>
-                        <span className="muted small mono">{m.vendor_account}</span>
+                        <span className="muted small mono">{m.vendor_account_id}</span>
                       </div>
                     </td>
                     <td>
@@ -282,7 +282,7 @@ export default function AccountsTab() {
                             className="btn btn-primary btn-small"
                             disabled={!current || change.isPending}
                             aria-label={`Map ${label}`}
-                            onClick={() => change.mutate([{ vendor: m.vendor, vendor_account: m.vendor_account, action: "map", account_id: current }])}
+                            onClick={() => change.mutate([{ vendor: m.vendor, vendor_account_id: m.vendor_account_id, action: "map", account_id: current }])}
                           >
                             Map
                           </button>
@@ -291,7 +291,7 @@ export default function AccountsTab() {
                             className="btn btn-ghost btn-small"
                             aria-label={`Exclude ${label}`}
                             disabled={change.isPending}
-                            onClick={() => change.mutate([{ vendor: m.vendor, vendor_account: m.vendor_account, action: "exclude" }])}
+                            onClick={() => change.mutate([{ vendor: m.vendor, vendor_account_id: m.vendor_account_id, action: "exclude" }])}
                           >
                             Exclude
                           </button>
@@ -302,7 +302,7 @@ export default function AccountsTab() {
                           className="btn btn-ghost btn-small"
                           aria-label={`Unmap ${label}`}
                           disabled={change.isPending}
-                          onClick={() => change.mutate([{ vendor: m.vendor, vendor_account: m.vendor_account, action: "unmap" }])}
+                          onClick={() => change.mutate([{ vendor: m.vendor, vendor_account_id: m.vendor_account_id, action: "unmap" }])}
                         >
                           Unmap
                         </button>

@@ -10,10 +10,10 @@ const suggestion = (account_id: string, score: string | number, preselect = fals
   preselect,
 });
 
-const row = (vendor_account: string, status: string, suggestions: Suggestion[]): AccountMapping => ({
+const row = (vendor_account_id: string, status: string, suggestions: Suggestion[]): AccountMapping => ({
   vendor: "pax8",
-  vendor_account,
-  vendor_account_name: vendor_account,
+  vendor_account_id,
+  vendor_account_name: vendor_account_id,
   account_id: null,
   account_name: null,
   status,
@@ -71,8 +71,8 @@ describe("acceptablePairs", () => {
   ];
 
   it("pairs each unmapped row with its best suggestion from the minimum up", () => {
-    expect(acceptablePairs(rows, 90).map((p) => [p.mapping.vendor_account, p.suggestion.account_id])).toEqual([["acme", "acme-psa"]]);
-    expect(acceptablePairs(rows, 80).map((p) => p.mapping.vendor_account)).toEqual(["acme", "beta"]);
+    expect(acceptablePairs(rows, 90).map((p) => [p.mapping.vendor_account_id, p.suggestion.account_id])).toEqual([["acme", "acme-psa"]]);
+    expect(acceptablePairs(rows, 80).map((p) => p.mapping.vendor_account_id)).toEqual(["acme", "beta"]);
   });
 
   it("offers nothing for a minimum that is not one", () => {

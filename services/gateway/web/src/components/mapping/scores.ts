@@ -1,8 +1,8 @@
 // Match scores and suggestions as the mapping tabs show them, without React.
 import type { AccountMapping, Suggestion } from "../../types";
 
-export function keyOf(m: { vendor: string; vendor_account: string }): string {
-  return `${m.vendor}\u0000${m.vendor_account}`;
+export function keyOf(m: { vendor: string; vendor_account_id: string }): string {
+  return `${m.vendor}\u0000${m.vendor_account_id}`;
 }
 
 /** Scores are 0 to 100; older answers gave 0 to 1. */
