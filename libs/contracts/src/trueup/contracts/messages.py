@@ -173,11 +173,12 @@ class PsaSyncCompleted(Payload):
     connection_id: str
     sync_id: str
     full: bool
-    batches: int
-    accounts: int
-    contracts: int
-    line_items: int
-    active_accounts: int
+    # What the PSA holds after the sync; none of it is known when a sync failed.
+    batches: int = 0
+    accounts: int = 0
+    contracts: int = 0
+    line_items: int = 0
+    active_accounts: int = 0
     succeeded: bool = True
     error: str | None = None
 

@@ -33,10 +33,13 @@ from faststream.nats import (
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.object_store import ObjectStore
 from pydantic import BaseModel, ValidationError
 
 from trueup.contracts.envelope import Envelope, Payload, QueryError, Reply
+from trueup.contracts.ingest import IMPORTS_BUCKET, IMPORTS_TTL_SECONDS
 from trueup.contracts.messages import spec_for
 from trueup.contracts.streams import ALL_STREAMS, StreamSpec, stream_for
 from trueup.contracts.subjects import dead_letter, tenant_of
@@ -137,6 +140,23 @@ async def provision_streams(
                 await js.update_stream(config=config)
     finally:
         await connection.close()
+
+
+async def imports_bucket(broker: NatsBroker) -> ObjectStore:
+    """The `imports` object store, which the gateway puts uploads in and vendor ingestion
+    reads them from; created on first use, with a TTL that drops uploads never imported."""
+    js = broker.config.connection_state.stream
+    try:
+        return await js.object_store(IMPORTS_BUCKET)
+    except NotFoundError:
+        return await js.create_object_store(
+            IMPORTS_BUCKET,
+            config=ObjectStoreConfig(
+                description="Uploaded usage files waiting to be imported",
+                ttl=float(IMPORTS_TTL_SECONDS),
+                storage=StorageType.FILE,
+            ),
+        )
 
 
 async def publish_envelope(

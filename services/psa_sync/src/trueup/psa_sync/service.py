@@ -410,24 +410,17 @@ class Syncer:
             connection.status = status
             connection.last_error = error[:2000]
             connection.last_error_at = datetime.now(UTC)
+            failed = m.PsaSyncCompleted(
+                connection_id=connection_id,
+                sync_id=sync_id,
+                full=full,
+                succeeded=False,
+                error=error[:2000],
+            )
             await enqueue(
                 session,
                 m.subject_for(m.PsaSyncCompleted, tenant_id),
-                wrap(
-                    m.PsaSyncCompleted(
-                        connection_id=connection_id,
-                        sync_id=sync_id,
-                        full=full,
-                        batches=0,
-                        accounts=0,
-                        contracts=0,
-                        line_items=0,
-                        active_accounts=0,
-                        succeeded=False,
-                        error=error[:2000],
-                    ),
-                    tenant_id=tenant_id,
-                ),
+                wrap(failed, tenant_id=tenant_id),
             )
 
     async def _sync(self, client: PsaClient, run: SyncRun, since: datetime | None) -> int:

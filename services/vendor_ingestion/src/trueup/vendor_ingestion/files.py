@@ -1,9 +1,9 @@
-"""Uploaded files: the JetStream object store bucket, and local scratch copies.
+"""Uploaded files: local scratch copies of the objects in the `imports` bucket.
 
-The gateway puts each upload in the `imports` bucket; this service copies it to a
-scratch file (chunk by chunk, never whole in memory) to read it with pyarrow, and
-deletes the object once the import is done. The bucket's TTL removes uploads that were
-never committed.
+The gateway puts each upload in the bucket (`trueup.platform.broker.imports_bucket`);
+this service copies it to a scratch file (chunk by chunk, never whole in memory) to read
+it with pyarrow, and deletes the object once the import is done. The bucket's TTL
+removes uploads that were never committed.
 """
 
 from __future__ import annotations
@@ -14,32 +14,12 @@ import contextlib
 import time
 from pathlib import Path
 
-from faststream.nats import NatsBroker
-from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
-
-from trueup.contracts.ingest import IMPORTS_BUCKET, IMPORTS_TTL_SECONDS
 
 
 class UploadMissingError(Exception):
     """The uploaded object is not (or no longer) in the bucket."""
-
-
-async def imports_bucket(broker: NatsBroker) -> ObjectStore:
-    """The `imports` object store, created on first use with its TTL."""
-    js = broker.config.connection_state.stream
-    try:
-        return await js.object_store(IMPORTS_BUCKET)
-    except NotFoundError:
-        return await js.create_object_store(
-            IMPORTS_BUCKET,
-            config=ObjectStoreConfig(
-                description="Uploaded usage files waiting to be imported",
-                ttl=float(IMPORTS_TTL_SECONDS),
-                storage=StorageType.FILE,
-            ),
-        )
 
 
 def sha256_hex(object_digest: str | None) -> str:

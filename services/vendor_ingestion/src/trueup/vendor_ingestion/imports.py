@@ -22,6 +22,7 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts import caused_by
 from trueup.contracts.envelope import Envelope
@@ -51,7 +52,7 @@ from trueup.contracts.messages import (
     UsageSource,
     subject_for,
 )
-from trueup.platform.broker import QueryFailedError
+from trueup.platform.broker import QueryFailedError, imports_bucket
 from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import OutboxRelay, enqueue
@@ -255,7 +256,7 @@ async def inspect_upload(context: ImportContext, envelope: Envelope[InspectImpor
     reason and deleted; the failed job stays visible.
     """
     tenant_id, query = envelope.tenant_id, envelope.payload
-    bucket = await files.imports_bucket(context.broker)
+    bucket = await imports_bucket(context.broker)
     try:
         size, digest = await files.object_digest(bucket, query.object_name)
     except files.UploadMissingError as error:
@@ -304,18 +305,24 @@ async def inspect_upload(context: ImportContext, envelope: Envelope[InspectImpor
     return job_view(job, profile)
 
 
+async def _import_and_profile(
+    session: AsyncSession, tenant_id: str, import_id: str
+) -> tuple[ImportJob, ImportProfile | None]:
+    """The tenant's import and the profile it was read with; 404 for any other id."""
+    job = await ImportRepository(session, tenant_id).get(import_id)
+    if job is None:
+        raise QueryFailedError(404, "Import not found", f"no import {import_id}")
+    profile = (
+        await ProfileRepository(session, tenant_id).get(job.profile_id) if job.profile_id else None
+    )
+    return job, profile
+
+
 async def commit_import(context: ImportContext, envelope: Envelope[CommitImport]) -> CommitOutcome:
     """Validate the whole file with the mapping; queue the import if it may go ahead."""
     tenant_id, command = envelope.tenant_id, envelope.payload
     async with context.database.transaction(tenant_id) as session:
-        job = await ImportRepository(session, tenant_id).get(command.import_id)
-        if job is None:
-            raise QueryFailedError(404, "Import not found", f"no import {command.import_id}")
-        profile = (
-            await ProfileRepository(session, tenant_id).get(job.profile_id)
-            if job.profile_id
-            else None
-        )
+        job, profile = await _import_and_profile(session, tenant_id, command.import_id)
     if job.status != "inspected":
         raise QueryFailedError(
             409, "Import already committed", f"import {job.import_id} is {job.status}"
@@ -335,7 +342,7 @@ async def commit_import(context: ImportContext, envelope: Envelope[CommitImport]
         raise QueryFailedError(
             422, "Vendor required", "name the vendor this file comes from (e.g. pax8)"
         )
-    bucket = await files.imports_bucket(context.broker)
+    bucket = await imports_bucket(context.broker)
     scratch = _scratch(context, tenant_id, job.import_id)
     try:
         await files.fetch(bucket, job.object_name, scratch)
@@ -452,7 +459,7 @@ async def run_import(context: ImportContext, envelope: Envelope[ImportFile]) -> 
     mapping = _column_mapping(job.mapping)
     vendor = job.vendor or order.vendor or "unknown"
     key = f"file:{vendor}:{job.content_sha256}:{_mapping_digest(mapping)}"
-    bucket = await files.imports_bucket(context.broker)
+    bucket = await imports_bucket(context.broker)
     scratch = _scratch(context, tenant_id, job.import_id)
 
     async with context.database.transaction(tenant_id) as session:
@@ -646,14 +653,7 @@ async def get_import(context: ImportContext, envelope: Envelope[GetImport]) -> I
     """One import of the caller's tenant (404 for any other tenant's id)."""
     tenant_id, query = envelope.tenant_id, envelope.payload
     async with context.database.transaction(tenant_id) as session:
-        job = await ImportRepository(session, tenant_id).get(query.import_id)
-        if job is None:
-            raise QueryFailedError(404, "Import not found", f"no import {query.import_id}")
-        profile = (
-            await ProfileRepository(session, tenant_id).get(job.profile_id)
-            if job.profile_id
-            else None
-        )
+        job, profile = await _import_and_profile(session, tenant_id, query.import_id)
         usage: Sequence[RawUsage] = ()
         total = 0
         if job.batch_id:

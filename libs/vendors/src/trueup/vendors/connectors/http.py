@@ -17,7 +17,14 @@ from tenacity import (
     wait_exponential,
 )
 
-from trueup.vendors.connectors.base import Clock, ConnectorError, Sleep, utc_now
+from trueup.vendors.connectors.base import (
+    Clock,
+    Connector,
+    ConnectorError,
+    Schedule,
+    Sleep,
+    utc_now,
+)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -180,3 +187,27 @@ class ClientCredentials:
                 self._http.connector, "the token endpoint answered without an access_token"
             ) from error
         self._expires_at = self._clock() + timedelta(seconds=lifetime)
+
+
+class HttpConnector(Connector):
+    """A connector that polls a vendor's REST API through `VendorHttp`: every six hours
+    unless its schedule says otherwise, records tagged `vendor` (its name by default)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        vendor: str,
+        schedule: Schedule | None,
+        transport: httpx.AsyncBaseTransport | None,
+        clock: Clock,
+        sleep: Sleep | None,
+    ) -> None:
+        self.vendor = vendor
+        self.schedule = schedule or Schedule(every=timedelta(hours=6))
+        self._clock = clock
+        self._http = VendorHttp(self.name, base_url=base_url, transport=transport, sleep=sleep)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._http.aclose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,13 +9,12 @@ import httpx
 
 from trueup.vendors.connectors.base import (
     Clock,
-    Connector,
     ConnectorError,
     Schedule,
     Sleep,
     utc_now,
 )
-from trueup.vendors.connectors.http import VendorHttp
+from trueup.vendors.connectors.http import HttpConnector
 from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://api.huntress.io"
@@ -30,7 +28,7 @@ COUNTERS: tuple[tuple[str, str, str, bool], ...] = (
 )
 
 
-class HuntressConnector(Connector):
+class HuntressConnector(HttpConnector):
     """Usage = each organization's agent count (and identities, learners when used)."""
 
     name = "huntress"
@@ -47,10 +45,14 @@ class HuntressConnector(Connector):
         clock: Clock = utc_now,
         sleep: Sleep | None = None,
     ) -> None:
-        self.vendor = vendor
-        self.schedule = schedule or Schedule(every=timedelta(hours=6))
-        self._clock = clock
-        self._http = VendorHttp(self.name, base_url=base_url, transport=transport, sleep=sleep)
+        super().__init__(
+            base_url=base_url,
+            vendor=vendor,
+            schedule=schedule,
+            transport=transport,
+            clock=clock,
+            sleep=sleep,
+        )
         self._auth = httpx.BasicAuth(api_key, api_secret)
 
     async def _organizations(self) -> list[dict[str, Any]]:
@@ -93,7 +95,3 @@ class HuntressConnector(Connector):
                     )
                 )
         return records
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._http.aclose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,13 +10,12 @@ import httpx
 
 from trueup.vendors.connectors.base import (
     Clock,
-    Connector,
     ConnectorError,
     Schedule,
     Sleep,
     utc_now,
 )
-from trueup.vendors.connectors.http import ClientCredentials, VendorHttp
+from trueup.vendors.connectors.http import ClientCredentials, HttpConnector
 from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://app.ninjarmm.com"
@@ -39,7 +37,7 @@ NODE_CLASS_NAMES = {
 }
 
 
-class NinjaOneConnector(Connector):
+class NinjaOneConnector(HttpConnector):
     """Usage = approved devices per organization and node class (one SKU per class).
 
     Devices waiting for approval are not managed yet, so they are not billed.
@@ -59,10 +57,14 @@ class NinjaOneConnector(Connector):
         clock: Clock = utc_now,
         sleep: Sleep | None = None,
     ) -> None:
-        self.vendor = vendor
-        self.schedule = schedule or Schedule(every=timedelta(hours=6))
-        self._clock = clock
-        self._http = VendorHttp(self.name, base_url=base_url, transport=transport, sleep=sleep)
+        super().__init__(
+            base_url=base_url,
+            vendor=vendor,
+            schedule=schedule,
+            transport=transport,
+            clock=clock,
+            sleep=sleep,
+        )
         self._auth = ClientCredentials(
             self._http,
             token_url=TOKEN_PATH,
@@ -111,7 +113,3 @@ class NinjaOneConnector(Connector):
             )
             for (organization_id, node_class), count in sorted(counts.items())
         ]
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._http.aclose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,13 +10,12 @@ import httpx
 
 from trueup.vendors.connectors.base import (
     Clock,
-    Connector,
     ConnectorError,
     Schedule,
     Sleep,
     utc_now,
 )
-from trueup.vendors.connectors.http import ClientCredentials, VendorHttp
+from trueup.vendors.connectors.http import ClientCredentials, HttpConnector
 from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://api.pax8.com"
@@ -28,7 +26,7 @@ PAGE_SIZE = 200  # the largest page Pax8 serves
 BILLED_STATUSES = frozenset({"Active"})
 
 
-class Pax8Connector(Connector):
+class Pax8Connector(HttpConnector):
     """Usage = the sum of quantities of active subscriptions, per company and product SKU."""
 
     name = "pax8"
@@ -46,10 +44,14 @@ class Pax8Connector(Connector):
         clock: Clock = utc_now,
         sleep: Sleep | None = None,
     ) -> None:
-        self.vendor = vendor
-        self.schedule = schedule or Schedule(every=timedelta(hours=6))
-        self._clock = clock
-        self._http = VendorHttp(self.name, base_url=base_url, transport=transport, sleep=sleep)
+        super().__init__(
+            base_url=base_url,
+            vendor=vendor,
+            schedule=schedule,
+            transport=transport,
+            clock=clock,
+            sleep=sleep,
+        )
         self._auth = ClientCredentials(
             self._http,
             token_url=token_url,
@@ -118,7 +120,3 @@ class Pax8Connector(Connector):
                     )
                 )
         return records
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._http.aclose()

@@ -12,15 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
-from nats.js.api import ObjectStoreConfig, StorageType
-from nats.js.errors import NotFoundError
-from nats.js.object_store import ObjectStore
 from pydantic import BaseModel, ConfigDict, Field
 
 from trueup.contracts import new_id
 from trueup.contracts.ingest import (
-    IMPORTS_BUCKET,
-    IMPORTS_TTL_SECONDS,
     CommitImport,
     CommitOutcome,
     DeleteProfile,
@@ -39,6 +34,7 @@ from trueup.contracts.ingest import (
 from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Admin, Billing, Viewer
 from trueup.gateway.problems import PROBLEM_JSON, ProblemError
+from trueup.platform.broker import imports_bucket
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
 
@@ -46,21 +42,6 @@ router = APIRouter(prefix="/api/v1", tags=["imports"])
 # which for a million-row file takes seconds, so these wait longer than other queries.
 INSPECT_TIMEOUT_SECONDS = 120.0
 COMMIT_TIMEOUT_SECONDS = 300.0
-
-
-async def _bucket(broker: NatsBroker) -> ObjectStore:
-    js = broker.config.connection_state.stream
-    try:
-        return await js.object_store(IMPORTS_BUCKET)
-    except NotFoundError:
-        return await js.create_object_store(
-            IMPORTS_BUCKET,
-            config=ObjectStoreConfig(
-                description="Uploaded usage files waiting to be imported",
-                ttl=float(IMPORTS_TTL_SECONDS),
-                storage=StorageType.FILE,
-            ),
-        )
 
 
 class CommitRequest(BaseModel):
@@ -167,7 +148,7 @@ async def upload(
     broker: NatsBroker = request.app.state.broker
     import_id = new_id()
     object_name = f"{principal.tenant_id}/{import_id}"
-    bucket = await _bucket(broker)
+    bucket = await imports_bucket(broker)
     # nats-py reads the spooled upload in chunks on a worker thread.
     info = await bucket.put(object_name, file.file)  # type: ignore[arg-type]
     return await ask(
