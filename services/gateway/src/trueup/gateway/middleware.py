@@ -40,6 +40,15 @@ SECURITY_HEADERS = [
 ]
 
 
+def _too_large(limit: int, path: str) -> Problem:
+    return Problem(
+        title="Content Too Large",
+        status=413,
+        detail=f"The request body is larger than the limit of {limit} bytes.",
+        instance=path,
+    )
+
+
 async def _send_problem(send: Send, problem: Problem, headers: list[tuple[bytes, bytes]]) -> None:
     body = problem.model_dump_json(exclude_none=True).encode()
     await send(
@@ -140,16 +149,7 @@ class EdgeMiddleware:
         limit = self._limit_for(path)
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_problem(
-                send,
-                Problem(
-                    title="Content Too Large",
-                    status=413,
-                    detail=f"The request body is larger than the limit of {limit} bytes.",
-                    instance=path,
-                ),
-                extra,
-            )
+            await _send_problem(send, _too_large(limit, path), extra)
             return
 
         received = 0
@@ -187,16 +187,7 @@ class EdgeMiddleware:
                 _forget_pages_after_write(scope)
             except _TooLargeError:
                 if not started:
-                    await _send_problem(
-                        send,
-                        Problem(
-                            title="Content Too Large",
-                            status=413,
-                            detail=f"The request body is larger than the limit of {limit} bytes.",
-                            instance=path,
-                        ),
-                        extra,
-                    )
+                    await _send_problem(send, _too_large(limit, path), extra)
             except Exception as exc:
                 if database_unreachable(exc) and not started:
                     # The gateway's database restarts (or fails over): nothing was done,

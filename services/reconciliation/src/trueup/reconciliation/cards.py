@@ -95,19 +95,9 @@ async def card_totals(
     if cached is not None and cached[0] == version:
         return cached[1]
     rows = await repo.card_prices(where)
-    summaries = d.summarise_money(st.card_figures(row, policy) for row in rows)
     totals = r.CardTotals(
         cards=len(rows),
-        by_currency=[
-            r.CurrencyTotals(
-                currency=currency,
-                cards=summary.card_count,
-                mrr_change=summary.mrr_change.amount,
-                mrr_cost_change=summary.mrr_cost_change.amount,
-                mrr_profit_change=summary.mrr_profit_change.amount,
-            )
-            for currency, summary in summaries.items()
-        ],
+        by_currency=st.currency_totals(rows, policy),
     )
     if len(_TOTALS) > 1024:
         _TOTALS.clear()

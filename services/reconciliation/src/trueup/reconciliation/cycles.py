@@ -69,7 +69,6 @@ async def _cycle_view(repo: Repository, period: d.Period, policy: d.RoundingPoli
         count.where(tenant, *_decided_since(period.start, ["dismissed"]))
     )
     rows = await repo.card_prices(approved_where)
-    summaries = d.summarise_money(st.card_figures(row, policy) for row in rows)
     return r.CycleView(
         start=period.start,
         last_day=period.last_day,
@@ -77,16 +76,7 @@ async def _cycle_view(repo: Repository, period: d.Period, policy: d.RoundingPoli
         cards=cards or 0,
         approved=len(rows),
         dismissed=dismissed or 0,
-        approved_by_currency=[
-            r.CurrencyTotals(
-                currency=currency,
-                cards=summary.card_count,
-                mrr_change=summary.mrr_change.amount,
-                mrr_cost_change=summary.mrr_cost_change.amount,
-                mrr_profit_change=summary.mrr_profit_change.amount,
-            )
-            for currency, summary in summaries.items()
-        ],
+        approved_by_currency=st.currency_totals(rows, policy),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -428,3 +428,18 @@ def card_item(
         large_change=row.large_change,
         actions=sorted(action.value for action in actions),  # type: ignore[misc]
     )
+
+
+def currency_totals(rows: Sequence[PricedCard], policy: d.RoundingPolicy) -> list[r.CurrencyTotals]:
+    """The monthly money of some cards, one row per currency (never summed across)."""
+    summaries = d.summarise_money(card_figures(row, policy) for row in rows)
+    return [
+        r.CurrencyTotals(
+            currency=currency,
+            cards=summary.card_count,
+            mrr_change=summary.mrr_change.amount,
+            mrr_cost_change=summary.mrr_cost_change.amount,
+            mrr_profit_change=summary.mrr_profit_change.amount,
+        )
+        for currency, summary in summaries.items()
+    ]
