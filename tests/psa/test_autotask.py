@@ -10,10 +10,10 @@ import pytest
 
 from tests.psa.demo_msp import DEMO, DEMO_TODAY
 from trueup.psa import (
-    ContractStatus,
     LineItemRef,
     PsaAuthError,
     PsaConflict,
+    PsaContractStatus,
     PsaNotFound,
     PsaResponseError,
     PsaServerError,
@@ -47,7 +47,11 @@ class TestReadsTheDemoMsp:
         assert len(contracts) == len(DEMO.contracts)
         assert len(items) == len(DEMO.line_items)  # 600 items: two pages of 500
         statuses = {c.status for c in contracts}
-        assert {ContractStatus.ACTIVE, ContractStatus.EXPIRED, ContractStatus.INACTIVE} <= statuses
+        assert {
+            PsaContractStatus.ACTIVE,
+            PsaContractStatus.EXPIRED,
+            PsaContractStatus.INACTIVE,
+        } <= statuses
 
     async def test_quantity_is_the_unit_row_covering_today(
         self, at_sim_running: Any, make_at: Any

@@ -11,12 +11,12 @@ import pytest
 
 from tests.psa.demo_msp import DEMO
 from trueup.psa import (
-    BillingCycle,
     ConnectWiseClient,
-    ContractStatus,
     LineItemRef,
     PsaAuthError,
+    PsaBillingCycle,
     PsaConflict,
+    PsaContractStatus,
     PsaNotFound,
     PsaRequestError,
     PsaResponseError,
@@ -44,12 +44,16 @@ class TestReadsTheDemoMsp:
             assert got.account_id == str(demo.account_id)
             assert got.start_date == demo.start_date
             assert got.end_date == demo.end_date
-            assert got.billing_cycle is BillingCycle(demo.billing_cycle)
+            assert got.billing_cycle is PsaBillingCycle(demo.billing_cycle)
             assert got.prorate is demo.prorate
             assert got.bill_in_advance is demo.bill_in_advance
             assert got.currency == demo.currency
         statuses = {c.status for c in contracts.values()}
-        assert {ContractStatus.ACTIVE, ContractStatus.CANCELLED, ContractStatus.EXPIRED} <= statuses
+        assert {
+            PsaContractStatus.ACTIVE,
+            PsaContractStatus.CANCELLED,
+            PsaContractStatus.EXPIRED,
+        } <= statuses
         active_accounts = {c.account_id for c in contracts.values() if c.is_active}
         assert len(active_accounts) < len(DEMO.accounts)  # some accounts have no active contract
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.psa.demo_msp import DEMO
-from trueup.psa import ContractStatus, LineItemRef, PsaAuthError, PsaNotFound, PsaUnsupported
+from trueup.psa import LineItemRef, PsaAuthError, PsaContractStatus, PsaNotFound, PsaUnsupported
 
 
 class TestHalo:
@@ -23,7 +23,7 @@ class TestHalo:
         assert len(contracts) == len(DEMO.contracts)
         assert len(items) == len(DEMO.line_items)
         assert len(products) >= 15
-        active = {c.id for c in contracts if c.status is ContractStatus.ACTIVE}
+        active = {c.id for c in contracts if c.status is PsaContractStatus.ACTIVE}
         assert active == {str(c.id) for c in DEMO.contracts if c.status == "active"}
         demo = {str(i.id): i for i in DEMO.line_items}
         for item in items:

@@ -27,7 +27,7 @@ from trueup.platform.migrations import upgrade
 from trueup.platform.secrets import CredentialSealer
 from trueup.platform.settings import CredentialKeySettings
 from trueup.vendor_ingestion.main import MIGRATIONS, build
-from trueup.vendor_ingestion.models import Connector
+from trueup.vendor_ingestion.models import ConnectorRow
 from trueup.vendor_ingestion.settings import Settings
 
 # vendor_ingestion and the gateway on real NATS: the fixture of tests/vendor_ingestion.
@@ -84,7 +84,7 @@ class TestConnectorCredentialsAtRest:
                 "client_secret": PLAIN_CLIENT_SECRET,
             }
             await app.state.scheduler.configure(
-                Connector(
+                ConnectorRow(
                     tenant_id=tenant,
                     connector_id="pax8-1",
                     kind="pax8",

@@ -24,7 +24,7 @@ from trueup.audit.settings import Settings as AuditSettings
 from trueup.devstack.vendor_simulators import huntress, pax8
 from trueup.gateway.identity import service as identity
 from trueup.gateway.identity.principal import Role
-from trueup.vendor_ingestion.models import Connector
+from trueup.vendor_ingestion.models import ConnectorRow
 from trueup.vendor_ingestion.repository import ScheduleRepository
 
 OVERLONG_HOST = "a" * 64 + ".example.com"
@@ -114,7 +114,7 @@ class TestConnectorCrud:
         # At rest the configuration is sealed: no secret in the row either.
         async with stack.ingestion.database.transaction(stack.tenant_id) as session:
             row = await session.scalar(
-                sa.select(Connector).where(Connector.connector_id == connector_id)
+                sa.select(ConnectorRow).where(ConnectorRow.connector_id == connector_id)
             )
         assert row is not None
         assert "s3cr3t-never-shown" not in json.dumps(row.config)

@@ -283,15 +283,15 @@ class TestIdempotencyKeyRetention:
 
         import sqlalchemy as sa
 
-        from trueup.vendor_ingestion.models import UsageBatch
+        from trueup.vendor_ingestion.models import UsageBatchRow
         from trueup.vendor_ingestion.service import purge_idempotency_keys
 
         await stack.import_file("a.csv", LICENCES, MAPPING)
         database = stack.ingestion.database
         async with database.transaction(stack.tenant_id) as session:
             await session.execute(
-                sa.update(UsageBatch)
-                .where(UsageBatch.tenant_id == stack.tenant_id)
+                sa.update(UsageBatchRow)
+                .where(UsageBatchRow.tenant_id == stack.tenant_id)
                 .values(received_at=datetime.now(UTC) - timedelta(days=401))
             )
         assert await purge_idempotency_keys(database, retention_days=400) == 1

@@ -266,7 +266,7 @@ class UsageRemoved(Payload):
     actor: Actor
 
 
-class WritebackOutcome(Payload):
+class WritebackOutcomeEvent(Payload):
     """Fields shared by the three writeback outcomes."""
 
     job_id: str
@@ -293,13 +293,13 @@ class WritebackOutcome(Payload):
     """What the write carries out: an add has no quantity before it."""
 
 
-class WritebackApplied(WritebackOutcome):
+class WritebackApplied(WritebackOutcomeEvent):
     message_type: ClassVar[str] = "writeback.applied.v1"
 
     written_ids: list[str] = Field(default_factory=list)
 
 
-class WritebackConflict(WritebackOutcome):
+class WritebackConflict(WritebackOutcomeEvent):
     """The PSA's quantity was no longer what the card showed: nothing was written."""
 
     message_type: ClassVar[str] = "writeback.conflict.v1"
@@ -308,7 +308,7 @@ class WritebackConflict(WritebackOutcome):
     found_quantity: Amount
 
 
-class WritebackFailed(WritebackOutcome):
+class WritebackFailed(WritebackOutcomeEvent):
     message_type: ClassVar[str] = "writeback.failed.v1"
 
     error: str

@@ -145,7 +145,7 @@ async def provision_streams(
 async def imports_bucket(broker: NatsBroker) -> ObjectStore:
     """The `imports` object store, which the gateway puts uploads in and vendor ingestion
     reads them from; created on first use, with a TTL that drops uploads never imported."""
-    js = broker.config.connection_state.stream
+    js: JetStreamContext = broker.config.connection_state.stream
     try:
         return await js.object_store(IMPORTS_BUCKET)
     except NotFoundError:

@@ -29,11 +29,11 @@ from trueup.psa.errors import (
     PsaUnsupported,
 )
 from trueup.psa.models import (
-    BillingCycle,
     Capabilities,
-    ContractStatus,
     PsaAccount,
+    PsaBillingCycle,
     PsaContract,
+    PsaContractStatus,
     PsaKind,
     PsaLineItem,
     PsaProduct,
@@ -140,15 +140,15 @@ _SERVICE = TypeAdapter(_Service)
 _ROW = TypeAdapter(dict[str, Any])
 
 _CYCLES = {
-    "m": BillingCycle.MONTHLY,
-    "q": BillingCycle.QUARTERLY,
-    "s": BillingCycle.SEMI_ANNUAL,
-    "y": BillingCycle.ANNUAL,
+    "m": PsaBillingCycle.MONTHLY,
+    "q": PsaBillingCycle.QUARTERLY,
+    "s": PsaBillingCycle.SEMI_ANNUAL,
+    "y": PsaBillingCycle.ANNUAL,
     # Some tenants answer the picklist's integer values.
-    "1": BillingCycle.MONTHLY,
-    "2": BillingCycle.QUARTERLY,
-    "3": BillingCycle.SEMI_ANNUAL,
-    "4": BillingCycle.ANNUAL,
+    "1": PsaBillingCycle.MONTHLY,
+    "2": PsaBillingCycle.QUARTERLY,
+    "3": PsaBillingCycle.SEMI_ANNUAL,
+    "4": PsaBillingCycle.ANNUAL,
 }
 
 
@@ -344,12 +344,12 @@ class AutotaskClient(PsaClient):
         today = datetime.now(UTC).date()
         end = as_utc(contract.endDate).date() if contract.endDate else None
         if contract.status != 1:
-            status = ContractStatus.INACTIVE
+            status = PsaContractStatus.INACTIVE
         elif end is not None and end < today:
             # Autotask keeps an ended contract "active"; it no longer bills.
-            status = ContractStatus.EXPIRED
+            status = PsaContractStatus.EXPIRED
         else:
-            status = ContractStatus.ACTIVE
+            status = PsaContractStatus.ACTIVE
         period = str(contract.contractPeriodType or "").lower()
         return PsaContract(
             id=str(contract.id),
@@ -358,7 +358,7 @@ class AutotaskClient(PsaClient):
             status=status,
             start_date=as_utc(contract.startDate).date() if contract.startDate else None,
             end_date=end,
-            billing_cycle=_CYCLES.get(period, BillingCycle.OTHER),
+            billing_cycle=_CYCLES.get(period, PsaBillingCycle.OTHER),
             bill_in_advance=True,  # recurring service contracts bill each period up front
             prorate=True,  # Autotask prorates mid-period adjustments itself
             currency=self._credentials.currency,

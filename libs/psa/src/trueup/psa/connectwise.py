@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from trueup.psa.base import PsaClient, RetryPolicy, as_utc
 from trueup.psa.errors import PsaResponseError
 from trueup.psa.models import (
-    BillingCycle,
     Capabilities,
-    ContractStatus,
     PsaAccount,
+    PsaBillingCycle,
     PsaContract,
+    PsaContractStatus,
     PsaKind,
     PsaLineItem,
     PsaProduct,
@@ -136,24 +136,24 @@ _NOTES = TypeAdapter(list[_Note])
 _COMPANY_INFO = TypeAdapter(_CompanyInfo)
 
 _STATUS = {
-    "active": ContractStatus.ACTIVE,
-    "cancelled": ContractStatus.CANCELLED,
-    "expired": ContractStatus.EXPIRED,
-    "inactive": ContractStatus.INACTIVE,
+    "active": PsaContractStatus.ACTIVE,
+    "cancelled": PsaContractStatus.CANCELLED,
+    "expired": PsaContractStatus.EXPIRED,
+    "inactive": PsaContractStatus.INACTIVE,
 }
 
 
-def _cycle(name: str | None) -> BillingCycle:
+def _cycle(name: str | None) -> PsaBillingCycle:
     text = (name or "").lower()
     if "semi" in text:
-        return BillingCycle.SEMI_ANNUAL
+        return PsaBillingCycle.SEMI_ANNUAL
     if "month" in text:
-        return BillingCycle.MONTHLY
+        return PsaBillingCycle.MONTHLY
     if "quarter" in text:
-        return BillingCycle.QUARTERLY
+        return PsaBillingCycle.QUARTERLY
     if "year" in text or "annual" in text:
-        return BillingCycle.ANNUAL
-    return BillingCycle.OTHER
+        return PsaBillingCycle.ANNUAL
+    return PsaBillingCycle.OTHER
 
 
 def _cw_datetime(value: date | datetime) -> str:
@@ -328,9 +328,9 @@ class ConnectWiseClient(PsaClient):
 
     @staticmethod
     def _contract(agreement: _Agreement) -> PsaContract:
-        status = _STATUS.get((agreement.agreementStatus or "").lower(), ContractStatus.INACTIVE)
+        status = _STATUS.get((agreement.agreementStatus or "").lower(), PsaContractStatus.INACTIVE)
         if agreement.cancelledFlag:
-            status = ContractStatus.CANCELLED
+            status = PsaContractStatus.CANCELLED
         currency = agreement.currency.currencyCode if agreement.currency else None
         return PsaContract(
             id=str(agreement.id),

@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from trueup.psa.base import PsaClient, RetryPolicy, as_utc
 from trueup.psa.errors import PsaNotFound, PsaResponseError, PsaUnsupported
 from trueup.psa.models import (
-    BillingCycle,
     Capabilities,
-    ContractStatus,
     PsaAccount,
+    PsaBillingCycle,
     PsaContract,
+    PsaContractStatus,
     PsaKind,
     PsaLineItem,
     PsaProduct,
@@ -123,17 +123,17 @@ _ITEM_PAGE = TypeAdapter(_ItemPage)
 _LINES = TypeAdapter(list[_Line])
 
 
-def _cycle(period: str | None) -> BillingCycle:
+def _cycle(period: str | None) -> PsaBillingCycle:
     text = (period or "").lower()
     if "six" in text or "semi" in text or "half" in text:
-        return BillingCycle.SEMI_ANNUAL
+        return PsaBillingCycle.SEMI_ANNUAL
     if "month" in text:
-        return BillingCycle.MONTHLY
+        return PsaBillingCycle.MONTHLY
     if "quarter" in text:
-        return BillingCycle.QUARTERLY
+        return PsaBillingCycle.QUARTERLY
     if "year" in text or "annual" in text:
-        return BillingCycle.ANNUAL
-    return BillingCycle.OTHER
+        return PsaBillingCycle.ANNUAL
+    return PsaBillingCycle.OTHER
 
 
 # Halo sets line quantities from now on: no proration, no dates, no change stamps, no
@@ -278,11 +278,11 @@ class HaloClient(PsaClient):
     def _contract(invoice: _Invoice) -> PsaContract:
         end = as_utc(invoice.enddate).date() if invoice.enddate else None
         if invoice.inactive:
-            status = ContractStatus.INACTIVE
+            status = PsaContractStatus.INACTIVE
         elif end is not None and end < datetime.now().astimezone().date():
-            status = ContractStatus.EXPIRED
+            status = PsaContractStatus.EXPIRED
         else:
-            status = ContractStatus.ACTIVE
+            status = PsaContractStatus.ACTIVE
         return PsaContract(
             id=str(invoice.id),
             account_id=str(invoice.client_id),

@@ -21,7 +21,7 @@ class PsaKind(enum.StrEnum):
     HALO = "halo"
 
 
-class ContractStatus(enum.StrEnum):
+class PsaContractStatus(enum.StrEnum):
     """Contract status, normalised across PSAs."""
 
     ACTIVE = "active"
@@ -30,7 +30,7 @@ class ContractStatus(enum.StrEnum):
     INACTIVE = "inactive"
 
 
-class BillingCycle(enum.StrEnum):
+class PsaBillingCycle(enum.StrEnum):
     """How often a contract invoices its recurring line items."""
 
     MONTHLY = "monthly"
@@ -88,10 +88,10 @@ class PsaContract:
     id: str
     account_id: str
     name: str
-    status: ContractStatus
+    status: PsaContractStatus
     start_date: date | None
     end_date: date | None
-    billing_cycle: BillingCycle
+    billing_cycle: PsaBillingCycle
     bill_in_advance: bool
     prorate: bool
     currency: str
@@ -100,7 +100,7 @@ class PsaContract:
     @property
     def is_active(self) -> bool:
         """True when the contract bills today."""
-        return self.status is ContractStatus.ACTIVE
+        return self.status is PsaContractStatus.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)

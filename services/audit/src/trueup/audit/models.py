@@ -90,7 +90,7 @@ class Entry(Base):
     psa_record_url: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
 
 
-class TenantSettings(Base):
+class TenantSettingsRow(Base):
     """A tenant's own activity-log settings; no row means the defaults."""
 
     __tablename__ = "tenant_settings"

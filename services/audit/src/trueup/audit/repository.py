@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from trueup.audit.models import Entry, KnownTenant, TenantSettings
+from trueup.audit.models import Entry, KnownTenant, TenantSettingsRow
 from trueup.platform.database import upsert_insert
 
 
@@ -197,19 +197,19 @@ class TenantSettingsRepository:
     async def retention_days(self) -> int | None:
         """The tenant's chosen retention, or None for the default."""
         result: int | None = await self.session.scalar(
-            sa.select(TenantSettings.retention_days).where(
-                TenantSettings.tenant_id == self.tenant_id
+            sa.select(TenantSettingsRow.retention_days).where(
+                TenantSettingsRow.tenant_id == self.tenant_id
             )
         )
         return result
 
     async def set_retention_days(self, days: int, *, actor_id: str, now: datetime) -> None:
         row = await self.session.scalar(
-            sa.select(TenantSettings).where(TenantSettings.tenant_id == self.tenant_id)
+            sa.select(TenantSettingsRow).where(TenantSettingsRow.tenant_id == self.tenant_id)
         )
         if row is None:
             self.session.add(
-                TenantSettings(
+                TenantSettingsRow(
                     tenant_id=self.tenant_id,
                     retention_days=days,
                     updated_at=now,

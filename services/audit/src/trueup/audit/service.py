@@ -46,7 +46,7 @@ from trueup.contracts.messages import (
     WritebackApplied,
     WritebackConflict,
     WritebackFailed,
-    WritebackOutcome,
+    WritebackOutcomeEvent,
 )
 from trueup.platform.broker import QueryFailedError
 from trueup.platform.tenants import OPERATOR_SCOPE
@@ -211,7 +211,7 @@ def _action_columns(event: ActionRecorded) -> dict[str, Any]:
     }
 
 
-def _writeback_columns(event: WritebackOutcome, action: Entry | None) -> dict[str, Any]:
+def _writeback_columns(event: WritebackOutcomeEvent, action: Entry | None) -> dict[str, Any]:
     # Older writeback events lack the card's names and prices; take them from the
     # action's own entry (`action`) when it is already here.
     account_name = event.account_name or (action.account_name if action else "")
@@ -411,7 +411,7 @@ def _columns_for(payload: Payload, action: Entry | None) -> dict[str, Any]:
     writeback outcome reports on, if recorded."""
     if isinstance(payload, ActionRecorded):
         return _action_columns(payload)
-    if isinstance(payload, WritebackOutcome):
+    if isinstance(payload, WritebackOutcomeEvent):
         return _writeback_columns(payload, action)
     if isinstance(payload, MappingChanged):
         return _mapping_columns(payload)
@@ -480,7 +480,7 @@ async def record_event(session: AsyncSession, envelope: Envelope[Any], *, now: d
     payload = envelope.payload
     action = (
         await entries.latest_for_action(payload.action_id)
-        if isinstance(payload, WritebackOutcome)
+        if isinstance(payload, WritebackOutcomeEvent)
         else None
     )
     return await _append(session, envelope, _columns_for(payload, action), now)
@@ -500,13 +500,15 @@ async def record_events(
     action_ids = {
         envelope.payload.action_id
         for envelope in envelopes
-        if isinstance(envelope.payload, WritebackOutcome)
+        if isinstance(envelope.payload, WritebackOutcomeEvent)
     }
     actions = await entries.latest_for_actions(action_ids) if action_ids else {}
     rows = []
     for envelope in envelopes:
         payload = envelope.payload
-        action = actions.get(payload.action_id) if isinstance(payload, WritebackOutcome) else None
+        action = (
+            actions.get(payload.action_id) if isinstance(payload, WritebackOutcomeEvent) else None
+        )
         rows.append(_entry_values(envelope, _columns_for(payload, action), now))
     return await entries.add_many(rows)
 

@@ -31,7 +31,7 @@ from trueup.platform.tenants import SuspensionRepository
 from trueup.psa.base import PsaClient, RetryPolicy
 from trueup.psa.errors import PsaAuthError, PsaError
 from trueup.psa.factory import create_client, credential_urls, credentials_from_dict
-from trueup.psa.models import BillingCycle, ContractStatus, PsaContract, PsaLineItem
+from trueup.psa.models import PsaBillingCycle, PsaContract, PsaContractStatus, PsaLineItem
 from trueup.psa_sync.models import (
     Connection,
     PsaAccountRow,
@@ -46,18 +46,18 @@ log = get_logger(__name__)
 # PSA's clock runs behind ours; re-reading a few minutes is cheap and idempotent.
 WATERMARK_OVERLAP = timedelta(minutes=5)
 
-_CYCLES: dict[BillingCycle, Literal["monthly", "quarterly", "semi_annual", "annual"]] = {
-    BillingCycle.MONTHLY: "monthly",
-    BillingCycle.QUARTERLY: "quarterly",
-    BillingCycle.SEMI_ANNUAL: "semi_annual",
-    BillingCycle.ANNUAL: "annual",
-    BillingCycle.OTHER: "monthly",
+_CYCLES: dict[PsaBillingCycle, Literal["monthly", "quarterly", "semi_annual", "annual"]] = {
+    PsaBillingCycle.MONTHLY: "monthly",
+    PsaBillingCycle.QUARTERLY: "quarterly",
+    PsaBillingCycle.SEMI_ANNUAL: "semi_annual",
+    PsaBillingCycle.ANNUAL: "annual",
+    PsaBillingCycle.OTHER: "monthly",
 }
 
 
 def contract_is_active(contract: PsaContract | PsaContractRow, today: date) -> bool:
     """Active status, and not past its end date."""
-    if str(contract.status) != ContractStatus.ACTIVE.value:
+    if str(contract.status) != PsaContractStatus.ACTIVE.value:
         return False
     return contract.end_date is None or contract.end_date >= today
 

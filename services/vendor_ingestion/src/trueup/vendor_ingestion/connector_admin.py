@@ -36,7 +36,7 @@ from trueup.platform.logging import get_logger
 from trueup.platform.outbound import UnsafeDestinationError
 from trueup.vendor_ingestion.announcements import announce_change
 from trueup.vendor_ingestion.connectors import ConnectorScheduler, build_connector
-from trueup.vendor_ingestion.models import Connector
+from trueup.vendor_ingestion.models import ConnectorRow
 from trueup.vendor_ingestion.repository import ConnectorRepository, ScheduleRepository
 from trueup.vendor_ingestion.sealing import open_config, seal_config
 from trueup.vendors.connectors import ConnectorError
@@ -49,7 +49,7 @@ ADDRESS_FIELDS = ("base_url", "token_url")
 OPTIONAL_CREDENTIALS = {"pax8": ("token_url",)}
 
 
-def _view(row: Connector, config: dict[str, Any], next_run_at: datetime | None) -> ConnectorView:
+def _view(row: ConnectorRow, config: dict[str, Any], next_run_at: datetime | None) -> ConnectorView:
     return ConnectorView(
         connector_id=row.connector_id,
         name=row.name or row.connector_id,
@@ -87,7 +87,7 @@ async def list_connectors(
 
 async def _get_or_404(
     scheduler: ConnectorScheduler, tenant_id: str, connector_id: str
-) -> Connector:
+) -> ConnectorRow:
     async with scheduler.database.transaction(tenant_id) as session:
         row = await ConnectorRepository(session, tenant_id).get(connector_id)
     if row is None:
@@ -143,7 +143,7 @@ async def save_connector(
         if missing:
             raise QueryFailedError(422, "Invalid connector", f"{missing[0]}: required")
         assert command.kind is not None
-        row = Connector(
+        row = ConnectorRow(
             tenant_id=tenant_id,
             connector_id=new_id(),
             name="",
@@ -177,8 +177,8 @@ async def save_connector(
         row.every_seconds = command.every_seconds
     if command.enabled is not None:
         row.enabled = command.enabled
-    saved = Connector(
-        **{column.key: getattr(row, column.key) for column in Connector.__table__.columns}
+    saved = ConnectorRow(
+        **{column.key: getattr(row, column.key) for column in ConnectorRow.__table__.columns}
     )
     saved.config = seal_config(scheduler.sealer, config)
     now = datetime.now(UTC)

@@ -20,7 +20,7 @@ from trueup.platform.messaging import OutboxRelay
 from trueup.platform.outbound import GuardedTransport, OutboundPolicy
 from trueup.platform.secrets import CredentialSealer
 from trueup.platform.tenants import SuspensionRepository
-from trueup.vendor_ingestion.models import Connector as ConnectorRow
+from trueup.vendor_ingestion.models import ConnectorRow
 from trueup.vendor_ingestion.repository import (
     ConnectorRepository,
     ScheduleRepository,

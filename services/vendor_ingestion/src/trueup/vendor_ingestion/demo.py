@@ -13,16 +13,16 @@ from datetime import UTC, datetime
 
 from trueup.vendor_ingestion.connector_admin import kind_name
 from trueup.vendor_ingestion.connectors import ConnectorScheduler
-from trueup.vendor_ingestion.models import Connector
+from trueup.vendor_ingestion.models import ConnectorRow
 from trueup.vendor_ingestion.settings import Settings
 
 DEMO_POLL_SECONDS = 6 * 60 * 60
 
 
-def demo_connectors(settings: Settings, tenant_id: str) -> list[Connector]:
+def demo_connectors(settings: Settings, tenant_id: str) -> list[ConnectorRow]:
     """One connector per vendor in `settings.demo_connectors`, due at once."""
     return [
-        Connector(
+        ConnectorRow(
             tenant_id=tenant_id,
             connector_id=f"demo-{kind}",
             name=f"{kind_name(kind)} (demo)",

@@ -27,7 +27,7 @@ class Base(DeclarativeBase):
 metadata = Base.metadata
 
 
-class UsageBatch(Base):
+class UsageBatchRow(Base):
     """One received batch of usage, keyed by its idempotency key (file hash, webhook id).
 
     Kept for at least 400 days, far beyond the stream's duplicate window, so a vendor that
@@ -140,7 +140,7 @@ class WebhookSecret(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
-class Connector(Base):
+class ConnectorRow(Base):
     """A vendor API connector of a tenant: kind, where, credentials, and its last poll."""
 
     __tablename__ = "connectors"

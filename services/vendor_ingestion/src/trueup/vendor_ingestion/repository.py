@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.platform.types import UtcDateTime
 from trueup.vendor_ingestion.models import (
-    Connector,
+    ConnectorRow,
     ConnectorSchedule,
     ImportJob,
     ImportProfile,
     RawUsage,
     TenantDirectory,
-    UsageBatch,
+    UsageBatchRow,
     WebhookEndpoint,
     WebhookSecret,
 )
@@ -47,9 +47,9 @@ class UsageRepository:
     async def batch_seen(self, idempotency_key: str) -> str | None:
         """The batch id recorded under this key, or None."""
         found: str | None = await self.session.scalar(
-            sa.select(UsageBatch.batch_id).where(
-                UsageBatch.tenant_id == self.tenant_id,
-                UsageBatch.idempotency_key == idempotency_key,
+            sa.select(UsageBatchRow.batch_id).where(
+                UsageBatchRow.tenant_id == self.tenant_id,
+                UsageBatchRow.idempotency_key == idempotency_key,
             )
         )
         return found
@@ -60,9 +60,9 @@ class UsageRepository:
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _IN_CHUNK):
             result = await self.session.execute(
-                sa.select(UsageBatch.idempotency_key, UsageBatch.batch_id).where(
-                    UsageBatch.tenant_id == self.tenant_id,
-                    UsageBatch.idempotency_key.in_(unique[start : start + _IN_CHUNK]),
+                sa.select(UsageBatchRow.idempotency_key, UsageBatchRow.batch_id).where(
+                    UsageBatchRow.tenant_id == self.tenant_id,
+                    UsageBatchRow.idempotency_key.in_(unique[start : start + _IN_CHUNK]),
                 )
             )
             found.update({key: batch_id for key, batch_id in result.all()})
@@ -70,9 +70,9 @@ class UsageRepository:
 
     async def add_batches(self, batches: Sequence[dict[str, Any]]) -> None:
         assert all(batch["tenant_id"] == self.tenant_id for batch in batches)
-        await self.session.execute(sa.insert(UsageBatch), list(batches))
+        await self.session.execute(sa.insert(UsageBatchRow), list(batches))
 
-    async def add_batch(self, batch: UsageBatch) -> None:
+    async def add_batch(self, batch: UsageBatchRow) -> None:
         assert batch.tenant_id == self.tenant_id
         self.session.add(batch)
         await self.session.flush()
@@ -170,17 +170,17 @@ class UsageRepository:
 
     async def forget_batches(self, vendor: str, batch_id: str | None = None) -> None:
         """Forget the idempotency keys of the vendor's batches (or of one batch)."""
-        query = sa.delete(UsageBatch).where(
-            UsageBatch.tenant_id == self.tenant_id, UsageBatch.vendor == vendor
+        query = sa.delete(UsageBatchRow).where(
+            UsageBatchRow.tenant_id == self.tenant_id, UsageBatchRow.vendor == vendor
         )
         if batch_id is not None:
-            query = query.where(UsageBatch.batch_id == batch_id)
+            query = query.where(UsageBatchRow.batch_id == batch_id)
         await self.session.execute(query)
 
     async def purge_batches_before(self, cutoff: datetime) -> int:
         result = await self.session.execute(
-            sa.delete(UsageBatch).where(
-                UsageBatch.tenant_id == self.tenant_id, UsageBatch.received_at < cutoff
+            sa.delete(UsageBatchRow).where(
+                UsageBatchRow.tenant_id == self.tenant_id, UsageBatchRow.received_at < cutoff
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
@@ -401,24 +401,24 @@ class ConnectorRepository:
         self.session = session
         self.tenant_id = tenant_id
 
-    async def get(self, connector_id: str) -> Connector | None:
-        found: Connector | None = await self.session.scalar(
-            sa.select(Connector).where(
-                Connector.tenant_id == self.tenant_id, Connector.connector_id == connector_id
+    async def get(self, connector_id: str) -> ConnectorRow | None:
+        found: ConnectorRow | None = await self.session.scalar(
+            sa.select(ConnectorRow).where(
+                ConnectorRow.tenant_id == self.tenant_id, ConnectorRow.connector_id == connector_id
             )
         )
         return found
 
-    async def all(self) -> Sequence[Connector]:
+    async def all(self) -> Sequence[ConnectorRow]:
         return (
             await self.session.scalars(
-                sa.select(Connector)
-                .where(Connector.tenant_id == self.tenant_id)
-                .order_by(Connector.connector_id)
+                sa.select(ConnectorRow)
+                .where(ConnectorRow.tenant_id == self.tenant_id)
+                .order_by(ConnectorRow.connector_id)
             )
         ).all()
 
-    async def save(self, connector: Connector) -> None:
+    async def save(self, connector: ConnectorRow) -> None:
         assert connector.tenant_id == self.tenant_id
         await self.session.merge(connector)
         await self.session.flush()
@@ -432,8 +432,8 @@ class ConnectorRepository:
             )
         )
         result = await self.session.execute(
-            sa.delete(Connector).where(
-                Connector.tenant_id == self.tenant_id, Connector.connector_id == connector_id
+            sa.delete(ConnectorRow).where(
+                ConnectorRow.tenant_id == self.tenant_id, ConnectorRow.connector_id == connector_id
             )
         )
         return bool(getattr(result, "rowcount", 0))

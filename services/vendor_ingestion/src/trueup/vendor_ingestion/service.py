@@ -19,7 +19,7 @@ from trueup.contracts.messages import (
 from trueup.platform.database import Database
 from trueup.platform.logging import bound_context, get_logger
 from trueup.platform.messaging import enqueue, enqueue_many
-from trueup.vendor_ingestion.models import UsageBatch
+from trueup.vendor_ingestion.models import UsageBatchRow
 from trueup.vendor_ingestion.repository import TenantDirectoryRepository, UsageRepository
 from trueup.vendors.usage import ReportedUsage
 
@@ -65,7 +65,7 @@ async def record_usage(
         return RecordedUsage(None, True, len(records), previous_batch_id=previous)
     batch_id = new_id()
     await usage.add_batch(
-        UsageBatch(
+        UsageBatchRow(
             tenant_id=tenant_id,
             idempotency_key=idempotency_key,
             batch_id=batch_id,

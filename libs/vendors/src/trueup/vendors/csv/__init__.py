@@ -37,15 +37,15 @@ from trueup.vendors.csv.mapping import (
 from trueup.vendors.csv.preview import ColumnPreview, ColumnType, Preview, infer_type, preview
 from trueup.vendors.csv.process import InvalidRowsError, aggregate, read_usage, validate
 from trueup.vendors.csv.results import (
+    FileUsage,
     ImportCounts,
     ImportResult,
     RowError,
     ValidationReport,
-    VendorUsage,
 )
 from trueup.vendors.csv.suggest import (
     ColumnCandidate,
-    MappingSuggestion,
+    ColumnMappingSuggestion,
     normalise_header,
     suggest_mapping,
 )
@@ -57,19 +57,20 @@ __all__ = [
     "BinaryFileError",
     "ColumnCandidate",
     "ColumnMapping",
+    "ColumnMappingSuggestion",
     "ColumnPreview",
     "ColumnType",
     "CsvImportError",
     "CsvSource",
     "Detection",
     "EmptyFileError",
+    "FileUsage",
     "FilterOperator",
     "ImportCounts",
     "ImportResult",
     "Inspection",
     "InvalidRowsError",
     "MappingError",
-    "MappingSuggestion",
     "NoHeaderError",
     "NumberFormat",
     "Preview",
@@ -78,7 +79,6 @@ __all__ = [
     "RowFilter",
     "TooManyColumnsError",
     "ValidationReport",
-    "VendorUsage",
     "aggregate",
     "content_digest",
     "detect",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from trueup.vendors.csv.detect import DEFAULT_SAMPLE_BYTES, CsvSource, Detection, detect
 from trueup.vendors.csv.preview import DEFAULT_PREVIEW_ROWS, Preview, preview
-from trueup.vendors.csv.suggest import MappingSuggestion, suggest_mapping
+from trueup.vendors.csv.suggest import ColumnMappingSuggestion, suggest_mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +18,7 @@ class Inspection:
 
     detection: Detection
     preview: Preview
-    suggestion: MappingSuggestion
+    suggestion: ColumnMappingSuggestion
 
     def as_dict(self) -> dict[str, object]:
         """Everything as plain data for the API response."""

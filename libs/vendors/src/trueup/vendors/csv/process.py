@@ -39,11 +39,11 @@ from trueup.vendors.csv.detect import (
 from trueup.vendors.csv.errors import CsvImportError
 from trueup.vendors.csv.mapping import ColumnMapping, FilterOperator, QuantityMode, RowFilter
 from trueup.vendors.csv.results import (
+    FileUsage,
     ImportCounts,
     ImportResult,
     RowError,
     ValidationReport,
-    VendorUsage,
 )
 
 #: Bytes pyarrow parses at a time; bounds memory together with the number of pairs.
@@ -591,7 +591,7 @@ class _Pass:
 
     # -- end of file -----------------------------------------------------------------
 
-    def _combine(self) -> tuple[VendorUsage, ...]:
+    def _combine(self) -> tuple[FileUsage, ...]:
         if not self.partials:
             return ()
         partials = _same_decimal_types(self.partials)
@@ -653,7 +653,7 @@ class _Pass:
                     rows[index],
                 )
         usage = [
-            VendorUsage(account, name or account, sku, quantity, count, price, cost)
+            FileUsage(account, name or account, sku, quantity, count, price, cost)
             for index, (account, name, sku, quantity, count, price, cost) in enumerate(
                 zip(
                     column("account"),

@@ -83,7 +83,7 @@ class ImportCounts:
         }
 
 
-class VendorUsage(NamedTuple):
+class FileUsage(NamedTuple):
     """Usage of one vendor SKU by one vendor account, as a file reports it.
 
     A named tuple rather than a dataclass: a file can hold hundreds of thousands of
@@ -118,7 +118,7 @@ class ImportResult:
     detection: Detection
     counts: ImportCounts
     report: ValidationReport
-    usage: tuple[VendorUsage, ...] = field(default=())
+    usage: tuple[FileUsage, ...] = field(default=())
 
     def reported_usage(
         self, *, vendor: str, as_of: datetime, file_digest: str

@@ -69,7 +69,7 @@ class ColumnCandidate:
 
 
 @dataclass(frozen=True, slots=True)
-class MappingSuggestion:
+class ColumnMappingSuggestion:
     """A proposed mapping (None when a required role found no column) and its reasons."""
 
     mapping: ColumnMapping | None
@@ -101,7 +101,7 @@ def suggest_mapping(
     *,
     shown: Preview | None = None,
     default_sku: str | None = None,
-) -> MappingSuggestion:
+) -> ColumnMappingSuggestion:
     """Propose which columns hold vendor account, SKU and quantity, and how to count.
 
     Header names decide first; the sample cells confirm (a quantity must be numeric,
@@ -149,7 +149,7 @@ def suggest_mapping(
             )
         except ValidationError:  # pragma: no cover - the roles above make it complete
             mapping = None
-    return MappingSuggestion(
+    return ColumnMappingSuggestion(
         mapping=mapping,
         roles=chosen,
         missing=tuple(missing),
