@@ -489,6 +489,51 @@ class TestResyncAfterWriteback:
             agreements = len(connectwise.app.state.store.agreements)
             assert (await control.stats())["requests"] - requests <= 2 < agreements
 
+    async def test_the_writebacks_of_a_moment_share_one_read(
+        self,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+        connectwise: SimulatorServer,
+    ) -> None:
+        # Each writeback read its contract again at once: a tenant approving cards one by
+        # one cost a refresh, and a batch for reconciliation to apply, per approval.
+        tenant, _ = tenant_ids
+        settings = await _settings(databases, clean_nats)
+        async with running_service(build, settings) as (runtime, _app):
+            await _connect(runtime, tenant, cw_credentials(connectwise.url))
+            await _first_sync(runtime, tenant)
+            first = await _snapshots(clean_nats, tenant)
+            one_per_contract = {i.contract_psa_id: i for s in first for i in s.line_items}
+            items = list(one_per_contract.values())[:2]
+            control = SimulatorControl(connectwise.url)
+            for n, item in enumerate(items):
+                # The writeback's change, as the PSA now holds it.
+                await control.edit(item.psa_id, "quantity", int(item.quantity) + 1)
+                applied = m.WritebackApplied(
+                    job_id=f"job-{n}",
+                    actor=ACTOR,
+                    idempotency_key=f"k-{n}",
+                    card_id=f"card-{n}",
+                    action_id=f"a-{n}",
+                    psa="connectwise",
+                    contract_psa_id=item.contract_psa_id,
+                    line_item_psa_id=item.psa_id,
+                    quantity_before=item.quantity,
+                    quantity_after=item.quantity + 1,
+                    effective_date=None,
+                )
+                await _publish(runtime, tenant, applied)
+                await asyncio.sleep(0.3)
+
+            async def read_again() -> list[m.PsaSnapshot] | None:
+                sent = (await _snapshots(clean_nats, tenant))[len(first) :]
+                contracts = {i.contract_psa_id for s in sent for i in s.line_items}
+                return sent if contracts >= {i.contract_psa_id for i in items} else None
+
+            sent = await eventually(read_again, timeout=60, what="both contracts read again")
+            assert len({s.sync_id for s in sent}) == 1
+
     async def test_a_conflict_reads_the_psa_again(
         self,
         clean_nats: str,

@@ -9,6 +9,7 @@ gateway's 5 s timeout.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -146,6 +147,22 @@ class TestAddressRules:
 
 
 class TestGuardedTransport:
+    def test_a_new_transport_reads_no_ca_bundle(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # psa_sync opens a client for every sync and contract refresh: building a TLS
+        # context for each (two, once) was half of its CPU under load.
+        policy = OutboundPolicy.from_settings("", require_https=False)
+        GuardedTransport(policy)
+        built: list[object] = []
+        create = ssl.create_default_context
+        monkeypatch.setattr(
+            ssl, "create_default_context", lambda *a, **k: built.append(a) or create(*a, **k)
+        )
+
+        transports = [GuardedTransport(policy) for _ in range(3)]
+
+        assert built == []
+        assert transports[0]._pool._ssl_context is transports[2]._pool._ssl_context
+
     async def test_loopback_is_refused_and_nothing_is_sent(self, internal: _Internal) -> None:
         policy = OutboundPolicy.from_settings("", require_https=False)
         async with httpx.AsyncClient(transport=GuardedTransport(policy)) as client:

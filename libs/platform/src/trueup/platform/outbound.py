@@ -20,6 +20,7 @@ back (Autotask's zone, next-page links), since every connection passes through i
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -256,6 +257,14 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per process, shared by every client (an `SSLContext` is made to be
+    shared). Building one reads the CA bundle: psa_sync, which opens a client for each
+    sync and each contract refresh, spent about half its CPU doing that under load."""
+    return httpx.create_ssl_context(verify=verify)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """An httpx transport that refuses destinations the policy does not allow.
 
@@ -270,12 +279,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         verify: ssl.SSLContext | bool = True,
         limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),
     ) -> None:
-        super().__init__(verify=verify, limits=limits)
+        context = verify if isinstance(verify, ssl.SSLContext) else _ssl_context(verify)
+        super().__init__(verify=context, limits=limits)
         self.policy = policy
         # Replace the pool httpx built with one whose sockets go through the guard
         # (same settings; httpx exposes no network-backend parameter of its own).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

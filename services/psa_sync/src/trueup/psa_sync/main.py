@@ -39,7 +39,9 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         interval=timedelta(seconds=settings.sync_interval_seconds),
     )
     syncs = runtime.every("sync-scheduler", settings.scheduler_tick_seconds, scheduler.run_due)
-    commands.register(runtime, syncs.wake)
+    commands.register(
+        runtime, syncs.wake, refresh_delay=timedelta(seconds=settings.refresh_delay_seconds)
+    )
     consume_tenant_status(runtime)
     consume_tenant_deletions(runtime, metadata)
     queries.register(

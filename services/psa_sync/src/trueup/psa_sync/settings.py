@@ -20,6 +20,11 @@ class Settings(ServiceSettings, CredentialKeySettings):
 
     snapshot_batch_size: int = 500
     scheduler_tick_seconds: float = 1.0
+    refresh_delay_seconds: float = 1.0
+    """How soon after a writeback its contract is read again. The writebacks of that
+    moment share one read: a tenant approving cards one by one would otherwise cost a
+    read, and a batch for reconciliation to apply, per approval. The card shows the
+    writeback's outcome meanwhile."""
     psa_timeout_seconds: float = 30.0
     psa_retry_seconds: float = 300.0
     """How long one PSA call keeps retrying 429s and 5xx before the sync gives up."""

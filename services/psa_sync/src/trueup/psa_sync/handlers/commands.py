@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,9 @@ from trueup.platform.service import ServiceRuntime
 from trueup.psa_sync.repository import ConnectionRepository
 
 
-def register(runtime: ServiceRuntime, wake_scheduler: Callable[[], None]) -> None:
+def register(
+    runtime: ServiceRuntime, wake_scheduler: Callable[[], None], *, refresh_delay: timedelta
+) -> None:
     async def on_sync(session: AsyncSession, envelope: Envelope[SyncPsa]) -> None:
         repo = ConnectionRepository(session, envelope.tenant_id)
         ids = (
@@ -31,11 +33,12 @@ def register(runtime: ServiceRuntime, wake_scheduler: Callable[[], None]) -> Non
     ) -> None:
         # The PSA changed, through us (applied) or behind our back (a conflict: it held
         # another quantity than the projection): read the contract again soon, so the
-        # card shows what the PSA holds before anyone decides on it again. A contract no
-        # connection holds (yet) is read by a sync of them all.
+        # card shows what the PSA holds before anyone decides on it again. Not at once:
+        # the scheduler's tick reads every contract asked for by then in one go. A
+        # contract no connection holds (yet) is read by a sync of them all.
         repo = ConnectionRepository(session, envelope.tenant_id)
         now = datetime.now(UTC)
-        if await repo.request_refresh(envelope.payload.contract_psa_id, now):
+        if await repo.request_refresh(envelope.payload.contract_psa_id, now + refresh_delay):
             return
         for connection in await repo.all():
             await repo.schedule(connection.connection_id, now, full=False)
@@ -44,5 +47,5 @@ def register(runtime: ServiceRuntime, wake_scheduler: Callable[[], None]) -> Non
         wake_scheduler()
 
     runtime.consume_once("sync", {SyncPsa: on_sync}, after=wake)
-    runtime.consume_once("writeback-applied", {WritebackApplied: resync}, after=wake)
-    runtime.consume_once("writeback-conflict", {WritebackConflict: resync}, after=wake)
+    runtime.consume_once("writeback-applied", {WritebackApplied: resync})
+    runtime.consume_once("writeback-conflict", {WritebackConflict: resync})
