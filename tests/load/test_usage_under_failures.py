@@ -172,6 +172,8 @@ class Ledger:
     webhook_retries: int = 0
     approval_retries: Counter[str] = field(default_factory=Counter)
     """Approval requests sent again, by why: the answer's status, or the error."""
+    approval_seconds: list[float] = field(default_factory=list)
+    """How long each approval took to be accepted (202), its retries included."""
 
     def record(self, tenant: str, report: m.UsageReported) -> None:
         for account in report.replaces_accounts:
@@ -410,7 +412,8 @@ class Gateway:
         key = uuid.uuid4().hex
         body = {"quantity": str(quantity), "confirm": True}
         async with self.slots:
-            deadline = time.monotonic() + 300
+            started = time.monotonic()
+            deadline = started + 300
             while time.monotonic() < deadline:
                 try:
                     answer = await self.http.post(
@@ -422,6 +425,7 @@ class Gateway:
                     self.ledger.approval_retries[type(exc).__name__] += 1
                 else:
                     if answer.status_code == 202:
+                        self.ledger.approval_seconds.append(time.monotonic() - started)
                         return
                     # A 503 is "not now" (reconciliation did not answer in time, or a
                     # database is away) and nothing was done: ask again. Anything else (a
@@ -442,6 +446,25 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+async def _report_progress(ledger: Ledger, approvals: int) -> None:
+    """A line a minute, so that a long run that times out still says how far it got."""
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(60)
+        recent = ledger.approval_seconds[-500:]
+        print(  # noqa: T201 (a long run's progress)
+            f"[{time.monotonic() - started:.0f} s] {len(ledger.approval_seconds)} of "
+            f"{approvals} approvals accepted (the last {len(recent)} in p50 "
+            f"{_percentile(recent, 0.5):.2f} s, p99 {_percentile(recent, 0.99):.2f} s)",
+            flush=True,
+        )
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * share) - 1)] if ordered else float("nan")
 
 
 async def _dead_letters(js: JetStreamContext) -> int:
@@ -569,6 +592,7 @@ class TestEverythingUnderFailures:
         await connection.subscribe(m.spec_for(m.CardsChanged).subject, cb=on_cards_changed)
         stop_faults = asyncio.Event()
         faults: asyncio.Task[None] | None = None
+        progress: asyncio.Task[None] | None = None
         try:
             await gateway.connect_psa(cw_url)
             for t, tenant in enumerate(tenants):
@@ -606,6 +630,7 @@ class TestEverythingUnderFailures:
                     [psa], stop_faults, lambda: len(ledger.approvals) < len(approvals)
                 )
             )
+            progress = asyncio.create_task(_report_progress(ledger, len(approvals)))
             failures = Failures.spread(profile)
             started = time.monotonic()
             sent = 0
@@ -674,6 +699,8 @@ class TestEverythingUnderFailures:
             dead = await _dead_letters(js)
         finally:
             stop_faults.set()
+            if progress is not None:
+                progress.cancel()
             if faults is not None:
                 await asyncio.gather(faults, return_exceptions=True)
             await connection.close()
@@ -700,7 +727,9 @@ class TestEverythingUnderFailures:
             f"{sum(ledger.imports.values())} imports and "
             f"{profile.approvals} approvals through the gateway "
             f"({ledger.approval_retries.total()} retried: "
-            f"{dict(ledger.approval_retries.most_common(4))}), "
+            f"{dict(ledger.approval_retries.most_common(4))}; accepted in "
+            f"p50 {_percentile(ledger.approval_seconds, 0.5):.2f} s, "
+            f"p99 {_percentile(ledger.approval_seconds, 0.99):.2f} s), "
             f"with {profile.kill_rounds} SIGKILL(s) of each of "
             f"{', '.join(SERVICES)}, {profile.nats_restarts} NATS restart(s) and "
             f"{profile.postgres_restarts} PostgreSQL restart(s) "

@@ -6,7 +6,7 @@ import asyncio
 import email.utils
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import httpx
 from tenacity import (
@@ -189,24 +189,35 @@ class ClientCredentials:
         self._expires_at = self._clock() + timedelta(seconds=lifetime)
 
 
-class HttpConnector(Connector):
-    """A connector that polls a vendor's REST API through `VendorHttp`: every six hours
-    unless its schedule says otherwise, records tagged `vendor` (its name by default)."""
+class HttpOptions(TypedDict, total=False):
+    """How a REST connector reaches its vendor; each has a default."""
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        vendor: str,
-        schedule: Schedule | None,
-        transport: httpx.AsyncBaseTransport | None,
-        clock: Clock,
-        sleep: Sleep | None,
-    ) -> None:
-        self.vendor = vendor
-        self.schedule = schedule or Schedule(every=timedelta(hours=6))
-        self._clock = clock
-        self._http = VendorHttp(self.name, base_url=base_url, transport=transport, sleep=sleep)
+    base_url: str
+    """The vendor's API (the connector's `default_base_url`)."""
+    vendor: str
+    """The vendor tag given to records (the connector's name)."""
+    schedule: Schedule | None
+    """When it polls (every six hours)."""
+    transport: httpx.AsyncBaseTransport | None
+    clock: Clock
+    sleep: Sleep | None
+
+
+class HttpConnector(Connector):
+    """A connector that polls a vendor's REST API through `VendorHttp`."""
+
+    default_base_url: ClassVar[str]
+
+    def __init__(self, **options: Unpack[HttpOptions]) -> None:
+        self.vendor = options.get("vendor", self.name)
+        self.schedule = options.get("schedule") or Schedule(every=timedelta(hours=6))
+        self._clock = options.get("clock", utc_now)
+        self._http = VendorHttp(
+            self.name,
+            base_url=options.get("base_url", self.default_base_url),
+            transport=options.get("transport"),
+            sleep=options.get("sleep"),
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

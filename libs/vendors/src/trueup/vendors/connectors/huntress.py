@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
-from trueup.vendors.connectors.base import (
-    Clock,
-    ConnectorError,
-    Schedule,
-    Sleep,
-    utc_now,
-)
-from trueup.vendors.connectors.http import HttpConnector
+from trueup.vendors.connectors.base import ConnectorError
+from trueup.vendors.connectors.http import HttpConnector, HttpOptions
 from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://api.huntress.io"
@@ -32,27 +26,16 @@ class HuntressConnector(HttpConnector):
     """Usage = each organization's agent count (and identities, learners when used)."""
 
     name = "huntress"
+    default_base_url = DEFAULT_BASE_URL
 
     def __init__(
         self,
         *,
         api_key: str,
         api_secret: str,
-        base_url: str = DEFAULT_BASE_URL,
-        vendor: str = "huntress",
-        schedule: Schedule | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = utc_now,
-        sleep: Sleep | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        super().__init__(
-            base_url=base_url,
-            vendor=vendor,
-            schedule=schedule,
-            transport=transport,
-            clock=clock,
-            sleep=sleep,
-        )
+        super().__init__(**options)
         self._auth = httpx.BasicAuth(api_key, api_secret)
 
     async def _organizations(self) -> list[dict[str, Any]]:

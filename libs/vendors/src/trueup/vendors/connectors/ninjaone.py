@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from trueup.vendors.connectors.base import (
-    Clock,
     ConnectorError,
-    Schedule,
-    Sleep,
-    utc_now,
 )
-from trueup.vendors.connectors.http import ClientCredentials, HttpConnector
+from trueup.vendors.connectors.http import ClientCredentials, HttpConnector, HttpOptions
 from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://app.ninjarmm.com"
@@ -44,34 +38,23 @@ class NinjaOneConnector(HttpConnector):
     """
 
     name = "ninjaone"
+    default_base_url = DEFAULT_BASE_URL
 
     def __init__(
         self,
         *,
         client_id: str,
         client_secret: str,
-        base_url: str = DEFAULT_BASE_URL,
-        vendor: str = "ninjaone",
-        schedule: Schedule | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = utc_now,
-        sleep: Sleep | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        super().__init__(
-            base_url=base_url,
-            vendor=vendor,
-            schedule=schedule,
-            transport=transport,
-            clock=clock,
-            sleep=sleep,
-        )
+        super().__init__(**options)
         self._auth = ClientCredentials(
             self._http,
             token_url=TOKEN_PATH,
             client_id=client_id,
             client_secret=client_secret,
             extra={"scope": "monitoring"},
-            clock=clock,
+            clock=self._clock,
         )
 
     async def _all(self, path: str) -> list[dict[str, Any]]:

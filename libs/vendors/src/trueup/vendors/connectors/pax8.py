@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from trueup.vendors.connectors.base import (
-    Clock,
     ConnectorError,
-    Schedule,
-    Sleep,
-    utc_now,
 )
-from trueup.vendors.connectors.http import ClientCredentials, HttpConnector
+from trueup.vendors.connectors.http import ClientCredentials, HttpConnector, HttpOptions
 from trueup.vendors.usage import ReportedUsage
 
 DEFAULT_BASE_URL = "https://api.pax8.com"
@@ -30,28 +24,17 @@ class Pax8Connector(HttpConnector):
     """Usage = the sum of quantities of active subscriptions, per company and product SKU."""
 
     name = "pax8"
+    default_base_url = DEFAULT_BASE_URL
 
     def __init__(
         self,
         *,
         client_id: str,
         client_secret: str,
-        base_url: str = DEFAULT_BASE_URL,
         token_url: str = DEFAULT_TOKEN_URL,
-        vendor: str = "pax8",
-        schedule: Schedule | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = utc_now,
-        sleep: Sleep | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        super().__init__(
-            base_url=base_url,
-            vendor=vendor,
-            schedule=schedule,
-            transport=transport,
-            clock=clock,
-            sleep=sleep,
-        )
+        super().__init__(**options)
         self._auth = ClientCredentials(
             self._http,
             token_url=token_url,
@@ -59,7 +42,7 @@ class Pax8Connector(HttpConnector):
             client_secret=client_secret,
             extra={"audience": AUDIENCE},
             json_body=True,  # Pax8's token manager takes JSON, not a form
-            clock=clock,
+            clock=self._clock,
         )
         self._products: dict[str, dict[str, Any]] = {}
 
