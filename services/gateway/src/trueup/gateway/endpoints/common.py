@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import Request
@@ -45,29 +46,32 @@ def accept_renamed_fields(body: object) -> object:
     An object that sends both names keeps the old one, which its model then refuses as an
     unknown field, named in the 422: which of the two was meant cannot be told.
     """
-    if isinstance(body, list):
-        return [accept_renamed_fields(item) for item in body]
-    if not isinstance(body, dict):
-        return body
-    read = {key: accept_renamed_fields(value) for key, value in body.items()}
-    for new, old in RENAMED_FIELDS.items():
-        if old in read and new not in read:
-            read[new] = read.pop(old)
-    return read
+
+    def read(fields: dict[str, object]) -> None:
+        for new, old in RENAMED_FIELDS.items():
+            if old in fields and new not in fields:
+                fields[new] = fields.pop(old)
+
+    return _each_object(body, read)
 
 
 def serve_renamed_fields(answer: Payload) -> JSONResponse:
     """The answer as JSON, with each renamed field also under its old name."""
 
-    def both(value: object) -> object:
-        if isinstance(value, list):
-            return [both(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        served = {key: both(item) for key, item in value.items()}
+    def both(fields: dict[str, object]) -> None:
         for new, old in RENAMED_FIELDS.items():
-            if new in served:
-                served[old] = served[new]
-        return served
+            if new in fields:
+                fields[old] = fields[new]
 
-    return JSONResponse(both(answer.model_dump(mode="json")))
+    return JSONResponse(_each_object(answer.model_dump(mode="json"), both))
+
+
+def _each_object(value: object, change: Callable[[dict[str, object]], None]) -> object:
+    """A copy of JSON data with `change` applied to each object in it, the innermost first."""
+    if isinstance(value, list):
+        return [_each_object(item, change) for item in value]
+    if not isinstance(value, dict):
+        return value
+    copy = {key: _each_object(item, change) for key, item in value.items()}
+    change(copy)
+    return copy
