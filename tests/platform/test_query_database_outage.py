@@ -6,8 +6,10 @@ is still a 500."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -185,3 +187,50 @@ class TestQueriesUndoneByADeadlock:
         assert answers[1].error.status == 503
         assert "nothing was changed" in answers[1].error.detail
         assert runs[unlucky] == 3
+
+
+class TestQueriesOfOneKindAnsweredAtOnce:
+    async def test_a_slow_query_does_not_hold_up_another_tenants(
+        self, clean_nats: str, tenant_ids: tuple[str, str]
+    ) -> None:
+        # A replica answered one query of a kind at a time: every tenant's approvals
+        # waited behind whichever was being answered (found by the load suite, where
+        # approvals were accepted at eight a second whatever the load).
+        slow, quick = tenant_ids
+        release = asyncio.Event()
+        started = asyncio.Event()
+
+        async def settings(envelope: Envelope[r.GetSettings]) -> r.BillingSettings:
+            if envelope.tenant_id == slow:
+                started.set()
+                await asyncio.wait_for(release.wait(), timeout=10)
+            return r.BillingSettings()
+
+        responder = create_broker(clean_nats, "workers-test")
+        query_responder(responder, service="workers-test", model=r.GetSettings, handler=settings)
+        asker = create_broker(clean_nats, "workers-asker")
+        await responder.start()
+        await asker.start()
+
+        def asking(tenant: str, timeout: float) -> Any:
+            return ask(
+                asker,
+                subject_for(r.GetSettings, tenant),
+                wrap(r.GetSettings(), tenant_id=tenant),
+                r.BillingSettings,
+                timeout=timeout,
+            )
+
+        try:
+            slow_answer = asyncio.create_task(asking(slow, 10))
+            await asyncio.wait_for(started.wait(), timeout=5)
+            quick_answer = await asking(quick, 2)
+            release.set()
+            slow_reply = await slow_answer
+        finally:
+            release.set()
+            await asker.stop()
+            await responder.stop()
+        assert quick_answer.error is None
+        assert quick_answer.result == r.BillingSettings()
+        assert slow_reply.error is None

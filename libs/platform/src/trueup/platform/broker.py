@@ -574,6 +574,13 @@ async def _answer(handler: QueryHandler[P, R], envelope: Envelope[P], subject: s
     return await retrying(handler, envelope)
 
 
+QUERY_WORKERS = 8
+"""Queries of one kind a replica answers at once. One at a time (a core subscriber's
+default), every tenant's approvals waited behind whichever one was being answered: an
+integration approving cards one by one got eight a second from a replica whatever the
+tenant. Writers still take their tenant's lock, so a tenant's own writes stay in order."""
+
+
 def query_responder(
     broker: NatsBroker,
     *,
@@ -591,7 +598,12 @@ def query_responder(
     takes(broker, model)
     envelope_model: type[Envelope[P]] = Envelope[model]  # type: ignore[valid-type]
 
-    @broker.subscriber(subject, queue=f"{service}-queries", title=f"{service}-{subject}")
+    @broker.subscriber(
+        subject,
+        queue=f"{service}-queries",
+        title=f"{service}-{subject}",
+        max_workers=QUERY_WORKERS,
+    )
     async def answer(msg: NatsMessage) -> bytes:
         try:
             envelope = envelope_model.model_validate_json(msg.body)
