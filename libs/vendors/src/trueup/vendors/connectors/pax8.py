@@ -6,9 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any, Unpack
 
-from trueup.vendors.connectors.base import (
-    ConnectorError,
-)
+from trueup.vendors.connectors.base import ConnectorError
 from trueup.vendors.connectors.http import ClientCredentials, HttpConnector, HttpOptions
 from trueup.vendors.usage import ReportedUsage
 
