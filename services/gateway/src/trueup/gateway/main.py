@@ -30,6 +30,7 @@ from trueup.gateway.endpoints import (
 from trueup.gateway.endpoints import (
     settings as settings_endpoints,
 )
+from trueup.gateway.endpoints.common import document_renamed_fields
 from trueup.gateway.identity import service as identity
 from trueup.gateway.identity.dependencies import rate_limit_key
 from trueup.gateway.identity.throttle import LoginThrottle
@@ -93,6 +94,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         )
         app.state.query_timeout = settings.query_timeout_seconds
         problems.install(app)
+        document_renamed_fields(app)
         if settings.cors_origins:
             app.add_middleware(
                 CORSMiddleware,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from trueup.contracts import Payload
@@ -64,6 +64,32 @@ def serve_renamed_fields(answer: Payload) -> JSONResponse:
                 fields[old] = fields[new]
 
     return JSONResponse(_each_object(answer.model_dump(mode="json"), both))
+
+
+RENAMED_IN_ANSWERS = ("AccountMappingView", "VendorAccountName", "Contribution")
+"""The OpenAPI schemas of answers that carry a renamed field under its old name too."""
+
+
+def document_renamed_fields(app: FastAPI) -> None:
+    """Describe, in the app's OpenAPI schema, the old names answers still carry."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for name in RENAMED_IN_ANSWERS:
+            properties = schema["components"]["schemas"][name]["properties"]
+            for new, old in RENAMED_FIELDS.items():
+                if new in properties and old not in properties:
+                    properties[old] = {
+                        **properties[new],
+                        "title": old.replace("_", " ").title(),
+                        "deprecated": True,
+                        "description": f"The same as `{new}`, under its name before /api/v1 "
+                        "renamed it; leaves with /api/v2.",
+                    }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _each_object(value: object, change: Callable[[dict[str, object]], None]) -> object:
