@@ -433,6 +433,23 @@ class TestFullSyncs:
             assert later > first_full
 
 
+def _applied(item: m.PsaLineItem, quantity: Decimal, *, n: int = 1) -> m.WritebackApplied:
+    """The `n`th writeback's outcome: `item` set to `quantity`, undated."""
+    return m.WritebackApplied(
+        job_id=f"job-{n}",
+        actor=ACTOR,
+        idempotency_key=f"k-{n}",
+        card_id=f"card-{n}",
+        action_id=f"a-{n}",
+        psa="connectwise",
+        contract_psa_id=item.contract_psa_id,
+        line_item_psa_id=item.psa_id,
+        quantity_before=item.quantity,
+        quantity_after=quantity,
+        effective_date=None,
+    )
+
+
 class TestResyncAfterWriteback:
     async def test_an_applied_writeback_reads_only_its_contract_again(
         self,
@@ -462,20 +479,7 @@ class TestResyncAfterWriteback:
             del store.additions[int(deleted.psa_id)]
             store.by_agreement[int(deleted.contract_psa_id)].remove(int(deleted.psa_id))
             requests = (await control.stats())["requests"]
-            applied = m.WritebackApplied(
-                job_id="job-1",
-                actor=ACTOR,
-                idempotency_key="k-1",
-                card_id="card-1",
-                action_id="a-1",
-                psa="connectwise",
-                contract_psa_id=item.contract_psa_id,
-                line_item_psa_id=item.psa_id,
-                quantity_before=item.quantity,
-                quantity_after=item.quantity + 4,
-                effective_date=None,
-            )
-            await _publish(runtime, tenant, applied)
+            await _publish(runtime, tenant, _applied(item, item.quantity + 4))
 
             async def refreshed() -> list[m.PsaSnapshot] | None:
                 sent = (await _snapshots(clean_nats, tenant))[len(first) :]
@@ -510,20 +514,7 @@ class TestResyncAfterWriteback:
             for n, item in enumerate(items):
                 # The writeback's change, as the PSA now holds it.
                 await control.edit(item.psa_id, "quantity", int(item.quantity) + 1)
-                applied = m.WritebackApplied(
-                    job_id=f"job-{n}",
-                    actor=ACTOR,
-                    idempotency_key=f"k-{n}",
-                    card_id=f"card-{n}",
-                    action_id=f"a-{n}",
-                    psa="connectwise",
-                    contract_psa_id=item.contract_psa_id,
-                    line_item_psa_id=item.psa_id,
-                    quantity_before=item.quantity,
-                    quantity_after=item.quantity + 1,
-                    effective_date=None,
-                )
-                await _publish(runtime, tenant, applied)
+                await _publish(runtime, tenant, _applied(item, item.quantity + 1, n=n))
                 await asyncio.sleep(0.3)
 
             async def read_again() -> list[m.PsaSnapshot] | None:
