@@ -131,6 +131,12 @@ def _import_csv(stack: Stack) -> None:
             time.sleep(0.5)
 
 
+def _banner_end(text: str) -> int:
+    """The index of the banner's closing border among `text`'s lines (from its title)."""
+    borders = [i for i, line in enumerate(text.splitlines()) if line.startswith("+-")]
+    return borders[0]
+
+
 def _console_lines(text: str) -> list[str]:
     """What a person reads in the console, the banner box left out."""
     return [line for line in text.splitlines() if line and not line.startswith(("+", "| "))]
@@ -143,14 +149,25 @@ class TestStartingWithPort4222Taken:
         assert "Traceback" not in text
         assert "ConnectionRefusedError" not in text
         assert "NOT READY" not in text
+        # Python's warnings (a simulator's RuntimeWarning from runpy, a deprecation).
+        assert not [line for line in text.splitlines() if "Warning" in line]
 
-    def test_the_banner_comes_after_every_service_started(self, stack: Stack) -> None:
+    def test_the_banner_comes_last_after_every_service_and_the_demo_work(
+        self, stack: Stack
+    ) -> None:
+        # Runs before any test acts on the stack (the import, `status`).
         text = stack.text()
-        before_banner = text[: text.index("TrueUp is running")].splitlines()
+        before_banner, banner_and_after = text.split("TrueUp is running", 1)
         started = {
-            line.split("|")[0].strip() for line in before_banner if "service started" in line
+            line.split("|")[0].strip()
+            for line in before_banner.splitlines()
+            if "service started" in line
         }
         assert started == {name for name, _port in SERVICES}
+        assert "sync completed" in before_banner
+        assert before_banner.count("connector.polled") == 3
+        after_banner = banner_and_after.splitlines()[_banner_end(banner_and_after) + 1 :]
+        assert after_banner == []
 
 
 class TestQuietDemo:
@@ -173,8 +190,11 @@ class TestStatusAndLogs:
         result = stack.runtime("status")
         assert result.returncode == 0, result.stdout + result.stderr
         credentials = stack.credentials()
-        for name, _port in SERVICES:
-            assert any(name in line and "ready" in line for line in result.stdout.splitlines())
+        for name in (*(name for name, _port in SERVICES), "nats"):
+            assert any(
+                line.startswith(f"| {name} ") and line.split()[3:4] == ["ready"]
+                for line in result.stdout.splitlines()
+            ), name
         assert credentials["password"] in result.stdout
         assert credentials["api_key"] in result.stdout
 

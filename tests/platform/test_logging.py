@@ -71,30 +71,37 @@ class TestQuietByDefault:
             ("callback for Task-1 is being executed...", "debug")
         ]
 
-    def test_a_retried_fetch_timeout_is_one_warning_line(
+    def test_a_retried_fetch_timeout_is_one_debug_line_and_other_failures_errors(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
         from trueup.platform.broker import create_broker
 
         create_broker("nats://127.0.0.1:4222", "quiet")
         broker_logger = logging.getLogger("trueup.quiet.broker")
-        configure_logging("svc", "INFO", "json")
-        try:
+
+        def supervisor_reports(task: str, error: Exception) -> None:
+            # As faststream's task supervisor reports a fetching task it restarts.
             broker_logger.error(
-                "Task-21 raised an exception, retrying...\nIf this behavior causes issues",
-                exc_info=TimeoutError(),
+                f"{task} raised an exception, retrying...\nIf this behavior causes issues",
+                exc_info=error,
             )
-            broker_logger.error("Task-22 raised an exception, retrying...", exc_info=KeyError())
-            lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+
+        try:
+            configure_logging("svc", "INFO", "json")
+            supervisor_reports("Task-21", TimeoutError())
+            supervisor_reports("Task-22", KeyError("boom"))
+            at_info = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+            configure_logging("svc", "DEBUG", "json")
+            supervisor_reports("Task-23", TimeoutError())
+            at_debug = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
         finally:
             configure_logging("tests", "WARNING", "console")
-        assert (lines[0]["level"], lines[0]["event"]) == (
-            "warning",
-            "Task-21 raised an exception, retrying... (TimeoutError)",
-        )
-        assert "exception" not in lines[0]
-        assert lines[1]["level"] == "error"
-        assert "KeyError" in lines[1]["exception"]
+        assert [line["level"] for line in at_info] == ["error"]
+        assert "KeyError" in at_info[0]["exception"]
+        assert [(line["level"], line["event"]) for line in at_debug] == [
+            ("debug", "Task-23 raised an exception, retrying... (TimeoutError)")
+        ]
+        assert "exception" not in at_debug[0]
 
     def test_uvicorn_and_alembic_start_up_lines_are_hidden_at_info(
         self, capsys: pytest.CaptureFixture[str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -71,19 +72,55 @@ class TestLogFiles:
         supervisor.start()
         try:
             await eventually(
-                lambda: asyncio.to_thread(_text, tmp_path / "logs" / "svc-a.log"),
+                lambda: asyncio.to_thread(
+                    lambda: "hello from a" in _text(tmp_path / "logs" / "svc-a.log")
+                ),
                 timeout=10,
                 what="a's log",
             )
         finally:
             await supervisor.stop(timeout=5)
-        assert _text(tmp_path / "logs" / "svc-a.log").startswith("hello from a\n")
-        assert (tmp_path / "logs" / "svc-b.log").read_text() == ""
+        first, second, *_ = _text(tmp_path / "logs" / "svc-a.log").splitlines()
+        assert (_is_start_marker(first), second) == (True, "hello from a")
+        assert [
+            _is_start_marker(line)
+            for line in (tmp_path / "logs" / "svc-b.log").read_text().splitlines()
+        ] == [True]
         assert "svc-a | hello from a" in capsys.readouterr().out
+
+    async def test_each_run_opens_its_part_of_the_log_with_a_start_marker(
+        self, tmp_path: Path
+    ) -> None:
+        log = tmp_path / "logs" / "svc-a.log"
+        for run in ("first", "second"):
+            talker = [
+                sys.executable,
+                "-c",
+                f"import time\nprint('{run} run', flush=True)\ntime.sleep(120)",
+            ]
+            supervisor = Supervisor(
+                [ProcessSpec("svc-a", talker)], base_env={}, log_dir=tmp_path / "logs"
+            )
+            supervisor.start()
+            try:
+                await eventually(
+                    lambda run=run: asyncio.to_thread(lambda: f"{run} run" in _text(log)),
+                    timeout=10,
+                    what=f"the {run} run's line",
+                )
+            finally:
+                await supervisor.stop(timeout=5)
+        lines = _text(log).splitlines()
+        assert [_is_start_marker(line) for line in lines] == [True, False, True, False]
+        assert lines[1::2] == ["first run", "second run"]
 
 
 def _text(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+def _is_start_marker(line: str) -> bool:
+    return re.fullmatch(r"— started at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC —", line) is not None
 
 
 class TestPorts:

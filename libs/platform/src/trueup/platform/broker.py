@@ -62,23 +62,26 @@ class _QuietBookkeeping(logging.Filter):
     """faststream's info lines ("waiting for messages", "callback for Task-21 is being
     executed...") are its bookkeeping, not our events: shown only at debug.
 
-    A pull consumer's fetch that times out on a busy machine is retried by faststream's
-    task supervisor, which reports it as an error with a full traceback: a transient
-    timeout it recovers from is one warning line.
+    So is a pull consumer's fetch that times out: nats-py 2.16 may end one with a plain
+    `TimeoutError` that faststream does not catch (typically the first fetch, while a
+    service starts on a busy machine), and faststream's task supervisor restarts the
+    fetching task and reports it as an error with a full traceback. Nothing was taken
+    and nothing is lost, so it is one debug line; any other failure of that task stays
+    an error with its traceback.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.INFO:
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         error = record.exc_info[1] if record.exc_info else None
         message = record.getMessage()
         if isinstance(error, TimeoutError) and "raised an exception, retrying" in message:
             record.msg = f"{message.splitlines()[0]} ({type(error).__name__})"
             record.args = None
             record.exc_info = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
+            record.exc_text = None
+        elif record.levelno != logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 def create_broker(nats_url: str, service: str, *, graceful_timeout: float = 15.0) -> NatsBroker:

@@ -1,8 +1,10 @@
 """`python -m trueup.devstack.runtime up|down|status|logs`: the embedded TrueUp on one machine.
 
-`up` starts NATS (from the wheel, JetStream under `.data/nats`), migrates every service's
-SQLite file, then runs the simulators and the services under the supervisor until Ctrl-C;
-each process's output is kept in `.data/logs/<name>.log`. `down` stops a stack that `up`
+`up` starts NATS (from the wheel, JetStream under `.data/nats`) and waits until it
+answers, migrates every service's SQLite file, then runs the simulators and the services
+under the supervisor until Ctrl-C; once every process answers and the demo's first sync
+and connector polls are done, it prints the banner, last. Each process's output is kept
+in `.data/logs/<name>.log`. `down` stops a stack that `up`
 started, from another terminal; `status` says what runs where and how healthy it is, with
 the demo login; `logs [name]` follows one process's log (or all of them).
 """
@@ -20,13 +22,19 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from trueup.devstack.runtime.keyring import demo_credential_keys
-from trueup.devstack.runtime.nats_server import EmbeddedNats, free_port, port_is_free
+from trueup.devstack.runtime.nats_server import (
+    EmbeddedNats,
+    free_port,
+    jetstream_answers,
+    port_is_free,
+)
 from trueup.devstack.runtime.supervisor import ProcessSpec, Supervisor
 from trueup.devstack.vendor_simulators import demo_connectors
 
@@ -46,6 +54,13 @@ SIMULATORS: tuple[tuple[str, str, int], ...] = (
     ("sim-ninjaone", "trueup.devstack.vendor_simulators.ninjaone", 8112),
     ("sim-huntress", "trueup.devstack.vendor_simulators.huntress", 8113),
 )
+
+START_UP_WORK_SECONDS = 60.0
+"""How long `up` waits, once every process answers, for the demo's start-up work (the
+first PSA sync, a first poll of each demo connector) before printing the banner anyway."""
+QUIET_SECONDS = 1.0
+"""How long the console must have been quiet before the banner: the work's last line
+is printed just after the gateway reports it done."""
 
 
 def port_variable(name: str) -> str:
@@ -174,6 +189,62 @@ async def _answers(client: httpx.AsyncClient, spec: ProcessSpec) -> bool:
     return False
 
 
+async def _demo_work_pending(
+    client: httpx.AsyncClient, gateway_url: str, api_key: str, since: datetime
+) -> bool:
+    """Whether the demo's start-up work is still going, as the gateway reports it: the
+    demo PSA connection not yet synced (or failed), or a demo connector not polled since
+    `since`. An answer the gateway refuses (a replaced API key) is not worth waiting for.
+    """
+    headers = {"Authorization": f"Bearer {api_key}"}
+    try:
+        psa = await client.get(f"{gateway_url}/api/v1/settings/psa", headers=headers)
+        connectors = await client.get(f"{gateway_url}/api/v1/connectors", headers=headers)
+    except httpx.HTTPError:
+        return True
+    if 400 <= psa.status_code < 500 or 400 <= connectors.status_code < 500:
+        return False
+    if psa.status_code != 200 or connectors.status_code != 200:
+        return True
+    try:
+        syncing = any(
+            connection["status"] in ("never_synced", "syncing")
+            for connection in psa.json()["connections"]
+            if connection["connection_id"].startswith("demo-")
+        )
+        unpolled = any(
+            connector["last_run_at"] is None or _utc(connector["last_run_at"]) < since
+            for connector in connectors.json()["items"]
+            if connector["connector_id"].startswith("demo-") and connector["enabled"]
+        )
+    except (KeyError, TypeError, ValueError):
+        return False  # an answer this runtime cannot read: nothing to wait for
+    return syncing or unpolled
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def _settle(
+    supervisor: Supervisor, gateway_url: str, api_key: str, since: datetime, timeout: float
+) -> bool:
+    """Wait for the demo's start-up work, then for a quiet console, so that the banner
+    is the last thing `up` prints; False when `timeout` seconds were not enough."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        while await _demo_work_pending(client, gateway_url, api_key, since):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+    while (quiet := time.monotonic() - supervisor.last_line_at) < QUIET_SECONDS:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(QUIET_SECONDS - quiet)
+    return True
+
+
 def _banner(lines: list[str]) -> None:
     width = max(len(line) for line in lines) + 2
     print("+" + "-" * width + "+")
@@ -186,6 +257,7 @@ def _banner_lines(
     specs: list[ProcessSpec],
     ready: dict[str, bool],
     nats_url: str,
+    nats_ready: bool,
     gateway_url: str,
     credentials: dict[str, str] | None,
     footer: str,
@@ -194,7 +266,8 @@ def _banner_lines(
     for spec in specs:
         mark = "ready" if ready.get(spec.name) else "NOT READY"
         lines.append(f"{spec.name:<18} http://127.0.0.1:{spec.port:<6} {mark}")
-    lines += [f"{'nats':<18} {nats_url}", "", f"Open {gateway_url}"]
+    nats_mark = "ready" if nats_ready else "NOT READY"
+    lines += [f"{'nats':<18} {nats_url:<23} {nats_mark}", "", f"Open {gateway_url}"]
     if credentials is not None:
         lines += [
             f"Demo login:   {credentials['email']} / {credentials['password']}",
@@ -332,6 +405,7 @@ async def up(paths: Paths) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    started_at = datetime.now(UTC)
     supervisor.start()
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     state: dict[str, Any] = {
@@ -343,7 +417,20 @@ async def up(paths: Paths) -> int:
         "children": {},
     }
     _write_state(paths, state)
-    ready_task = asyncio.create_task(_wait_ready(specs, timeout=90))
+
+    async def ready_and_settled() -> dict[str, bool]:
+        ready = await _wait_ready(specs, timeout=90)
+        if all(ready.values()) and not await _settle(
+            supervisor, gateway_url, credentials["api_key"], started_at, START_UP_WORK_SECONDS
+        ):
+            print(
+                f"The demo's first sync and connector polls are still running after "
+                f"{START_UP_WORK_SECONDS:.0f} s; their lines will follow the banner.",
+                flush=True,
+            )
+        return ready
+
+    ready_task = asyncio.create_task(ready_and_settled())
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({ready_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if ready_task in done:
@@ -355,6 +442,7 @@ async def up(paths: Paths) -> int:
                 specs,
                 ready,
                 nats_server.url,
+                await jetstream_answers(nats_server.url),
                 gateway_url,
                 credentials,
                 "Logs: ./task logs [name]. Again: ./task status. Stop: Ctrl-C or ./task down.",
@@ -421,20 +509,25 @@ async def status(paths: Paths) -> int:
         print("TrueUp is not running. Start it with `./task up`.")
         return 0
     specs = [_spec_from_state(entry) for entry in state.get("processes", [])]
+    nats_url = str(state.get("nats_url") or "")
     async with httpx.AsyncClient(timeout=2.0) as client:
         answers = await asyncio.gather(*(_answers(client, spec) for spec in specs))
+    # The broker as the services need it: connected, with JetStream answering.
+    nats_ready = bool(nats_url) and await jetstream_answers(nats_url)
     ready = {spec.name: answer for spec, answer in zip(specs, answers, strict=True)}
     lines = _banner_lines(
         specs,
         ready,
-        str(state.get("nats_url")),
+        nats_url,
+        nats_ready,
         str(state.get("gateway_url")),
         _stored_credentials(paths),
         f"Supervisor pid {state['pid']}. Logs: ./task logs [name] (kept in .data/logs).",
     )
-    lines[0] = "TrueUp is running" if all(ready.values()) else "TrueUp is running, NOT all ready"
+    healthy = nats_ready and all(ready.values())
+    lines[0] = "TrueUp is running" if healthy else "TrueUp is running, NOT all ready"
     _banner(lines)
-    return 0 if all(ready.values()) else 1
+    return 0 if healthy else 1
 
 
 def _log_files(paths: Paths) -> dict[str, Path]:

@@ -10,8 +10,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import nats
+
+from trueup.devstack.runtime.supervisor import start_marker
 
 
 def nats_server_binary() -> Path:
@@ -48,6 +51,31 @@ async def _quiet(_error: Exception) -> None:
     return None
 
 
+async def probe_jetstream(url: str, timeout: float = 1.5) -> None:
+    """Connect to `url` and ask JetStream for the account's info; raise if it does not
+    answer within `timeout` seconds. A server that listens but has no JetStream yet (or
+    at all) is as useless to the services as one that refuses."""
+    # nats-py keeps retrying a refused first connect on its own; bound the attempt so
+    # the caller decides (and reports) when to try again.
+    connection = await asyncio.wait_for(
+        nats.connect(url, connect_timeout=1, max_reconnect_attempts=0, error_cb=_quiet),
+        timeout=timeout,
+    )
+    try:
+        await asyncio.wait_for(connection.jetstream().account_info(), timeout=timeout)
+    finally:
+        await connection.close()
+
+
+async def jetstream_answers(url: str, timeout: float = 1.5) -> bool:
+    """Whether the NATS server at `url` answers with JetStream (`./task status`)."""
+    try:
+        await probe_jetstream(url, timeout)
+    except Exception:
+        return False
+    return True
+
+
 class EmbeddedNats:
     """A private `nats-server -js` process we started ourselves (never someone else's)."""
 
@@ -64,23 +92,29 @@ class EmbeddedNats:
     def start(self, log_file: Path | None = None) -> None:
         """Start the server; `wait_ready` before use."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                str(nats_server_binary()),
-                "--jetstream",
-                "--store_dir",
-                str(self.store_dir),
-                "--addr",
-                self.host,
-                "--port",
-                str(self.port),
-                "--server_name",
-                f"trueup-embedded-{self.port}",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+        with contextlib.ExitStack() as files:
+            output: IO[bytes] | int = subprocess.DEVNULL
+            if log_file is not None:
+                output = files.enter_context(open(log_file, "ab"))
+                output.write(start_marker().encode())
+                output.flush()
+            # The server writes to its own copy of the file; ours closes once it runs.
+            self.process = subprocess.Popen(
+                [
+                    str(nats_server_binary()),
+                    "--jetstream",
+                    "--store_dir",
+                    str(self.store_dir),
+                    "--addr",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                    "--server_name",
+                    f"trueup-embedded-{self.port}",
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
 
     async def wait_ready(
         self, timeout: float = 20.0, on_retry: Callable[[str], None] | None = None
@@ -98,19 +132,8 @@ class EmbeddedNats:
                 on_retry(f"nats-server at {self.url} is not answering yet; retrying")
                 on_retry = None
             try:
-                # nats-py keeps retrying a refused first connect on its own; bound each
-                # attempt so this loop decides (and reports) when to try again.
-                connection = await asyncio.wait_for(
-                    nats.connect(
-                        self.url, connect_timeout=1, max_reconnect_attempts=0, error_cb=_quiet
-                    ),
-                    timeout=1.5,
-                )
-                try:
-                    await connection.jetstream().account_info()
-                    return
-                finally:
-                    await connection.close()
+                await probe_jetstream(self.url)
+                return
             except Exception as exc:
                 last_error = exc
                 await asyncio.sleep(0.1)

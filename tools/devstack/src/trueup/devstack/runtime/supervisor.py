@@ -1,7 +1,8 @@
 """A small process supervisor: one child per service, prefixed logs, restart on crash.
 
 Every line a child prints goes to the console with the child's name in front and, when
-a log folder is given, to `<folder>/<name>.log` as printed (`./task logs <name>`).
+a log folder is given, to `<folder>/<name>.log` as printed (`./task logs <name>`), after
+a `— started at <UTC time> —` line that marks where this run begins.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 _COLOURS = ["36", "32", "33", "35", "34", "31", "96", "92", "93", "95", "94"]
+
+
+def start_marker() -> str:
+    """The line that opens one run's part of a log file: every `up` appends to the same
+    files, and without it one run's lines would run on into the next's."""
+    return f"— started at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC —\n"
 
 
 @dataclass
@@ -58,6 +66,8 @@ class Supervisor:
         self.stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._width = max((len(s.name) for s in specs), default=8)
+        self.last_line_at = time.monotonic()
+        """When a child last printed a line (`up` waits for a quiet console)."""
 
     def log_path(self, name: str) -> Path | None:
         """Where a child's output is kept (None without a log folder)."""
@@ -69,11 +79,14 @@ class Supervisor:
             return None
         if name not in self._log_files:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._log_files[name] = path.open("a", encoding="utf-8", buffering=1)
+            log_file = path.open("a", encoding="utf-8", buffering=1)
+            log_file.write(start_marker())
+            self._log_files[name] = log_file
         return self._log_files[name]
 
     def say(self, name: str, line: str, colour: str = "0") -> None:
         """Print one line with the child's prefix (and keep it in the child's log file)."""
+        self.last_line_at = time.monotonic()
         log_file = self._log_file(name)
         if log_file is not None:
             log_file.write(line + "\n")

@@ -6,12 +6,15 @@ Each module has `create_app(...)` returning a FastAPI app, and runs on its own:
 
 from __future__ import annotations
 
-from trueup.devstack.vendor_simulators import huntress, ninjaone, pax8
-
 
 def demo_connectors(urls: dict[str, str]) -> dict[str, dict[str, str]]:
     """vendor_ingestion's `demo_connectors` setting for simulators at `urls` (vendor → URL):
     each vendor's address and the simulator's demo credentials."""
+    # Imported here, not at the top: `python -m ...vendor_simulators.pax8` imports this
+    # package first, and a package that had already imported pax8 makes runpy warn that
+    # the module it is about to run is in sys.modules.
+    from trueup.devstack.vendor_simulators import huntress, ninjaone, pax8
+
     credentials = {
         "pax8": {"client_id": pax8.DEFAULT_CLIENT_ID, "client_secret": pax8.DEFAULT_CLIENT_SECRET},
         "ninjaone": {
