@@ -120,6 +120,26 @@ class TestListActivity:
             {"effective_date": "2026-11-16", "quantity": "30"},
         ]
 
+    async def test_prices_are_served_and_exported_with_their_currency(self, stack: Stack) -> None:
+        # The writeback outcome carries no currency: it has its action's, as its prices.
+        await _record(stack, approve(currency="CAD"), applied(), approve("act-2", "card-2"))
+
+        response = await stack.client.get("/api/v1/activity", headers=stack.viewer)
+        export = await stack.client.get("/api/v1/activity/export", headers=stack.viewer)
+
+        items = response.json()["items"]
+        assert [(e["action_type"], e["price_after"], e["currency"]) for e in items] == [
+            ("approve", "22", None),  # from a producer that did not say
+            ("writeback", "22", "CAD"),
+            ("approve", "22", "CAD"),
+        ]
+        rows = _csv(export)
+        assert [(row["price_before"], row["price_after"], row["currency"]) for row in rows] == [
+            ("20", "22", ""),
+            ("20", "22", "CAD"),
+            ("20", "22", "CAD"),
+        ]
+
     async def test_filters_and_cursor_pages_through_http(self, stack: Stack) -> None:
         ids = await _record(
             stack, approve(), applied(), approve("act-2", "card-2"), applied("act-2", "card-2")
@@ -208,6 +228,8 @@ class TestExport:
             "@SUM(A1)": "'@SUM(A1)",
             "\t=1+1": "'\t=1+1",
             "\r=1+1": "'\r=1+1",
+            "\n=1+1": "'\n=1+1",
+            "\uff1dSUM(A1)": "'\uff1dSUM(A1)",  # full-width equals, evaluated by some
         }
         payloads = [
             ActionRecorded(
@@ -231,7 +253,10 @@ class TestExport:
         assert set(by_account) == set(hostile.values()) | {"Acme, Inc."}
         for row in rows:
             for column, cell in row.items():
-                assert not cell.startswith(("=", "+", "@", "\t", "\r")), (column, cell)
+                assert not cell.startswith(("=", "+", "@", "\t", "\r", "\n", "\uff1d")), (
+                    column,
+                    cell,
+                )
                 if cell.startswith("-"):
                     float(cell)  # only a plain number may start with a minus sign
         dismissals = [row for row in rows if row["action_type"] == "dismiss"]

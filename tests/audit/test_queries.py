@@ -22,6 +22,7 @@ from trueup.contracts.messages import (
     ListActivity,
     subject_for,
 )
+from trueup.platform import paging
 from trueup.platform.broker import ask
 from trueup.platform.service import ServiceRuntime
 
@@ -202,6 +203,31 @@ class TestCursorPagination:
                 break
         assert sizes == [3, 3, 1]
         assert [item.entry_id for item in seen] == [item.entry_id for item in everything]
+
+    async def test_a_page_too_large_for_one_answer_is_cut_and_continues(
+        self, audit: ServiceRuntime, tenant_ids: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # 1,000 entries with long reasons pass the broker's 1 MB message limit: the answer
+        # was refused (413). Here a page holds about two entries.
+        tenant, _ = tenant_ids
+        moments = [BASE + timedelta(seconds=n) for n in range(5)]
+        await _record(audit, *(at(event(mapping_changed(), tenant), m) for m in moments))
+        one = len((await _page(audit, tenant, limit=1)).items[0].model_dump_json())
+        monkeypatch.setattr(paging, "PAGE_BYTES", 2 * one + 10)
+
+        seen: list[str] = []
+        sizes: list[int] = []
+        cursor: str | None = None
+        while True:
+            page = await _page(audit, tenant, limit=5, cursor=cursor)
+            sizes.append(len(page.items))
+            seen += [item.entry_id for item in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        monkeypatch.undo()
+        assert sizes == [2, 2, 1]
+        assert seen == [item.entry_id for item in (await _page(audit, tenant, limit=5)).items]
 
     async def test_a_full_last_page_has_no_next_cursor(
         self, audit: ServiceRuntime, tenant_ids: tuple[str, str]

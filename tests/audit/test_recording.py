@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -22,12 +25,18 @@ from tests.audit.helpers import (
     publish,
     stored,
 )
+from tests.conftest import Databases
+from tests.reconciliation.conftest import Tenant
+from tests.reconciliation.test_actions import act, failed_approval
 from tests.support import eventually
 from trueup.audit import service
 from trueup.audit.models import Entry
 from trueup.contracts.envelope import utcnow
 from trueup.contracts.messages import ActionRecorded
+from trueup.platform.database import Database
+from trueup.platform.migrations import upgrade
 from trueup.platform.service import ServiceRuntime
+from trueup.reconciliation.main import MIGRATIONS
 
 
 class TestOneEntryPerTransition:
@@ -147,6 +156,51 @@ class TestOneEntryPerTransition:
             ("dismiss", "applied", "rule")
         ]
         assert rows[0].summary == ("Dismissed Backup for Globex (client pays the vendor directly)")
+
+
+class TestARetryIsAnEntry:
+    async def test_the_retry_reconciliation_records_is_one_entry_however_often_delivered(
+        self,
+        audit: ServiceRuntime,
+        clean_nats: str,
+        databases: Databases,
+        tenant_ids: tuple[str, str],
+    ) -> None:
+        tenant, _ = tenant_ids
+        async with reconciliation_tenant(databases) as recon:
+            card = await failed_approval(recon)
+            before = len(await recon.staged())
+            await act(recon, card.card_id, "retry")
+            recorded = [
+                ActionRecorded.model_validate(payload, strict=False)
+                for subject, payload in (await recon.staged())[before:]
+                if subject == "recon.*.action.recorded.v1"
+            ]
+        assert [r.action for r in recorded] == ["retry"]
+        envelope = event(recorded[0], tenant)
+
+        await publish(audit, envelope)
+        await publish(audit, envelope, msg_id=envelope.event_id + "-again")
+        await eventually(lambda: _at_least(audit, tenant, 1), what="the retry's entry")
+        await consumers_drained(clean_nats)
+
+        (row,) = await stored(audit, tenant)
+        assert (row.action_type, row.outcome, row.card_id) == ("retry", None, card.card_id)
+        assert row.summary == "Retried writing Managed Endpoint for Account A to the PSA: 10 → 14"
+        assert (row.price_after, row.currency) == (Decimal("12.50"), "USD")
+        assert service.to_view(row).currency == "USD"
+
+
+@asynccontextmanager
+async def reconciliation_tenant(databases: Databases) -> AsyncIterator[Tenant]:
+    """A tenant of a migrated reconciliation database, whose outbox a test reads."""
+    url, schema = await databases.for_service("reconciliation")
+    await asyncio.to_thread(upgrade, MIGRATIONS, url, schema)
+    recon = Tenant(Database(url, schema))
+    try:
+        yield recon
+    finally:
+        await recon.database.dispose()
 
 
 class TestRedelivery:

@@ -85,6 +85,11 @@ NAMED: list[tuple[str, Payload, str]] = [
         "Added Backup to Acme, Inc. at quantity 20 on contract “Managed Services”",
     ),
     (
+        "retry",
+        approve(action="retry"),
+        "Retried writing Microsoft 365 Business Premium for Acme, Inc. to the PSA: 25 → 27.5 → 30",
+    ),
+    (
         "dismiss",
         approve(action="dismiss", quantity_after=None, changes=[]),
         "Dismissed Microsoft 365 Business Premium for Acme, Inc.",

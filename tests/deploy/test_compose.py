@@ -178,3 +178,22 @@ def test_the_demo_connectors_point_at_the_compose_vendor_simulators(compose):
             "huntress": "http://huntress-sim:8113",
         }
     )
+
+
+def test_no_secret_has_a_published_default(compose):
+    """Compose refuses to start without the signing and sealing keys instead of falling
+    back to a value anyone can read here."""
+    text = (REPO / "docker-compose.yml").read_text()
+    for name in ("TRUEUP_JWT_SECRET", "TRUEUP_CREDENTIAL_KEYS"):
+        uses = [env[name] for env in _environments(compose) if name in env]
+        assert uses, name
+        assert all(value.startswith(f"${{{name}:?") for value in uses), (name, uses)
+        assert f"${{{name}:-" not in text, name
+
+
+def _environments(compose):
+    return [
+        service.get("environment", {})
+        for service in compose["services"].values()
+        if isinstance(service.get("environment"), dict)
+    ]

@@ -510,6 +510,21 @@ class TestSecrets:
         ref = env["TRUEUP_JWT_SECRET"]["valueFrom"]["secretKeyRef"]
         assert ref["key"] in objects.secret_keys(ref["name"])
 
+    def test_the_gateway_sees_client_addresses_only_through_the_ingress(self, objects):
+        # Behind the ingress every client would otherwise share one address: one budget,
+        # and 21 wrong passwords from anyone would lock every sign-in.
+        env = _env(_server_container(_deployment(objects, "gateway")))
+        assert env["FORWARDED_ALLOW_IPS"]["value"] == "*"
+        policy = next(
+            o
+            for o in objects.of_kind("NetworkPolicy")
+            if o["spec"]["podSelector"]["matchLabels"].get("trueup.io/service") == "gateway"
+        )
+        sources = [s for rule in policy["spec"]["ingress"] for s in rule["from"]]
+        assert sources == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+        ]
+
     def test_dev_credential_key_is_a_valid_fernet_key(self, render):
         secret = next(
             d

@@ -372,7 +372,9 @@ def new_revenue_pairing(stack: Stack) -> dict[str, str] | None:
         lines_of_account: dict[str, set[str]] = {}
         account_names: dict[str, str] = {}
         for card in cards.json()["items"]:
-            if card.get("account_id") and card["kind"] != "new_revenue":
+            if card.get("account_id"):
+                # A New Revenue card already made for a line (added by an earlier run, and
+                # hidden since) counts: mapping more usage to it would make no new card.
                 lines_of_account.setdefault(card["account_id"], set()).add(card["service_line_id"])
                 account_names[card["account_id"]] = card["account_name"]
         usage = client.get("/api/v1/usage", params={"limit": 5000})

@@ -350,3 +350,99 @@ class TestAcceptAllAtOrAboveAScore:
         dialog.get_by_role("button", name="Cancel").click()
         dialog.wait_for(state="detached")
         assert _account_mapping(stack, item)["status"] == "unmapped"
+
+
+def _service_mappings(stack: Stack) -> tuple[Decimal, list[dict[str, Any]]]:
+    with stack.api() as client:
+        answer = client.get("/api/v1/mappings/services")
+        answer.raise_for_status()
+        body = answer.json()
+    return Decimal(str(body["threshold"])), body["items"]
+
+
+def _sku_line(stack: Stack, item: dict[str, Any]) -> str | None:
+    """The service line a SKU feeds now (None while it is unmapped)."""
+    _, items = _service_mappings(stack)
+    lines = [
+        i["service_line_id"]
+        for i in items
+        if (i["vendor"], i["sku"]) == (item["vendor"], item["sku"]) and i["service_line_id"]
+    ]
+    return lines[0] if lines else None
+
+
+class TestAcceptAllSkus:
+    @requires("GET /api/v1/mappings/services", "PUT /api/v1/mappings/services")
+    def test_the_sku_pairs_are_previewed_and_saved_only_on_confirm(
+        self, signed_in: Any, stack: Stack
+    ) -> None:
+        threshold, items = _service_mappings(stack)
+        waiting = [
+            i
+            for i in items
+            if not i["service_line_id"] and not i["excluded"] and i.get("suggestions")
+        ]
+        if not waiting:
+            pytest.xfail("no unmapped vendor SKU with a suggestion in the demo MSP")
+        # The surest pair: at or above the threshold when the demo has one.
+        item = max(waiting, key=lambda i: Decimal(str(i["suggestions"][0]["score"])))
+        best = item["suggestions"][0]
+        minimum = int(Decimal(str(best["score"])))
+        # The search for its code keeps the SKUs whose name or code contain it.
+        needle = item["sku"].lower()
+        expected = [
+            i
+            for i in waiting
+            if needle in f"{i['sku_name']} {i['sku']}".lower()
+            and Decimal(str(i["suggestions"][0]["score"])) >= minimum
+        ]
+        page = signed_in
+        page.get_by_role("link", name="Mapping").click()
+        page.get_by_role("tab", name="Services").click()
+        page.get_by_test_id("service-mappings").wait_for()
+        expect(page.get_by_label("Minimum score")).to_have_value(_shown(threshold))
+        assert serious_accessibility_violations(page) == []
+        page.get_by_label("Search vendor SKUs").fill(item["sku"])
+        page.get_by_label("Minimum score").fill(str(minimum))
+        accept = page.get_by_role("button", name=f"Accept all ≥ {minimum}%…")
+
+        accept.click()
+        dialog = page.get_by_role("dialog")
+        preview = dialog.get_by_test_id("accept-all-preview")
+        expect(preview.locator("tbody tr")).to_have_count(len(expected))
+        row = preview.locator("tbody tr").filter(has_text=item["sku"])
+        expect(row).to_contain_text(best["service_line"])
+        below = [i for i in expected if Decimal(str(i["suggestions"][0]["score"])) < threshold]
+        if below:
+            expect(dialog.get_by_role("alert")).to_contain_text(
+                f"below your threshold of {_shown(threshold)}%"
+            )
+        else:
+            expect(dialog.get_by_role("alert")).to_have_count(0)
+        screenshot(page, "mapping-skus-accept-all-preview")
+        dialog.get_by_role("button", name="Cancel").click()
+        dialog.wait_for(state="detached")
+        assert _sku_line(stack, item) is None
+
+        try:
+            accept.click()
+            dialog.get_by_role("button", name=re.compile(r"^Map \d+ vendor SKU")).click()
+            page.get_by_role("status").filter(
+                has_text=re.compile(rf"^Mapped {len(expected)} vendor SKU")
+            ).wait_for()
+            expect(dialog).to_be_hidden()
+            assert _sku_line(stack, item) == best["service_line_id"]
+        finally:
+            with stack.api() as client:
+                for i in expected:
+                    line = _sku_line(stack, i)
+                    if line:
+                        client.put(
+                            "/api/v1/mappings/services",
+                            json={
+                                "vendor": i["vendor"],
+                                "sku": i["sku"],
+                                "service_line_id": line,
+                                "remove": True,
+                            },
+                        ).raise_for_status()

@@ -1,7 +1,8 @@
 """A new tenant from the operator's command line to its first approval: the invite link
 signs its first admin in, the setup checklist walks them through connecting the
-ConnectWise simulator and testing it, and everything after it (vendor connectors, the
-unmapped queue, the first approval) is done in the UI too."""
+ConnectWise simulator and testing it and on to Settings → Integrations for the vendor
+connectors, and everything after it (clearing the unmapped queue to zero, the first
+approval) is done in the UI too."""
 
 from __future__ import annotations
 
@@ -28,6 +29,20 @@ CONNECTWISE_URL = os.environ.get("TRUEUP_DEMO_CONNECTWISE_URL", "http://127.0.0.
 PAX8_URL = "http://127.0.0.1:8111"  # the demo's vendor simulators
 HUNTRESS_URL = "http://127.0.0.1:8113"
 ACCEPT_ALL = re.compile(r"^Accept all ≥ ")
+# What "Accept all ≥ 95%" leaves of the simulators' demo data, and what a person does with it.
+# TrueUp knows a PSA account by its active contracts: the yoga studio is not in the PSA at
+# all, and the veterinary clinic's contracts there have all ended.
+NO_CONTRACT = (
+    "Riverside Veterinary Clinic (huntress)",
+    "Blue Sky Yoga Studio LLC (huntress)",
+    "Riverside Vet Clinic (pax8)",
+    "Blue Sky Yoga Studio (pax8)",
+)
+SKUS_BY_HAND: dict[str, str | None] = {
+    "Acronis Cyber Protect Cloud - Workstation": None,
+    "Huntress Managed ITDR identity": None,
+    "Huntress Managed SAT learner": "Security Awareness Training",
+}
 UNDO_WINDOW_SECONDS = 5
 
 
@@ -84,18 +99,90 @@ def _add_and_run_connector(page: Any, kind: str, url: str, first: str, second: s
     expect(row).to_contain_text("OK", timeout=60_000)
 
 
-def _accept_all_suggestions(page: Any) -> None:
-    """Map the unmapped vendor accounts with "Accept all ≥ 95%": preview the pairs, then
-    map them."""
-    page.get_by_role("tab", name="Accounts").click()
-    page.get_by_test_id("account-mappings").wait_for()
+def _open_the_vendors_step(page: Any) -> None:
+    """Step 2 of the checklist: a connector (or a CSV, or a webhook) brings vendor usage."""
+    step = page.locator("[data-step=vendors]")
+    step.get_by_role("button", name=re.compile("^Add your vendors")).click()
+    screenshot(page, "first-approval-vendors-step", full_page=True)
+    step.get_by_role("button", name="Add a connector").click()
+    page.get_by_role("region", name="Vendor connectors").wait_for()
+    assert "section=integrations" in page.url
+
+
+def _accept_all(page: Any, tab: str, table: str, confirm: re.Pattern[str], name: str) -> None:
+    """ "Accept all ≥ 95%" on one tab of the Mapping page: its minimum starts at the
+    tenant's threshold, the preview lists the pairs, and only then are they mapped."""
+    page.get_by_role("tab", name=tab).click()
+    page.get_by_test_id(table).wait_for()
     expect(page.get_by_label("Minimum score")).to_have_value("95")
     page.get_by_role("button", name=ACCEPT_ALL).click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_test_id("accept-all-preview").wait_for()
+    preview = dialog.get_by_test_id("accept-all-preview")
+    preview.wait_for()
     expect(dialog.get_by_role("alert")).to_have_count(0)  # nothing below the threshold
-    dialog.get_by_role("button", name=re.compile(r"^Map \d+ vendor account")).click()
-    page.get_by_role("status").filter(has_text="Mapped").wait_for()
+    for score in preview.locator(".score").all_inner_texts():
+        assert int(score.rstrip("%")) >= 95, score
+    screenshot(page, f"first-approval-{name}-preview", full_page=True)
+    count = preview.locator("tbody tr").count()
+    dialog.get_by_role("button", name=confirm).click()
+    expect(dialog).to_be_hidden()
+    assert count > 0
+
+
+def _clear_the_accounts(page: Any) -> None:
+    """Accept all ≥ 95%, then what it cannot take: vendor accounts with no PSA account to
+    compare with (no active contract), which the page says; they are excluded for now."""
+    _accept_all(
+        page, "Accounts", "account-mappings", re.compile(r"^Map \d+ vendor accounts?$"), "accounts"
+    )
+    page.get_by_role("status").filter(has_text=re.compile(r"^Mapped \d+ vendor account")).wait_for()
+    rows = page.get_by_test_id("account-mappings").locator("tbody tr")
+    expect(rows).to_have_count(len(NO_CONTRACT))
+    expect(page.get_by_test_id("no-match")).to_have_count(len(NO_CONTRACT))
+    screenshot(page, "first-approval-accounts-left", full_page=True)
+    for label in NO_CONTRACT:
+        page.get_by_role("button", name=f"Exclude {label}", exact=True).click()
+        page.get_by_role("status").filter(has_text="Excluded 1 vendor account").first.wait_for()
+        expect(page.get_by_role("button", name=f"Exclude {label}", exact=True)).to_have_count(0)
+    expect(page.get_by_role("heading", name="Every vendor account is mapped")).to_be_visible()
+
+
+def _clear_the_skus(page: Any) -> None:
+    """The SKUs that surely match a service line mapped themselves; the three left only
+    look alike, so "Accept all ≥ 95%" offers nothing. Lowered, it previews them with
+    a warning, and a person maps them by hand instead: the SAT learner's best guess is
+    right; the MSP bills neither Acronis nor Huntress ITDR on a PSA service line, so those
+    are excluded."""
+    page.get_by_role("tab", name="Services").click()
+    page.get_by_test_id("service-mappings").wait_for()
+    rows = page.get_by_test_id("service-mappings").locator("tbody tr")
+    expect(rows).to_have_count(len(SKUS_BY_HAND))
+    expect(page.get_by_label("Minimum score")).to_have_value("95")
+    expect(page.get_by_role("button", name=ACCEPT_ALL)).to_be_disabled()
+    for sku in SKUS_BY_HAND:
+        expect(page.get_by_label(f"Service line for {sku}", exact=True)).to_have_value("")
+    screenshot(page, "first-approval-skus-left", full_page=True)
+
+    page.get_by_label("Minimum score").fill("75")
+    page.get_by_role("button", name="Accept all ≥ 75%…").click()
+    dialog = page.get_by_role("dialog", name="Accept all suggestions ≥ 75%")
+    preview = dialog.get_by_test_id("accept-all-preview")
+    expect(preview.locator("tbody tr")).to_have_count(2)
+    expect(dialog.get_by_role("alert")).to_contain_text("below your threshold of 95%")
+    screenshot(page, "first-approval-skus-preview")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(rows).to_have_count(len(SKUS_BY_HAND))
+
+    for sku, line in SKUS_BY_HAND.items():
+        if line is None:
+            page.get_by_label(f"Exclude {sku}", exact=True).check()
+        else:
+            page.get_by_label(f"Service line for {sku}", exact=True).select_option(label=line)
+        page.get_by_role("button", name=f"Save {sku}", exact=True).click()
+        page.get_by_role("status").filter(has_text=f"Saved {sku}").first.wait_for()
+        expect(page.get_by_role("button", name=f"Save {sku}", exact=True)).to_have_count(0)
+    expect(page.get_by_role("heading", name="Every vendor SKU is mapped")).to_be_visible()
 
 
 class TestOnboarding:
@@ -124,8 +211,7 @@ class TestOnboarding:
         _join(page, invite)
         _connect_connectwise(page)
 
-        page.get_by_role("link", name="Settings").click()
-        page.get_by_role("link", name="Integrations").click()
+        _open_the_vendors_step(page)
         _add_and_run_connector(
             page, "Pax8", PAX8_URL, pax8.DEFAULT_CLIENT_ID, pax8.DEFAULT_CLIENT_SECRET
         )
@@ -136,8 +222,18 @@ class TestOnboarding:
 
         page.get_by_role("link", name="Mapping").click()
         page.get_by_role("heading", name="Mapping").wait_for()
-        _accept_all_suggestions(page)
+        expect(page.get_by_test_id("unmapped-count")).to_be_visible()
         screenshot(page, "first-approval-mapping", full_page=True)
+        _clear_the_accounts(page)
+        _clear_the_skus(page)
+        # The queue is empty: both tabs say so and the Mapping badge is gone.
+        expect(page.get_by_role("heading", name="Every vendor SKU is mapped")).to_be_visible()
+        expect(page.get_by_test_id("unmapped-count")).to_have_count(0)
+        expect(page.locator(".tab-count")).to_have_count(0)
+        screenshot(page, "first-approval-skus-cleared")
+        page.get_by_role("tab", name="Accounts").click()
+        expect(page.get_by_role("heading", name="Every vendor account is mapped")).to_be_visible()
+        screenshot(page, "first-approval-mapping-cleared", full_page=True)
 
         page.get_by_role("link", name="Cards").click()
         card = page.locator("article").filter(has=page.get_by_role("button", name="Approve"))

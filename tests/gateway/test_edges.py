@@ -142,6 +142,31 @@ class TestProblems:
         assert neither.status_code == 422
         assert "vendor_account_id" in {e["field"].split(".")[-1] for e in neither.json()["errors"]}
 
+    async def test_the_old_mapping_threshold_is_read_as_the_pre_selection_one(
+        self, gateway: httpx.AsyncClient
+    ) -> None:
+        auth = {"Authorization": f"Bearer {KEY}"}
+
+        async def put(body: dict[str, object]) -> httpx.Response:
+            return await gateway.put("/api/v1/settings/billing", json=body, headers=auth)
+
+        old = await put({"auto_map_threshold": "97"})
+        sent_back = await put({"auto_map_threshold": "97", "suggestion_threshold": "97"})
+        both = await put({"auto_map_threshold": "97", "suggestion_threshold": "80"})
+        look_alikes = await put({"auto_apply_threshold": "79"})
+        too_low = await put({"auto_map_threshold": "30"})
+
+        # Passed validation and were sent on (no reconciliation runs here).
+        assert old.status_code == 503, old.text
+        assert sent_back.status_code == 503, sent_back.text
+        assert both.status_code == 422
+        assert [e["field"] for e in both.json()["errors"]] == ["auto_map_threshold"]
+        # Mapping with nobody looking never starts where look-alikes score.
+        assert look_alikes.status_code == 422
+        assert [e["field"] for e in look_alikes.json()["errors"]] == ["auto_apply_threshold"]
+        assert too_low.status_code == 422
+        assert [e["field"] for e in too_low.json()["errors"]] == ["suggestion_threshold"]
+
     async def test_the_schema_says_answers_carry_the_old_name_too(
         self, gateway: httpx.AsyncClient
     ) -> None:
@@ -153,6 +178,35 @@ class TestProblems:
             assert old["deprecated"] is True
             assert old["type"] == schemas[name]["properties"]["vendor_account_id"]["type"]
         assert "vendor_account" not in schemas["AccountMappingChange"]["properties"]
+        settings = schemas["BillingSettings-Output"]["properties"]
+        assert settings["auto_map_threshold"]["deprecated"] is True
+        assert "suggestion_threshold" in settings["auto_map_threshold"]["description"]
+        assert "auto_map_threshold" not in schemas["BillingSettings-Input"]["properties"]
+
+    async def test_the_schema_names_the_currency_and_period_of_money_fields(
+        self, gateway: httpx.AsyncClient
+    ) -> None:
+        schemas = (await gateway.get("/openapi.json")).json()["components"]["schemas"]
+
+        def described(schema: str, field: str) -> str:
+            text: str = schemas[schema]["properties"][field].get("description", "")
+            return text
+
+        for price in ("price_before", "price_after"):
+            assert "in `currency`" in described("ActivityEntry", price)
+            assert "billing period" in described("ActivityEntry", price)
+        assert "ISO 4217" in described("ActivityEntry", "currency")
+        assert "one month" in described("CycleView", "approved_by_currency")
+        assert "one row per currency" in described("CycleView", "approved_by_currency")
+        # Settings are read and written: the schema has an input and an output of each.
+        for side in ("Input", "Output"):
+            money = described(f"LargeChangeSettings-{side}", "money")
+            assert "billing period" in money
+            assert "currency of the contract" in money
+            assert "never converted" in money
+            assert "currency" in described(f"AutoRuleView-{side}", "max_money")
+            assert "`money`" in described(f"BillingSettings-{side}", "large_change")
+        assert "billing period" in described("PreviewBody", "unit_price")
 
     async def test_an_absent_service_is_a_503_with_retry_after_not_a_hang(
         self, gateway: httpx.AsyncClient

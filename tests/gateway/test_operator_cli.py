@@ -1,5 +1,6 @@
 """`python -m trueup.gateway.operator tenants ...`, run in a fresh interpreter as an
-operator runs it, against the gateway's database (SQLite, and PostgreSQL when set)."""
+operator runs it, against the gateway's database (SQLite, and PostgreSQL when set).
+Every change is staged with its event, naming the operator who ran it."""
 
 from __future__ import annotations
 
@@ -20,18 +21,26 @@ from trueup.gateway.models import Invite, Tenant
 from trueup.platform.database import Database
 from trueup.platform.messaging import outbox_table
 
+LOGIN = "ops-ada"
+
+
+def _by(name: str) -> m.Actor:
+    return m.Actor(kind="system", id=f"operator:{name}", name=name)
+
 
 class Operator:
     def __init__(self, url: str, schema: str | None) -> None:
         self.url = url
         self.schema = schema
 
-    async def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    async def run(self, *args: str, login: str = LOGIN) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
             "TRUEUP_DATABASE_URL": self.url,
             "TRUEUP_PUBLIC_URL": "https://trueup.example",
             "TRUEUP_LOG_LEVEL": "WARNING",
+            # Who is logged in, as getpass reads it first.
+            "LOGNAME": login,
         }
         if self.schema:
             env["TRUEUP_DATABASE_SCHEMA"] = self.schema
@@ -45,8 +54,8 @@ class Operator:
             check=False,
         )
 
-    async def json(self, *args: str) -> Any:
-        result = await self.run(*args, "--json")
+    async def json(self, *args: str, login: str = LOGIN) -> Any:
+        result = await self.run(*args, "--json", login=login)
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout)
 
@@ -97,10 +106,40 @@ class TestOperatorCommandLine:
         # Every change is staged with its event, for the running gateway to publish.
         events = [(e.tenant_id, e.type) for e in await _outbox(operator)]
         assert events == [
+            (tenant_id, m.TenantCreated.message_type),
+            (tenant_id, m.TenantInviteIssued.message_type),
+            ("other-msp", m.TenantCreated.message_type),
+            ("other-msp", m.TenantInviteIssued.message_type),
             (tenant_id, m.TenantStatusChanged.message_type),
             (tenant_id, m.TenantStatusChanged.message_type),
+            (tenant_id, m.TenantInviteIssued.message_type),
             (tenant_id, m.TenantDeleted.message_type),
         ]
+
+    async def test_each_change_names_who_ran_it(self, operator: Operator) -> None:
+        await operator.json("create", "Named MSP", "--id", "named", "--actor", "Ada Lovelace")
+        await operator.json("suspend", "named")  # the logged-in user
+        await operator.json("resume", "named", login="ops-bob")
+        await operator.json("invite", "named", "--actor", "bob@trueup.example")
+        await operator.json("delete", "named", "--yes", "--actor", "Ada Lovelace")
+        actors = [
+            (e.type, m.Actor.model_validate(e.payload["actor"])) for e in await _outbox(operator)
+        ]
+        assert actors == [
+            (m.TenantCreated.message_type, _by("Ada Lovelace")),
+            (m.TenantInviteIssued.message_type, _by("Ada Lovelace")),
+            (m.TenantStatusChanged.message_type, _by(LOGIN)),
+            (m.TenantStatusChanged.message_type, _by("ops-bob")),
+            (m.TenantInviteIssued.message_type, _by("bob@trueup.example")),
+            (m.TenantDeleted.message_type, _by("Ada Lovelace")),
+        ]
+
+    async def test_a_name_that_cannot_be_recorded_changes_nothing(self, operator: Operator) -> None:
+        for name in ("", "x" * 101, "Ann\u202egpj"):
+            refused = await operator.run("create", "Unnamed", "--id", "unnamed", "--actor", name)
+            assert refused.returncode == 2, name
+            assert "--actor" in refused.stderr
+        assert await operator.json("list") == []
 
     async def test_the_invite_token_is_not_stored(self, operator: Operator) -> None:
         created = await operator.json("create", "Hashed MSP")

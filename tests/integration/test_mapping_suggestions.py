@@ -144,7 +144,7 @@ class TestAccountSuggestionsArePreselectedOnlyAboveTheThreshold:
                     TENANT,
                     wrap(
                         r.SaveSettings(
-                            settings=r.BillingSettings(auto_map_threshold=Decimal(100)),
+                            settings=r.BillingSettings(suggestion_threshold=Decimal(100)),
                             actor=ACTOR,
                         ),
                         tenant_id=TENANT,

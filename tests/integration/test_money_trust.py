@@ -1,24 +1,37 @@
 """What is previewed is what is written: steps, split usage, absurd input, undo, large changes.
 
 Each test runs every service in-process against a real nats-server, real databases (SQLite,
-and PostgreSQL when configured) and the ConnectWise simulator, and goes through the
-gateway's HTTP API as the UI does.
+and PostgreSQL when configured) and a PSA simulator (ConnectWise's; the preview-equals-write
+test runs once per PSA), and goes through the gateway's HTTP API as the UI does.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import Databases
 from tests.integration.test_reconciliation_flow import Stack, _billed_lines, _cards_for, stack
 from tests.support import eventually
+from trueup import domain as d
 from trueup.contracts import messages as m
+from trueup.devstack.psa_simulators import autotask as at_sim
 from trueup.devstack.psa_simulators import connectwise as cw_sim
+from trueup.devstack.psa_simulators import halo as halo_sim
+from trueup.devstack.psa_simulators.common import SimulatorConfig
+from trueup.devstack.psa_simulators.demo import (
+    DemoAccount,
+    DemoContract,
+    DemoLineItem,
+    build_demo_msp,
+)
 from trueup.devstack.psa_simulators.server import SimulatorControl, SimulatorServer
 
 D = Decimal
@@ -79,56 +92,182 @@ async def _activity(s: Stack, card_id: str, count: int) -> list[dict[str, Any]]:
     return await eventually(logged, timeout=30, what="the activity entries")
 
 
-def _prorating_line(store: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A monthly agreement that prorates, billed in advance, with one addition per product."""
-    for agreement, addition, company in _billed_lines(store):
-        cycle = (agreement.get("billingCycle") or {}).get("name", "")
+def _demo_line(psa: str, today: date) -> tuple[DemoAccount, DemoContract, DemoLineItem]:
+    """A current line of an open-ended monthly contract of the demo MSP every simulator
+    holds (a line item has the same id in each), whose steps `psa` accepts: on a prorating
+    contract where the PSA can choose (ConnectWise), and on HaloPSA, which changes
+    quantities from today on, in a period begun at least two days ago so that two earlier
+    dates are still in it."""
+    config = SimulatorConfig()
+    msp = build_demo_msp(config.seed, config.accounts, config.line_items, config.today)
+    accounts = {a.id: a for a in msp.accounts}
+    contracts = {c.id: c for c in msp.contracts}
+    for item in msp.line_items:
+        contract = contracts[item.contract_id]
         if (
-            agreement.get("prorateFlag")
-            and cycle.lower() == "monthly"
-            and not agreement.get("endDate")
+            contract.status != "active"
+            or contract.end_date is not None
+            or contract.billing_cycle != "monthly"
+            or item.cancelled_date is not None
+            or item.effective_date > today
+            or item.product.kind == "gb"  # whole units: Autotask adjusts by integers
         ):
-            return agreement, addition, company
-    pytest.fail("the demo MSP has no prorating monthly agreement")
+            continue
+        if psa == "connectwise" and not contract.prorate:
+            continue
+        if psa == "halo":
+            period = d.contract_period(
+                d.Contract(
+                    id=str(contract.id),
+                    account_id=str(contract.account_id),
+                    name=contract.name,
+                    start=contract.start_date,
+                ),
+                today,
+            )
+            if period.start > today - timedelta(days=2):
+                continue
+        return accounts[contract.account_id], contract, item
+    pytest.fail(f"the demo MSP has no line fit for {psa}")
+
+
+@dataclass(frozen=True)
+class Psa:
+    """One PSA's simulator, and how its write log records the steps of a change."""
+
+    name: str
+    app: Callable[[], FastAPI]
+    credentials: Callable[[str], dict[str, str]]
+
+    def written(
+        self, writes: list[dict[str, Any]], before: Decimal
+    ) -> list[tuple[date | None, Decimal]]:
+        """(effective date, quantity after) of each step the PSA received, in order; the
+        date is None where the PSA takes none (HaloPSA changes a line from today on)."""
+        if self.name == "connectwise":
+            # Cancel-and-add: each step is a new addition from its date.
+            return [
+                (date.fromisoformat(w["body"]["effectiveDate"][:10]), D(str(w["body"]["quantity"])))
+                for w in writes
+                if w["entity"] == "AgreementAddition" and w["method"] == "POST"
+            ]
+        if self.name == "autotask":
+            # An adjustment by the units each step adds, from its date.
+            steps: list[tuple[date | None, Decimal]] = []
+            for w in writes:
+                if w["entity"] == "ContractServiceAdjustment":
+                    before += D(str(w["body"]["unitChange"]))
+                    steps.append((date.fromisoformat(w["body"]["effectiveDate"][:10]), before))
+            return steps
+        return [
+            (None, D(str(w["body"]["qty_order"])))
+            for w in writes
+            if w["entity"] == "RecurringInvoiceLine"
+        ]
+
+
+PSAS = [
+    Psa(
+        "connectwise",
+        lambda: cw_sim.create_app(cw_sim.ConnectWiseSimulatorConfig()),
+        lambda url: {
+            "site": url,
+            "company_id": "trueup_demo",
+            "public_key": "TrueUpDemoPublicKey",
+            "private_key": "TrueUpDemoPrivateKey",
+            "client_id": "tests",
+        },
+    ),
+    Psa(
+        "autotask",
+        lambda: at_sim.create_app(at_sim.AutotaskSimulatorConfig()),
+        lambda url: {
+            "username": "trueup.demo@example.com",
+            "secret": "TrueUpDemoSecret",
+            "integration_code": "TRUEUPDEMOTRACKINGID",
+            "zone_lookup_url": f"{url}/atservicesrest/v1.0/zoneInformation",
+        },
+    ),
+    Psa(
+        "halo",
+        lambda: halo_sim.create_app(halo_sim.HaloSimulatorConfig()),
+        lambda url: {
+            "base_url": url,
+            "client_id": "trueup-demo-client",
+            "client_secret": "TrueUpDemoClientSecret",
+            "tenant": "trueupdemo",
+        },
+    ),
+]
 
 
 class TestWhatIsPreviewedIsWritten:
+    @pytest.mark.parametrize("psa", PSAS, ids=[p.name for p in PSAS])
     async def test_main_and_prorated_steps_reach_preview_psa_and_activity_alike(
-        self, clean_nats: str, databases: Databases, tenant_ids: tuple[str, str]
+        self, psa: Psa, clean_nats: str, databases: Databases, tenant_ids: tuple[str, str]
     ) -> None:
         tenant, other = tenant_ids
-        with SimulatorServer(cw_sim.create_app(cw_sim.ConnectWiseSimulatorConfig())) as sim:
+        today = datetime.now(UTC).date()
+        account, _contract, item = _demo_line(psa.name, today)
+        before = item.quantity
+        with SimulatorServer(psa.app()) as sim:
             control = SimulatorControl(sim.url)
-            _agreement, addition, company = _prorating_line(sim.app.state.store)
-            before = D(str(addition["quantity"]))
-            async with stack(clean_nats, databases, tenant, other, sim, with_writeback=True) as s:
-                await eventually(lambda: _cards_for(s, str(addition["id"])), timeout=60)
-                await _report(s, [(_named(addition, company), before + 4)], "steps")
-                card = await _reconcile_card(s, addition["id"])
+            async with stack(
+                clean_nats,
+                databases,
+                tenant,
+                other,
+                sim,
+                with_writeback=True,
+                psa_name=psa.name,
+                credentials=psa.credentials(sim.url),
+            ) as s:
+                await eventually(lambda: _cards_for(s, str(item.id)), timeout=60)
+                await s.publish(
+                    m.UsageReported(
+                        vendor="pax8",
+                        source=m.UsageSource.CONNECTOR,
+                        batch_id="steps",
+                        records=[
+                            m.UsageRecord(
+                                vendor_account_id="steps-acct",
+                                vendor_account_name=account.name,
+                                sku=item.product.identifier,
+                                sku_name=item.product.name,
+                                quantity=before + 4,
+                                as_of=datetime.now(UTC),
+                            )
+                        ],
+                    )
+                )
+                card = await _reconcile_card(s, item.id)
                 details = (
                     await s.client.get(f"/api/v1/cards/{card['card_id']}", headers=s.headers())
                 ).json()
-                assert details["change"]["proration_allowed"] is True
-                start = date.fromisoformat(details["change"]["default_effective_date"])
-                # The UI's request: 45-like main change, then two prorated lines.
+                assert D(details["change"]["psa_quantity"]) == before
+                prorates = details["change"]["proration_allowed"]
+                assert prorates is (psa.name != "halo")
+                if details["contract"]["dated_changes"]:
+                    # From the default date on (the next period, billed in advance).
+                    start = date.fromisoformat(details["change"]["default_effective_date"])
+                    later, latest = start + timedelta(days=10), start + timedelta(days=18)
+                else:
+                    # HaloPSA cannot schedule a change: every date is today or earlier.
+                    start = today - timedelta(days=2)
+                    later, latest = today - timedelta(days=1), today
+                # The UI's request: the main change, then two prorated lines out of order.
                 body = {
                     "quantity": str(before + 2),
                     "effective_date": start.isoformat(),
                     "prorated_changes": [
-                        {
-                            "effective_date": (start + timedelta(days=18)).isoformat(),
-                            "quantity": str(before + 4),
-                        },
-                        {
-                            "effective_date": (start + timedelta(days=10)).isoformat(),
-                            "quantity": str(before + 3),
-                        },
+                        {"effective_date": latest.isoformat(), "quantity": str(before + 4)},
+                        {"effective_date": later.isoformat(), "quantity": str(before + 3)},
                     ],
                 }
                 expected = [
                     (start, before, before + 2),
-                    (start + timedelta(days=10), before + 2, before + 3),
-                    (start + timedelta(days=18), before + 3, before + 4),
+                    (later, before + 2, before + 3),
+                    (latest, before + 3, before + 4),
                 ]
 
                 preview = await s.client.post(
@@ -144,12 +283,17 @@ class TestWhatIsPreviewedIsWritten:
                     for x in preview.json()["steps"]
                 ]
                 assert steps == expected
-                # Every step bills something: the preview's lines start at each step.
-                line_starts = {
-                    (date.fromisoformat(x["effective_date"]), D(x["quantity_after"]))
-                    for x in preview.json()["lines"]
-                }
-                assert {(d, q) for d, _, q in expected} <= line_starts
+                # The preview's lines bill each step in turn (a step's lines are adjacent).
+                lines: list[tuple[date, Decimal, Decimal]] = []
+                for x in preview.json()["lines"]:
+                    line = (
+                        date.fromisoformat(x["effective_date"]),
+                        D(x["quantity_before"]),
+                        D(x["quantity_after"]),
+                    )
+                    if not lines or lines[-1][1:] != line[1:]:
+                        lines.append(line)
+                assert [x[1:] for x in lines] == [x[1:] for x in steps]
 
                 await control.clear_writes()
                 approved = await s.client.post(
@@ -158,19 +302,14 @@ class TestWhatIsPreviewedIsWritten:
                 assert approved.status_code == 202, approved.text
                 assert (await _final(s, card["card_id"]))["state"] == "applied"
 
-                # The PSA received the same steps, in the same order (cancel-and-add).
-                posts = [
-                    w
-                    for w in await control.writes()
-                    if w["entity"] == "AgreementAddition" and w["method"] == "POST"
-                ]
-                assert [
-                    (
-                        date.fromisoformat(p["body"]["effectiveDate"][:10]),
-                        D(str(p["body"]["quantity"])),
-                    )
-                    for p in posts
-                ] == [(d, q) for d, _, q in expected]
+                # The PSA received the previewed steps, in the same order, each from the
+                # date its preview lines bill it from where the contract prorates.
+                written = psa.written(await control.writes(), before)
+                assert [q for _, q in written] == [q for _, _, q in steps]
+                assert [q for _, _, q in lines] == [q for _, q in written]
+                if psa.name != "halo":
+                    assert [x for x, _ in written] == [x for x, _, _ in steps]
+                    assert [x for x, _, _ in lines] == [x for x, _ in written]
 
                 # And the activity log tells the same story.
                 entries = await _activity(s, card["card_id"], 2)
@@ -180,7 +319,7 @@ class TestWhatIsPreviewedIsWritten:
                 assert [
                     (date.fromisoformat(x["effective_date"]), D(x["quantity"]))
                     for x in approval["prorated_lines"]
-                ] == [(d, q) for d, _, q in expected]
+                ] == [(x, q) for x, _, q in steps]
 
 
 class TestSharedUsage:

@@ -92,7 +92,11 @@ async def stack(
     connectwise: SimulatorServer,
     *,
     with_writeback: bool = False,
+    psa_name: str = "connectwise",
+    credentials: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
+    """Every service in-process, the tenant connected to the simulator `connectwise`
+    serves: ConnectWise's unless `psa_name` and its `credentials` name another PSA."""
     async with AsyncExitStack() as exit_stack:
         credential_keys = CredentialSealer.generate_key()
         recon = await settings_for(ReconciliationSettings, databases, nats_url)
@@ -139,10 +143,11 @@ async def stack(
             m.subject_for(m.SavePsaConnection, tenant),
             wrap(
                 m.SavePsaConnection(
-                    psa="connectwise",
-                    name="CW",
+                    psa=psa_name,  # type: ignore[arg-type]
+                    name="CW" if psa_name == "connectwise" else psa_name,
                     actor=ACTOR,
-                    credentials={
+                    credentials=credentials
+                    or {
                         "site": connectwise.url,
                         "company_id": "trueup_demo",
                         "public_key": "TrueUpDemoPublicKey",
@@ -476,6 +481,20 @@ class TestMappingAndNewRevenue:
                 f"/api/v1/accounts/{company['id']}/contracts", headers=s.headers()
             )
             assert str(agreement["id"]) in [c["contract_id"] for c in contracts.json()["items"]]
+            # Added at 2,000 a unit, 4 units are 8,000 a period: past the default money limit
+            # of 5,000, whatever the catalogue price. The preview and the add both say so.
+            card_url = f"/api/v1/cards/{new[0]['card_id']}"
+            dear = await s.client.post(
+                f"{card_url}/preview", json={"unit_price": "2000"}, headers=s.headers()
+            )
+            assert dear.status_code == 200, dear.text
+            assert dear.json()["large_change"] == "8000 per period > 5000"
+            unconfirmed = await s.client.post(
+                f"{card_url}/add",
+                json={"contract_id": str(agreement["id"]), "unit_price": "2000"},
+                headers=s.headers(),
+            )
+            assert unconfirmed.status_code == 409, unconfirmed.text
             added = await s.client.post(
                 f"/api/v1/cards/{new[0]['card_id']}/add",
                 json={"contract_id": str(agreement["id"]), "unit_price": "9.50"},
@@ -529,6 +548,15 @@ class TestMappingAndNewRevenue:
                 f"on contract “{agreement['name']}”",
                 f"Unmapped Pax8 {variant} from {account}",
             }
+            # The add's entry has its price in the currency of the contract it went to.
+            (contract,) = [
+                c for c in contracts.json()["items"] if c["contract_id"] == str(agreement["id"])
+            ]
+            (add_entry,) = [e for e in entries if e["action_type"] == "add"]
+            assert (add_entry["price_after"], add_entry["currency"]) == (
+                "9.5",
+                contract["currency"],
+            )
 
 
 class TestActions:

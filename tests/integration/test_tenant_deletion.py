@@ -1,5 +1,6 @@
 """Deleting a tenant removes its rows from every table of every service, and leaves another
-tenant's untouched; the audit log keeps the operator's record of the deletion.
+tenant's untouched; the audit log keeps the operator's records of the tenants (created,
+invited, suspended, resumed, deleted), naming the operator who acted.
 
 Every service runs on its own database against a real nats-server; the two tenants get
 data the way they would in use: an invite accepted, a PSA connection synced from the
@@ -280,7 +281,9 @@ class TestTenantDeletion:
                 )
                 assert answer.status_code == 200, answer.text
 
-            deleted = await s.gateway.delete(f"/api/v1/operator/tenants/{doomed}", headers=OPERATOR)
+            deleted = await s.gateway.delete(
+                f"/api/v1/operator/tenants/{doomed}", headers={**OPERATOR, "X-Operator": "ada"}
+            )
             assert deleted.status_code == 202
 
             async def gone() -> dict[str, int] | None:
@@ -312,15 +315,20 @@ class TestTenantDeletion:
                             .order_by(Entry.occurred_at)
                         )
                     )
-                return records if len(records) == 3 else None
+                return records if len(records) == 7 else None
 
             records = await eventually(operator_records, what="the operator's audit records")
-            assert [(r.event_type, r.account_id, r.summary.split()[-1]) for r in records] == [
-                (m.TenantStatusChanged.message_type, kept, "suspended"),
-                (m.TenantStatusChanged.message_type, kept, "resumed"),
-                (m.TenantDeleted.message_type, doomed, "data"),
+            assert [(r.event_type, r.account_id, r.actor_name) for r in records] == [
+                (m.TenantCreated.message_type, doomed, "operator token"),
+                (m.TenantInviteIssued.message_type, doomed, "operator token"),
+                (m.TenantCreated.message_type, kept, "operator token"),
+                (m.TenantInviteIssued.message_type, kept, "operator token"),
+                (m.TenantStatusChanged.message_type, kept, "operator token"),
+                (m.TenantStatusChanged.message_type, kept, "operator token"),
+                (m.TenantDeleted.message_type, doomed, "ada"),
             ]
-            assert "Doomed MSP" in records[2].summary
+            assert [r.summary.split()[-1] for r in records[4:]] == ["suspended", "resumed", "data"]
+            assert "Doomed MSP" in records[-1].summary
 
             # The operator reads the same records through the gateway, newest first; any
             # other credential is refused.

@@ -15,8 +15,10 @@ from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.contracts import wrap
 from trueup.platform.broker import QueryFailedError
-from trueup.reconciliation import actions, inputs
+from trueup.reconciliation import actions, cards, inputs
 from trueup.reconciliation import state as st
+from trueup.reconciliation.models import CardRow
+from trueup.reconciliation.repository import Repository
 
 D = Decimal
 ENDPOINT = "Managed Endpoint"
@@ -60,6 +62,16 @@ async def outcome(tenant: Tenant, card_id: str, payload_type: type[Any], **extra
 
 def kinds(staged: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return [subject for subject, _ in staged]
+
+
+async def failed_approval(tenant: Tenant) -> CardRow:
+    """Endpoint 10 -> 14 approved, and its writeback failed: the card waits for a retry."""
+    card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+    await act(tenant, card.card_id, "approve")
+    await outcome(
+        tenant, card.card_id, m.WritebackFailed, error="no", attempts=3, dead_lettered=False
+    )
+    return card
 
 
 class TestApprove:
@@ -127,6 +139,109 @@ class TestApprove:
         )
 
         assert (refused.status, refused.title) == (422, "Nothing to write")
+
+
+async def new_revenue(tenant: Tenant) -> CardRow:
+    """A New Revenue card: account A uses 40 Cloud Backup, which another account's contract
+    bills at 2.00 (the catalogue price the card is valued at) and A's does not bill."""
+    today = date.today()
+    snapshot = tenant.snapshot({"P1": 10})
+    snapshot = snapshot.model_copy(
+        update={
+            "accounts": [*snapshot.accounts, m.PsaAccount(psa_id="B", name="Account B")],
+            "contracts": [
+                *snapshot.contracts,
+                m.PsaContract(
+                    psa_id="C-B",
+                    account_psa_id="B",
+                    name="Contract B",
+                    status="active",
+                    start_date=today - timedelta(days=400),
+                    billing_cycle="monthly",
+                    currency="USD",
+                ),
+            ],
+            "line_items": [
+                *snapshot.line_items,
+                m.PsaLineItem(
+                    psa_id="L-B-P2",
+                    contract_psa_id="C-B",
+                    product_id="P2",
+                    product_name=BACKUP,
+                    quantity=D(3),
+                    unit_price=D("2.00"),
+                    unit_cost=D("1.00"),
+                ),
+            ],
+        }
+    )
+    await tenant.run(lambda s: inputs.apply_snapshot(s, wrap(snapshot, tenant_id=tenant.tenant_id)))
+    usage = wrap(tenant.usage({"P1": 10, "P2": 40}), tenant_id=tenant.tenant_id)
+    await tenant.run(lambda s: inputs.apply_usage(s, usage))
+    rows = await tenant.run(lambda s: Repository(s, tenant.tenant_id).all_of(CardRow))
+    (card,) = [row for row in rows if row.kind == "new_revenue" and row.account_id == "A"]
+    assert (card.unit_price, card.target_quantity) == (D(2), D(40))
+    return card
+
+
+class TestAnAddIsWeighedAtItsOwnPrice:
+    """40 units at the catalogue's 2.00 are 80 a month; added at 1,000 they are 40,000, past
+    the default money limit of 5,000: the add and its preview must both say so."""
+
+    async def test_an_add_past_the_money_limit_at_its_price_needs_a_confirmation(
+        self, tenant: Tenant
+    ) -> None:
+        card = await new_revenue(tenant)
+        fields: dict[str, Any] = {
+            "contract_id": "C-A",
+            "change": r.ChangeRequest(quantity=D(40)),
+            "unit_price": D(1000),
+        }
+
+        refused = await refusal(tenant, card.card_id, "add", **fields)
+
+        assert (refused.status, refused.title) == (409, "Confirmation required")
+        assert "40000 per period > 5000" in refused.detail
+        assert "cmd.writeback.*.apply.v1" not in kinds(await tenant.staged())
+        accepted = await act(tenant, card.card_id, "add", confirm=True, **fields)
+        assert accepted.state == "approved"
+
+    async def test_the_same_add_at_the_catalogue_price_is_not_large(self, tenant: Tenant) -> None:
+        card = await new_revenue(tenant)
+
+        accepted = await act(
+            tenant, card.card_id, "add", contract_id="C-A", change=r.ChangeRequest(quantity=D(40))
+        )
+
+        assert accepted.state == "approved"
+
+    async def test_the_preview_of_the_add_is_priced_and_weighed_as_it_is_written(
+        self, tenant: Tenant
+    ) -> None:
+        card = await new_revenue(tenant)
+        query = r.PreviewQuery(
+            card_id=card.card_id,
+            change=r.ChangeRequest(quantity=D(40)),
+            unit_price=D(1000),
+            unit_cost=D(600),
+        )
+
+        preview = await tenant.run(lambda s: cards.preview(s, tenant.tenant_id, query))
+
+        assert preview.large_change == "40000 per period > 5000"
+        assert (preview.mrr_change, preview.margin) == (D("40000.00"), D("40.00"))
+        at_catalogue = r.PreviewQuery(card_id=card.card_id, change=r.ChangeRequest(quantity=D(40)))
+        plain = await tenant.run(lambda s: cards.preview(s, tenant.tenant_id, at_catalogue))
+        assert (plain.large_change, plain.mrr_change) == (None, D("80.00"))
+
+    async def test_only_an_add_is_previewed_at_another_price(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        query = r.PreviewQuery(card_id=card.card_id, unit_price=D(1000))
+
+        with pytest.raises(QueryFailedError) as raised:
+            await tenant.run(lambda s: cards.preview(s, tenant.tenant_id, query))
+
+        assert raised.value.status == 422
 
 
 class TestDismissAndRestore:
@@ -231,6 +346,31 @@ class TestWritebackOutcomes:
         assert (row.state, row.hidden, row.error) == ("approved", True, None)
         retry = [p for s, p in await tenant.staged() if s == "cmd.writeback.*.retry.v1"]
         assert [p["job_id"] for p in retry] == ["job-1"]
+
+    async def test_a_retry_is_one_activity_event_naming_the_write_it_sends_again(
+        self, tenant: Tenant
+    ) -> None:
+        card = await failed_approval(tenant)
+        before = len(await tenant.staged())
+
+        retried = await act(tenant, card.card_id, "retry", key="k-retry")
+        await act(tenant, card.card_id, "retry", key="k-retry")  # the same request again
+
+        staged = (await tenant.staged())[before:]
+        assert kinds(staged) == [
+            "recon.*.action.recorded.v1",
+            "cmd.writeback.*.retry.v1",
+            "recon.*.cards.changed.v1",
+        ]
+        recorded = m.ActionRecorded.model_validate(staged[0][1], strict=False)
+        assert (recorded.action, recorded.action_id, recorded.card_id) == (
+            "retry",
+            retried.action_id,
+            card.card_id,
+        )
+        assert (recorded.quantity_before, recorded.quantity_after) == (10, 14)
+        assert [c.quantity for c in recorded.changes] == [14]
+        assert (recorded.unit_price, recorded.currency) == (D("12.50"), "USD")
 
     async def test_a_conflict_is_approved_again_against_what_the_psa_now_holds(
         self, tenant: Tenant

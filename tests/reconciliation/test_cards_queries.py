@@ -9,6 +9,7 @@ import pytest
 
 from tests.reconciliation.conftest import USER, Tenant
 from trueup.contracts import recon as r
+from trueup.platform import paging
 from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import actions, cards
 
@@ -90,7 +91,7 @@ class TestSortAndPaging:
         # was refused (413) instead of a shorter page. Here a page holds about two cards.
         await three_cards(tenant)
         one_card = len((await listed(tenant, limit=1)).items[0].model_dump_json())
-        monkeypatch.setattr(cards, "PAGE_BYTES", 2 * one_card + 10)
+        monkeypatch.setattr(paging, "PAGE_BYTES", 2 * one_card + 10)
 
         first = await listed(tenant, limit=3)
         second = await listed(tenant, limit=3, cursor=first.next_cursor)

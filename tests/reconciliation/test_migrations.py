@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.reconciliation.conftest import Tenant
 from tests.reconciliation.test_cards_queries import ENDPOINT, three_cards
+from trueup.contracts import recon as r
 from trueup.platform.migrations import downgrade, upgrade
 from trueup.reconciliation import cards
 from trueup.reconciliation.main import MIGRATIONS
+from trueup.reconciliation.models import TenantSettingsRow
+from trueup.reconciliation.repository import Repository
 
 
 async def migrate(tenant: Tenant, revision: str) -> None:
@@ -24,7 +30,7 @@ async def migrate(tenant: Tenant, revision: str) -> None:
 async def stored(tenant: Tenant) -> tuple[list[str], str]:
     """The account mappings' column names and the cards' contributions as stored text."""
 
-    async def read(session: sa.ext.asyncio.AsyncSession) -> tuple[list[str], str]:
+    async def read(session: AsyncSession) -> tuple[list[str], str]:
         mappings = await session.execute(sa.text("SELECT * FROM account_mappings"))
         text = await session.scalar(
             sa.text("SELECT CAST(contributions AS TEXT) FROM cards WHERE service_line = :s"),
@@ -59,3 +65,78 @@ class TestVendorAccountId:
         assert '"vendor_account_id":' in contributions
         assert '"vendor_account":' not in contributions
         assert await details() == expected
+
+
+class TestSplitMappingThreshold:
+    """0006: the one `auto_map_threshold` becomes `suggestion_threshold` (pre-selection) and
+    `auto_apply_threshold` (mapping with nobody looking), each within its own bounds."""
+
+    # Stored before: (pre-selection, auto-apply) after.
+    CASES: ClassVar[dict[str | None, tuple[str | None, str | None]]] = {
+        "97": ("97", "97"),
+        "90": ("90", "90"),
+        "79": ("79", None),  # pre-selects look-alikes for a person; maps none of them alone
+        "30": ("50", None),
+        None: (None, None),
+    }
+
+    async def test_the_value_is_carried_into_both_settings(self, tenant: Tenant) -> None:
+        await migrate(tenant, "0005")
+        tenants = {value: Tenant(tenant.database) for value in self.CASES}
+        for value, each in tenants.items():
+            await write_settings(each, {"cycle_start_day": 5, "auto_map_threshold": value})
+        untouched = Tenant(tenant.database)
+        await write_settings(untouched, {"rounding": "half_even"})
+
+        await migrate(tenant, "head")
+
+        for value, (suggestion, auto_apply) in self.CASES.items():
+            each = tenants[value]
+            settings = await billing_settings(each)
+            assert settings.cycle_start_day == 5
+            assert (settings.suggestion_threshold, settings.auto_apply_threshold) == (
+                None if suggestion is None else Decimal(suggestion),
+                None if auto_apply is None else Decimal(auto_apply),
+            ), value
+            assert "auto_map_threshold" not in await stored_settings(each)
+        assert await billing_settings(untouched) == r.BillingSettings(rounding="half_even")
+
+    async def test_a_downgrade_keeps_the_pre_selection_value(self, tenant: Tenant) -> None:
+        saved = r.BillingSettings(
+            suggestion_threshold=Decimal(80), auto_apply_threshold=Decimal(97)
+        ).model_dump(mode="json")
+        await write_settings(tenant, saved)
+
+        await migrate(tenant, "0005")
+
+        stored_before = await stored_settings(tenant)
+        assert stored_before["auto_map_threshold"] == "80"
+        assert "suggestion_threshold" not in stored_before
+        assert "auto_apply_threshold" not in stored_before
+
+
+async def billing_settings(tenant: Tenant) -> r.BillingSettings:
+    return await tenant.run(lambda s: Repository(s, tenant.tenant_id).billing_settings())
+
+
+async def write_settings(tenant: Tenant, settings: dict[str, Any]) -> None:
+    async def write(session: AsyncSession) -> None:
+        await session.merge(
+            TenantSettingsRow(
+                tenant_id=tenant.tenant_id, settings=settings, active_accounts=0, cards_version=0
+            )
+        )
+
+    await tenant.run(write)
+
+
+async def stored_settings(tenant: Tenant) -> dict[str, Any]:
+    """The settings as stored, without the contract reading them."""
+
+    async def read(session: AsyncSession) -> dict[str, Any]:
+        row = await session.get(TenantSettingsRow, tenant.tenant_id)
+        assert row is not None
+        await session.refresh(row)
+        return dict(row.settings)
+
+    return await tenant.run(read)

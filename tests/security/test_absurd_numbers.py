@@ -63,6 +63,11 @@ class TestAbsurdInputChangesNothing:
                         },
                         ("effective_date",),
                     ),
+                    (
+                        f"{url}/approve",
+                        {"prorated_changes": [{"effective_date": far, "quantity": "3"}]},
+                        ("prorated_changes", 0, "effective_date"),
+                    ),
                     (f"{url}/approve", {"quantiy": "3"}, ("quantiy",)),  # a typo is not ignored
                     (f"{url}/dismiss", {"reason": "x", "sure": True}, ("sure",)),
                 ]

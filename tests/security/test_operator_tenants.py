@@ -1,6 +1,7 @@
 """Tenants: the operator API admits only the operator's token, compared in constant time;
-an invite link works once and not after it expires; a suspended tenant is refused
-everywhere, with its API keys, sessions and sign-in."""
+every change it makes names the operator who acted; an invite link works once and not
+after it expires; a suspended tenant is refused everywhere, with its API keys, sessions
+and sign-in."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import nats
 import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
 from tests.security.conftest import EMAIL, KEY, PASSWORD, Gateway, StartGateway
+from tests.support import eventually
+from trueup.contracts import Envelope
+from trueup.contracts import messages as m
 from trueup.gateway.endpoints import operator as operator_endpoints
 from trueup.gateway.main import build
 from trueup.gateway.models import Invite
@@ -211,3 +216,90 @@ class TestSuspendedTenant:
                 assert answer.status_code == 404
             gone = await gateway.client.delete("/api/v1/operator/tenants/nope", headers=OPERATOR)
             assert gone.status_code == 404
+
+
+async def _announced(gateway: Gateway, tenant_id: str, count: int) -> list[Envelope[Any]]:
+    """The events the gateway published about the tenant, oldest first, once `count`."""
+    connection = await nats.connect(gateway.settings.nats_url)
+    try:
+        js = connection.jetstream()
+
+        async def published() -> list[Envelope[Any]] | None:
+            reader = await js.pull_subscribe(f"tenant.{tenant_id}.>", stream="TENANT")
+            try:
+                found = await reader.fetch(count, timeout=1)
+            except TimeoutError:
+                return None
+            finally:
+                await reader.unsubscribe()
+            if len(found) < count:
+                return None
+            return [Envelope[Any].model_validate_json(message.data) for message in found]
+
+        return await eventually(published, what=f"{count} events about {tenant_id}")
+    finally:
+        await connection.close()
+
+
+class TestOperatorIdentity:
+    async def test_every_change_names_the_operator_who_made_it(
+        self, start_gateway: StartGateway
+    ) -> None:
+        async with start_gateway(operator_token=SecretStr(OPERATOR_TOKEN)) as gateway:
+            ada = {**OPERATOR, "X-Operator": "ada@trueup.example"}
+            bob = {**OPERATOR, "X-Operator": "bob"}
+            created = await gateway.client.post(
+                "/api/v1/operator/tenants", json={"name": "Named MSP"}, headers=ada
+            )
+            assert created.status_code == 201, created.text
+            tenant_id = created.json()["tenant_id"]
+            base = f"/api/v1/operator/tenants/{tenant_id}"
+            for path, headers in (
+                ("/invites", bob),
+                ("/suspend", OPERATOR),
+                ("/resume", ada),
+            ):
+                answer = await gateway.client.post(base + path, headers=headers)
+                assert answer.status_code in (200, 201), answer.text
+            assert (await gateway.client.delete(base, headers=bob)).status_code == 202
+
+            events = await _announced(gateway, tenant_id, 6)
+            assert [(e.type, e.payload["actor"]) for e in events] == [
+                (m.TenantCreated.message_type, _operator("ada@trueup.example")),
+                (m.TenantInviteIssued.message_type, _operator("ada@trueup.example")),
+                (m.TenantInviteIssued.message_type, _operator("bob")),
+                (m.TenantStatusChanged.message_type, _operator("operator token")),
+                (m.TenantStatusChanged.message_type, _operator("ada@trueup.example")),
+                (m.TenantDeleted.message_type, _operator("bob")),
+            ]
+            assert events[0].payload["tenant_name"] == "Named MSP"
+            # An invite is announced without its link.
+            invite = events[1].payload
+            assert set(invite) == {"role", "expires_at", "actor"}
+            assert invite["role"] == "admin"
+
+    async def test_a_name_that_cannot_be_recorded_changes_nothing(
+        self, start_gateway: StartGateway
+    ) -> None:
+        async with start_gateway(operator_token=SecretStr(OPERATOR_TOKEN)) as gateway:
+            for name in ("x" * 101, "   "):
+                refused = await gateway.client.post(
+                    "/api/v1/operator/tenants",
+                    json={"name": "Unnamed MSP", "tenant_id": "unnamed"},
+                    headers={**OPERATOR, "X-Operator": name},
+                )
+                assert refused.status_code == 422, name
+                assert refused.headers["content-type"] == "application/problem+json"
+            # The token is checked first: a stranger learns nothing from the header.
+            stranger = await gateway.client.post(
+                "/api/v1/operator/tenants",
+                json={"name": "Unnamed MSP"},
+                headers={"Authorization": "Bearer guess", "X-Operator": "x" * 101},
+            )
+            assert stranger.status_code == 401
+            listed = await gateway.client.get("/api/v1/operator/tenants", headers=OPERATOR)
+            assert "unnamed" not in {tenant["tenant_id"] for tenant in listed.json()}
+
+
+def _operator(name: str) -> dict[str, str]:
+    return {"kind": "system", "id": f"operator:{name}", "name": name}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from pydantic import SecretStr
 
 from tests.conftest import Databases
@@ -236,6 +237,18 @@ class TestKeyring:
         settings = Settings(environment="prod", data_dir=data, credential_keys_file=data / "keys")
         with pytest.raises(RuntimeError, match="data folder"):
             settings.credential_sealer()
+
+    def test_production_refuses_the_published_development_key(self) -> None:
+        overlay = Path(__file__).parents[2] / "deploy/k8s/overlays/dev/secrets.yaml"
+        published = next(
+            doc["stringData"]["TRUEUP_CREDENTIAL_KEYS"]
+            for doc in yaml.safe_load_all(overlay.read_text())
+            if doc and "TRUEUP_CREDENTIAL_KEYS" in doc.get("stringData", {})
+        )
+        keys = SecretStr(f"{CredentialSealer.generate_key()},{published}")
+        with pytest.raises(RuntimeError, match="published"):
+            Settings(environment="prod", credential_keys=keys).credential_sealer()
+        assert Settings(environment="dev", credential_keys=keys).credential_sealer()
 
     def test_the_demo_key_lives_outside_the_data_folder_readable_by_its_owner_only(
         self, tmp_path: Path

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tests.vendor_ingestion.conftest import FIXTURES, Stack
+from trueup.contracts.types import MAX_NAME_LENGTH, MAX_QUANTITY, QUANTITY_PLACES
 from trueup.gateway.identity.principal import Role
 from trueup.gateway.identity.service import create_api_key, ensure_tenant
+from trueup.vendor_ingestion import imports as ingestion_imports
+from trueup.vendors.csv import DEFAULT_SAMPLE_BYTES, FileUsage, ImportResult
 
 
 def _decimal(usage: dict[tuple[str, str], str]) -> dict[tuple[str, str], Decimal]:
@@ -178,6 +184,12 @@ class TestValidation:
         refused = await stack.commit(import_id, MAPPING)
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
+        # The file is named with its first error, and on each error.
+        assert refused.json()["detail"].startswith(
+            "bad.csv, row 3, column 'Qty': the quantity is not a number; in all, 4 rows are"
+            " invalid (4 errors); "
+        ), refused.text
+        assert {e["file_name"] for e in refused.json()["errors"]} == {"bad.csv"}
         errors = {(e["row"], e["column"]) for e in refused.json()["errors"]}
         assert (3, "Qty") in errors  # not a number
         assert (4, "Customer") in errors  # empty account
@@ -197,6 +209,176 @@ class TestValidation:
         }
         again = await stack.commit(import_id, MAPPING)
         assert again.status_code == 409
+
+    async def test_a_quantity_past_the_range_or_the_scale_is_refused_by_row(
+        self, stack: Stack
+    ) -> None:
+        content = (
+            b"Customer,SKU,Qty\n"
+            b"Acme,M365-BP,5000000000\n"  # row 2: a billion or more
+            b"Acme,EXO,1.1234567\n"  # row 3: seven decimals
+            b"Good,M365-BP,1\n"
+        )
+        uploaded = await stack.upload("huge.csv", content)
+        assert uploaded.status_code == 201, uploaded.text
+        import_id = uploaded.json()["import_id"]
+
+        refused = await stack.commit(import_id, MAPPING)
+
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert [
+            (e["row"], e["column"], e["reason"], e["value"]) for e in refused.json()["errors"]
+        ] == [
+            (2, "Qty", f"the quantity is {MAX_QUANTITY:,} or more", "5000000000"),
+            (3, "Qty", f"the quantity has more than {QUANTITY_PLACES} decimals", "1.1234567"),
+        ]
+        assert refused.json()["detail"].startswith("huge.csv, row 2, column 'Qty': ")
+        job = (await stack.api.get(f"/api/v1/imports/{import_id}", headers=stack.headers)).json()
+        assert (job["file_name"], job["status"]) == ("huge.csv", "inspected")
+        assert await stack.usage() == {}
+
+        # Skipping them, the import finishes with the rest instead of running for ever.
+        accepted = await stack.commit(import_id, {**MAPPING, "skip_invalid_rows": True})
+        assert accepted.status_code == 202, accepted.text
+        job = await stack.finished(import_id)
+        assert job["status"] == "completed", job
+        assert job["counts"]["rows_skipped_invalid"] == 2
+        assert [(e["row"], e["column"]) for e in job["errors"]] == [(2, "Qty"), (3, "Qty")]
+        assert _decimal(await stack.usage()) == {("Good", "M365-BP"): Decimal(1)}
+
+    async def test_rows_summed_past_the_range_are_refused_naming_the_pair(
+        self, stack: Stack
+    ) -> None:
+        content = (
+            b"Customer,SKU,Qty\n"
+            b"Acme,M365-BP,600000000\n"  # row 2
+            b"Acme,M365-BP,400000000\n"  # row 3: the total reaches a billion
+            b"Beta,M365-BP,2\n"
+        )
+        body = {**MAPPING, "mapping": {**MAPPING["mapping"], "quantity_mode": "sum_per_sku"}}
+        uploaded = await stack.upload("sum.csv", content)
+
+        refused = await stack.commit(uploaded.json()["import_id"], body)
+
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert (error["row"], error["column"]) == (3, "Qty")
+        assert (
+            "vendor account 'Acme' and SKU 'M365-BP' add up to 1,000,000,000 on 2 rows"
+            " (first on row 2)"
+        ) in error["reason"]
+        assert await stack.usage() == {}
+
+    async def test_a_nul_or_an_overlong_id_or_sku_is_refused_by_row(self, stack: Stack) -> None:
+        # Notes fill the sample inspection reads, so the NULs below it pass inspection (a
+        # NUL in the sample is refused there as binary data) and only commit sees them.
+        filler = "".join(f"Acme,M365-BP,1,{'n' * 90}\n" for _ in range(800))
+        assert len(filler) > DEFAULT_SAMPLE_BYTES
+        content = (
+            "Customer,SKU,Qty,Notes\n"
+            f"{filler}"
+            "Ac\x00me,M365-BP,2,\n"  # row 802
+            "Beta,EXO\x00,3,\n"  # row 803
+            f"{'B' * (MAX_NAME_LENGTH + 1)},M365-BP,4,\n"  # row 804
+            f"Beta,{'S' * (MAX_NAME_LENGTH + 1)},5,\n"  # row 805
+            "Good,M365-BP,1,\n"
+        ).encode()
+        body = {**MAPPING, "mapping": {**MAPPING["mapping"], "quantity_mode": "sum_per_sku"}}
+        uploaded = await stack.upload("names.csv", content)
+        assert uploaded.status_code == 201, uploaded.text
+        import_id = uploaded.json()["import_id"]
+
+        refused = await stack.commit(import_id, body)
+
+        assert refused.status_code == 422, refused.text
+        nul = "contains the control character U+0000 (NUL)"
+        long = f"is longer than {MAX_NAME_LENGTH} characters"
+        assert [
+            (e["file_name"], e["row"], e["column"], e["reason"], e["value"])
+            for e in refused.json()["errors"]
+        ] == [
+            ("names.csv", 802, "Customer", f"the vendor account {nul}", "Ac\u2400me"),
+            ("names.csv", 803, "SKU", f"the SKU {nul}", "EXO\u2400"),
+            ("names.csv", 804, "Customer", f"the vendor account {long}", "B" * 199 + "\u2026"),
+            ("names.csv", 805, "SKU", f"the SKU {long}", "S" * 199 + "\u2026"),
+        ]
+        assert refused.json()["detail"].startswith(
+            f"names.csv, row 802, column 'Customer': the vendor account {nul}; "
+        )
+        job = (await stack.api.get(f"/api/v1/imports/{import_id}", headers=stack.headers)).json()
+        assert job["status"] == "inspected"
+        assert await stack.usage() == {}
+
+        # Skipped, the rest is imported and the errors are kept with the job.
+        accepted = await stack.commit(import_id, {**body, "skip_invalid_rows": True})
+        assert accepted.status_code == 202, accepted.text
+        job = await stack.finished(import_id)
+        assert job["status"] == "completed", job
+        assert job["counts"]["rows_skipped_invalid"] == 4
+        assert [(e["row"], e["value"][:3]) for e in job["errors"]] == [
+            (802, "Ac\u2400"),
+            (803, "EXO"),
+            (804, "BBB"),
+            (805, "SSS"),
+        ]
+        assert _decimal(await stack.usage()) == {
+            ("Acme", "M365-BP"): Decimal(800),
+            ("Good", "M365-BP"): Decimal(1),
+        }
+
+    async def test_an_overlong_account_name_beside_an_id_is_refused_by_row(
+        self, stack: Stack
+    ) -> None:
+        # Stored in a column as long as an id's: PostgreSQL refused it mid-import, which
+        # left the job running for ever.
+        body = {
+            **MAPPING,
+            "mapping": {**MAPPING["mapping"], "account_column": "Name", "account_id_column": "Id"},
+        }
+        content = (
+            "Id,Name,SKU,Qty\n"
+            f"A-1,{'N' * (MAX_NAME_LENGTH + 1)},M365-BP,2\n"  # row 2
+            "G-1,Good,M365-BP,1\n"
+        ).encode()
+        uploaded = await stack.upload("names.csv", content)
+        import_id = uploaded.json()["import_id"]
+
+        refused = await stack.commit(import_id, body)
+
+        assert refused.status_code == 422, refused.text
+        assert [(e["row"], e["column"], e["reason"]) for e in refused.json()["errors"]] == [
+            (2, "Name", f"the vendor account name is longer than {MAX_NAME_LENGTH} characters")
+        ]
+        assert await stack.usage() == {}
+        accepted = await stack.commit(import_id, {**body, "skip_invalid_rows": True})
+        assert accepted.status_code == 202, accepted.text
+        assert (await stack.finished(import_id))["status"] == "completed"
+        assert _decimal(await stack.usage()) == {("G-1", "M365-BP"): Decimal(1)}
+
+    async def test_usage_the_contracts_refuse_fails_the_job_and_stores_nothing(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Should the reader ever let through usage a usage record refuses, the job must
+        # fail with the reason, not stay running for ever.
+        read_usage = ingestion_imports.read_usage
+
+        def lenient(*args: Any, **kwargs: Any) -> ImportResult:
+            result = read_usage(*args, **kwargs)
+            unstorable = FileUsage("Acme", "Acme", "S" * (MAX_NAME_LENGTH + 1), Decimal(2), 1)
+            return dataclasses.replace(result, usage=(*result.usage, unstorable))
+
+        monkeypatch.setattr(ingestion_imports, "read_usage", lenient)
+        content = b"Customer,SKU,Qty\nGood,M365-BP,1\n"
+
+        job = await stack.import_file("long.csv", content, MAPPING)
+
+        assert job["status"] == "failed", job
+        assert "vendor account 'Acme'" in job["error"]
+        assert "sku: String should have at most 500 characters" in job["error"]
+        assert "nothing was imported" in job["error"]
+        assert job["batch_id"] is None
+        assert await stack.usage() == {}
 
     async def test_unreadable_files_get_a_precise_error_and_change_nothing(
         self, stack: Stack

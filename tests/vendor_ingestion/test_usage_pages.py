@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+
 from tests.vendor_ingestion.conftest import Stack
+from trueup.platform import paging
 
 ACCOUNTS = 7
 SKUS = ("EDR", "SIEM")
@@ -56,6 +60,42 @@ class TestUsagePages:
         expected = sorted((f"Client {n:02d}", sku) for n in range(ACCOUNTS) for sku in SKUS)
         assert seen == expected
         assert pages == -(-len(expected) // 3)
+
+    async def test_a_page_too_large_for_one_answer_is_cut_and_continues(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # 5,000 rows with long names would pass the broker's 1 MB message limit (413).
+        # Here a page holds about two rows, whatever the limit asked.
+        job = await stack.import_file(
+            "edr.csv",
+            _usage_csv(),
+            {
+                "vendor": "edr",
+                "mapping": {
+                    "account_column": "Customer",
+                    "sku_column": "Product",
+                    "quantity_mode": "column_value",
+                    "quantity_column": "Seats",
+                },
+            },
+        )
+        assert job["status"] == "completed", job
+        everything = [(u["vendor_account_id"], u["sku"]) for u in (await _page(stack))["items"]]
+        one = max(len(json.dumps(u)) for u in (await _page(stack, limit=1))["items"])
+        monkeypatch.setattr(paging, "PAGE_BYTES", 2 * one + 40)
+
+        seen: list[tuple[str, str]] = []
+        sizes: list[int] = []
+        cursor: str | None = None
+        while True:
+            page = await _page(stack, limit=100, **({"cursor": cursor} if cursor else {}))
+            sizes.append(len(page["items"]))
+            seen += [(u["vendor_account_id"], u["sku"]) for u in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert max(sizes) <= 2 < len(everything)
+        assert seen == everything
 
     async def test_a_cursor_not_made_by_the_service_is_a_400(self, stack: Stack) -> None:
         response = await stack.api.get(

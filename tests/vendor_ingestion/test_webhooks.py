@@ -82,6 +82,16 @@ class TestSignedWebhooks:
         assert unknown.status_code == 404
         assert await stack.usage() == {}
 
+    async def test_a_nul_in_a_name_is_refused_naming_the_field(self, stack: Stack) -> None:
+        # Accepted, it failed every later transaction that stored it on PostgreSQL.
+        issued = await _endpoint(stack)
+        path, secret = issued["endpoint"]["path"], issued["secret"]
+        refused = await _post(stack, path, _batch("3", account="org\x001"), secret)
+        assert refused.status_code == 422, refused.text
+        assert "records.0.account_id" in refused.json()["detail"]
+        assert "U+0000" in refused.json()["detail"]
+        assert await stack.usage() == {}
+
     async def test_a_replayed_id_is_ignored(self, stack: Stack) -> None:
         issued = await _endpoint(stack)
         path, secret = issued["endpoint"]["path"], issued["secret"]
@@ -188,7 +198,9 @@ class TestSuspendedTenant:
 
         async def operator_sets(status: Literal["active", "suspended"]) -> None:
             async with stack.gateway.database.transaction() as session:
-                await tenants.set_status(session, stack.tenant_id, status)
+                await tenants.set_status(
+                    session, stack.tenant_id, status, actor=tenants.operator_actor("tests")
+                )
             stack.gateway.relay.notify()
 
         await operator_sets("suspended")

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
+from trueup.contracts.types import MAX_QUANTITY, Quantity
 from trueup.vendors.csv import (
     ColumnMapping,
     CsvImportError,
@@ -137,6 +139,40 @@ class TestNumberFormat:
     @given(quantities, st.sampled_from([US, EU]))
     def test_written_numbers_parse_back(self, quantity: Decimal, fmt: NumberFormat) -> None:
         assert fmt.parse(written(quantity, fmt)) == quantity
+
+
+def _contracts_accept(quantity: Decimal) -> bool:
+    try:
+        TypeAdapter(Quantity).validate_python(quantity)
+    except ValidationError:
+        return False
+    return True
+
+
+class TestQuantityLimits:
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.one_of(
+            st.decimals(min_value=0, max_value=10**12, places=9),
+            st.sampled_from(
+                [MAX_QUANTITY, MAX_QUANTITY - Decimal("0.000001"), Decimal("1.0000001")]
+            ),
+        ),
+        st.integers(min_value=0, max_value=3),
+    )
+    def test_a_cell_is_read_exactly_when_the_contracts_accept_it(
+        self, quantity: Decimal, padding: int
+    ) -> None:
+        cell = "0" * padding + format(quantity, "f")
+        data = f"Customer,Product,Seats\nAcme,E3,1\nBeta,E3,{cell}\n".encode()
+
+        result = aggregate(data, MAPPING, skip_invalid_rows=True)
+
+        accepted = ("Beta", "E3") in result.usage_by_key()
+        assert accepted == _contracts_accept(quantity), cell
+        assert result.report.ok == accepted
+        if accepted:
+            assert result.usage_by_key()[("Beta", "E3")] == quantity
 
 
 class TestDetectionNeverCrashes:

@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from trueup.contracts.types import MAX_NAME_LENGTH, MAX_QUANTITY, QUANTITY_PLACES, Name, Quantity
 from trueup.vendors.csv import (
     MAPPING_EXAMPLES,
     ColumnMapping,
@@ -223,6 +224,197 @@ class TestQuantityModes:
         report = validate(data, mapping)
 
         assert [(e.row, e.reason) for e in report.errors] == [(3, "the quantity is not a number")]
+
+
+class TestQuantityLimits:
+    """A cell or a per-pair total outside the contracts' `Quantity` is a row error."""
+
+    OUT_OF_RANGE = (
+        b"Customer,SKU,Qty\n"
+        b"Acme,E3,5000000000\n"  # row 2: a billion or more
+        b"Acme,E5,1.1234567\n"  # row 3: seven decimals
+        b"Beta,E3,1111111111111111111111111111111111111111\n"  # row 4: 40 digits
+        b"Beta,E5,2\n"
+    )
+
+    def test_a_cell_past_the_range_or_the_scale_is_named_with_its_row_and_value(self) -> None:
+        report = validate(self.OUT_OF_RANGE, SUM, file_name="huge.csv")
+
+        assert report.file_name == "huge.csv"
+        assert [(e.row, e.column, e.reason, e.value) for e in report.errors] == [
+            (2, "Qty", f"the quantity is {MAX_QUANTITY:,} or more", "5000000000"),
+            (3, "Qty", f"the quantity has more than {QUANTITY_PLACES} decimals", "1.1234567"),
+            (4, "Qty", f"the quantity is {MAX_QUANTITY:,} or more", "1" * 40),
+        ]
+        assert report.invalid_rows == 3
+        with pytest.raises(InvalidRowsError):
+            aggregate(self.OUT_OF_RANGE, SUM, file_name="huge.csv")
+        # Skipped, the 40-digit cell is gone, not read as some other 38-digit number.
+        skipped = aggregate(self.OUT_OF_RANGE, SUM, skip_invalid_rows=True)
+        assert skipped.usage_by_key() == {("Beta", "E5"): Decimal(2)}
+
+    def test_the_limits_are_the_contracts_and_padding_zeros_are_not_precision(self) -> None:
+        largest = MAX_QUANTITY - Decimal(1).scaleb(-QUANTITY_PLACES)
+        data = (
+            "Customer,SKU,Qty\n"
+            f"Acme,E3,{largest}\n"
+            f"Acme,E5,{MAX_QUANTITY}\n"  # row 3
+            "Beta,E3,0001.500000000000000000000000000\n"
+            f"Beta,E5,0.{'0' * QUANTITY_PLACES}1\n"  # row 5
+        ).encode()
+
+        result = read_usage(data, SUM)
+
+        assert [(e.row, e.column) for e in result.report.errors] == [(3, "Qty"), (5, "Qty")]
+        assert result.usage_by_key() == {("Acme", "E3"): largest, ("Beta", "E3"): Decimal("1.5")}
+        quantities = TypeAdapter(Quantity)
+        assert all(quantities.validate_python(u.quantity) == u.quantity for u in result.usage)
+
+    def test_grouped_and_decimal_comma_cells_are_judged_by_their_value(self) -> None:
+        data = "Kunde;SKU;Menge\nA;B;5.000.000.000\nA;C;1,1234567\nA;D;999.999.999,5\n"
+        mapping = SUM.model_copy(
+            update={"account_column": "Kunde", "sku_column": "SKU", "quantity_column": "Menge"}
+        )
+
+        result = read_usage(data.encode(), mapping)
+
+        assert [(e.row, e.value) for e in result.report.errors] == [
+            (2, "5.000.000.000"),
+            (3, "1,1234567"),
+        ]
+        assert result.usage_by_key() == {("A", "D"): Decimal("999999999.5")}
+
+    def test_rows_summed_past_the_range_name_the_pair_and_its_rows(self) -> None:
+        data = (
+            b"Customer,SKU,Qty\n"
+            b"Acme,E3,600000000\n"  # row 2
+            b"Beta,E3,1\n"
+            b"Acme,E3,400000000\n"  # row 4: the total reaches a billion
+            b"Acme,E5,999999999\n"
+        )
+
+        result = read_usage(data, SUM, file_name="sum.csv")
+
+        report = result.report
+        assert report.file_name == "sum.csv"
+        assert [(e.row, e.column) for e in report.errors] == [(4, "Qty")]
+        reason = report.errors[0].reason
+        assert "vendor account 'Acme' and SKU 'E3' add up to 1,000,000,000 on 2 rows" in reason
+        assert "(first on row 2)" in reason
+        assert f"below {MAX_QUANTITY:,}" in reason
+        assert (report.error_count, report.invalid_rows) == (1, 2)
+        assert result.counts.rows_imported == 2
+        assert result.usage_by_key() == {
+            ("Beta", "E3"): Decimal(1),
+            ("Acme", "E5"): Decimal(999999999),
+        }
+        with pytest.raises(InvalidRowsError):
+            aggregate(data, SUM)
+
+    def test_a_total_past_the_range_across_blocks_is_found(self) -> None:
+        lines = ["Customer,SKU,Qty"] + [f"Acme,E3,{10**8}" for _ in range(2000)]
+        data = ("\n".join(lines) + "\nBeta,E3,1\n").encode()
+
+        result = read_usage(data, SUM, block_bytes=4096)
+
+        assert [(e.row, e.column) for e in result.report.errors] == [(2001, "Qty")]
+        assert "on 2000 rows (first on row 2)" in result.report.errors[0].reason
+        assert result.usage_by_key() == {("Beta", "E3"): Decimal(1)}
+
+
+class TestNameLimits:
+    """Ids, SKUs and names the contracts' `Name` and `Text` refuse are row errors."""
+
+    LONG_ACCOUNT = "B" * (MAX_NAME_LENGTH + 1)
+    LONG_SKU = "S" * (MAX_NAME_LENGTH + 1)
+    NULS = "\x00" * (MAX_NAME_LENGTH + 1)
+
+    def test_a_nul_or_an_overlong_id_or_sku_is_named_with_its_row_and_a_short_value(
+        self,
+    ) -> None:
+        data = (
+            "Customer,SKU,Qty\n"
+            "Acme,E3,1\n"
+            "Ac\x00me,E3,2\n"  # row 3
+            "Beta,E\x003,3\n"  # row 4
+            f"{self.LONG_ACCOUNT},E3,4\n"  # row 5
+            f"Beta,{self.LONG_SKU},5\n"  # row 6
+            f"{self.NULS},E3,6\n"  # row 7: both, once each
+            "Gamma,E3,7\n"
+        ).encode()
+        # The detection sample ends before the NULs, as it does in a large file.
+        detection = detect(data.split(b"Ac")[0])
+
+        report = validate(data, SUM, detection, file_name="names.csv")
+
+        nul = "contains the control character U+0000 (NUL)"
+        long = f"is longer than {MAX_NAME_LENGTH} characters"
+        assert report.file_name == "names.csv"
+        assert [(e.row, e.column, e.reason, e.value) for e in report.errors] == [
+            (3, "Customer", f"the vendor account {nul}", "Ac\u2400me"),
+            (4, "SKU", f"the SKU {nul}", "E\u24003"),
+            (5, "Customer", f"the vendor account {long}", "B" * 199 + "\u2026"),
+            (6, "SKU", f"the SKU {long}", "S" * 199 + "\u2026"),
+            (7, "Customer", f"the vendor account {nul}", "\u2400" * 199 + "\u2026"),
+            (7, "Customer", f"the vendor account {long}", "\u2400" * 199 + "\u2026"),
+        ]
+        assert (report.error_count, report.invalid_rows) == (6, 5)
+        with pytest.raises(InvalidRowsError):
+            aggregate(data, SUM, detection)
+        skipped = aggregate(data, SUM, detection, skip_invalid_rows=True)
+        assert skipped.usage_by_key() == {("Acme", "E3"): Decimal(1), ("Gamma", "E3"): Decimal(7)}
+        assert skipped.counts.rows_skipped_invalid == 5
+
+    def test_the_limits_are_the_contracts_in_characters_not_bytes(self) -> None:
+        longest = "\u00e9" * MAX_NAME_LENGTH  # 1,000 bytes of UTF-8
+        data = (
+            "Customer,SKU,Qty\n"
+            f"{longest},{longest},1\n"
+            f"  {longest}  ,E3,2\n"  # padding is trimmed, as the stored id is
+            f"{longest}x,E3,3\n"  # row 4
+        ).encode()
+
+        result = read_usage(data, SUM)
+
+        assert [(e.row, e.column) for e in result.report.errors] == [(4, "Customer")]
+        assert result.usage_by_key() == {
+            (longest, longest): Decimal(1),
+            (longest, "E3"): Decimal(2),
+        }
+        names = TypeAdapter(Name)
+        for usage in result.usage:
+            assert names.validate_python(usage.vendor_account_id) == usage.vendor_account_id
+            assert names.validate_python(usage.sku) == usage.sku
+        with pytest.raises(ValidationError):
+            names.validate_python(f"{longest}x")
+        with pytest.raises(ValidationError):
+            names.validate_python("Ac\x00me")
+
+    def test_a_nul_or_an_overlong_account_name_beside_an_id_column(self) -> None:
+        mapping = SUM.model_copy(update={"account_column": "Name", "account_id_column": "Id"})
+        longest = "N" * MAX_NAME_LENGTH
+        data = (
+            "Id,Name,SKU,Qty\n"
+            f"A-1,{longest},E3,1\n"
+            "B-2,Be\x00ta,E3,2\n"  # row 3
+            f"C-3,{longest}x,E3,3\n"  # row 4: stored beside the id, as long as one
+        ).encode()
+
+        result = read_usage(data, mapping, detect(data.split(b"B-2")[0]))
+
+        name = "the vendor account name"
+        assert [(e.row, e.column, e.reason, e.value) for e in result.report.errors] == [
+            (3, "Name", f"{name} contains the control character U+0000 (NUL)", "Be\u2400ta"),
+            (
+                4,
+                "Name",
+                f"{name} is longer than {MAX_NAME_LENGTH} characters",
+                "N" * 199 + "\u2026",
+            ),
+        ]
+        assert [(u.vendor_account_id, u.vendor_account_name) for u in result.usage] == [
+            ("A-1", longest)
+        ]
 
 
 class TestStreaming:

@@ -95,6 +95,9 @@ export interface ChangeRequest {
   prorated_changes?: ProratedChange[];
   /** Required to approve a large change. */
   confirm?: boolean;
+  /** Preview of an add only: the price and cost it would write. */
+  unit_price?: string;
+  unit_cost?: string;
 }
 
 export interface PreviewLine {
@@ -160,6 +163,10 @@ export interface ActivityEntry {
   contract_psa_id: string | null;
   quantity_before: string | null;
   quantity_after: string | null;
+  /** Unit prices for one billing period, in `currency` (null in older entries). */
+  price_before?: string | null;
+  price_after?: string | null;
+  currency?: string | null;
   effective_date: string | null;
   prorated_lines?: ProratedChange[];
   psa_record_url: string | null;
@@ -237,7 +244,7 @@ export interface AccountMapping {
 export interface AccountMappingList {
   items: AccountMapping[];
   /** The score (0 to 100) from which suggestions are pre-selected: the tenant's
-   * auto_map_threshold, or the default. */
+   * suggestion_threshold, or the default. */
   threshold?: string | number | null;
 }
 
@@ -301,7 +308,12 @@ export interface BillingSettings {
   cycle_start_day: number;
   proration_convention: "actual_days" | "thirty_day";
   rounding: "half_up" | "half_even";
-  auto_map_threshold: string | number | null;
+  /** Pre-selection: the best suggestion at or above it fills a person's choice in (50-100;
+   * null: 95). Maps nothing by itself. */
+  suggestion_threshold: string | number | null;
+  /** Vendor accounts whose best suggestion scores at least this are mapped with nobody
+   * looking (90-100; null: never). */
+  auto_apply_threshold: string | number | null;
   rules?: Rule[];
   /** Past any of these a change asks for a confirmation and never approves by rule. */
   large_change?: { units: string | null; percent: string | null; money: string | null };

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from trueup.contracts import subjects
 from trueup.contracts.envelope import Payload
-from trueup.contracts.types import Amount, BusinessDate, Name, Quantity
+from trueup.contracts.types import Amount, BusinessDate, Name, Quantity, Text
 
 # --- shared shapes -----------------------------------------------------------------
 
@@ -33,12 +33,12 @@ class UsageRecord(Payload):
     """A quantity a vendor reports for one (vendor account, SKU) at a time."""
 
     vendor_account_id: Name
-    vendor_account_name: str = ""
+    vendor_account_name: Text = ""
     sku: Name
-    sku_name: str = ""
+    sku_name: Text = ""
     quantity: Quantity
     as_of: datetime
-    psa_account_hint: str | None = None
+    psa_account_hint: Text | None = None
     """A PSA account id carried in the vendor's data, if any (helps mapping)."""
 
 
@@ -216,14 +216,14 @@ class MappingChanged(Payload):
 
 
 class ActionRecorded(Payload):
-    """A person or a rule actioned a card (approve, add, dismiss, or restore: the undo of a
-    dismiss)."""
+    """A person or a rule actioned a card (approve, add, dismiss, restore: the undo of a
+    dismiss, or retry: a failed writeback sent again)."""
 
     message_type: ClassVar[str] = "recon.action.recorded.v1"
 
     action_id: str
     card_id: str
-    action: Literal["approve", "add", "dismiss", "restore"]
+    action: Literal["approve", "add", "dismiss", "restore", "retry"]
     actor: Actor
     account_name: str = ""
     service_line: str = ""
@@ -239,7 +239,11 @@ class ActionRecorded(Payload):
     unit_price_before: Amount | None = None
     """The line item's unit price before the action (`unit_price` is the price after)."""
     changes: list[ProratedChange] = Field(default_factory=list)
-    """The dated (prorated) steps of an approve or add, as sent to writeback."""
+    """The dated (prorated) steps of an approve or add (or of the write a retry sends
+    again), as sent to writeback."""
+    currency: str = ""
+    """ISO 4217 code of `unit_price` and `unit_price_before`: the currency of the contract
+    the change is written to; "" from producers that did not send it."""
 
 
 class UsageRemoved(Payload):
@@ -353,6 +357,25 @@ class TenantDeleted(Payload):
     message_type: ClassVar[str] = "tenant.deleted.v1"
 
     tenant_name: str
+    actor: Actor
+
+
+class TenantCreated(Payload):
+    """An operator created a tenant; its first admin's invite follows."""
+
+    message_type: ClassVar[str] = "tenant.created.v1"
+
+    tenant_name: str
+    actor: Actor
+
+
+class TenantInviteIssued(Payload):
+    """An operator issued a one-time invite link into a tenant (never the link itself)."""
+
+    message_type: ClassVar[str] = "tenant.invite.issued.v1"
+
+    role: Literal["admin", "billing", "viewer"]
+    expires_at: datetime
     actor: Actor
 
 
@@ -550,8 +573,21 @@ class ActivityEntry(Payload):
     contract_psa_id: str | None = None
     quantity_before: Amount | None = None
     quantity_after: Amount | None = None
-    price_before: Amount | None = None
-    price_after: Amount | None = None
+    price_before: Amount | None = Field(
+        default=None,
+        description="The line item's unit price before the change, for one unit and one "
+        "billing period of its contract, in `currency`.",
+    )
+    price_after: Amount | None = Field(
+        default=None,
+        description="The unit price the change writes (an add: the price it was added at), "
+        "for one unit and one billing period of the contract, in `currency`.",
+    )
+    currency: str | None = Field(
+        default=None,
+        description="ISO 4217 code of `price_before` and `price_after` (the contract's "
+        "currency); null in entries recorded before entries carried it.",
+    )
     effective_date: date | None = None
     prorated_lines: list[ActivityStep] = Field(default_factory=list)
     correlation_id: str
@@ -700,6 +736,20 @@ CORE_SPECS: tuple[MessageSpec, ...] = (
         "event",
         "gateway",
         ("gateway", "psa_sync", "vendor_ingestion", "reconciliation", "writeback", "audit"),
+    ),
+    MessageSpec(
+        TenantCreated,
+        subjects.event("tenant", T, "created"),
+        "event",
+        "gateway",
+        ("audit",),
+    ),
+    MessageSpec(
+        TenantInviteIssued,
+        subjects.event("tenant", T, "invite.issued"),
+        "event",
+        "gateway",
+        ("audit",),
     ),
     MessageSpec(SyncPsa, subjects.command("psa", T, "sync"), "command", "gateway", ("psa_sync",)),
     MessageSpec(

@@ -221,6 +221,10 @@ class PreviewQuery(Payload):
 
     card_id: str
     change: ChangeRequest = Field(default_factory=ChangeRequest)
+    unit_price: UnitPrice | None = None
+    """For an add, the price it would write (`ActionQuery.unit_price`); default: the
+    card's."""
+    unit_cost: UnitPrice | None = None
 
 
 class PreviewLine(Payload):
@@ -329,8 +333,12 @@ class CycleView(Payload):
     approved: int
     """Approved or added (including those since written to the PSA, or that failed there)."""
     dismissed: int
-    approved_by_currency: list[CurrencyTotals] = Field(default_factory=list)
-    """Monthly change of the approved cards, one row per currency."""
+    approved_by_currency: list[CurrencyTotals] = Field(
+        default_factory=list,
+        description="Monthly change (MRR: one month, whatever the contracts' billing "
+        "cycles) of the cycle's approved or added cards, one row per currency, each in its "
+        "row's `currency`; two currencies are never added together.",
+    )
 
 
 class ListCyclesQuery(Payload):
@@ -416,8 +424,8 @@ class ListAccountMappings(Payload):
 class AccountMappingList(Payload):
     items: list[AccountMappingView]
     threshold: Amount | None = None
-    """The score from which suggestions are pre-selected: the tenant's `auto_map_threshold`,
-    or the default (95) when it has none."""
+    """The score from which suggestions are pre-selected: the tenant's
+    `suggestion_threshold`, or the default (95) when it has none."""
 
 
 class AccountMappingChange(Payload):
@@ -557,33 +565,72 @@ class AutoRuleView(Payload):
     max_units: Quantity | None = None
     max_percent: Quantity | None = None
     direction: Literal["any", "increase", "decrease"] = "any"
-    max_money: UnitPrice | None = None
+    max_money: UnitPrice | None = Field(
+        default=None,
+        description="Largest revenue change the rule approves, per billing period of the "
+        "card's contract (its `period_change`), in the card's own currency, never "
+        "converted.",
+    )
 
 
 class LargeChangeSettings(Payload):
     """Past any of these a change asks for a confirmation and never approves by rule."""
 
-    units: Quantity | None = Field(default=Decimal(100))
-    percent: Quantity | None = None
-    money: UnitPrice | None = Field(default=Decimal(5000))
-    """Revenue change per billing period, in each card's own currency."""
+    units: Quantity | None = Field(
+        default=Decimal(100), description="Units added or removed by a step; null: no limit."
+    )
+    percent: Quantity | None = Field(
+        default=None, description="Percent of the billed quantity; null: no limit."
+    )
+    money: UnitPrice | None = Field(
+        default=Decimal(5000),
+        description="Revenue change of a step for one billing period of its contract (a "
+        "quarter on a quarterly contract), at the unit price written (an add's own), "
+        "compared as a plain amount in the currency of the contract the change is written "
+        "to: each card's own currency, never converted (5000 is USD 5,000 on a USD "
+        "contract and EUR 5,000 on a EUR one); null: no limit.",
+    )
 
 
 class BillingSettings(Payload):
     cycle_start_day: int = Field(default=1, ge=1, le=28)
     proration_convention: Literal["actual_days", "thirty_day"] = "actual_days"
     rounding: Literal["half_up", "half_even"] = "half_up"
-    auto_map_threshold: Amount | None = Field(default=None, ge=0, le=100)
-    rules: list[AutoRuleView] = Field(default_factory=list)
-    large_change: LargeChangeSettings = Field(default_factory=LargeChangeSettings)
+    # Two settings, not one: lowering what a person is offered must never map look-alikes
+    # with nobody looking (a single `auto_map_threshold` did both until v2).
+    suggestion_threshold: Amount | None = Field(
+        default=None,
+        ge=50,
+        le=100,
+        description="The score from which the best suggestion is pre-selected for a person "
+        "to accept; null: 95. Nothing is mapped until a person accepts.",
+    )
+    auto_apply_threshold: Amount | None = Field(
+        default=None,
+        ge=90,
+        le=100,
+        description="The score from which the best account suggestion is mapped with no "
+        "person involved; null (the default): never, only exact matches map themselves. "
+        "At least 90: look-alikes of another business score 79 at most.",
+    )
+    rules: list[AutoRuleView] = Field(
+        default_factory=list,
+        description="Auto-reconcile rules; a rule's `max_money` is in each card's own "
+        "currency, per billing period of its contract (the card's `period_change`).",
+    )
+    large_change: LargeChangeSettings = Field(
+        default_factory=LargeChangeSettings,
+        description="Limits past which a change needs `confirm` (see `money` for its "
+        "currency and period).",
+    )
 
 
 class GetSettings(Payload):
-    message_type: ClassVar[str] = "query.recon.settings.v1"
+    message_type: ClassVar[str] = "query.recon.settings.v2"
 
 
 class SaveSettings(Payload):
-    message_type: ClassVar[str] = "query.recon.settings.save.v1"
+    message_type: ClassVar[str] = "query.recon.settings.save.v2"
 
     settings: BillingSettings
     actor: Actor

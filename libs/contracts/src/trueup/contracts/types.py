@@ -22,6 +22,8 @@ MAX_UNIT_PRICE = Decimal(10) ** 9
 PRICE_PLACES = 6
 #: Effective dates and other business dates people send lie in these years.
 FIRST_YEAR, LAST_YEAR = 2000, 2099
+#: Vendor account ids and SKUs are at most this many characters, as the stores' columns.
+MAX_NAME_LENGTH = 500
 
 
 def _to_decimal(value: Any) -> Any:
@@ -121,4 +123,16 @@ BusinessDate = Annotated[date, AfterValidator(_plausible_date)]
 TenantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 """A tenant id; safe as a NATS subject token."""
 
-Name = Annotated[str, Field(min_length=1, max_length=500)]
+
+def _without_nul(value: str) -> str:
+    # PostgreSQL cannot store U+0000 in text: a NUL in a vendor's name would fail every
+    # transaction that stores it, in whichever service, long after it was accepted.
+    if "\x00" in value:
+        raise ValueError("must not contain the control character U+0000 (NUL)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
+"""Text from outside (a vendor, a file): anything but NUL, which no database stores."""
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_without_nul)]

@@ -29,6 +29,7 @@ from trueup.domain.lifecycle import allowed_actions, apply_outcome, take_action
 from trueup.domain.matching import (
     DEFAULT_MIN_SCORE,
     DEFAULT_SUGGESTION_THRESHOLD,
+    MIN_AUTO_APPLY_THRESHOLD,
     MappingSuggestion,
     MatchBasis,
     ServiceSuggestion,
@@ -119,6 +120,7 @@ __all__ = [
     "DEFAULT_MIN_SCORE",
     "DEFAULT_ROUNDING",
     "DEFAULT_SUGGESTION_THRESHOLD",
+    "MIN_AUTO_APPLY_THRESHOLD",
     "Account",
     "AccountMapping",
     "AccountResult",

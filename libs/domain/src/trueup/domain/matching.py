@@ -9,10 +9,12 @@ Vendor names never match PSA names exactly ("Acme, Inc." vs "ACME Incorporated")
   "The ..."), a "dba" name counts as an alias, and names are compared with rapidfuzz.
   A suggestion can reach the tenant's threshold (``DEFAULT_SUGGESTION_THRESHOLD`` when
   unset) only when every distinctive word of one name has a counterpart in the other and
-  no other account is nearly as close; otherwise its score stops at 79 and the reason says
-  why. Only suggestions at or above the threshold are pre-selected for a person.
+  no other candidate is nearly as close (nor one ranked above it: a worse candidate never
+  outranks ambiguous better ones); otherwise its score stops at 79 and the reason says
+  why. Suggestions come best first; only the best, and only at or above the threshold,
+  is pre-selected for a person.
 - Nothing that is not exact is applied without a person, unless the tenant sets an
-  auto-apply threshold (off by default).
+  auto-apply threshold (off by default; never below `MIN_AUTO_APPLY_THRESHOLD`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ from rapidfuzz import fuzz, process
 from trueup.domain.model import Account, AccountMapping, ServiceLine, ServiceMapping
 
 # A suggestion at or above the threshold is pre-selected in the UI (and counted as a
-# match by the quality measures); tenants may set their own (`auto_map_threshold`).
+# match by the quality measures); tenants may set their own (`suggestion_threshold`).
 DEFAULT_SUGGESTION_THRESHOLD = Decimal(95)
+# The lowest score a tenant may let map an account without a person (`auto_apply_threshold`):
+# well above where doubtful candidates stop (79), so a look-alike never applies itself.
+MIN_AUTO_APPLY_THRESHOLD = Decimal(90)
 DEFAULT_MIN_SCORE = Decimal(60)
 NORMALISED_MATCH_SCORE = Decimal(99)
 # Fuzzy scores stop here so a name equal after normalising always ranks above them.
@@ -461,20 +466,69 @@ def _suggest(
     )
 
 
+def _ambiguity_notes(ranked: Sequence[tuple[float, str]]) -> list[str | None]:
+    """For candidates ranked best first, as (score, name): why each must stop below the
+    threshold, or None when it may keep its score.
+
+    A candidate within `AMBIGUITY_MARGIN` of another cannot be told apart from it, so
+    neither may be strong. One ranked below such a candidate stops too: were it left
+    strong, a worse candidate would outrank the ambiguous better ones and could be
+    pre-selected in their place.
+    """
+    notes: list[str | None] = []
+    below_ambiguous = False
+    for i, (score, _) in enumerate(ranked):
+        # Ranked by score, so the nearest other candidates are the neighbours.
+        near = [
+            ranked[j][1]
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(ranked) and abs(ranked[j][0] - score) < AMBIGUITY_MARGIN
+        ]
+        if near:
+            notes.append(f"ambiguous: '{near[0]}' is nearly as close")
+            below_ambiguous = True
+        elif below_ambiguous:
+            notes.append("ambiguous: closer candidates cannot be told apart")
+        else:
+            notes.append(None)
+    return notes
+
+
 def _resolve_ambiguity(judged: list[_Candidate], same: list[Account]) -> list[_Candidate]:
+    """The candidates (ranked best first), each that cannot be told apart from another
+    stopped below the threshold with the reason why, still best first."""
     if len(same) > 1:
+        # Several accounts bear the vendor's name once normalised: they come first, and
+        # no candidate may be strong.
         names = " / ".join(a.name for a in same)
-        return [
+        first = [
             _Candidate(c.account, c.normalised, _BELOW_THRESHOLD, f"several accounts: {names}")
             for c in judged
             if c.account in same
-        ] + [c for c in judged if c.account not in same]
-    if len(judged) >= 2 and judged[0].score - judged[1].score < AMBIGUITY_MARGIN:
-        best, runner_up = judged[0], judged[1]
-        capped = min(best.score, _BELOW_THRESHOLD)
-        reason = f"{best.reason}; ambiguous: '{runner_up.account.name}' is nearly as close"
-        return [_Candidate(best.account, best.normalised, capped, reason), *judged[1:]]
-    return judged
+        ]
+        rest = [
+            _capped(c, "ambiguous: several accounts have this name")
+            for c in judged
+            if c.account not in same
+        ]
+        return first + sorted(rest, key=lambda c: -round(c.score, 1))
+    # Compared as they will be shown (at most the ceiling, to a tenth), so two scores a
+    # person sees within the margin are never both strong.
+    notes = _ambiguity_notes([(float(_decimal_score(c.score)), c.account.name) for c in judged])
+    resolved = [
+        c if note is None else _capped(c, note) for c, note in zip(judged, notes, strict=True)
+    ]
+    # Stable: candidates stopped at one score keep their order by score before stopping.
+    return sorted(resolved, key=lambda c: -round(c.score, 1))
+
+
+def _capped(candidate: _Candidate, note: str) -> _Candidate:
+    return _Candidate(
+        candidate.account,
+        candidate.normalised,
+        min(candidate.score, _BELOW_THRESHOLD),
+        f"{candidate.reason}; {note}",
+    )
 
 
 def suggest_account_mappings(
@@ -498,7 +552,7 @@ def suggest_account_mappings(
 
 def suggestion_threshold(tenant_threshold: Decimal | None) -> Decimal:
     """The score from which a suggestion is pre-selected for a person: the tenant's
-    `auto_map_threshold`, or `DEFAULT_SUGGESTION_THRESHOLD` when the tenant set none."""
+    `suggestion_threshold`, or `DEFAULT_SUGGESTION_THRESHOLD` when the tenant set none."""
     return DEFAULT_SUGGESTION_THRESHOLD if tenant_threshold is None else tenant_threshold
 
 
@@ -514,7 +568,17 @@ def mappings_to_apply(
     auto_apply_threshold: Decimal | None = None,
 ) -> tuple[AccountMapping, ...]:
     """Mappings to create without a person: exact matches, plus the best suggestion per
-    vendor account at or above the tenant's auto-apply threshold when one is set."""
+    vendor account at or above the tenant's auto-apply threshold when one is set.
+
+    The auto-apply threshold is not the pre-selection threshold: lowering what a person is
+    offered must never map look-alikes with nobody looking, so a threshold below
+    `MIN_AUTO_APPLY_THRESHOLD` is refused.
+    """
+    if auto_apply_threshold is not None and auto_apply_threshold < MIN_AUTO_APPLY_THRESHOLD:
+        raise ValueError(
+            f"auto-apply threshold must be at least {MIN_AUTO_APPLY_THRESHOLD}, "
+            f"got {auto_apply_threshold}"
+        )
     chosen: dict[tuple[str, str], MappingSuggestion] = {}
     seen: set[tuple[str, str]] = set()
     for suggestion in suggestions:
@@ -796,21 +860,26 @@ def suggest_service_mappings(
                 texts,
                 scorer=fuzz.token_sort_ratio,
                 limit=limit + 5,
-                score_cutoff=min(cutoff, _BELOW_THRESHOLD) - 15,
+                score_cutoff=max(min(cutoff, _BELOW_THRESHOLD) - 15, 0.0),
             )
         }
         judged = sorted(
             (_judge_product(ref, ordered_lines[i]) for i in sorted(worth)),
             key=lambda c: (-round(c.score, 1), c.line.name, c.line.id),
         )
-        if len(judged) >= 2 and judged[0].score - judged[1].score < AMBIGUITY_MARGIN:
-            best, runner_up = judged[0], judged[1]
-            judged[0] = _ProductCandidate(
-                best.line,
-                min(best.score, _BELOW_THRESHOLD),
-                best.basis,
-                f"{best.reason}; ambiguous: '{runner_up.line.name}' is nearly as close",
-            )
+        notes = _ambiguity_notes([(round(c.score, 1), c.line.name) for c in judged])
+        judged = sorted(
+            (
+                c
+                if note is None
+                else _ProductCandidate(
+                    c.line, min(c.score, _BELOW_THRESHOLD), c.basis, f"{c.reason}; {note}"
+                )
+                for c, note in zip(judged, notes, strict=True)
+            ),
+            # Stable: candidates stopped at one score keep their order by score before.
+            key=lambda c: -round(c.score, 1),
+        )
         result.extend(
             _service_suggestion(ref, c.line, Decimal(f"{c.score:.1f}"), c.basis, c.reason)
             for c in judged[:limit]

@@ -80,7 +80,8 @@ class TenantSettings:
     default_freshness: timedelta = DEFAULT_FRESHNESS
     rules: tuple[AutoRule, ...] = ()
     # Account suggestions scoring at least this apply themselves; None (the default): never.
-    auto_map_threshold: Decimal | None = None
+    # Not the pre-selection threshold, which only fills a person's choice in.
+    auto_apply_threshold: Decimal | None = None
     # Changes past these ask a person for a confirmation and never approve by rule.
     large_change: LargeChangeLimits = field(default_factory=LargeChangeLimits)
 

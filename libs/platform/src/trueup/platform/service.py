@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import tenacity
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response, params
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -264,8 +264,11 @@ class ServiceRuntime:
         *routers: APIRouter,
         title: str | None = None,
         configure: Callable[[FastAPI], None] | None = None,
+        dependencies: Sequence[params.Depends] = (),
     ) -> FastAPI:
         """A FastAPI app with `/healthz`, `/readyz`, `/metrics`, and the given routers.
+
+        `dependencies` run before every route's own (the probes' included).
 
         Its lifespan starts and stops the runtime, so uvicorn's SIGTERM handling drains
         in-flight messages before the process exits.
@@ -279,7 +282,9 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = FastAPI(title=title or f"TrueUp {self.name}", lifespan=lifespan)
+        app = FastAPI(
+            title=title or f"TrueUp {self.name}", lifespan=lifespan, dependencies=dependencies
+        )
         app.include_router(self.probes())
         for router in routers:
             app.include_router(router)

@@ -85,6 +85,11 @@ def secret_value(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
+#: Keys anyone can read in this repository (the development overlay's Secret): they seal
+#: nothing in production.
+PUBLISHED_CREDENTIAL_KEYS = frozenset({"LBVZKjI2_78ACFRcPry-7I6QlZ34RKH9WjAkM6VQSvQ="})
+
+
 class CredentialKeySettings(BaseSettings):
     """For services that seal or open secrets (psa_sync, writeback, vendor_ingestion).
 
@@ -124,11 +129,18 @@ class CredentialKeySettings(BaseSettings):
         return [k.strip() for k in text.replace("\n", ",").split(",") if k.strip()]
 
     def credential_sealer(self) -> CredentialSealer:
-        """The sealer for secrets at rest; fails clearly when no key is configured."""
+        """The sealer for secrets at rest; fails clearly when no key is configured, and in
+        production when a key is one this repository publishes."""
         keys = self._keys()
         if not keys:
             raise RuntimeError(
                 "TRUEUP_CREDENTIAL_KEYS (or TRUEUP_CREDENTIAL_KEYS_FILE) is not set: secrets"
                 " at rest cannot be sealed or opened"
+            )
+        if getattr(self, "environment", None) == "prod" and PUBLISHED_CREDENTIAL_KEYS & set(keys):
+            raise RuntimeError(
+                "TRUEUP_CREDENTIAL_KEYS holds the development key published with TrueUp's"
+                " manifests; in production generate keys of your own"
+                " (Fernet.generate_key(), see docs/security.md)"
             )
         return CredentialSealer(keys)

@@ -12,6 +12,8 @@ skips its connectors; psa_sync skips its scheduled syncs) keeps its own copy of 
 suspended: it adds `SUSPENDED_TENANTS` to its metadata with `keep_suspensions`, creates
 the table in a migration with `create_suspended_tenants`, and registers
 `consume_tenant_status`.
+
+NATS forgets a deleted tenant too: its messages and uploads, through `tenant_purge`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trueup.contracts.envelope import Envelope, utcnow
-from trueup.contracts.messages import TenantDeleted, TenantStatusChanged, spec_for
+from trueup.contracts.envelope import Envelope, Payload, utcnow
+from trueup.contracts.messages import (
+    TenantCreated,
+    TenantDeleted,
+    TenantInviteIssued,
+    TenantStatusChanged,
+    spec_for,
+)
 from trueup.platform.broker import durable_consumer
 from trueup.platform.database import upsert_insert
 from trueup.platform.logging import get_logger
@@ -36,6 +44,15 @@ log = get_logger(__name__)
 OPERATOR_SCOPE = "_operator"
 """The scope of records about tenants rather than of one (a deletion's audit entry). No
 tenant can have this id: tenant ids begin with a letter or a digit."""
+
+OPERATOR_EVENTS: tuple[type[Payload], ...] = (
+    TenantCreated,
+    TenantInviteIssued,
+    TenantStatusChanged,
+    TenantDeleted,
+)
+"""The operator's decisions about a tenant, which audit keeps in the operator scope. They
+outlive the tenant: its purge from NATS leaves them (`tenant_purge`)."""
 
 AfterDeletion = Callable[[AsyncSession, Envelope[TenantDeleted]], Awaitable[None]]
 

@@ -29,6 +29,8 @@ class ActionType(StrEnum):
     ADD = "add"
     DISMISS = "dismiss"
     RESTORE = "restore"
+    RETRY = "retry"
+    """A failed writeback sent again; the writeback's own entry says how it ended."""
     WRITEBACK = "writeback"
     IMPORT = "import"
     MAPPING = "mapping"
@@ -82,6 +84,8 @@ class Entry(Base):
     quantity_after: Mapped[Decimal | None] = mapped_column(DecimalType(), nullable=True)
     price_before: Mapped[Decimal | None] = mapped_column(DecimalType(), nullable=True)
     price_after: Mapped[Decimal | None] = mapped_column(DecimalType(), nullable=True)
+    currency: Mapped[str | None] = mapped_column(sa.String(3), nullable=True)
+    """ISO 4217 code of the prices; None in entries recorded before events carried it."""
     effective_date: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     prorated_lines: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     """[{"effective_date": "YYYY-MM-DD", "quantity": "<decimal string>"}]: strings, so

@@ -40,7 +40,9 @@ from trueup.contracts.messages import (
     PsaSyncCompleted,
     SetActivityRetention,
     SettingsChanged,
+    TenantCreated,
     TenantDeleted,
+    TenantInviteIssued,
     TenantStatusChanged,
     UsageRemoved,
     WritebackApplied,
@@ -49,6 +51,7 @@ from trueup.contracts.messages import (
     WritebackOutcomeEvent,
 )
 from trueup.platform.broker import QueryFailedError
+from trueup.platform.paging import within_page_bytes
 from trueup.platform.tenants import OPERATOR_SCOPE
 
 logger = structlog.get_logger(__name__)
@@ -185,6 +188,11 @@ def _action_columns(event: ActionRecorded) -> dict[str, Any]:
             summary += f" on contract “{event.contract_name}”"
     elif event.action == "restore":
         summary = f"Restored {card} (dismissal undone; the card is pending again)"
+    elif event.action == "retry":
+        summary = f"Retried writing {card} to the PSA"
+        if event.changes or event.quantity_after is not None:
+            steps = _steps_text(event.quantity_before, event.changes, event.quantity_after)
+            summary += f": {steps}"
     else:
         summary = f"Dismissed {card}"
     if event.reason:
@@ -192,8 +200,8 @@ def _action_columns(event: ActionRecorded) -> dict[str, Any]:
     return {
         **_actor_columns(event.actor),
         "action_type": ActionType(event.action).value,
-        # An approve or add is only a request until writeback reports its outcome in an
-        # entry of its own; a dismissal (or its undo) changes nothing outside TrueUp.
+        # An approve, add or retry is only a request until writeback reports its outcome
+        # in an entry of its own; a dismissal (or its undo) changes nothing outside TrueUp.
         "outcome": Outcome.APPLIED.value if event.action in ("dismiss", "restore") else None,
         "summary": summary,
         "action_id": event.action_id,
@@ -206,6 +214,7 @@ def _action_columns(event: ActionRecorded) -> dict[str, Any]:
         "quantity_after": event.quantity_after,
         "price_before": event.unit_price_before,
         "price_after": event.unit_price,
+        "currency": event.currency or None,
         "effective_date": event.effective_date,
         "prorated_lines": _lines(event.changes),
     }
@@ -268,6 +277,8 @@ def _writeback_columns(event: WritebackOutcomeEvent, action: Entry | None) -> di
         "price_after": event.unit_price
         if event.unit_price is not None
         else (action.price_after if action else None),
+        # The outcome's prices are the action's, in the contract's currency.
+        "currency": action.currency if action else None,
         "effective_date": event.effective_date,
         "prorated_lines": _lines(event.changes)
         if event.changes
@@ -439,6 +450,7 @@ _OPTIONAL_COLUMNS: dict[str, Any] = {
     "quantity_after": None,
     "price_before": None,
     "price_after": None,
+    "currency": None,
     "effective_date": None,
     "prorated_lines": [],
     "psa_record_url": None,
@@ -577,6 +589,7 @@ def to_view(row: Entry) -> ActivityEntry:
             quantity_after=_shown(row.quantity_after),
             price_before=_shown(row.price_before),
             price_after=_shown(row.price_after),
+            currency=row.currency,
             effective_date=row.effective_date,
             prorated_lines=_steps_view(row.prorated_lines),
             correlation_id=row.correlation_id,
@@ -648,8 +661,8 @@ async def list_activity(
         after=after,
         limit=filters.limit + 1,
     )
-    items = [to_view(row) for row in rows[: filters.limit]]
-    next_cursor = encode_cursor(items[-1]) if len(rows) > filters.limit else None
+    items = within_page_bytes([to_view(row) for row in rows[: filters.limit]])
+    next_cursor = encode_cursor(items[-1]) if len(rows) > len(items) else None
     return ActivityPage(items=items, next_cursor=next_cursor)
 
 
@@ -681,11 +694,20 @@ async def set_retention(
 async def record_operator_event(
     session: AsyncSession, envelope: Envelope[Any], *, now: datetime
 ) -> bool:
-    """Keep an operator's decision about a tenant (suspend, resume, delete) in the
-    operator scope, where the tenant's own deletion and retention never reach it."""
+    """Keep an operator's decision about a tenant (create, invite, suspend, resume, delete)
+    in the operator scope, where the tenant's own deletion and retention never reach it.
+    The actor is the operator who acted, as the command line or the API named them."""
     payload = envelope.payload
     tenant_id = envelope.tenant_id
-    if isinstance(payload, TenantDeleted):
+    if isinstance(payload, TenantCreated):
+        summary = f"Tenant {tenant_id} ({payload.tenant_name}) created"
+    elif isinstance(payload, TenantInviteIssued):
+        expires = as_utc(payload.expires_at).strftime("%Y-%m-%d %H:%M UTC")
+        summary = (
+            f"{payload.role.capitalize()} invite link for tenant {tenant_id} issued "
+            f"(works once, until {expires})"
+        )
+    elif isinstance(payload, TenantDeleted):
         summary = (
             f"Tenant {tenant_id} ({payload.tenant_name}) deleted; its activity log was "
             "deleted with its data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,7 @@ from trueup.gateway.endpoints import (
 from trueup.gateway.endpoints.common import document_renamed_fields
 from trueup.gateway.identity import service as identity
 from trueup.gateway.identity.dependencies import rate_limit_key
+from trueup.gateway.identity.text import refuse_nul_in_json
 from trueup.gateway.identity.throttle import LoginThrottle
 from trueup.gateway.identity.tokens import SessionKeys
 from trueup.gateway.live import LiveHub
@@ -42,6 +43,7 @@ from trueup.gateway.settings import Settings
 from trueup.gateway.web import mount_web_app
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.settings import secret_value
+from trueup.platform.tenant_purge import purge_tenant
 from trueup.platform.tenants import consume_tenant_deletions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -58,6 +60,11 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
     credentials = CredentialCache()
 
     async def forget_deleted(_session: AsyncSession, envelope: Envelope[TenantDeleted]) -> None:
+        # The tenant's messages and uploads leave NATS here, once, and before the
+        # gateway's rows commit: if NATS refuses, the deletion is redelivered and both are
+        # tried again (a second purge finds only what arrived since). The deletion event
+        # itself stays for the services still to read it (`tenant_purge`).
+        await purge_tenant(runtime.broker, envelope.tenant_id)
         credentials.forget_tenant(envelope.tenant_id)
 
     # The gateway's rows (the tenant itself among them) go when the deletion reaches it.
@@ -131,5 +138,6 @@ def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
         operator.activity_router,
         title="TrueUp API",
         configure=configure,
+        dependencies=[Depends(refuse_nul_in_json)],
     )
     return runtime, app

@@ -2,26 +2,51 @@
 
 The operator's command line: it needs only the gateway's database settings
 (`TRUEUP_DATABASE_URL` or `TRUEUP_DATA_DIR`), the same ones `python -m trueup.gateway
-migrate` uses. Suspensions and deletions are staged in the gateway's outbox with the
-change; the running gateway publishes them within its outbox poll interval.
+migrate` uses. Every change is staged in the gateway's outbox with its event; the running
+gateway publishes them within its outbox poll interval, and the audit log keeps them in
+the operator's scope under the name of whoever ran the command (`--actor`, by default the
+user logged in to the machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from trueup.contracts.messages import Actor
 from trueup.gateway.main import MIGRATIONS
 from trueup.gateway.settings import Settings
 from trueup.gateway.tenants import service
-from trueup.gateway.tenants.service import TenantConflictError, TenantNotFoundError
+from trueup.gateway.tenants.service import (
+    TenantConflictError,
+    TenantNotFoundError,
+    operator_actor,
+)
 from trueup.platform.database import Database
 from trueup.platform.logging import configure_logging
 from trueup.platform.migrations import upgrade
+
+
+def _os_user() -> str:
+    """Who is logged in to run the command, for the audit log when `--actor` is not given."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        # A container's user may have no name (no entry in /etc/passwd, no $USER).
+        return f"uid {os.getuid()}"
+
+
+def _actor(text: str) -> Actor:
+    try:
+        return operator_actor(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
     for command in commands.choices.values():
         command.add_argument("--json", action="store_true", help="print JSON for scripts")
+    for name in ("create", "suspend", "resume", "invite", "delete"):
+        commands.choices[name].add_argument(
+            "--actor",
+            type=_actor,
+            default=None,
+            help="who acts, as the audit log names them (default: the logged-in user)",
+        )
     return parser
 
 
@@ -60,6 +92,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
                     args.name,
                     tenant_id=args.tenant_id,
                     invite_hours=settings.invite_hours,
+                    actor=args.actor,
                 )
                 return {
                     "tenant_id": tenant.tenant_id,
@@ -81,7 +114,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
                 ]
             if args.command == "invite":
                 invite = await service.issue_invite(
-                    session, args.tenant_id, hours=settings.invite_hours
+                    session, args.tenant_id, hours=settings.invite_hours, actor=args.actor
                 )
                 return {
                     "tenant_id": args.tenant_id,
@@ -89,11 +122,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
                     "expires_at": invite.expires_at.isoformat(),
                 }
             if args.command == "delete":
-                tenant = await service.request_deletion(session, args.tenant_id)
+                tenant = await service.request_deletion(session, args.tenant_id, actor=args.actor)
             elif args.command == "suspend":
-                tenant = await service.set_status(session, args.tenant_id, "suspended")
+                tenant = await service.set_status(
+                    session, args.tenant_id, "suspended", actor=args.actor
+                )
             else:
-                tenant = await service.set_status(session, args.tenant_id, "active")
+                tenant = await service.set_status(
+                    session, args.tenant_id, "active", actor=args.actor
+                )
             return {"tenant_id": tenant.tenant_id, "name": tenant.name, "status": tenant.status}
     finally:
         await database.dispose()
@@ -125,7 +162,8 @@ def _show(command: str, result: dict[str, Any] | list[Any]) -> None:
     if command == "delete":
         _out(
             f"Deleting tenant {result['tenant_id']}: refused from now on; every service "
-            "removes its data when the gateway publishes the deletion."
+            "removes its data, and the gateway its messages and uploads in NATS, when the "
+            "gateway publishes the deletion."
         )
         return
     _out(f"Tenant {result['tenant_id']} is {result['status']}.")
@@ -139,6 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Run again with --yes to confirm."
         )
         return 2
+    # Every change names who made it; `list` changes nothing.
+    if args.command != "list" and args.actor is None:
+        try:
+            args.actor = operator_actor(_os_user())
+        except ValueError as exc:
+            _err(f"{exc} Say who is acting with --actor NAME.")
+            return 2
     settings = Settings()
     configure_logging("gateway-operator", "WARNING", settings.log_format)
     if settings.migrate_on_start:

@@ -52,7 +52,15 @@ export function ChangeEditor({
   const prorationAllowed = data.change.proration_allowed;
   const invalid = draftInvalid({ quantity, price, cost, prorated }, isNew);
 
-  const body = useMemo(() => changeRequest(quantity, effective, prorated), [quantity, effective, prorated]);
+  // An add is previewed at the price and cost it would write: its large-change check too.
+  const body = useMemo(
+    () => ({
+      ...changeRequest(quantity, effective, prorated),
+      ...(isNew && price ? { unit_price: price } : {}),
+      ...(isNew && cost ? { unit_cost: cost } : {}),
+    }),
+    [quantity, effective, prorated, isNew, price, cost],
+  );
 
   const debounced = useDebounced(body, 300);
   const preview = useQuery<ChangePreview>({

@@ -5,7 +5,7 @@ import { EmptyState, ErrorBanner, NotYet, PageHeader, Spinner, useDebounced } fr
 import { qty, titleCase, when } from "../format";
 import type { ActivityEntry, ActivityPage as Page } from "../types";
 
-const ACTION_TYPES = ["approve", "add", "dismiss", "restore", "writeback", "import", "mapping", "psa_sync", "settings", "security", "usage_removal"];
+const ACTION_TYPES = ["approve", "add", "dismiss", "restore", "retry", "writeback", "import", "mapping", "psa_sync", "settings", "security", "usage_removal"];
 
 export default function ActivityPage() {
   const [since, setSince] = useState("");

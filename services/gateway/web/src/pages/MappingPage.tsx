@@ -1,13 +1,26 @@
+import { useQuery } from "@tanstack/react-query";
+import { api } from "../api";
 import AccountsTab from "../components/mapping/AccountsTab";
 import ServicesTab from "../components/mapping/ServicesTab";
 import { PageHeader } from "../components/ui";
 import { navigate, useSearch } from "../router";
+import type { Unmapped } from "../types";
 
 type Tab = "accounts" | "services";
 
 export default function MappingPage() {
   const search = useSearch();
   const tab: Tab = search.get("tab") === "services" ? "services" : "accounts";
+  // The sidebar's query (shared cache): the badge there is the sum of these two.
+  const unmapped = useQuery({
+    queryKey: ["unmapped"],
+    queryFn: ({ signal }) => api.get<Unmapped>("/api/v1/unmapped", signal),
+    retry: false,
+  });
+  const waiting: Record<Tab, number> = {
+    accounts: unmapped.data?.accounts.length ?? 0,
+    services: unmapped.data?.skus.length ?? 0,
+  };
   return (
     <div className="page">
       <PageHeader
@@ -27,6 +40,12 @@ export default function MappingPage() {
             onClick={() => navigate(value === "accounts" ? "/mapping" : "/mapping?tab=services")}
           >
             {value === "accounts" ? "Accounts" : "Services"}
+            {waiting[value] > 0 && (
+              <span className="tab-count" data-testid={`unmapped-${value}`}>
+                {waiting[value]}
+                <span className="visually-hidden"> unmapped</span>
+              </span>
+            )}
           </button>
         ))}
       </div>

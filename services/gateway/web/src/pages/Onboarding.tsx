@@ -13,6 +13,8 @@ interface UsagePage {
   items: unknown[];
 }
 
+const INTEGRATIONS = "/settings?section=integrations";
+
 type StepId = "psa" | "vendors" | "sync" | "cards";
 
 interface Step {
@@ -67,13 +69,17 @@ export default function Onboarding({ me }: { me: Me }) {
       id: "vendors",
       title: "Add your vendors",
       done: vendors,
-      summary: vendors ? "Vendor usage has arrived." : "The counts to compare with: a CSV export, a webhook, or a connector.",
+      summary: vendors ? "Vendor usage has arrived." : "The counts to compare with: a connector, a CSV export, or a webhook.",
       body: (
         <div className="onboarding-actions">
-          <button type="button" className="btn btn-primary" onClick={() => navigate("/import")}>
+          {/* A connector polls Pax8, NinjaOne or Huntress on its own: the least work, so first. */}
+          <button type="button" className="btn btn-primary" onClick={() => navigate(INTEGRATIONS)}>
+            Add a connector
+          </button>
+          <button type="button" className="btn" onClick={() => navigate("/import")}>
             Import a vendor CSV
           </button>
-          <button type="button" className="btn" onClick={() => navigate("/settings?section=vendors")}>
+          <button type="button" className="btn" onClick={() => navigate(INTEGRATIONS)}>
             Set up a webhook
           </button>
         </div>

@@ -4,6 +4,7 @@ or in bulk, and the writeback outcomes that move an approved card on."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,6 +73,11 @@ async def act(
     detail: dict[str, Any] = {"reason": request.reason}
     outgoing: list[Payload] = []
     contract_row = await repo.get(ContractRow, card.contract_id) if card.contract_id else None
+    # What the activity entry says was written (or sent again), at which price and in
+    # which currency; a dismiss or restore writes nothing.
+    written: list[m.ProratedChange] = []
+    price = card.unit_price
+    currency = contract_row.currency if contract_row else card.currency
 
     if action is d.ActionKind.RESTORE:
         detail["restored_from"] = card.state
@@ -79,6 +85,17 @@ async def act(
         assert card.last_job_id is not None  # take_action retries only a failed job
         outgoing.append(m.RetryWriteback(job_id=card.last_job_id, actor=request.actor))
         card.error = None
+        # The job sent again is the card's last approve or add: its entry names that write.
+        retried = await repo.last_write_action(card.card_id)
+        if retried is not None:
+            detail["retried_action_id"] = retried.action_id
+            earlier = retried.detail or {}
+            written = [
+                m.ProratedChange.model_validate(c, strict=False)
+                for c in earlier.get("changes") or []
+            ]
+            price = Decimal(earlier["unit_price"]) if earlier.get("unit_price") else price
+            currency = earlier.get("currency") or currency
     elif action is d.ActionKind.SET_EFFECTIVE_DATE:
         if request.change.effective_date is None:
             raise QueryFailedError(422, "Invalid request", "effective_date is required.")
@@ -87,8 +104,12 @@ async def act(
         detail["effective_date"] = request.change.effective_date.isoformat()
     elif action is not d.ActionKind.DISMISS:
         # Approve or add: the change goes to the PSA; dismissing writes nothing.
-        command = await _writeback_command(repo, card, contract_row, request, action_id, today)
-        large = large_change(card, command.changes, await repo.billing_settings())
+        command, target = await _writeback_command(
+            repo, card, contract_row, request, action_id, today
+        )
+        large = large_change(
+            card, command.changes, await repo.billing_settings(), command.unit_price
+        )
         if large is not None and not request.confirm:
             raise QueryFailedError(
                 409,
@@ -98,7 +119,11 @@ async def act(
             )
         detail["large_change"] = large
         outgoing.append(command)
+        written, price, currency = list(command.changes), command.unit_price, target.currency
         detail["changes"] = [c.model_dump(mode="json") for c in command.changes]
+        # Kept so that a retry of this write is recorded at the same price and currency.
+        detail["unit_price"] = None if price is None else format(price, "f")
+        detail["currency"] = currency
     _set_status(card, status)
     await repo.add_action(
         ActionRow(
@@ -118,7 +143,6 @@ async def act(
     await _card_state_changed(repo, card)
     if action in _RECORDED:
         first = outgoing[0] if outgoing else None
-        changes = first.changes if isinstance(first, m.ApplyWriteback) else []
         outgoing.insert(
             0,
             m.ActionRecorded(
@@ -132,14 +156,13 @@ async def act(
                 account_id=card.account_id or None,
                 contract_name=_contract_name(first, contract_row),
                 quantity_before=card.psa_quantity,
-                quantity_after=changes[-1].quantity if changes else None,
-                unit_price=first.unit_price
-                if isinstance(first, m.ApplyWriteback)
-                else card.unit_price,
-                effective_date=changes[0].effective_date if changes else None,
+                quantity_after=written[-1].quantity if written else None,
+                unit_price=price,
+                effective_date=written[0].effective_date if written else None,
                 reason=request.reason,
                 unit_price_before=card.unit_price if card.line_item_id else None,
-                changes=list(changes),
+                changes=written,
+                currency=currency,
             ),
         )
     for payload in outgoing:
@@ -157,9 +180,16 @@ async def act(
     return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
 
 
-# The actions the activity log records; a retry or a planned date adds nothing to it.
+# The actions the activity log records: every change of a card's state. Planning an
+# effective date leaves the state as it was and writes nothing.
 _RECORDED = frozenset(
-    {d.ActionKind.APPROVE, d.ActionKind.ADD, d.ActionKind.DISMISS, d.ActionKind.RESTORE}
+    {
+        d.ActionKind.APPROVE,
+        d.ActionKind.ADD,
+        d.ActionKind.DISMISS,
+        d.ActionKind.RESTORE,
+        d.ActionKind.RETRY,
+    }
 )
 
 
@@ -185,7 +215,9 @@ async def _writeback_command(
     request: r.ActionQuery,
     action_id: str,
     today: date,
-) -> m.ApplyWriteback:
+) -> tuple[m.ApplyWriteback, ContractRow]:
+    """The writeback command, and the contract it writes to (an add's may be another of
+    the account's contracts than the card's)."""
     # Whether the card's kind allows the action is `d.take_action`'s to say.
     if request.action == d.ActionKind.ADD:
         contract_id = request.contract_id or card.contract_id
@@ -206,7 +238,7 @@ async def _writeback_command(
         contract_row.proration_allowed
         and (len(changes) > 1 or bool(request.change.prorated_changes))
     )
-    return m.ApplyWriteback(
+    command = m.ApplyWriteback(
         idempotency_key=f"{repo.tenant_id}:{action_id}",
         card_id=card.card_id,
         action_id=action_id,
@@ -227,6 +259,7 @@ async def _writeback_command(
         account_id=card.account_id or None,
         contract_name=contract_row.name,
     )
+    return command, contract_row
 
 
 async def bulk(

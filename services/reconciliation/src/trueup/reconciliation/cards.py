@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trueup import domain as d
 from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
+from trueup.platform.paging import within_page_bytes
 from trueup.reconciliation import state as st
 from trueup.reconciliation.changes import check_date, large_change, requested_changes
 from trueup.reconciliation.models import (
@@ -145,7 +146,7 @@ async def list_cards(session: AsyncSession, tenant_id: str, query: r.ListCardsQu
         )
         page = list((await session.scalars(statement)).all())
     units = await repo.sales_units()
-    items = _within_page_bytes(
+    items = within_page_bytes(
         [
             st.card_item(row, policy=policy, sales_unit=units.get(row.service_line_id or ""))
             for row in page[: query.limit]
@@ -157,22 +158,6 @@ async def list_cards(session: AsyncSession, tenant_id: str, query: r.ListCardsQu
         next_cursor=str(offset + len(items)) if len(page) > len(items) else None,
         totals=await card_totals(repo, where, policy),
     )
-
-
-PAGE_BYTES = 640 * 1024
-"""The most a page's cards take as JSON. However large `limit` is, the answer stays within
-the broker's message limit (1 MB), which would otherwise refuse it; the caller follows
-`next_cursor` for the rest."""
-
-
-def _within_page_bytes(items: list[r.CardItem]) -> list[r.CardItem]:
-    """The longest prefix of `items` within `PAGE_BYTES` (at least one card)."""
-    used = 0
-    for count, item in enumerate(items):
-        used += len(item.model_dump_json()) + 1
-        if used > PAGE_BYTES and count > 0:
-            return items[:count]
-    return items
 
 
 async def card_details(session: AsyncSession, tenant_id: str, card_id: str) -> r.CardDetails:
@@ -272,10 +257,17 @@ async def preview(session: AsyncSession, tenant_id: str, query: r.PreviewQuery) 
     changes = requested_changes(query.change, row, default_date)
     for change in changes:
         check_date(contract_row, change.effective_date, today)
-    unit_price = row.unit_price
+    if (query.unit_price, query.unit_cost) != (None, None) and row.kind != d.CardKind.NEW_REVENUE:
+        # Approving keeps the line item's price: a preview at another would not be what
+        # approving writes.
+        raise QueryFailedError(
+            422, "Invalid request", "Only an add sets a unit price or cost; approving keeps them."
+        )
+    # An add is previewed at the price and cost it would write, as `actions.act` writes it.
+    unit_price = query.unit_price if query.unit_price is not None else row.unit_price
     if unit_price is None:
         raise QueryFailedError(422, "No price", "Enter a unit price to preview this change.")
-    unit_cost = row.unit_cost or Decimal(0)
+    unit_cost = (query.unit_cost if query.unit_cost is not None else row.unit_cost) or Decimal(0)
     domain_settings = st.domain_settings(settings)
     steps = [d.QuantityChange(c.effective_date, c.quantity) for c in changes]
     try:
@@ -332,7 +324,7 @@ async def preview(session: AsyncSession, tenant_id: str, query: r.PreviewQuery) 
         )
         before = change.quantity
     return r.ChangePreview(
-        large_change=large_change(row, changes, settings),
+        large_change=large_change(row, changes, settings, unit_price),
         steps=preview_steps,
         lines=lines,
         revenue_change=revenue,

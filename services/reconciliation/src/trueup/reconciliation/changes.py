@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 from pydantic import ValidationError
 
@@ -61,12 +62,19 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def large_change(
-    card: CardRow, changes: Sequence[m.ProratedChange], settings: r.BillingSettings
+    card: CardRow,
+    changes: Sequence[m.ProratedChange],
+    settings: r.BillingSettings,
+    unit_price: Decimal | None,
 ) -> str | None:
-    """Why these steps make a large change (any step past a limit), or None."""
+    """Why these steps make a large change (any step past a limit), or None.
+
+    `unit_price` is the price the change is written at: an add names its own, and the
+    money limit must weigh that, not the catalogue price the card was computed with.
+    """
     limits = st.large_change_limits(settings)
     for change in changes:
-        why = d.explain_large_change(card.psa_quantity, change.quantity, card.unit_price, limits)
+        why = d.explain_large_change(card.psa_quantity, change.quantity, unit_price, limits)
         if why is not None:
             return why
     return None

@@ -22,6 +22,7 @@ from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.platform.broker import QueryFailedError
 from trueup.platform.database import upsert_insert
+from trueup.platform.paging import within_page_bytes
 from trueup.reconciliation import state as st
 from trueup.reconciliation.cards import names_contain
 from trueup.reconciliation.models import (
@@ -273,13 +274,17 @@ async def cycle_cards(
         .limit(query.limit + 1)
     )
     page = list((await session.scalars(statement)).all())
-    return r.CycleCardList(
-        cycle=_closed_view(cycle),
-        items=[
+    items = within_page_bytes(
+        [
             r.CycleCard.model_validate({**row.card, "action": row.action}, strict=False)
             for row in page[: query.limit]
-        ],
-        next_cursor=str(offset + query.limit) if len(page) > query.limit else None,
+        ]
+    )
+    return r.CycleCardList(
+        cycle=_closed_view(cycle),
+        items=items,
+        # `page` holds one row past the limit when more follow; a cut page leaves more too.
+        next_cursor=str(offset + len(items)) if len(page) > len(items) else None,
     )
 
 

@@ -54,7 +54,7 @@ async def list_account_mappings(
 ) -> r.AccountMappingList:
     """Every vendor account with usage, its mapping, and scored suggestions when unmapped."""
     repo = Repository(session, tenant_id)
-    threshold = d.suggestion_threshold((await repo.billing_settings()).auto_map_threshold)
+    threshold = d.suggestion_threshold((await repo.billing_settings()).suggestion_threshold)
     usage = list(await repo.all_of(Usage))
     accounts = list(await repo.all_of(AccountRow))
     names = {a.account_id: a.name for a in accounts}
@@ -181,7 +181,7 @@ async def _account_name(repo: Repository, account_id: str | None) -> str:
 async def list_service_mappings(session: AsyncSession, tenant_id: str) -> r.ServiceMappingList:
     """Every vendor SKU with usage, its mappings, and scored service lines when unmapped."""
     repo = Repository(session, tenant_id)
-    threshold = d.suggestion_threshold((await repo.billing_settings()).auto_map_threshold)
+    threshold = d.suggestion_threshold((await repo.billing_settings()).suggestion_threshold)
     line_rows = list(await repo.all_of(ServiceLineRow))
     lines = {s.service_line_id: s.name for s in line_rows}
     usage = list(await repo.all_of(Usage))

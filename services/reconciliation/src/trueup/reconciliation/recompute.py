@@ -56,7 +56,8 @@ async def _auto_map(
     settings: r.BillingSettings,
     cause: Envelope[Any] | None,
 ) -> bool:
-    """Map exact matches (and, above the tenant's threshold, fuzzy ones) without a person."""
+    """Map exact matches (and, from the tenant's auto-apply threshold, fuzzy ones) without
+    a person. The pre-selection threshold plays no part: it only fills a person's choice in."""
     mapped_accounts = {(m_.vendor, m_.vendor_account_id) for m_ in data.account_mappings}
     refs = {
         (u.vendor, u.vendor_account_id): d.VendorAccountRef(
@@ -73,7 +74,7 @@ async def _auto_map(
         accounts = [st.account(a) for a in data.accounts]
         account_names = {a.account_id: a.name for a in data.accounts}
         suggestions = d.suggest_account_mappings(refs.values(), accounts, limit=1)
-        threshold = settings.auto_map_threshold
+        threshold = settings.auto_apply_threshold
         for mapping in d.mappings_to_apply(suggestions, auto_apply_threshold=threshold):
             await repo.merge(
                 AccountMappingRow(

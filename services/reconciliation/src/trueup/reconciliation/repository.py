@@ -311,6 +311,19 @@ class Repository:
             )
         )
 
+    async def last_write_action(self, card_id: str) -> ActionRow | None:
+        """The card's latest approve or add: the write a retry sends again."""
+        return await self.session.scalar(
+            sa.select(ActionRow)
+            .where(
+                ActionRow.tenant_id == self.tenant_id,
+                ActionRow.card_id == card_id,
+                ActionRow.kind.in_(("approve", "add")),
+            )
+            .order_by(ActionRow.created_at.desc(), ActionRow.action_id.desc())
+            .limit(1)
+        )
+
     async def add_action(self, row: ActionRow) -> None:
         assert row.tenant_id == self.tenant_id
         self.session.add(row)

@@ -57,6 +57,7 @@ from trueup.platform.database import Database
 from trueup.platform.logging import get_logger
 from trueup.platform.messaging import OutboxRelay, enqueue
 from trueup.platform.metrics import IMPORT_ROWS
+from trueup.platform.paging import within_page_bytes
 from trueup.vendor_ingestion import files
 from trueup.vendor_ingestion.models import ImportJob, ImportProfile, RawUsage
 from trueup.vendor_ingestion.repository import ImportRepository, ProfileRepository, UsageRepository
@@ -64,6 +65,7 @@ from trueup.vendor_ingestion.service import record_usage
 from trueup.vendors.csv import (
     ColumnMapping,
     CsvImportError,
+    FileUsage,
     ImportResult,
     ValidationReport,
     detect,
@@ -196,9 +198,10 @@ async def list_usage(database: Database, envelope: Envelope[ListUsage]) -> Usage
             after=_usage_cursor(query.cursor),
             limit=query.limit + 1,
         )
-    last = rows[query.limit - 1] if len(rows) > query.limit else None
+    items = within_page_bytes([usage_view(row) for row in rows[: query.limit]])
+    last = rows[len(items) - 1] if len(rows) > len(items) else None
     return UsagePage(
-        items=[usage_view(row) for row in rows[: query.limit]],
+        items=items,
         next_cursor=_CURSOR_SEPARATOR.join((last.vendor, last.vendor_account_id, last.sku))
         if last is not None
         else None,
@@ -501,33 +504,47 @@ async def run_import(context: ImportContext, envelope: Envelope[ImportFile]) -> 
         await files.discard(bucket, job.object_name, scratch)
         return
 
-    records = [
-        UsageRecord(
-            vendor_account_id=item.vendor_account_id,
-            vendor_account_name=item.vendor_account_name,
-            sku=item.sku,
-            sku_name="",
-            quantity=item.quantity,
-            as_of=job.created_at,
-        )
-        for item in result.usage
-    ]
     accounts = list(dict.fromkeys(item.vendor_account_id for item in result.usage))
-    async with context.database.transaction(tenant_id) as session:
-        recorded = await record_usage(
-            session,
-            tenant_id=tenant_id,
-            vendor=vendor,
-            source=UsageSource.CSV,
-            records=records,
-            idempotency_key=key,
-            replaces_accounts=accounts,
-            batch_size=context.usage_batch_size,
-            correlation_id=envelope.correlation_id,
+    try:
+        records = [_usage_record(item, job.created_at) for item in result.usage]
+        async with context.database.transaction(tenant_id) as session:
+            recorded = await record_usage(
+                session,
+                tenant_id=tenant_id,
+                vendor=vendor,
+                source=UsageSource.CSV,
+                records=records,
+                idempotency_key=key,
+                replaces_accounts=accounts,
+                batch_size=context.usage_batch_size,
+                correlation_id=envelope.correlation_id,
+            )
+            await _finish_in(
+                session,
+                envelope,
+                job,
+                status="completed",
+                result=result,
+                batch_id=recorded.batch_id,
+            )
+    except (_UnstorableUsageError, ValidationError) as error:
+        # The reader let through usage the contracts refuse. Raising would only have
+        # the command redelivered into the same error and leave the job running for
+        # good; nothing was stored (the transaction rolled back), so the job fails.
+        reason = (
+            str(error)
+            if isinstance(error, _UnstorableUsageError)
+            else f"the usage cannot be stored ({_reasons(error)}); nothing was imported"
         )
-        await _finish_in(
-            session, envelope, job, status="completed", result=result, batch_id=recorded.batch_id
+        log.error(
+            "import failed: usage cannot be stored",
+            import_id=job.import_id,
+            error=reason,
+            exc_info=True,
         )
+        await _finish(context, envelope, job, status="failed", error=reason)
+        await files.discard(bucket, job.object_name, scratch)
+        return
     context.relay.notify()
     IMPORT_ROWS.labels(tenant=tenant_id).inc(result.counts.rows_imported)
     await files.discard(bucket, job.object_name, scratch)
@@ -538,6 +555,39 @@ async def run_import(context: ImportContext, envelope: Envelope[ImportFile]) -> 
         rows=result.counts.rows_imported,
         pairs=len(records),
     )
+
+
+class _UnstorableUsageError(Exception):
+    """Usage a file reported that is not a valid `UsageRecord`; says which pair and why."""
+
+
+def _usage_record(item: FileUsage, as_of: datetime) -> UsageRecord:
+    try:
+        return UsageRecord(
+            vendor_account_id=item.vendor_account_id,
+            vendor_account_name=item.vendor_account_name,
+            sku=item.sku,
+            sku_name="",
+            quantity=item.quantity,
+            as_of=as_of,
+        )
+    except ValidationError as error:
+        raise _UnstorableUsageError(
+            f"the usage of vendor account {_shortened(item.vendor_account_id)!r} and SKU"
+            f" {_shortened(item.sku)!r} cannot be stored ({_reasons(error)}); nothing was"
+            " imported"
+        ) from error
+
+
+def _reasons(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+        for problem in error.errors()
+    )
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _read_with_progress(

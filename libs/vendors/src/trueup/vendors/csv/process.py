@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from trueup.contracts.types import MAX_NAME_LENGTH, MAX_QUANTITY, QUANTITY_PLACES
 from trueup.vendors.csv.detect import (
     CURRENCY_SIGNS,
     TOTALS_PATTERN,
@@ -58,6 +59,22 @@ _LOOSE_TOTALS = re.compile(r"^\s*(grand[\s_-]*|sub[\s_-]*)?totals?\b", re.IGNORE
 _UNSIGNED = r"^\d+(\.\d+)?$"
 _NEGATIVE = r"^-\d+(\.\d+)?$"
 _SIGNED = r"^-?\d+(\.\d+)?$"
+
+# The contracts' quantity limits, as text: usage a file reports is stored as a contracts
+# `Quantity`, so a cell or a total outside them is a row error here, not a failed import.
+# The limit is a whole number, so a value reaches it exactly when its integer part does.
+assert MAX_QUANTITY.to_integral_value() == MAX_QUANTITY, "the checks below need it"
+_MAX_QUANTITY_TEXT = str(int(MAX_QUANTITY))
+# A cell this short can neither reach the limit nor carry too many decimals.
+_SHORT_QUANTITY = min(len(_MAX_QUANTITY_TEXT) - 1, QUANTITY_PLACES + 1)
+# Likewise the contracts' `Name` (vendor account ids, SKUs) and `Text` (account names):
+# PostgreSQL stores no U+0000, and the stores' columns hold `MAX_NAME_LENGTH` characters.
+_NUL = "\x00"
+_NUL_REASON = "contains the control character U+0000 (NUL)"
+_LONG_NAME_REASON = f"is longer than {MAX_NAME_LENGTH} characters"
+# How much of a cell or a row a row error shows: enough to find it, never a whole
+# megabyte-long cell in every response and job that lists the error.
+_SHOWN_CHARS = 200
 
 # Column names after the first stage of a distinct count, back to the partials' names.
 _FIRST_STAGE_NAMES = {
@@ -228,6 +245,69 @@ def _to_decimal(valid: pa.Array) -> pa.Array:
     return pc.cast(valid, pa.decimal128(38, min(scale, 18)))
 
 
+def _out_of_bounds(cleaned: pa.Array) -> tuple[BoolArray, BoolArray, pa.Array]:
+    """Plain numbers at or above the quantity limit, those with too many decimals, and
+    every plain number rewritten without leading or trailing zeros.
+
+    Judged on the text, so a cell of any length is refused rather than cast: decimal128
+    would wrap a 40-digit number round to a different one. The rewritten numbers keep the
+    later cast within decimal128's precision however many zeros a cell is padded with.
+    """
+    rows = len(cleaned)
+    if not rows or pc.max(pc.binary_length(cleaned)).as_py() <= _SHORT_QUANTITY:
+        nothing = np.zeros(rows, dtype=np.bool_)
+        return nothing, nothing, cleaned
+    number = _matches(cleaned, _UNSIGNED)
+    whole = pc.utf8_ltrim(pc.replace_substring_regex(cleaned, r"\..*$", ""), characters="0")
+    fraction = pc.utf8_rtrim(pc.replace_substring_regex(cleaned, r"^[^.]*\.?", ""), characters="0")
+    width = len(_MAX_QUANTITY_TEXT)
+    whole_digits = _numpy_ints(pc.binary_length(whole))
+    too_large = number & (
+        (whole_digits > width)
+        | _as_numpy(
+            pc.greater_equal(pc.utf8_lpad(whole, width=width, padding="0"), _MAX_QUANTITY_TEXT)
+        )
+    )
+    too_precise = number & (_numpy_ints(pc.binary_length(fraction)) > QUANTITY_PLACES)
+    whole = pc.if_else(pc.equal(whole, ""), "0", whole)
+    plain = pc.if_else(
+        pc.equal(fraction, ""), whole, pc.binary_join_element_wise(whole, fraction, ".")
+    )
+    return too_large, too_precise, pc.if_else(pa.array(number), plain, cleaned)
+
+
+def _numpy_ints(array: pa.Array) -> IntArray:
+    result: IntArray = np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return result
+
+
+def _contains_nul(cells: pa.Array) -> BoolArray:
+    # Checked on every id and SKU: a glance at the cells' bytes first (UTF-8 writes a zero
+    # byte for U+0000 only), cell by cell only in the rare block that has one.
+    _, offsets, data = cells.buffers()
+    width = np.int64 if pa.types.is_large_string(cells.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=width)[cells.offset : cells.offset + len(cells) + 1]
+    if data is None or np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]].all():
+        return np.zeros(len(cells), dtype=np.bool_)
+    return _as_numpy(pc.match_substring(cells, _NUL))
+
+
+def _longer_than_a_name(cells: pa.Array) -> BoolArray:
+    # Characters, as the contracts count them; a cell has no more characters than bytes,
+    # so only a block with a long cell needs them counted.
+    if not len(cells) or pc.max(pc.binary_length(cells)).as_py() <= MAX_NAME_LENGTH:
+        return np.zeros(len(cells), dtype=np.bool_)
+    return _as_numpy(pc.greater(pc.utf8_length(cells), MAX_NAME_LENGTH))
+
+
+def _shown(text: str) -> str:
+    """A cell or row as a row error quotes it: NUL made visible, cut to `_SHOWN_CHARS`."""
+    # U+2400 (SYMBOL FOR NULL) marks where the NUL was: a NUL itself shows as nothing,
+    # or cuts the text short, wherever the error is displayed.
+    text = text.replace(_NUL, "\u2400")
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "\u2026"
+
+
 def _filter_mask(column: pa.Array, row_filter: RowFilter) -> BoolArray:
     cell = pc.utf8_lower(_trimmed(column))
     values = pa.array([value.strip().lower() for value in row_filter.values], pa.string())
@@ -372,7 +452,7 @@ class _Pass:
         rows = self._row_numbers(ordinals[indices])
         texts = values.take(pa.array(indices)).to_pylist() if values is not None else None
         for position, row in enumerate(rows.tolist()):
-            value = texts[position] if texts is not None else None
+            value = _shown(texts[position]) if texts is not None else None
             self.errors.append(RowError(row=row, column=column, reason=reason, value=value))
 
     def _flush_invalid_rows(self) -> None:
@@ -407,7 +487,7 @@ class _Pass:
                         row=number,
                         column=None,
                         reason=f"the row has {actual} fields but the header has {expected}",
-                        value=text[:200],
+                        value=_shown(text),
                     )
                 )
 
@@ -494,14 +574,32 @@ class _Pass:
                 self._add_errors(mask, ordinals, column, reason, values)
 
         flag(account_empty, account_column, "the vendor account is empty", None)
-        if mapping.sku_column is not None:
+        self._check_name(account, account_column, "the vendor account", flag)
+        if mapping.account_id_column is not None:
+            # The name beside the id is the usage's `vendor_account_name`: a `Text`, kept
+            # in a column as long as an id's, so held to an id's length too.
+            name = _trimmed(batch.column(mapping.account_column))
+            flag(
+                _contains_nul(name),
+                mapping.account_column,
+                f"the vendor account name {_NUL_REASON}",
+                name,
+            )
+            flag(
+                _longer_than_a_name(name),
+                mapping.account_column,
+                f"the vendor account name {_LONG_NAME_REASON}",
+                name,
+            )
+        if sku is not None and mapping.sku_column is not None:
             flag(sku_empty, mapping.sku_column, "the SKU is empty", None)
+            self._check_name(sku, mapping.sku_column, "the SKU", flag)
 
         quantity: pa.Array | None = None
         if mapping.quantity_mode in (QuantityMode.COLUMN_VALUE, QuantityMode.SUM_PER_SKU):
             assert mapping.quantity_column is not None
             raw = _trimmed(batch.column(mapping.quantity_column))
-            quantity = self._checked_number(raw, mapping.quantity_column, "quantity", flag)
+            quantity = self._checked_quantity(raw, mapping.quantity_column, flag)
         distinct: pa.Array | None = None
         if mapping.quantity_mode is QuantityMode.DISTINCT_COUNT:
             assert mapping.distinct_column is not None
@@ -527,18 +625,25 @@ class _Pass:
         if valid.any():
             self._partial(batch, valid, ordinals, account, sku, quantity, distinct, prices)
 
-    def _checked_number(self, raw: pa.Array, column: str, what: str, flag: Any) -> pa.Array:
+    def _check_name(self, cells: pa.Array, column: str, what: str, flag: Any) -> None:
+        """Flag ids and SKUs the contracts' `Name` refuses (empty ones are flagged apart)."""
+        flag(_contains_nul(cells), column, f"{what} {_NUL_REASON}", cells)
+        flag(_longer_than_a_name(cells), column, f"{what} {_LONG_NAME_REASON}", cells)
+
+    def _checked_quantity(self, raw: pa.Array, column: str, flag: Any) -> pa.Array:
         number_format = self.detection.number_format
         cleaned = _normalised_numbers(raw, number_format)
-        if cleaned is raw:
-            return cleaned
-        empty = _is_empty(cleaned)
-        negative = _matches(cleaned, _NEGATIVE)
-        bad = ~_matches(cleaned, _UNSIGNED) & ~empty & ~negative
-        flag(empty, column, f"the {what} is empty", None)
-        flag(negative, column, f"the {what} is negative", raw)
-        flag(bad, column, f"the {what} is not a number", raw)
-        return cleaned
+        if cleaned is not raw:
+            empty = _is_empty(cleaned)
+            negative = _matches(cleaned, _NEGATIVE)
+            bad = ~_matches(cleaned, _UNSIGNED) & ~empty & ~negative
+            flag(empty, column, "the quantity is empty", None)
+            flag(negative, column, "the quantity is negative", raw)
+            flag(bad, column, "the quantity is not a number", raw)
+        too_large, too_precise, plain = _out_of_bounds(cleaned)
+        flag(too_large, column, f"the quantity is {MAX_QUANTITY:,} or more", raw)
+        flag(too_precise, column, f"the quantity has more than {QUANTITY_PLACES} decimals", raw)
+        return plain
 
     def _checked_price(self, column: pa.Array, name: str, flag: Any) -> pa.Array:
         number_format = self.detection.number_format
@@ -575,7 +680,7 @@ class _Pass:
         if quantity is not None:
             table["quantity"] = _to_decimal(quantity.filter(selector))
             aggregations.append(("quantity", "sum"))
-        if mapping.quantity_mode is QuantityMode.COLUMN_VALUE:
+            # Rows of a pair: a second row for it, or a total past the limit, names them.
             table["row"] = pa.array(self._row_numbers(ordinals[valid]))
             aggregations += [("row", "min"), ("row", "max")]
         for role, values in prices.items():
@@ -640,7 +745,7 @@ class _Pass:
             else [None] * size
         )
         duplicated: set[int] = set()
-        if "row_min_min" in final.column_names:
+        if self.mapping.quantity_mode is QuantityMode.COLUMN_VALUE:
             for index in np.flatnonzero(np.asarray(rows) > 1).tolist():
                 duplicated.add(index)
                 self._duplicate_pair(
@@ -651,6 +756,24 @@ class _Pass:
                         "row_max_max": final.column("row_max_max")[index].as_py(),
                     },
                     rows[index],
+                )
+        # Each cell is within the limit, but rows summed (or counted) per pair may not be.
+        oversized = [
+            index
+            for index, quantity in enumerate(quantities)
+            if quantity >= MAX_QUANTITY and index not in duplicated
+        ]
+        if oversized:
+            first_rows, last_rows = column("row_min_min"), column("row_max_max")
+            for index in oversized:
+                duplicated.add(index)
+                self._oversized_pair(
+                    final.column("account")[index].as_py(),
+                    final.column("sku")[index].as_py(),
+                    quantities[index],
+                    rows[index],
+                    first_rows[index],
+                    last_rows[index],
                 )
         usage = [
             FileUsage(account, name or account, sku, quantity, count, price, cost)
@@ -687,6 +810,34 @@ class _Pass:
                     ),
                 )
             )
+
+    def _oversized_pair(
+        self,
+        account: str,
+        sku: str,
+        quantity: Decimal,
+        rows: int,
+        first_row: int | None,
+        last_row: int | None,
+    ) -> None:
+        self.imported -= rows
+        self.invalid_rows += rows
+        self.error_count += 1
+        if len(self.errors) >= self.max_errors:
+            return
+        mapping = self.mapping
+        first = f" (first on row {first_row})" if first_row is not None else ""
+        self.errors.append(
+            RowError(
+                # Counted pairs do not keep their rows: the last data row stands for them.
+                row=last_row if last_row is not None else self.last_kept_row,
+                column=mapping.quantity_column or mapping.distinct_column,
+                reason=(
+                    f"vendor account {account!r} and SKU {sku!r} add up to {quantity:,}"
+                    f" on {rows} rows{first}; a quantity must be below {MAX_QUANTITY:,}"
+                ),
+            )
+        )
 
     def _reclassify_trailer(self) -> None:
         # Bad rows after the last good row are a footer (totals without the word

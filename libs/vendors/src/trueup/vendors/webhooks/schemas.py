@@ -12,14 +12,15 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from trueup.contracts.types import Text
 from trueup.vendors.usage import Quantity, ReportedUsage
 
 #: Most records one webhook or push may carry; larger loads are split by the sender.
 MAX_RECORDS_PER_BATCH = 1000
 MAX_UNIT_COUNTS_PER_PUSH = 5000
 
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
-Name = Annotated[str, Field(min_length=1, max_length=500)]
+Identifier = Annotated[Text, Field(min_length=1, max_length=200)]
+Name = Annotated[Text, Field(min_length=1, max_length=500)]
 
 
 def _in_utc(value: datetime) -> datetime:

@@ -1,17 +1,25 @@
 """The operator's decisions about tenants, kept in the operator scope of the log.
 
 A deleted tenant's own entries go with the rest of its data; what remains is the
-operator's record that it was deleted (and when it was suspended or resumed).
+operator's record that it was deleted (and when it was created, its invite links issued,
+and when it was suspended or resumed), each naming the operator who acted.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.audit import service
 from trueup.audit.models import metadata
 from trueup.contracts.envelope import Envelope, utcnow
-from trueup.contracts.messages import TenantDeleted, TenantStatusChanged
+from trueup.contracts.messages import (
+    TenantCreated,
+    TenantDeleted,
+    TenantInviteIssued,
+    TenantStatusChanged,
+)
 from trueup.platform.service import ServiceRuntime
 from trueup.platform.tenants import OPERATOR_SCOPE, consume_tenant_deletions
 
@@ -25,11 +33,15 @@ def register(runtime: ServiceRuntime) -> None:
         await database.act_for_tenant(session, OPERATOR_SCOPE)
         await service.record_operator_event(session, envelope, now=utcnow())
 
-    async def record_status(session: AsyncSession, envelope: Envelope[TenantStatusChanged]) -> None:
+    async def record(session: AsyncSession, envelope: Envelope[Any]) -> None:
         await service.record_operator_event(session, envelope, now=utcnow())
 
     consume_tenant_deletions(runtime, metadata, after=record_deletion)
-    # Under the operator's scope, like the deletion: a record about a tenant, not of it.
-    runtime.consume_once(
-        "tenant-status", {TenantStatusChanged: record_status}, scope=OPERATOR_SCOPE
-    )
+    # Under the operator's scope, like the deletion: records about a tenant, not of it.
+    # A consumer per type: each has its own subject, and a durable consumer one filter.
+    for name, model in (
+        ("tenant-status", TenantStatusChanged),
+        ("tenant-created", TenantCreated),
+        ("tenant-invites", TenantInviteIssued),
+    ):
+        runtime.consume_once(name, {model: record}, scope=OPERATOR_SCOPE)

@@ -90,8 +90,8 @@ def activity_filters(
     action_type: Annotated[
         str | None,
         Query(
-            description="approve, add, dismiss, restore, writeback, import, mapping, psa_sync, "
-            "settings, security, usage_removal"
+            description="approve, add, dismiss, restore, retry, writeback, import, mapping, "
+            "psa_sync, settings, security, usage_removal"
         ),
     ] = None,
     outcome: Annotated[
@@ -169,6 +169,7 @@ CSV_COLUMNS = (
     "quantity_after",
     "price_before",
     "price_after",
+    "currency",
     "effective_date",
     "prorated_lines",
     "psa_record_url",
@@ -216,6 +217,7 @@ def csv_row(entry: ActivityEntry) -> list[str]:
         _number(entry.quantity_after),
         _number(entry.price_before),
         _number(entry.price_after),
+        entry.currency or "",
         entry.effective_date.isoformat() if entry.effective_date else "",
         "; ".join(
             f"{line.effective_date.isoformat()}: {_number(line.quantity)}"

@@ -95,6 +95,23 @@ class ChangeBody(Body):
         )
 
 
+class PreviewBody(ChangeBody):
+    """A change to preview; for a New Revenue card, also the price and cost its add would
+    write (as `POST .../add` takes them), so the preview and its large-change check weigh
+    the add at that price."""
+
+    unit_price: UnitPrice | None = Field(
+        default=None,
+        description="Add only: the unit price per billing period, in the contract's currency "
+        "(default: the card's).",
+    )
+    unit_cost: UnitPrice | None = Field(
+        default=None,
+        description="Add only: the unit cost per billing period, in the contract's currency "
+        "(default: the card's).",
+    )
+
+
 class DismissBody(Body):
     reason: str | None = Field(default=None, max_length=1000, examples=["Client asked to wait"])
 
@@ -224,10 +241,16 @@ async def card_details(card_id: str, request: Request, principal: Viewer) -> JSO
 
 @router.post("/{card_id}/preview", response_model=r.ChangePreview, summary="Preview a change")
 async def preview(
-    card_id: str, body: ChangeBody, request: Request, principal: Viewer
+    card_id: str, body: PreviewBody, request: Request, principal: Viewer
 ) -> r.ChangePreview:
-    """Exactly the PSA lines approving would write, with revenue and profit; writes nothing."""
-    query = r.PreviewQuery(card_id=card_id, change=body.request())
+    """Exactly the PSA lines approving (or adding) would write, with revenue and profit;
+    writes nothing."""
+    query = r.PreviewQuery(
+        card_id=card_id,
+        change=body.request(),
+        unit_price=body.unit_price,
+        unit_cost=body.unit_cost,
+    )
     return await ask(request, principal, query, r.ChangePreview)
 
 

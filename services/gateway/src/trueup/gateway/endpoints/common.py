@@ -37,20 +37,29 @@ async def ask(
 # Fields /api/v1 renamed (new name: old name). A client written against the old name keeps
 # working: a request may still send the old name, and an answer carries both until /api/v2
 # (docs/api.md, "Renamed fields").
-RENAMED_FIELDS = {"vendor_account_id": "vendor_account"}
+RENAMED_FIELDS = {
+    "vendor_account_id": "vendor_account",
+    # The one mapping threshold, split in two: the old name is read as the pre-selection
+    # threshold, the one that never maps anything without a person.
+    "suggestion_threshold": "auto_map_threshold",
+}
 
 
 def accept_renamed_fields(body: object) -> object:
     """A request body with each old field name read as its new name, at any depth.
 
-    An object that sends both names keeps the old one, which its model then refuses as an
-    unknown field, named in the 422: which of the two was meant cannot be told.
+    An object that sends both names with one value is an answer sent back as it came
+    (answers carry both): the old name is dropped. One that sends two values keeps the old
+    name, which its model then refuses as an unknown field, named in the 422: which of the
+    two was meant cannot be told.
     """
 
     def read(fields: dict[str, object]) -> None:
         for new, old in RENAMED_FIELDS.items():
             if old in fields and new not in fields:
                 fields[new] = fields.pop(old)
+            elif old in fields and fields[old] == fields[new]:
+                del fields[old]
 
     return _each_object(body, read)
 
@@ -66,8 +75,14 @@ def serve_renamed_fields(answer: Payload) -> JSONResponse:
     return JSONResponse(_each_object(answer.model_dump(mode="json"), both))
 
 
-RENAMED_IN_ANSWERS = ("AccountMappingView", "VendorAccountName", "Contribution")
-"""The OpenAPI schemas of answers that carry a renamed field under its old name too."""
+RENAMED_IN_ANSWERS = (
+    "AccountMappingView",
+    "VendorAccountName",
+    "Contribution",
+    "BillingSettings-Output",
+)
+"""The OpenAPI schemas of answers that carry a renamed field under its old name too (a
+model that is also a request body has an `-Output` schema of its own)."""
 
 
 def document_renamed_fields(app: FastAPI) -> None:

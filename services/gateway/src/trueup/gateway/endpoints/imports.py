@@ -33,6 +33,7 @@ from trueup.contracts.ingest import (
 )
 from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Admin, Billing, Viewer
+from trueup.gateway.identity.text import SafeText
 from trueup.gateway.problems import PROBLEM_JSON, ProblemError
 from trueup.platform.broker import imports_bucket
 
@@ -63,7 +64,7 @@ class CommitRequest(BaseModel):
         default=False,
         description="Import the valid rows and skip the invalid ones (they are counted).",
     )
-    save_profile_as: str | None = Field(
+    save_profile_as: SafeText | None = Field(
         default=None,
         min_length=1,
         max_length=200,
@@ -173,7 +174,7 @@ async def upload(
     response_model=ImportView,
     summary="Commit an upload with a mapping",
     responses={
-        422: {"description": "Rows are invalid: `errors` lists row, column and reason"},
+        422: {"description": "Rows are invalid: `errors` lists file, row, column and reason"},
         409: {"description": "Already committed"},
     },
 )
@@ -199,15 +200,35 @@ async def commit(
         timeout=COMMIT_TIMEOUT_SECONDS,
     )
     if not outcome.accepted:
+        file_name = outcome.job.file_name
         raise ProblemError(
             422,
             "Invalid rows",
-            f"{outcome.invalid_rows} rows are invalid ({outcome.error_count} errors); fix the"
-            " file or commit again with skip_invalid_rows",
+            _invalid_rows_detail(outcome),
             type_="https://trueup.dev/problems/invalid-rows",
-            errors=[error.model_dump(mode="json") for error in outcome.errors],
+            errors=[
+                {**error.model_dump(mode="json"), "file_name": file_name}
+                for error in outcome.errors
+            ],
         )
     return JSONResponse(outcome.job.model_dump(mode="json"), status_code=202)
+
+
+def _invalid_rows_detail(outcome: CommitOutcome) -> str:
+    """The file's first row error, where it is, and how many there are.
+
+    Written as the file's other errors are ("usage.csv, row 7, column 'Seats': ..."), so
+    a client that shows only `detail` still says which file, row and column to fix.
+    """
+    file_name = outcome.job.file_name
+    counts = f"{outcome.invalid_rows} rows are invalid ({outcome.error_count} errors)"
+    if outcome.errors:
+        first = outcome.errors[0]
+        column = f", column {first.column!r}" if first.column is not None else ""
+        summary = f"{file_name}, row {first.row}{column}: {first.reason}; in all, {counts}"
+    else:
+        summary = f"{file_name}: {counts}"
+    return f"{summary}; fix the file or commit again with skip_invalid_rows"
 
 
 @router.get("/imports", response_model=ImportList, summary="Imports that stored usage")
@@ -259,7 +280,7 @@ class ProfileChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: SafeText = Field(min_length=1, max_length=200)
 
 
 @router.patch(

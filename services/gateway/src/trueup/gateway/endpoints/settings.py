@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, BeforeValidator, Field
 
 from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.gateway import bus
-from trueup.gateway.endpoints.common import ask
+from trueup.gateway.endpoints.common import accept_renamed_fields, ask, serve_renamed_fields
 from trueup.gateway.identity.dependencies import Admin, Billing, Viewer
+from trueup.gateway.identity.text import SafeText
 
 router = APIRouter(prefix="/api/v1", tags=["settings"])
 
@@ -18,7 +22,7 @@ class PsaConnectionBody(BaseModel):
     """Credentials go to psa_sync once, are sealed there, and are never returned."""
 
     psa: m.PsaKindName
-    name: str = Field(min_length=1, max_length=200, examples=["ConnectWise production"])
+    name: SafeText = Field(min_length=1, max_length=200, examples=["ConnectWise production"])
     credentials: dict[str, str] = Field(
         examples=[
             {
@@ -42,18 +46,24 @@ class Accepted(BaseModel):
     status: str = "accepted"
 
 
+# `auto_map_threshold`, the one mapping threshold before it was split in two, is still read,
+# as `suggestion_threshold`: of the two, the one that never maps anything without a person
+# (docs/api.md, "Renamed fields").
+BillingSettingsBody = Annotated[r.BillingSettings, BeforeValidator(accept_renamed_fields)]
+
+
 @router.get("/settings/billing", response_model=r.BillingSettings)
-async def billing_settings(request: Request, principal: Viewer) -> r.BillingSettings:
-    """Billing cycle, proration convention, rounding, mapping threshold and rules."""
-    return await ask(request, principal, r.GetSettings(), r.BillingSettings)
+async def billing_settings(request: Request, principal: Viewer) -> JSONResponse:
+    """Billing cycle, proration convention, rounding, mapping thresholds and rules."""
+    return serve_renamed_fields(await ask(request, principal, r.GetSettings(), r.BillingSettings))
 
 
 @router.put("/settings/billing", response_model=r.BillingSettings)
 async def save_billing_settings(
-    body: r.BillingSettings, request: Request, principal: Admin
-) -> r.BillingSettings:
+    body: BillingSettingsBody, request: Request, principal: Admin
+) -> JSONResponse:
     query = r.SaveSettings(settings=body, actor=principal.actor())
-    return await ask(request, principal, query, r.BillingSettings)
+    return serve_renamed_fields(await ask(request, principal, query, r.BillingSettings))
 
 
 @router.get("/settings/rules", response_model=list[r.AutoRuleView])

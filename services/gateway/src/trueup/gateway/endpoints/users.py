@@ -52,7 +52,7 @@ class ApiKeyView(BaseModel):
 
 
 class NewApiKey(BaseModel):
-    name: str = Field(min_length=1, max_length=200, examples=["nightly export"])
+    name: SafeText = Field(min_length=1, max_length=200, examples=["nightly export"])
     role: Role = Role.VIEWER
 
 

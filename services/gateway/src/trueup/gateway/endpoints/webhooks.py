@@ -23,6 +23,7 @@ from trueup.contracts.ingest import (
 )
 from trueup.gateway.endpoints.common import ask
 from trueup.gateway.identity.dependencies import Admin
+from trueup.gateway.identity.text import SafeText
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -31,7 +32,7 @@ class NewEndpoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vendor: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str = Field(default="", max_length=200)
+    name: SafeText = Field(default="", max_length=200)
 
 
 class Rotation(BaseModel):

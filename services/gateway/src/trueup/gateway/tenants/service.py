@@ -1,7 +1,8 @@
 """Tenant use cases for the operator (CLI and API); they run in the caller's transaction.
 
-A status change or deletion and the event that announces it commit together (outbox):
-the CLI needs only the gateway's database, and the running gateway's relay publishes.
+Every change and the event that announces it commit together (outbox): the CLI needs
+only the gateway's database, and the running gateway's relay publishes. Each event names
+the operator who acted (`operator_actor`); audit keeps them in the operator scope.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trueup.contracts import messages as m
 from trueup.contracts import new_id, wrap
 from trueup.gateway.identity import service as identity
 from trueup.gateway.identity.principal import Role
+from trueup.gateway.identity.text import SafeText
 from trueup.gateway.models import Invite, Tenant, User
 from trueup.platform.messaging import enqueue
 
-OPERATOR = m.Actor(kind="system", id="operator", name="Operator")
+OPERATOR_NAME_MAX = 100
+_SAFE_TEXT: TypeAdapter[str] = TypeAdapter(SafeText)
 
 # A tenant id is a NATS subject token and a database value: letters, digits, `-` and `_`,
 # beginning with a letter or digit (so `_operator` can never be a tenant).
@@ -38,6 +42,29 @@ class TenantNotFoundError(LookupError):
 
 class TenantConflictError(ValueError):
     """The tenant exists already, or its state does not allow the change."""
+
+
+def operator_actor(name: str) -> m.Actor:
+    """The operator who acts, as the operator's log names them: the name the command line
+    was given (`--actor`, else the OS user) or the API was (`X-Operator`, else its token's
+    holder). A system actor with an id of its own, so one operator's decisions can be
+    told from another's and filtered by `actor_id`.
+
+    Raises `ValueError` for an empty or over-long name, or one with control characters
+    (a name is shown on one line, as it was given).
+    """
+    name = name.strip()
+    if not name or len(name) > OPERATOR_NAME_MAX:
+        raise ValueError(f"An operator's name is 1 to {OPERATOR_NAME_MAX} characters.")
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in name):
+        raise ValueError("An operator's name must not contain control characters.")
+    try:
+        _SAFE_TEXT.validate_python(name)
+    except ValidationError as exc:
+        raise ValueError(
+            "An operator's name must not contain bidirectional control characters."
+        ) from exc
+    return m.Actor(kind="system", id=f"operator:{name}", name=name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +100,14 @@ def tenant_id_from_name(name: str) -> str:
 
 
 async def create_tenant(
-    session: AsyncSession, name: str, *, tenant_id: str | None, invite_hours: int
+    session: AsyncSession,
+    name: str,
+    *,
+    tenant_id: str | None,
+    invite_hours: int,
+    actor: m.Actor,
 ) -> tuple[Tenant, IssuedInvite]:
-    """A new active tenant and a one-time invite for its first admin."""
+    """A new active tenant and a one-time invite for its first admin, both announced."""
     tenant_id = tenant_id or tenant_id_from_name(name)
     if not TENANT_ID.match(tenant_id):
         raise TenantConflictError(
@@ -85,7 +117,11 @@ async def create_tenant(
     if await session.get(Tenant, tenant_id) is not None:
         raise TenantConflictError(f"Tenant {tenant_id} exists already.")
     tenant = await identity.ensure_tenant(session, tenant_id, name)
-    invite = await issue_invite(session, tenant_id, hours=invite_hours)
+    created = m.TenantCreated(tenant_name=tenant.name, actor=actor)
+    await enqueue(
+        session, m.subject_for(m.TenantCreated, tenant_id), wrap(created, tenant_id=tenant_id)
+    )
+    invite = await issue_invite(session, tenant_id, hours=invite_hours, actor=actor)
     return tenant, invite
 
 
@@ -111,7 +147,11 @@ async def get_tenant_or_raise(session: AsyncSession, tenant_id: str) -> Tenant:
 
 
 async def set_status(
-    session: AsyncSession, tenant_id: str, status: Literal["active", "suspended"]
+    session: AsyncSession,
+    tenant_id: str,
+    status: Literal["active", "suspended"],
+    *,
+    actor: m.Actor,
 ) -> Tenant:
     """Suspend or resume a tenant and announce it; no event if nothing changes."""
     tenant = await get_tenant_or_raise(session, tenant_id)
@@ -120,7 +160,7 @@ async def set_status(
     if tenant.status != status:
         tenant.status = status
         tenant.status_changed_at = datetime.now(UTC)
-        payload = m.TenantStatusChanged(status=status, actor=OPERATOR)
+        payload = m.TenantStatusChanged(status=status, actor=actor)
         await enqueue(
             session,
             m.subject_for(m.TenantStatusChanged, tenant_id),
@@ -129,7 +169,7 @@ async def set_status(
     return tenant
 
 
-async def request_deletion(session: AsyncSession, tenant_id: str) -> Tenant:
+async def request_deletion(session: AsyncSession, tenant_id: str, *, actor: m.Actor) -> Tenant:
     """Refuse the tenant from now on and ask every service to delete its data.
 
     The gateway's own rows go last, when its consumer receives the same event. Asking
@@ -138,7 +178,7 @@ async def request_deletion(session: AsyncSession, tenant_id: str) -> Tenant:
     tenant = await get_tenant_or_raise(session, tenant_id)
     tenant.status = DELETING
     tenant.status_changed_at = datetime.now(UTC)
-    payload = m.TenantDeleted(tenant_name=tenant.name, actor=OPERATOR)
+    payload = m.TenantDeleted(tenant_name=tenant.name, actor=actor)
     await enqueue(
         session, m.subject_for(m.TenantDeleted, tenant_id), wrap(payload, tenant_id=tenant_id)
     )
@@ -146,8 +186,15 @@ async def request_deletion(session: AsyncSession, tenant_id: str) -> Tenant:
 
 
 async def issue_invite(
-    session: AsyncSession, tenant_id: str, *, hours: int, role: Role = Role.ADMIN
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    hours: int,
+    actor: m.Actor,
+    role: Role = Role.ADMIN,
 ) -> IssuedInvite:
+    """A one-time invite link into the tenant, announced without its token (the audit log
+    records that a link exists and until when, never the link)."""
     tenant = await get_tenant_or_raise(session, tenant_id)
     if tenant.status == DELETING:
         raise TenantConflictError(f"Tenant {tenant_id} is being deleted.")
@@ -163,6 +210,12 @@ async def issue_invite(
     )
     session.add(invite)
     await session.flush()
+    issued = m.TenantInviteIssued(role=role.value, expires_at=invite.expires_at, actor=actor)
+    await enqueue(
+        session,
+        m.subject_for(m.TenantInviteIssued, tenant_id),
+        wrap(issued, tenant_id=tenant_id),
+    )
     return IssuedInvite(tenant_id, token, invite.expires_at)
 
 

@@ -4,10 +4,24 @@ import { api, errorMessage, isNotFound, itemsOf } from "../../api";
 import { useCards } from "../../cards";
 import { titleCase } from "../../format";
 import { navigate } from "../../router";
-import type { AccountMapping, AccountMappingList } from "../../types";
+import type { AccountMapping, AccountMappingList, Suggestion } from "../../types";
 import { EmptyState, ErrorBanner, NotYet, Spinner, VendorTag, useToasts } from "../ui";
-import AcceptAllPreview from "./AcceptAllPreview";
-import { acceptablePairs, keyOf, minimumScore, preselected, scoreClass, scoreText, thresholdOf, type AcceptPair } from "./scores";
+import AcceptAll, { type AcceptAllSubject } from "./AcceptAll";
+import { accountWaits, keyOf, preselected, scoreClass, scoreText, thresholdOf } from "./scores";
+
+const ACCOUNTS: AcceptAllSubject<AccountMapping, Suggestion> = {
+  one: "vendor account",
+  many: "vendor accounts",
+  to: "PSA account",
+  risk: "a wrong one bills the wrong client.",
+  keyOf,
+  source: (m) => (
+    <>
+      <VendorTag vendor={m.vendor} /> {m.vendor_account_name}
+    </>
+  ),
+  target: (s) => s.account_name,
+};
 
 export default function AccountsTab() {
   const client = useQueryClient();
@@ -16,8 +30,6 @@ export default function AccountsTab() {
   const [chosen, setChosen] = useState<Record<string, string>>({});
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [filter, setFilter] = useState("");
-  const [acceptAt, setAcceptAt] = useState<string | null>(null);
-  const [preview, setPreview] = useState<{ minimum: number; pairs: AcceptPair[] } | null>(null);
 
   // Every PSA account with a contract line, from the cards (which cover every line item),
   // so a vendor account with no suggestion can still be mapped by hand.
@@ -45,7 +57,6 @@ export default function AccountsTab() {
         tone: "success",
       });
       setSelected(new Set());
-      setPreview(null);
       void client.invalidateQueries({ queryKey: ["mappings"] });
       void client.invalidateQueries({ queryKey: ["unmapped"] });
       void client.invalidateQueries({ queryKey: ["cards"] });
@@ -63,10 +74,6 @@ export default function AccountsTab() {
   const target = (m: AccountMapping) => chosen[keyOf(m)] ?? preselected(m.suggestions)?.account_id ?? "";
   const selectedRows = rows.filter((m) => selected.has(keyOf(m)));
   const withTarget = selectedRows.filter((m) => target(m));
-  // "Accept all ≥ N%": the best suggestion of each unmapped row shown, from N up.
-  const acceptText = acceptAt ?? String(threshold);
-  const minimum = minimumScore(acceptText);
-  const acceptable = acceptablePairs(rows, minimum);
 
   if (mappings.error && isNotFound(mappings.error)) return <NotYet what="Account mapping" />;
 
@@ -87,29 +94,25 @@ export default function AccountsTab() {
           <option value="all">All</option>
         </select>
         <span className="toolbar-spacer" />
-        <label className="small" htmlFor="accept-at">
-          Minimum score
-        </label>
-        <input
+        {/* The rows shown: a search narrows what "Accept all" takes. */}
+        <AcceptAll
           id="accept-at"
-          className="input-narrow"
-          type="number"
-          min={0}
-          max={100}
-          step={1}
-          value={acceptText}
-          aria-invalid={minimum === null}
-          onChange={(e) => setAcceptAt(e.target.value)}
+          rows={rows}
+          waits={accountWaits}
+          threshold={threshold}
+          subject={ACCOUNTS}
+          busy={change.isPending}
+          onAccept={(pairs) =>
+            change.mutateAsync(
+              pairs.map(({ mapping: m, suggestion: s }) => ({
+                vendor: m.vendor,
+                vendor_account_id: m.vendor_account_id,
+                action: "map" as const,
+                account_id: s.account_id,
+              })),
+            )
+          }
         />
-        <button
-          type="button"
-          className="btn btn-small"
-          disabled={minimum === null || !acceptable.length || change.isPending}
-          title={minimum === null ? "Enter a score from 0 to 100" : `Preview the ${acceptable.length} pair(s) before mapping them`}
-          onClick={() => minimum !== null && setPreview({ minimum, pairs: acceptable })}
-        >
-          Accept all ≥ {minimum ?? "?"}%…
-        </button>
         <button
           type="button"
           className="btn btn-primary btn-small"
@@ -130,30 +133,11 @@ export default function AccountsTab() {
         </button>
       </div>
       <ErrorBanner error={mappings.error} onRetry={() => void mappings.refetch()} />
-      {preview && (
-        <AcceptAllPreview
-          minimum={preview.minimum}
-          threshold={threshold}
-          pairs={preview.pairs}
-          busy={change.isPending}
-          onClose={() => setPreview(null)}
-          onConfirm={() =>
-            change.mutate(
-              preview.pairs.map(({ mapping: m, suggestion: s }) => ({
-                vendor: m.vendor,
-                vendor_account_id: m.vendor_account_id,
-                action: "map" as const,
-                account_id: s.account_id,
-              })),
-            )
-          }
-        />
-      )}
       {mappings.isPending ? (
         <Spinner />
       ) : rows.length === 0 && !mappings.isError ? (
         <EmptyState
-          title={status === "unmapped" ? "Every vendor account is mapped" : "No vendor account here"}
+          title={filter.trim() ? "No vendor account matches" : status === "unmapped" ? "Every vendor account is mapped" : "No vendor account here"}
           actions={
             <button type="button" className="btn" onClick={() => navigate("/import")}>
               Import vendor usage
@@ -267,7 +251,10 @@ export default function AccountsTab() {
                           </span>
                         </span>
                       ) : m.status === "unmapped" ? (
-                        <span className="muted small">No likely account</span>
+                        <span className="muted small" data-testid="no-match">
+                          No PSA account with an active contract looks like it. Choose one by hand or, if the client has no contract in your
+                          PSA yet, exclude it for now: it waits under Excluded to be mapped later.
+                        </span>
                       ) : (
                         <span className="muted small">{titleCase(m.status)}</span>
                       )}
@@ -290,6 +277,7 @@ export default function AccountsTab() {
                             type="button"
                             className="btn btn-ghost btn-small"
                             aria-label={`Exclude ${label}`}
+                            title="Leave this vendor account's usage out of the cards; Unmap under Excluded brings it back"
                             disabled={change.isPending}
                             onClick={() => change.mutate([{ vendor: m.vendor, vendor_account_id: m.vendor_account_id, action: "exclude" }])}
                           >

@@ -1,48 +1,127 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { api, errorMessage, getItems, isNotFound, itemsOf } from "../../api";
-import type { ServiceLine, ServiceMapping, ServiceMappingList } from "../../types";
+import type { ServiceLine, ServiceLineSuggestion, ServiceMapping, ServiceMappingList } from "../../types";
 import { EmptyState, ErrorBanner, NotYet, Spinner, VendorTag, useToasts } from "../ui";
-import { preselected, scoreClass, scoreText, thresholdOf } from "./scores";
+import AcceptAll, { type AcceptAllSubject } from "./AcceptAll";
+import { counted, preselected, scoreClass, scoreText, skuStatus, thresholdOf, type SkuStatus } from "./scores";
+
+const skuKey = (m: { vendor: string; sku: string }) => `${m.vendor}\u0000${m.sku}`;
+
+const SKUS: AcceptAllSubject<ServiceMapping, ServiceLineSuggestion> = {
+  one: "vendor SKU",
+  many: "vendor SKUs",
+  to: "service line",
+  risk: "a wrong one counts this SKU's usage against another service's contract lines.",
+  keyOf: skuKey,
+  source: (m) => (
+    <span className="cell-stack">
+      <span>
+        <VendorTag vendor={m.vendor} /> {m.sku_name || m.sku}
+      </span>
+      <span className="muted small mono">{m.sku}</span>
+    </span>
+  ),
+  target: (s) => s.service_line,
+};
+
+const waits = (m: ServiceMapping) => skuStatus(m) === "unmapped";
+
+function putMapping(m: ServiceMapping) {
+  return api.put<ServiceMapping>("/api/v1/mappings/services", {
+    vendor: m.vendor,
+    sku: m.sku,
+    service_line_id: m.service_line_id,
+    factor: m.factor,
+    rounding: m.rounding,
+    excluded: m.excluded,
+  });
+}
+
+/** Some of an "Accept all" were saved before one failed: the toast says how many. */
+class PartlySaved extends Error {
+  constructor(
+    readonly saved: number,
+    readonly cause: unknown,
+  ) {
+    super(errorMessage(cause));
+  }
+}
 
 export default function ServicesTab() {
   const client = useQueryClient();
   const toasts = useToasts();
+  const [status, setStatus] = useState<SkuStatus | "all">("unmapped");
+  const [filter, setFilter] = useState("");
   const services = useQuery({
     queryKey: ["mappings", "services"],
     queryFn: ({ signal }) => api.get<ServiceMappingList | ServiceMapping[]>("/api/v1/mappings/services", signal),
   });
   const threshold = thresholdOf(services.data ?? undefined);
-  const skus = itemsOf(services.data);
+  const skus = useMemo(() => {
+    const needle = filter.trim().toLowerCase();
+    return itemsOf(services.data).filter(
+      (m) =>
+        (status === "all" || skuStatus(m) === status) &&
+        (!needle || `${m.sku_name} ${m.sku} ${m.service_line ?? ""}`.toLowerCase().includes(needle)),
+    );
+  }, [services.data, status, filter]);
   const lines = useQuery({
     queryKey: ["service-lines"],
     queryFn: ({ signal }) => getItems<ServiceLine>("/api/v1/service-lines", signal),
   });
   const [drafts, setDrafts] = useState<Record<string, Partial<ServiceMapping>>>({});
 
+  const refresh = () => {
+    void client.invalidateQueries({ queryKey: ["mappings"] });
+    void client.invalidateQueries({ queryKey: ["unmapped"] });
+    void client.invalidateQueries({ queryKey: ["cards"] });
+  };
+  const forget = (saved: ServiceMapping[]) =>
+    setDrafts((d) => {
+      const next = { ...d };
+      for (const m of saved) delete next[skuKey(m)];
+      return next;
+    });
+
   const save = useMutation({
-    mutationFn: (m: ServiceMapping) =>
-      api.put<ServiceMapping>("/api/v1/mappings/services", {
-        vendor: m.vendor,
-        sku: m.sku,
-        service_line_id: m.service_line_id,
-        factor: m.factor,
-        rounding: m.rounding,
-        excluded: m.excluded,
-      }),
+    mutationFn: putMapping,
     onSuccess: (_, m) => {
       toasts.push({ message: `Saved ${m.sku_name || m.sku}`, tone: "success" });
-      setDrafts((d) => {
-        const next = { ...d };
-        delete next[`${m.vendor}\u0000${m.sku}`];
-        return next;
-      });
-      void client.invalidateQueries({ queryKey: ["mappings"] });
-      void client.invalidateQueries({ queryKey: ["unmapped"] });
-      void client.invalidateQueries({ queryKey: ["cards"] });
+      forget([m]);
+      refresh();
     },
     onError: (error) => toasts.push({ message: errorMessage(error), tone: "error" }),
   });
+
+  // "Accept all": one save per SKU (each is its own audited mapping change), one after the
+  // other so that a failure stops the rest and says how far it got.
+  const saveAll = useMutation({
+    mutationFn: async (items: ServiceMapping[]) => {
+      let saved = 0;
+      try {
+        for (const m of items) {
+          await putMapping(m);
+          saved += 1;
+        }
+      } catch (error) {
+        throw new PartlySaved(saved, error);
+      }
+      return saved;
+    },
+    onSuccess: (saved, items) => {
+      toasts.push({ message: `Mapped ${counted(saved, "vendor SKU", "vendor SKUs")}`, tone: "success" });
+      forget(items);
+      refresh();
+    },
+    onError: (error, items) => {
+      const saved = error instanceof PartlySaved ? error.saved : 0;
+      toasts.push({ message: `Mapped ${saved} of ${counted(items.length, "vendor SKU", "vendor SKUs")}: ${error.message}`, tone: "error" });
+      forget(items.slice(0, saved));
+      refresh();
+    },
+  });
+  const busy = save.isPending || saveAll.isPending;
 
   const saveLine = useMutation({
     mutationFn: ({ id, patch }: { id: string; patch: Partial<ServiceLine> }) => api.patch<ServiceLine>(`/api/v1/service-lines/${encodeURIComponent(id)}`, patch),
@@ -54,11 +133,46 @@ export default function ServicesTab() {
 
   return (
     <div className="stack">
+      <div className="toolbar">
+        <label className="visually-hidden" htmlFor="sku-filter">
+          Search vendor SKUs
+        </label>
+        <input id="sku-filter" type="search" placeholder="Search vendor SKUs…" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        <label className="visually-hidden" htmlFor="sku-status">
+          Status
+        </label>
+        <select id="sku-status" value={status} onChange={(e) => setStatus(e.target.value as SkuStatus | "all")}>
+          <option value="unmapped">Unmapped</option>
+          <option value="mapped">Mapped</option>
+          <option value="excluded">Excluded</option>
+          <option value="all">All</option>
+        </select>
+        <span className="toolbar-spacer" />
+        <AcceptAll
+          id="sku-accept-at"
+          rows={skus}
+          waits={waits}
+          threshold={threshold}
+          subject={SKUS}
+          busy={busy}
+          onAccept={(pairs) => saveAll.mutateAsync(pairs.map(({ mapping: m, suggestion: s }) => ({ ...m, service_line_id: s.service_line_id })))}
+        />
+      </div>
       <ErrorBanner error={services.error} onRetry={() => void services.refetch()} />
       {services.isPending ? (
         <Spinner />
       ) : skus.length === 0 && !services.isError ? (
-        <EmptyState title="No vendor SKU yet">SKUs appear here once a vendor reports usage for them.</EmptyState>
+        filter.trim() ? (
+          <EmptyState title="No vendor SKU matches" />
+        ) : status === "unmapped" ? (
+          <EmptyState title="Every vendor SKU is mapped">
+            Vendor SKUs appear here when usage arrives for one that feeds no service line yet.
+          </EmptyState>
+        ) : status === "all" ? (
+          <EmptyState title="No vendor SKU yet">SKUs appear here once a vendor reports usage for them.</EmptyState>
+        ) : (
+          <EmptyState title="No vendor SKU here" />
+        )
       ) : (
         <div className="table-wrap">
           <table className="grid" data-testid="service-mappings">
@@ -82,7 +196,7 @@ export default function ServicesTab() {
             </thead>
             <tbody>
               {skus.map((original) => {
-                const key = `${original.vendor}\u0000${original.sku}`;
+                const key = skuKey(original);
                 const unmapped = !original.service_line_id && !original.excluded;
                 const suggestions = unmapped ? (original.suggestions ?? []) : [];
                 // Only a suggestion the server marks pre-selectable fills the choice in, and
@@ -139,6 +253,10 @@ export default function ServicesTab() {
                           <span className="muted small" data-testid="below-threshold">
                             Best guess {scoreText(best.score)}: {best.service_line}. Below {threshold}%, so not pre-selected: {best.reason}
                           </span>
+                        ) : !m.service_line_id && !m.excluded ? (
+                          <span className="muted small" data-testid="no-match">
+                            No service line looks like it: choose one, or exclude the SKU if you do not bill it.
+                          </span>
                         ) : null}
                       </div>
                     </td>
@@ -171,7 +289,7 @@ export default function ServicesTab() {
                       <button
                         type="button"
                         className="btn btn-primary btn-small"
-                        disabled={!dirty || save.isPending || !/^\d+(\.\d+)?$/.test(m.factor)}
+                        disabled={!dirty || busy || !/^\d+(\.\d+)?$/.test(m.factor)}
                         onClick={() => save.mutate(m)}
                         aria-label={`Save ${label}`}
                       >

@@ -1,5 +1,5 @@
 // Match scores and suggestions as the mapping tabs show them, without React.
-import type { AccountMapping, Suggestion } from "../../types";
+import type { AccountMapping, ServiceMapping } from "../../types";
 
 export function keyOf(m: { vendor: string; vendor_account_id: string }): string {
   return `${m.vendor}\u0000${m.vendor_account_id}`;
@@ -41,17 +41,52 @@ export function minimumScore(text: string): number | null {
   return n >= 0 && n <= 100 ? n : null;
 }
 
-export type AcceptPair = { mapping: AccountMapping; suggestion: Suggestion };
-
 export function scoreText(score: string | number): string {
   return `${Math.round(percent(score))}%`;
 }
 
-/** "Accept all ≥ N%": the best suggestion of each unmapped row, when it scores N or more. */
-export function acceptablePairs(rows: AccountMapping[], minimum: number | null): AcceptPair[] {
+/** A row waiting on the Accounts tab: a vendor account nobody mapped or excluded yet. */
+export function accountWaits(m: AccountMapping): boolean {
+  return m.status === "unmapped";
+}
+
+/** The minimum "Accept all" takes: what a person typed, else the tenant's threshold, so that
+ * out of the box nothing below it is ever in the preview. */
+export function acceptMinimum(typed: string | null, threshold: number): number | null {
+  return minimumScore(typed ?? String(threshold));
+}
+
+export type SkuStatus = "unmapped" | "mapped" | "excluded";
+
+/** A SKU has no status of its own in the answer: it is excluded, feeds a service line, or
+ * waits for one. */
+export function skuStatus(m: ServiceMapping): SkuStatus {
+  return m.excluded ? "excluded" : m.service_line_id ? "mapped" : "unmapped";
+}
+
+/** A vendor account or SKU, and the suggestion "Accept all" maps it to. */
+export type AcceptPair<R, S> = { mapping: R; suggestion: S };
+
+/** "Accept all ≥ N%": the best suggestion of each row still waiting, when it scores N or
+ * more. Only the best: the second of two look-alikes is never taken for you. */
+export function acceptablePairs<R extends { suggestions?: { score: string | number }[] }>(
+  rows: R[],
+  minimum: number | null,
+  waits: (row: R) => boolean,
+): AcceptPair<R, NonNullable<R["suggestions"]>[number]>[] {
   if (minimum === null) return [];
   return rows.flatMap((m) => {
-    const best = m.suggestions[0];
-    return m.status === "unmapped" && best && percent(best.score) >= minimum ? [{ mapping: m, suggestion: best }] : [];
+    const best = m.suggestions?.[0];
+    return waits(m) && best && percent(best.score) >= minimum ? [{ mapping: m, suggestion: best }] : [];
   });
+}
+
+/** "1 vendor account", "3 SKUs". */
+export function counted(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "vendor SKU" → "Vendor SKU": a heading from the words a sentence uses. */
+export function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

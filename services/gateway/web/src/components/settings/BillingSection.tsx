@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { api } from "../../api";
 import type { BillingSettings } from "../../types";
 import { ErrorBanner, Panel, Spinner, useToasts } from "../ui";
+import { settingsToSave, thresholdInput } from "./billing";
 import Unavailable from "./Unavailable";
 
 export default function BillingSection({ isAdmin }: { isAdmin: boolean }) {
@@ -17,7 +18,7 @@ export default function BillingSection({ isAdmin }: { isAdmin: boolean }) {
     if (settings.data) setDraft(settings.data);
   }, [settings.data]);
   const save = useMutation({
-    mutationFn: (body: BillingSettings) => api.put<BillingSettings>("/api/v1/settings/billing", body),
+    mutationFn: (body: BillingSettings) => api.put<BillingSettings>("/api/v1/settings/billing", settingsToSave(body)),
     onSuccess: () => {
       toasts.push({ message: "Billing settings saved", tone: "success" });
       void client.invalidateQueries({ queryKey: ["settings", "billing"] });
@@ -67,18 +68,40 @@ export default function BillingSection({ isAdmin }: { isAdmin: boolean }) {
               </select>
             </div>
             <div className="field">
-              <label htmlFor="auto-map">Auto-map accounts at score</label>
+              <label htmlFor="suggestion-threshold">Pre-select mapping suggestions from score</label>
               <input
-                id="auto-map"
+                id="suggestion-threshold"
                 type="number"
-                min={0}
+                min={50}
                 max={100}
-                placeholder="Off"
-                value={draft.auto_map_threshold ?? ""}
-                onChange={(e) => setDraft({ ...draft, auto_map_threshold: e.target.value === "" ? null : e.target.value })}
+                step="any"
+                placeholder="95"
+                aria-describedby="suggestion-threshold-hint"
+                value={draft.suggestion_threshold ?? ""}
+                onChange={(e) => setDraft({ ...draft, suggestion_threshold: thresholdInput(e.target.value) })}
               />
-              <div className="hint">
-                Leave empty to always ask. Mapping pre-selects only suggestions at or above this score (95 when empty).
+              <div className="hint" id="suggestion-threshold-hint">
+                On the mapping page, the best suggestion scoring at least this is filled in for you to check and accept. It maps
+                nothing by itself. 50 to 100; empty: 95.
+              </div>
+            </div>
+            <div className="field">
+              <label htmlFor="auto-apply-threshold">Map accounts without asking from score</label>
+              <input
+                id="auto-apply-threshold"
+                type="number"
+                min={90}
+                max={100}
+                step="any"
+                placeholder="Off"
+                aria-describedby="auto-apply-threshold-hint"
+                value={draft.auto_apply_threshold ?? ""}
+                onChange={(e) => setDraft({ ...draft, auto_apply_threshold: thresholdInput(e.target.value) })}
+              />
+              <div className="hint" id="auto-apply-threshold-hint">
+                A vendor account whose best suggestion scores at least this is mapped by itself, with nobody checking. Empty (off):
+                only identical names and PSA ids map themselves; everything else waits for a person. 90 to 100: a look-alike of
+                another business never scores above 79.
               </div>
             </div>
             <LargeChangeFields draft={draft} setDraft={setDraft} />
