@@ -29,22 +29,26 @@ async def _page(stack: Stack, **params: Any) -> dict[str, Any]:
     return page
 
 
+async def _import_usage(stack: Stack) -> None:
+    job = await stack.import_file(
+        "edr.csv",
+        _usage_csv(),
+        {
+            "vendor": "edr",
+            "mapping": {
+                "account_column": "Customer",
+                "sku_column": "Product",
+                "quantity_mode": "column_value",
+                "quantity_column": "Seats",
+            },
+        },
+    )
+    assert job["status"] == "completed", job
+
+
 class TestUsagePages:
     async def test_pages_of_three_list_every_row_once_in_key_order(self, stack: Stack) -> None:
-        job = await stack.import_file(
-            "edr.csv",
-            _usage_csv(),
-            {
-                "vendor": "edr",
-                "mapping": {
-                    "account_column": "Customer",
-                    "sku_column": "Product",
-                    "quantity_mode": "column_value",
-                    "quantity_column": "Seats",
-                },
-            },
-        )
-        assert job["status"] == "completed", job
+        await _import_usage(stack)
 
         seen: list[tuple[str, str]] = []
         pages = 0
@@ -66,20 +70,7 @@ class TestUsagePages:
     ) -> None:
         # 5,000 rows with long names would pass the broker's 1 MB message limit (413).
         # Here a page holds about two rows, whatever the limit asked.
-        job = await stack.import_file(
-            "edr.csv",
-            _usage_csv(),
-            {
-                "vendor": "edr",
-                "mapping": {
-                    "account_column": "Customer",
-                    "sku_column": "Product",
-                    "quantity_mode": "column_value",
-                    "quantity_column": "Seats",
-                },
-            },
-        )
-        assert job["status"] == "completed", job
+        await _import_usage(stack)
         everything = [(u["vendor_account_id"], u["sku"]) for u in (await _page(stack))["items"]]
         one = max(len(json.dumps(u)) for u in (await _page(stack, limit=1))["items"])
         monkeypatch.setattr(paging, "PAGE_BYTES", 2 * one + 40)
