@@ -59,24 +59,26 @@ def main() -> int:
         print()
         for line in name_pairs.mistakes(pairs, DEFAULT_SUGGESTION_THRESHOLD):
             print(line)
-    held_out = name_pairs.load(name_pairs.HELD_OUT)
-    with_match = sum(1 for p in held_out if p.is_match)
-    print(
-        f"\nheld-out set ({name_pairs.HELD_OUT.name}, written by hand, never used for "
-        f"tuning): {len(held_out)} pairs ({with_match} matches, {len(held_out) - with_match} "
-        "non-matches)\n"
-    )
-    print("| threshold | strong suggestions | right | wrong | precision | recall |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for q in name_pairs.measure(held_out, sorted({*THRESHOLDS, DEFAULT_SUGGESTION_THRESHOLD})):
+    for path in name_pairs.HAND_WRITTEN:
+        hand_written = name_pairs.load(path)
+        with_match = sum(1 for p in hand_written if p.is_match)
         print(
-            f"| {q.threshold} | {q.right + q.wrong} | {q.right} | {q.wrong} "
-            f"| {q.precision:.2%} | {q.recall:.2%} |"
+            f"\nhand-written set {path.name}: {len(hand_written)} pairs ({with_match} matches, "
+            f"{len(hand_written) - with_match} non-matches)\n"
         )
-    if args.mistakes:
-        print()
-        for line in name_pairs.mistakes(held_out, DEFAULT_SUGGESTION_THRESHOLD):
-            print(line)
+        print("| threshold | strong suggestions | right | wrong | precision | recall |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for q in name_pairs.measure(
+            hand_written, sorted({*THRESHOLDS, DEFAULT_SUGGESTION_THRESHOLD})
+        ):
+            print(
+                f"| {q.threshold} | {q.right + q.wrong} | {q.right} | {q.wrong} "
+                f"| {q.precision:.2%} | {q.recall:.2%} |"
+            )
+        if args.mistakes:
+            print()
+            for line in name_pairs.mistakes(hand_written, DEFAULT_SUGGESTION_THRESHOLD):
+                print(line)
     met = at_default.precision >= PRECISION_TARGET and at_default.recall >= RECALL_TARGET
     print(
         f"\nat the default threshold {DEFAULT_SUGGESTION_THRESHOLD}: precision "

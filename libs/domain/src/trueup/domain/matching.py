@@ -6,13 +6,15 @@ Vendor names never match PSA names exactly ("Acme, Inc." vs "ACME Incorporated")
   name identical apart from case and spacing.
 - Everything else gets **scored suggestions**. Names are normalised (diacritics, case,
   punctuation, "&" vs "and", legal suffixes even misspelt, abbreviations, e-mail domains,
-  "The ..."), a "dba" name counts as an alias, and names are compared with rapidfuzz.
-  A suggestion can reach the tenant's threshold (``DEFAULT_SUGGESTION_THRESHOLD`` when
-  unset) only when every distinctive word of one name has a counterpart in the other and
-  no other candidate is nearly as close (nor one ranked above it: a worse candidate never
-  outranks ambiguous better ones); otherwise its score stops at 79 and the reason says
-  why. Suggestions come best first; only the best, and only at or above the threshold,
-  is pre-selected for a person.
+  "The ..."), a "dba" name counts as an alias, and names are compared with rapidfuzz;
+  abbreviations of several readings, and words written with a full stop, are read as the
+  name compared with has them. A suggestion can reach the tenant's threshold
+  (``DEFAULT_SUGGESTION_THRESHOLD`` when unset) only when every distinctive word of one
+  name has a counterpart in the other (not merely one a changed letter apart: "O'Donnell"
+  / "O'Connell") and no other candidate is nearly as close (nor one ranked above it: a
+  worse candidate never outranks ambiguous better ones); otherwise its score stops at 79
+  and the reason says why. Suggestions come best first; only the best, and only at or
+  above the threshold, is pre-selected for a person.
 - Nothing that is not exact is applied without a person, unless the tenant sets an
   auto-apply threshold (off by default; never below `MIN_AUTO_APPLY_THRESHOLD`).
 """
@@ -158,7 +160,6 @@ _SYNONYMS = {
     "dept": "department",
     "ctr": "center",
     "centre": "center",
-    "med": "medical",
     "univ": "university",
     "grp": "group",
     "hosp": "hospital",
@@ -175,8 +176,91 @@ _SYNONYMS = {
     "labs": "lab",
     "laboratories": "lab",
     "laboratory": "lab",
+    # Street and place words as the postal services abbreviate them.
+    "ave": "avenue",
+    "blvd": "boulevard",
+    "rd": "road",
+    "ln": "lane",
+    "hwy": "highway",
+    "pkwy": "parkway",
+    "hts": "heights",
+    "hgts": "heights",
+    "mtn": "mountain",
+    "mtns": "mountains",
+    "sq": "square",
+    "twp": "township",
+    "vly": "valley",
+    "vlg": "village",
+    "crk": "creek",
+    "spgs": "springs",
+    "hbr": "harbor",
+    "jct": "junction",
+    "cnty": "county",
+    "cmty": "community",
+    # Words of organisations' names as people shorten them.
+    "acad": "academy",
+    "assn": "association",
+    "fdn": "foundation",
+    "fndn": "foundation",
+    "inst": "institute",
+    "sch": "school",
+    "schl": "school",
+    "elem": "elementary",
+    "bldg": "building",
+    "bldrs": "builders",
+    "hlth": "health",
+    "maint": "maintenance",
+    "mktg": "marketing",
+    "mtg": "mortgage",
+    "peds": "pediatrics",
+    "chiro": "chiropractic",
+    "clin": "clinic",
+    "props": "properties",
+    "sys": "systems",
+    "whse": "warehouse",
+    "equip": "equipment",
+    "govt": "government",
+    "distrib": "distribution",
+    "transp": "transportation",
+    "envtl": "environmental",
+    "finl": "financial",
+    "sr": "senior",
+    "jr": "junior",
+    "cu": "credit union",
+    "fcu": "federal credit union",
+    "bnb": "bed and breakfast",
+    "1st": "first",
+    "2nd": "second",
+    "3rd": "third",
+    "4th": "fourth",
+    "5th": "fifth",
+    "6th": "sixth",
+    "7th": "seventh",
+    "8th": "eighth",
+    "9th": "ninth",
+    "10th": "tenth",
 }
-_EXPANSIONS = frozenset(_SYNONYMS.values())
+# Abbreviations with several readings ("Co." is a county in "Jefferson Co. Library" and a
+# company elsewhere): a name keeps the abbreviation, and it is read as whichever of its
+# expansions the name it is compared with has.
+_AMBIGUOUS_ABBREVIATIONS = {
+    "co": ("county", "company"),
+    "comm": ("community", "communications", "commercial", "commission", "commerce"),
+    "med": ("medical", "medicine"),
+    "ortho": ("orthodontics", "orthopedics", "orthopaedics", "orthopedic", "orthopaedic"),
+    "mach": ("machining", "machine", "machinery"),
+    "pharm": ("pharmacy", "pharmaceutical", "pharmaceuticals"),
+    "dist": ("district", "distribution", "distributors", "distributing"),
+    "ind": ("industries", "industrial", "independent"),
+    "mkt": ("market", "marketing", "markets"),
+    "trans": ("transportation", "transport", "transit"),
+    "pk": ("park", "peak"),
+    "pl": ("place", "plaza"),
+    "elec": ("electric", "electrical", "electronics"),
+    "fin": ("financial", "finance"),
+}
+_EXPANSIONS = frozenset(_SYNONYMS.values()) | frozenset(_AMBIGUOUS_ABBREVIATIONS)
+_BED_AND_BREAKFAST = re.compile(r"\bb\s*(?:&|\+|and)\s*b\b")
 _TRAILING_NOISE = _LEGAL_FORMS | {"the"}
 _EMAIL_DOMAIN = re.compile(r"\.(onmicrosoft\.com|com|net|org|co\.uk|us|io|biz|edu)\b")
 _BRACKETS = re.compile(r"[\(\[][^\)\]]*[\)\]]")
@@ -258,6 +342,7 @@ def normalise_name(name: str) -> str:
     text = _EMAIL_DOMAIN.sub(" ", text)
     text = _POSSESSIVE.sub("s", text)
     text = text.replace("'", "").replace("’", "")
+    text = _BED_AND_BREAKFAST.sub(" bed and breakfast ", text)
     text = text.replace("&", " & ").replace("+", " + ")
     text = _NON_WORD.sub(" ", text)
     words = [_SYNONYMS.get(word, word) for word in text.split()]
@@ -267,6 +352,9 @@ def normalise_name(name: str) -> str:
     joined: list[str] = []
     for word in words:
         if len(word) == 1 and word.isalpha() and joined and _is_initials(joined[-1]):
+            joined[-1] += word
+        elif joined and joined[-1] == "o" and word.isalpha() and len(word) >= 3:
+            # "O Brien" is "O'Brien" that lost its apostrophe.
             joined[-1] += word
         else:
             joined.append(word)
@@ -341,18 +429,82 @@ class _Candidate:
     reason: str
 
 
-def _judge(vendor_norm: str, account: Account, account_norm: str) -> _Candidate:
-    score = name_score(vendor_norm, account_norm)
-    missing = _missing_words(vendor_norm, account_norm) + _missing_words(account_norm, vendor_norm)
+def _read_abbreviations(name: str, other: str, shortened: frozenset[str]) -> str:
+    """The name with its abbreviations read as the words the other name has: one of
+    several readings ("jefferson co library" against "jefferson county library"), or a
+    word written with a full stop that begins exactly one word there ("hist. soc." against
+    "historical society"; without the stop, "Bay" against "Bayside" is another business)."""
+    other_words = other.split()
+    words = name.split()
+    for i, word in enumerate(words):
+        if word in other_words:
+            continue
+        readings = _AMBIGUOUS_ABBREVIATIONS.get(word, ())
+        found = next((r for r in readings if r in other_words), None)
+        if found is None and word in shortened:
+            starting = {o for o in other_words if o.startswith(word) and len(o) >= len(word) + 2}
+            found = next(iter(starting)) if len(starting) == 1 else None
+        if found is not None:
+            words[i] = found
+    return " ".join(words)
+
+
+_WORD_WITH_STOP = re.compile(r"\b([a-z]{2,})\.(?=[\s,]|$)")
+
+
+@lru_cache(maxsize=65536)
+def _shortened_words(name: str) -> frozenset[str]:
+    """Words written with a full stop after them ("Hist.", "Prof."): abbreviations."""
+    return frozenset(_WORD_WITH_STOP.findall(_fold(name)))
+
+
+def _changed_letter(word: str, other: str) -> bool:
+    """Whether two words of one length differ by changed letters, not by two letters
+    swapped ("oconnell" / "odonnell", but not "juniepr" / "juniper")."""
+    if len(word) != len(other) or word == other:
+        return False
+    differ = [i for i, (a, b) in enumerate(zip(word, other, strict=True)) if a != b]
+    swapped = len(differ) == 2 and differ[1] == differ[0] + 1 and sorted(word) == sorted(other)
+    return not swapped
+
+
+def _respelled_words(left: str, right: str) -> list[str]:
+    """Words of `left` whose only close counterparts in `right` have a letter changed:
+    names one letter apart are as often two families' names (O'Donnell / O'Connell,
+    Larson / Carson) as a typo, while a typed name more often drops, doubles or swaps."""
+    right_words = right.split()
+    respelled: list[str] = []
+    for word in _distinct_words(left):
+        if word in right_words or word.isdigit():
+            continue
+        close = [o for o in right_words if fuzz.ratio(word, o) >= WORD_MATCH]
+        if close and all(_changed_letter(word, o) for o in close):
+            respelled.append(word)
+    return respelled
+
+
+def _judge(vendor: str, vendor_norm: str, account: Account, account_norm: str) -> _Candidate:
+    vendor_read = _read_abbreviations(vendor_norm, account_norm, _shortened_words(vendor))
+    account_read = _read_abbreviations(account_norm, vendor_norm, _shortened_words(account.name))
+    score = name_score(vendor_read, account_read)
+    missing = _missing_words(vendor_read, account_read) + _missing_words(account_read, vendor_read)
     if missing:
         capped = min(score, _BELOW_THRESHOLD)
         reason = f"names {score:.0f}% similar; words without a counterpart: {', '.join(missing)}"
+        return _Candidate(account, account_norm, capped, reason)
+    respelled = _respelled_words(vendor_read, account_read)
+    if respelled:
+        capped = min(score, _BELOW_THRESHOLD)
+        reason = (
+            f"names {score:.0f}% similar; a letter changed in {', '.join(respelled)}: "
+            "perhaps another name"
+        )
         return _Candidate(account, account_norm, capped, reason)
     return _Candidate(
         account,
         account_norm,
         score,
-        f"names {score:.0f}% similar after normalising ('{vendor_norm}' ~ '{account_norm}')",
+        f"names {score:.0f}% similar after normalising ('{vendor_read}' ~ '{account_read}')",
     )
 
 
@@ -453,7 +605,7 @@ def _suggest(
             score_cutoff=min(cutoff, _BELOW_THRESHOLD - AMBIGUITY_MARGIN),
         )
         for _, _, i in found:
-            candidate = _judge(alias, index.accounts[index.owners[i]], index.names[i])
+            candidate = _judge(ref.name, alias, index.accounts[index.owners[i]], index.names[i])
             known = best.get(candidate.account.id)
             if known is None or candidate.score > known.score:
                 best[candidate.account.id] = candidate
