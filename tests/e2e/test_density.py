@@ -411,3 +411,33 @@ class TestSignedOut:
         page.get_by_role("heading", name="Sign in").wait_for()
         page.wait_for_load_state("networkidle")
         assert errors == []
+
+
+OVERFLOW = """(table) => {
+    const wrap = table.closest('.table-wrap');
+    return { scroll: wrap.scrollWidth, client: wrap.clientWidth };
+}"""
+
+
+class TestMappingTablesFit:
+    @pytest.mark.parametrize(
+        ("tab", "status", "table"),
+        [
+            ("Accounts", "#acct-status", "account-mappings"),
+            ("Services", "#sku-status", "service-mappings"),
+        ],
+    )
+    def test_a_mapping_table_fits_a_1280_px_screen(
+        self, signed_in: Any, tab: str, status: str, table: str
+    ) -> None:
+        page = signed_in
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Mapping").click()
+        page.get_by_role("tab", name=tab).click()
+        page.locator(status).select_option("all")
+        grid = page.get_by_test_id(table)
+        grid.locator("tbody tr").first.wait_for()
+        page.wait_for_timeout(300)
+        screenshot(page, f"density-mapping-{tab.lower()}-1280")
+        width = grid.evaluate(OVERFLOW)
+        assert width["scroll"] <= width["client"], f"the {tab} table scrolls sideways: {width}"

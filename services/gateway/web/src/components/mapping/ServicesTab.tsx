@@ -272,13 +272,14 @@ export default function ServicesTab() {
                     <td>
                       <select
                         aria-label={`Rounding for ${label}`}
+                        title="How a vendor count times the units per SKU becomes whole PSA units; Exact keeps fractions"
                         value={m.rounding}
                         onChange={(e) => set({ rounding: e.target.value as ServiceMapping["rounding"] })}
                       >
                         <option value="up">Up</option>
                         <option value="half_up">Nearest</option>
                         <option value="down">Down</option>
-                        <option value="exact">Exact (no rounding)</option>
+                        <option value="exact">Exact</option>
                       </select>
                     </td>
                     <td>
