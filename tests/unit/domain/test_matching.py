@@ -70,6 +70,7 @@ class TestNormalisation:
             ("Blue Heron B&B", "Blue Heron Bed & Breakfast"),
             ("Blue Heron B and B", "Blue Heron Bed and Breakfast"),
             ("O Brien Plumbing", "O'Brien Plumbing"),
+            ("A & O Plumbing", "A and O Plumbing LLC"),
             ("Sunrise Sr Living Center", "Sunrise Senior Living Center"),
         ],
     )
@@ -89,6 +90,10 @@ class TestNormalisation:
 
     def test_a_lone_legal_form_is_kept(self) -> None:
         assert normalise_name("Inc") == "inc"
+
+    def test_only_an_irish_o_joins_the_next_word(self) -> None:
+        assert normalise_name("O Brien Sons Plumbing") == "obrien sons plumbing"
+        assert normalise_name("A & O Plumbing") == "a and o plumbing"
 
 
 class TestAbbreviationsOfSeveralReadings:

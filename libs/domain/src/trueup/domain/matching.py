@@ -353,8 +353,14 @@ def normalise_name(name: str) -> str:
     for word in words:
         if len(word) == 1 and word.isalpha() and joined and _is_initials(joined[-1]):
             joined[-1] += word
-        elif joined and joined[-1] == "o" and word.isalpha() and len(word) >= 3:
-            # "O Brien" is "O'Brien" that lost its apostrophe.
+        elif (
+            joined
+            and joined[-1] == "o"
+            and joined[-2:-1] != ["and"]
+            and word.isalpha()
+            and len(word) >= 3
+        ):
+            # "O Brien" is "O'Brien" that lost its apostrophe ("A & O Plumbing" is not).
             joined[-1] += word
         else:
             joined.append(word)
