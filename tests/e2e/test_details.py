@@ -10,6 +10,7 @@ from tests.e2e.support import (
     Stack,
     cards_or_xfail,
     find_card,
+    reconcile_card_where,
     requires,
     screenshot,
     serious_accessibility_violations,
@@ -20,28 +21,17 @@ pytestmark = pytest.mark.e2e
 
 def _card_whose_contract_prorates(stack: Stack) -> dict[str, Any]:
     with stack.api() as client:
-        for card in cards_or_xfail(stack):
+
+        def prorates(card: dict[str, Any]) -> bool:
             details = client.get(f"/api/v1/cards/{card['card_id']}")
             details.raise_for_status()
-            change = details.json()["change"]
-            if not change["proration_allowed"]:
-                continue
-            probe = client.post(
-                f"/api/v1/cards/{card['card_id']}/preview",
-                json={
-                    "quantity": change["psa_quantity"],
-                    "prorated_changes": [
-                        {"effective_date": change["default_effective_date"], "quantity": "1"}
-                    ],
-                },
-            )
-            if probe.status_code == 422 and "prorated_changes" in probe.text:
-                pytest.xfail(
-                    "POST /api/v1/cards/{card_id}/preview refuses prorated_changes: "
-                    + probe.json().get("detail", "")
-                )
-            return card
-    pytest.xfail("no pending card of the demo MSP is on a contract that allows proration")
+            return bool(details.json()["change"]["proration_allowed"])
+
+        return reconcile_card_where(
+            stack,
+            prorates,
+            "no pending card of the demo MSP is on a contract that allows proration",
+        )
 
 
 class TestDetailsWithAProratedChange:

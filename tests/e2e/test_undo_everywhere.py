@@ -13,9 +13,9 @@ import pytest
 from tests.e2e.support import (
     Stack,
     card_locator,
-    cards_or_xfail,
     find_card,
     leave_page,
+    reconcile_card_where,
     screenshot,
 )
 from tests.e2e.test_density import CARDS, _open_list, six_cards
@@ -89,9 +89,11 @@ class TestApproveInDetails:
         self, signed_in: Any, stack: Stack
     ) -> None:
         page = signed_in
-        card = next((c for c in cards_or_xfail(stack) if not c.get("large_change")), None)
-        if card is None:
-            pytest.xfail("every pending card of the demo MSP is a large change")
+        card = reconcile_card_where(
+            stack,
+            lambda c: not c.get("large_change"),
+            "every pending card of the demo MSP is a large change",
+        )
         approvals: list[str] = []
         page.on(
             "request",
