@@ -39,6 +39,8 @@ from trueup.platform.periodic import PeriodicTask
 from trueup.platform.settings import ServiceSettings
 
 log = get_logger(__name__)
+# What a step of stopping gets beyond the graceful timeout before it is left behind.
+STOP_STEP_MARGIN_SECONDS = 5.0
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -207,20 +209,31 @@ class ServiceRuntime:
         log.info("service started", nats_url=self.settings.nats_url)
 
     async def stop(self) -> None:
-        """Drain in-flight messages (up to the graceful timeout), then close everything."""
+        """Drain in-flight messages (up to the graceful timeout), then close everything.
+
+        Each step is bounded: a step that hangs (a hook, the broker's drain) is logged and
+        left behind, so a stopping process always gets to close its database and exit.
+        """
         self.started = False
-        await asyncio.gather(*(task.stop() for task in self._periodic))
+        await self._bounded("periodic tasks", asyncio.gather(*(t.stop() for t in self._periodic)))
         for hook in self._on_stop:
             try:
-                await hook()
+                await self._bounded("stop hook", hook())
             except Exception:
                 log.exception("stop hook failed")
         # Together: each first finishes the fetch in hand, so one by one would add waits.
         await asyncio.gather(*(consumer.stop() for consumer in self._batched))
-        await self.broker.stop()
-        await self.relay.stop()
-        await self.database.dispose()
+        await self._bounded("broker", self.broker.stop())
+        await self._bounded("outbox relay", self.relay.stop())
+        await self._bounded("database", self.database.dispose())
         log.info("service stopped")
+
+    async def _bounded(self, step: str, work: Awaitable[Any]) -> None:
+        seconds = self.settings.graceful_timeout_seconds + STOP_STEP_MARGIN_SECONDS
+        try:
+            await asyncio.wait_for(work, timeout=seconds)
+        except TimeoutError:
+            log.warning("stop step did not finish in time; going on", step=step, seconds=seconds)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ServiceRuntime]:
