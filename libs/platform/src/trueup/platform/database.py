@@ -59,6 +59,9 @@ def _sqlite_begin(connection: Any) -> None:
 
 READONLY = "trueup_readonly"
 
+POOL_RECYCLE_SECONDS = 900
+"""A pooled PostgreSQL connection older than this is replaced at its next checkout."""
+
 
 def upsert_insert(dialect: str) -> Any:
     """`insert` of the dialect named (`session.get_bind().dialect.name`), whose statements
@@ -77,7 +80,15 @@ class Database:
             raise ValueError(f"invalid schema name {self.schema!r}")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_postgres:
-            kwargs["pool_pre_ping"] = True
+            # No pre-ping: it costs three round trips (BEGIN, a ping, ROLLBACK) before
+            # every transaction, which the load suite measured as the largest share of
+            # small transactions. A connection the server dropped fails its first
+            # statement instead; SQLAlchemy then sees the disconnect and discards every
+            # connection pooled before it, and the caller's transaction is retried as any
+            # database error is (redelivery, 503 with Retry-After, the next loop).
+            # Recycling bounds how long a connection can sit idle behind a proxy that
+            # drops it silently.
+            kwargs["pool_recycle"] = POOL_RECYCLE_SECONDS
             if self.schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
         else:

@@ -244,7 +244,10 @@ class OutboxRelay:
                 self._publish_locked() if self.database.is_postgres else self._publish_batch()
             )
             published += batch
-            if batch == 0:
+            # A short batch was everything committed when it was read; a row committed
+            # since woke the relay (`notify`), which comes straight back. Asking again
+            # here would cost every wake a second, empty transaction.
+            if batch < self.batch_size:
                 OUTBOX_PENDING.labels(service=self.service).set(0)
                 return published
 
