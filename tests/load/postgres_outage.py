@@ -6,20 +6,26 @@ is cut mid-conversation (PostgreSQL aborts the transactions they held, exactly a
 restart) and new connections are refused until the server is "back up". What was
 committed stays committed, as it does across a real restart.
 
-The proxy runs its own event loop in a thread, so a busy test loop never slows the
-service's database traffic.
+Every database round trip of every service passes through the proxy, so it runs in a
+process of its own and relays with asyncio protocols (no task per chunk). In a thread of
+the test's process it shared that process's GIL with the load generator: each relayed
+message could wait out the interpreter's switch interval (5 ms), which lengthened every
+transaction, and the locks they held, by far more than the database took.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from concurrent.futures import Future
+import multiprocessing
+from multiprocessing.connection import Connection
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from trueup.devstack.runtime.nats_server import free_port
+
+START_SECONDS = 30.0
 
 
 class PostgresOutage:
@@ -31,11 +37,12 @@ class PostgresOutage:
         self.port = free_port()
         self.restarts = 0
         self.cut_connections = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self._open: set[asyncio.StreamWriter] = set()
-        self._pending: list[Future[None]] = []
+        self._requested = 0
+        context = multiprocessing.get_context("spawn")
+        self._control, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(self._target, self.port, child), daemon=True
+        )
 
     def through(self, database_url: str) -> str:
         """`database_url` (on the proxied server) as reached through the proxy."""
@@ -43,73 +50,152 @@ class PostgresOutage:
         return url.render_as_string(hide_password=False)
 
     def __enter__(self) -> PostgresOutage:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=10)
+        self._process.start()
+        if not self._control.poll(START_SECONDS):
+            self._process.kill()
+            raise TimeoutError("the PostgreSQL proxy did not start")
+        assert self._control.recv() == ("listening",)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for pending in self._pending:
-            pending.cancel()
-        asyncio.run_coroutine_threadsafe(self._down(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+        with contextlib.suppress(OSError):
+            self._control.send(("stop",))
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=10)
 
     def restart(self, down_seconds: float) -> None:
         """Cut every connection and refuse new ones for `down_seconds`; returns at once."""
-        self._pending.append(
-            asyncio.run_coroutine_threadsafe(self._restart(down_seconds), self._loop)
-        )
+        self._control.send(("restart", down_seconds))
+        self._requested += 1
 
     def wait(self) -> None:
-        """Wait for restarts in progress; raises what went wrong in one."""
-        for pending in self._pending:
-            pending.result(timeout=60)
-        self._pending.clear()
+        """Wait for restarts in progress; raises when one does not finish."""
+        while self._requested:
+            if not self._control.poll(60):
+                raise TimeoutError("a PostgreSQL restart did not finish within 60 s")
+            kind, cut = self._control.recv()
+            assert kind == "restarted", kind
+            self.cut_connections += cut
+            self.restarts += 1
+            self._requested -= 1
 
-    async def _restart(self, down_seconds: float) -> None:
-        await self._down()
+
+def _serve(target: tuple[str, int], port: int, control: Connection) -> None:
+    asyncio.run(_Proxy(target, port, control).run())
+
+
+class _Proxy:
+    def __init__(self, target: tuple[str, int], port: int, control: Connection) -> None:
+        self.target = target
+        self.port = port
+        self.control = control
+        self.server: asyncio.Server | None = None
+        self.open: set[_Side] = set()
+        """The client side of every proxied connection."""
+
+    async def run(self) -> None:
+        await self.listen()
+        self.control.send(("listening",))
+        restarts: set[asyncio.Task[None]] = set()
+        while True:
+            command = await asyncio.to_thread(self.control.recv)
+            if command[0] == "stop":
+                break
+            task = asyncio.create_task(self.restart(float(command[1])))
+            restarts.add(task)
+            task.add_done_callback(restarts.discard)
+        for task in restarts:
+            task.cancel()
+        self.down()
+
+    async def listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: _Side(self, client=True), "127.0.0.1", self.port
+        )
+
+    def down(self) -> int:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        cut = len(self.open)
+        for side in list(self.open):
+            side.cut()
+        self.open.clear()
+        return cut
+
+    async def restart(self, down_seconds: float) -> None:
+        cut = self.down()
         await asyncio.sleep(down_seconds)
-        await self._listen()
-        self.restarts += 1
+        await self.listen()
+        self.control.send(("restarted", cut))
 
-    async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._connect, "127.0.0.1", self.port)
-
-    async def _down(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._open):
-            # An abort, not a polite close: the client sees the connection reset.
-            writer.transport.abort()
-            self.cut_connections += 1
-        self._open.clear()
-
-    async def _connect(self, client_in: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
+    async def connect_upstream(self, client: _Side) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            server_in, server = await asyncio.open_connection(*self._target)
+            _transport, server = await loop.create_connection(
+                lambda: _Side(self, client=False), *self.target
+            )
         except OSError:
-            client.transport.abort()
+            client.cut()
             return
-        pair = {client, server}
-        self._open |= pair
-        pipes = [
-            asyncio.create_task(_pipe(client_in, server)),
-            asyncio.create_task(_pipe(server_in, client)),
-        ]
-        try:
-            # Either side hanging up ends the conversation for both.
-            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self._open -= pair
-            for writer in pair:
-                writer.transport.abort()
-            for pipe in pipes:
-                pipe.cancel()
+        client.peer, server.peer = server, client
+        client.flush()
 
 
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError, OSError):
-        while chunk := await source.read(65536):
-            sink.write(chunk)
-            await sink.drain()
+class _Side(asyncio.Protocol):
+    """One end of a proxied connection; what it receives goes out of its peer."""
+
+    def __init__(self, proxy: _Proxy, *, client: bool) -> None:
+        self.proxy = proxy
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Side | None = None
+        self.early: list[bytes] = []
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        if self.client:
+            self.proxy.open.add(self)
+            asyncio.get_running_loop().create_task(self.proxy.connect_upstream(self))
+
+    def data_received(self, data: bytes) -> None:
+        peer = self.peer
+        if peer is None or peer.transport is None:
+            self.early.append(data)
+        else:
+            peer.transport.write(data)
+
+    def flush(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            for data in self.early:
+                self.peer.transport.write(data)
+        self.early.clear()
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Either side hanging up ends the conversation for both.
+        self.proxy.open.discard(self)
+        if self.peer is not None:
+            self.peer.peer = None
+            self.peer.cut()
+        self.peer = None
+
+    def cut(self) -> None:
+        """An abort, not a polite close: the other end sees the connection reset."""
+        self.proxy.open.discard(self)
+        if self.transport is not None:
+            self.transport.abort()
+        if self.peer is not None:
+            peer, self.peer = self.peer, None
+            peer.peer = None
+            peer.cut()
