@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,6 +114,41 @@ class TestSplitMappingThreshold:
         assert stored_before["auto_map_threshold"] == "80"
         assert "suggestion_threshold" not in stored_before
         assert "auto_apply_threshold" not in stored_before
+
+
+class TestRoomForUpdatesInPlace:
+    """0007: on PostgreSQL, `usage` and `cards` leave room on each page, so that an
+    import's repeated updates of the same rows are written in place (less WAL)."""
+
+    async def test_the_tables_leave_room_and_a_downgrade_fills_them_again(
+        self, tenant: Tenant
+    ) -> None:
+        if not tenant.database.is_postgres:
+            pytest.skip("fillfactor is a PostgreSQL setting")
+        assert await fillfactors(tenant) == {"usage": "70", "cards": "70"}
+        await migrate(tenant, "0006")
+        assert await fillfactors(tenant) == {}
+        await migrate(tenant, "head")
+        assert await fillfactors(tenant) == {"usage": "70", "cards": "70"}
+
+
+async def fillfactors(tenant: Tenant) -> dict[str, str]:
+    """Each of the two tables' fillfactor where one is set."""
+
+    async def read(session: AsyncSession) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for table in ("usage", "cards"):
+            options = await session.scalar(
+                sa.text("SELECT reloptions FROM pg_class WHERE oid = to_regclass(:t)"),
+                {"t": table},
+            )
+            for option in options or []:
+                name, _, value = option.partition("=")
+                if name == "fillfactor":
+                    found[table] = value
+        return found
+
+    return await tenant.run(read)
 
 
 async def billing_settings(tenant: Tenant) -> r.BillingSettings:
