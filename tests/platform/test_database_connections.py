@@ -71,7 +71,7 @@ async def test_a_dropped_connection_fails_one_transaction_then_the_pool_reconnec
             int(await b.scalar(sa.text("SELECT pg_backend_pid()")) or 0),
         ]
     assert pids[0] != pids[1]
-    admin = Database(str(database.url.set(drivername="postgresql+asyncpg")))
+    admin = Database(database.url.render_as_string(hide_password=False))
     try:
         async with admin.transaction() as session:
             for pid in pids:
