@@ -8,9 +8,8 @@ committed stays committed, as it does across a real restart.
 
 Every database round trip of every service passes through the proxy, so it runs in a
 process of its own and relays with asyncio protocols (no task per chunk). In a thread of
-the test's process it shared that process's GIL with the load generator: each relayed
-message could wait out the interpreter's switch interval (5 ms), which lengthened every
-transaction, and the locks they held, by far more than the database took.
+the test's process it shared that process's GIL with the load generator, so a relayed
+message could wait for the generator (up to the interpreter's 5 ms switch interval).
 """
 
 from __future__ import annotations
