@@ -211,8 +211,9 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Drain in-flight messages (up to the graceful timeout), then close everything.
 
-        Each step is bounded: a step that hangs (a hook, the broker's drain) is logged and
-        left behind, so a stopping process always gets to close its database and exit.
+        Each step is bounded: a step that hangs or fails (a hook, the broker's drain when
+        NATS went first, as on Ctrl-C of the whole stack) is logged and left behind, so a
+        stopping process always gets to close its database and exit.
         """
         self.started = False
         await self._bounded("periodic tasks", asyncio.gather(*(t.stop() for t in self._periodic)))
@@ -234,6 +235,8 @@ class ServiceRuntime:
             await asyncio.wait_for(work, timeout=seconds)
         except TimeoutError:
             log.warning("stop step did not finish in time; going on", step=step, seconds=seconds)
+        except Exception as error:
+            log.warning("stop step failed; going on", step=step, error=repr(error))
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ServiceRuntime]:
