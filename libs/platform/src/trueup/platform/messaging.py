@@ -4,7 +4,8 @@ Outbox: a service writes the envelopes that announce a state change into its own
 `outbox` table in the same transaction as the change. A relay publishes committed rows to
 JetStream (with `Nats-Msg-Id` = event id, so a re-publish after a crash is dropped by the
 stream) and marks them published. Rows are kept, so whatever a caller was told is
-accepted can be re-published even if the stream lost it (`republish_since`).
+accepted can be re-published even if the stream lost it (`republish_since`), for as long
+as the streams keep their messages; then they are pruned (`prune_published`).
 
 Inbox: a consumer records each event id it applied in the same transaction as the
 effect; a redelivered event finds its id and changes nothing. A batched consumer records
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -47,6 +48,16 @@ outbox_table = sa.Table(
     sa.Column("headers", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+)
+UNSENT_OUTBOX_INDEX = "outbox_unsent"
+# The relay asks for the oldest unsent rows on every wake. Without this index that walks
+# every row ever published (the rows are kept), so each wake cost more the longer a
+# service had run; with it, only the few rows still to send.
+sa.Index(
+    UNSENT_OUTBOX_INDEX,
+    outbox_table.c.id,
+    postgresql_where=outbox_table.c.published_at.is_(None),
+    sqlite_where=outbox_table.c.published_at.is_(None),
 )
 
 inbox_table = sa.Table(
@@ -251,7 +262,8 @@ class OutboxRelay:
                 OUTBOX_PENDING.labels(service=self.service).set(0)
                 return published
 
-    def _pending(self) -> sa.Select[Any]:
+    def pending(self) -> sa.Select[Any]:
+        """The oldest unsent rows, at most a batch of them."""
         return (
             sa.select(outbox_table)
             .where(outbox_table.c.published_at.is_(None))
@@ -282,7 +294,7 @@ class OutboxRelay:
         # Several replicas may relay at once: each row goes to the one that locked it.
         async with self.database.transaction() as session:
             rows = (
-                (await session.execute(self._pending().with_for_update(skip_locked=True)))
+                (await session.execute(self.pending().with_for_update(skip_locked=True)))
                 .mappings()
                 .all()
             )
@@ -296,12 +308,36 @@ class OutboxRelay:
         # write lock while talking to NATS. A crash before the mark re-publishes the rows,
         # which the stream drops by their Nats-Msg-Id.
         async with self.database.transaction(readonly=True) as session:
-            rows = (await session.execute(self._pending())).mappings().all()
+            rows = (await session.execute(self.pending())).mappings().all()
         await self._publish_rows(rows)
         if rows:
             async with self.database.transaction() as session:
                 await self._mark(session, [r["id"] for r in rows])
         return len(rows)
+
+    async def prune_published(self, older_than: timedelta, *, batch_size: int = 5_000) -> int:
+        """Delete rows published more than `older_than` ago, a batch per transaction so
+        that no lock is held long; returns how many went. Unsent rows stay, however old."""
+        cutoff = datetime.now(UTC) - older_than
+        pruned = 0
+        while True:
+            # Several replicas may prune at once: each skips the rows another has locked.
+            oldest = (
+                sa.select(outbox_table.c.id)
+                .where(outbox_table.c.published_at < cutoff)
+                .order_by(outbox_table.c.id)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            async with self.database.transaction() as session:
+                ids = list((await session.scalars(oldest)).all())
+                if ids:
+                    await session.execute(outbox_table.delete().where(outbox_table.c.id.in_(ids)))
+            pruned += len(ids)
+            if len(ids) < batch_size:
+                if pruned:
+                    log.info("outbox pruned", rows=pruned, published_before=cutoff.isoformat())
+                return pruned
 
     async def republish_since(self, since: datetime) -> int:
         """Mark rows created since `since` unpublished again (the stream lost them)."""

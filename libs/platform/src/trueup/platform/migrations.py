@@ -206,3 +206,20 @@ def create_outbox_and_inbox() -> None:
     from trueup.platform.messaging import platform_metadata
 
     platform_metadata.create_all(bind=op.get_bind(), checkfirst=True)
+
+
+def index_unsent_outbox_rows() -> None:
+    """The outbox's index of rows not yet published, for a service whose outbox was created
+    without it (a service's first migration now creates it with the table)."""
+    from trueup.platform.messaging import UNSENT_OUTBOX_INDEX
+
+    op.execute(
+        f"CREATE INDEX IF NOT EXISTS {UNSENT_OUTBOX_INDEX} ON outbox (id) "
+        "WHERE published_at IS NULL"
+    )
+
+
+def drop_unsent_outbox_index() -> None:
+    from trueup.platform.messaging import UNSENT_OUTBOX_INDEX
+
+    op.execute(f"DROP INDEX IF EXISTS {UNSENT_OUTBOX_INDEX}")

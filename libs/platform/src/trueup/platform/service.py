@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +42,8 @@ from trueup.platform.settings import ServiceSettings
 log = get_logger(__name__)
 # What a step of stopping gets beyond the graceful timeout before it is left behind.
 STOP_STEP_MARGIN_SECONDS = 5.0
+OUTBOX_PRUNE_SECONDS = 600.0
+"""How often a service deletes the outbox rows past their retention."""
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -75,7 +78,13 @@ class ServiceRuntime:
             self.database, self.broker, self.name, poll_seconds=settings.outbox_poll_seconds
         )
         self._periodic: list[PeriodicTask] = [
-            PeriodicTask(f"{self.name}-lag", self._report_lag, 15.0, first_delay_seconds=15.0)
+            PeriodicTask(f"{self.name}-lag", self._report_lag, 15.0, first_delay_seconds=15.0),
+            PeriodicTask(
+                f"{self.name}-outbox-prune",
+                self._prune_outbox,
+                OUTBOX_PRUNE_SECONDS,
+                first_delay_seconds=60.0,
+            ),
         ]
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -256,6 +265,9 @@ class ServiceRuntime:
             await asyncio.wait_for(self.database.ping(), timeout=2.0)
             checks["database"] = True
         return checks
+
+    async def _prune_outbox(self) -> None:
+        await self.relay.prune_published(timedelta(hours=self.settings.outbox_retention_hours))
 
     async def _report_lag(self) -> None:
         # Consumer lag drives KEDA scaling of ingestion; read it from JetStream itself. A

@@ -48,6 +48,14 @@ class ServiceSettings(BaseSettings):
     max_deliver: int = Field(default=8, ge=1, description="Deliveries before dead-lettering.")
     request_timeout_seconds: float = 5.0
     outbox_poll_seconds: float = 1.0
+    outbox_retention_hours: float = Field(
+        default=7 * 24,
+        gt=0,
+        description=(
+            "How long a published outbox row is kept for a replay (`republish_since`) before"
+            " it is pruned; the streams keep their messages 7 days. Unsent rows are kept."
+        ),
+    )
 
     outbound_allow: str = Field(
         default="",
