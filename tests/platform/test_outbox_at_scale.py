@@ -153,3 +153,30 @@ async def test_published_rows_past_their_retention_are_pruned_and_unsent_ones_ke
         assert await relay.prune_published(timedelta(hours=24)) == 0
     finally:
         await database.dispose()
+
+
+async def test_a_quiet_service_prunes_its_old_rows_too(databases: Databases) -> None:
+    # Nothing created since the cutoff: the search for the first young row finds none.
+    database = await migrated(databases, "writeback")
+    old = datetime.now(UTC) - timedelta(days=9)
+    relay = OutboxRelay(database, broker=None, service="writeback")  # type: ignore[arg-type]
+    try:
+        async with database.transaction() as session:
+            await session.execute(
+                outbox_table.insert(),
+                [
+                    {
+                        "event_id": f"e{n}",
+                        "tenant_id": "tenant-a",
+                        "subject": "writeback.tenant-a.applied.v1",
+                        "body": b"{}",
+                        "headers": {},
+                        "created_at": old,
+                        "published_at": old,
+                    }
+                    for n in range(3)
+                ],
+            )
+        assert await relay.prune_published(timedelta(days=7)) == 3
+    finally:
+        await database.dispose()

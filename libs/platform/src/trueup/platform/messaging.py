@@ -319,12 +319,22 @@ class OutboxRelay:
         """Delete rows published more than `older_than` ago, a batch per transaction so
         that no lock is held long; returns how many went. Unsent rows stay, however old."""
         cutoff = datetime.now(UTC) - older_than
+        # Ids grow with time, and a row created after the cutoff was published after it:
+        # the search stops at the first such row instead of reading the whole retention.
+        async with self.database.transaction(readonly=True) as session:
+            horizon = await session.scalar(
+                sa.select(outbox_table.c.id)
+                .where(outbox_table.c.created_at >= cutoff)
+                .order_by(outbox_table.c.id)
+                .limit(1)
+            )
+        before_horizon = [] if horizon is None else [outbox_table.c.id < horizon]
         pruned = 0
         while True:
             # Several replicas may prune at once: each skips the rows another has locked.
             oldest = (
                 sa.select(outbox_table.c.id)
-                .where(outbox_table.c.published_at < cutoff)
+                .where(*before_horizon, outbox_table.c.published_at < cutoff)
                 .order_by(outbox_table.c.id)
                 .limit(batch_size)
                 .with_for_update(skip_locked=True)
