@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import Databases
+from tests.conftest import POSTGRES_URL, Databases, _asyncpg_url
 from trueup.platform.database import Database
 from trueup.platform.messaging import UNSENT_OUTBOX_INDEX, OutboxRelay, outbox_table
 from trueup.platform.migrations import downgrade, upgrade
@@ -72,6 +72,53 @@ async def test_the_migration_that_adds_the_index_goes_down_and_up(databases: Dat
         assert UNSENT_OUTBOX_INDEX in await outbox_indexes(database)
     finally:
         await database.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="concurrent index builds are PostgreSQL's")
+async def test_an_interrupted_concurrent_build_is_built_again(tmp_path: Path) -> None:
+    # A concurrent build that fails midway leaves an invalid index of the same name, which
+    # `IF NOT EXISTS` alone would take for done.
+    databases = Databases("postgres", tmp_path)
+    database = await migrated(databases, "writeback")
+    url = database.url.render_as_string(hide_password=False)
+    admin = Database(_asyncpg_url(POSTGRES_URL).render_as_string(hide_password=False))
+    try:
+        await asyncio.to_thread(
+            downgrade, migrations_of("writeback"), url, database.schema, revision="0001"
+        )
+        async with admin.transaction() as session:
+            await session.execute(
+                sa.text(
+                    f'CREATE INDEX {UNSENT_OUTBOX_INDEX} ON "{database.schema}".outbox (id) '
+                    "WHERE published_at IS NULL"
+                )
+            )
+            await session.execute(
+                sa.text(
+                    "UPDATE pg_index SET indisvalid = false WHERE indexrelid = "
+                    "CAST(:name AS regclass)"
+                ),
+                {"name": f'"{database.schema}".{UNSENT_OUTBOX_INDEX}'},
+            )
+
+        async def valid() -> bool | None:
+            async with admin.transaction() as session:
+                return await session.scalar(
+                    sa.text(
+                        "SELECT indisvalid FROM pg_index WHERE indexrelid = CAST(:n AS regclass)"
+                    ),
+                    {"n": f'"{database.schema}".{UNSENT_OUTBOX_INDEX}'},
+                )
+
+        assert await valid() is False
+        await asyncio.to_thread(
+            upgrade, migrations_of("writeback"), url, database.schema, revision="head"
+        )
+        assert await valid() is True
+    finally:
+        await admin.dispose()
+        await database.dispose()
+        await databases.drop()
 
 
 async def test_the_relay_reads_the_unsent_rows_through_the_index(databases: Databases) -> None:

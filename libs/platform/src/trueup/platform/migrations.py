@@ -162,6 +162,9 @@ def run_alembic_env(
             if not exists:
                 connection.execute(sa.text(f'CREATE SCHEMA "{database.schema}"'))
             connection.execute(sa.text(f'SET search_path TO "{database.schema}"'))
+            # Alembic then begins the migrations' transaction itself, which a migration
+            # that must run outside one (an index built concurrently) needs to commit.
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -210,16 +213,41 @@ def create_outbox_and_inbox() -> None:
 
 def index_unsent_outbox_rows() -> None:
     """The outbox's index of rows not yet published, for a service whose outbox was created
-    without it (a service's first migration now creates it with the table)."""
+    without it (a service's first migration now creates it with the table).
+
+    On PostgreSQL it is built concurrently, outside the migration's transaction: the outbox
+    of a service that has run for long is large (published rows were kept for good), and a
+    plain build would hold the running replicas' writes for as long as it took."""
     from trueup.platform.messaging import UNSENT_OUTBOX_INDEX
 
-    op.execute(
-        f"CREATE INDEX IF NOT EXISTS {UNSENT_OUTBOX_INDEX} ON outbox (id) "
-        "WHERE published_at IS NULL"
+    create = (
+        "CREATE INDEX {} IF NOT EXISTS "
+        f"{UNSENT_OUTBOX_INDEX} ON outbox (id) WHERE published_at IS NULL"
     )
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute(create.format(""))
+        return
+    with op.get_context().autocommit_block():
+        # An interrupted concurrent build leaves an invalid index of that name behind,
+        # which IF NOT EXISTS would take for done.
+        invalid = op.get_bind().scalar(
+            sa.text(
+                "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace "
+                "AND NOT i.indisvalid"
+            ),
+            {"name": UNSENT_OUTBOX_INDEX},
+        )
+        if invalid:
+            op.execute(f"DROP INDEX CONCURRENTLY {UNSENT_OUTBOX_INDEX}")
+        op.execute(create.format("CONCURRENTLY"))
 
 
 def drop_unsent_outbox_index() -> None:
     from trueup.platform.messaging import UNSENT_OUTBOX_INDEX
 
-    op.execute(f"DROP INDEX IF EXISTS {UNSENT_OUTBOX_INDEX}")
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute(f"DROP INDEX IF EXISTS {UNSENT_OUTBOX_INDEX}")
+        return
+    with op.get_context().autocommit_block():
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {UNSENT_OUTBOX_INDEX}")
