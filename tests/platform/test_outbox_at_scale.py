@@ -18,9 +18,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import POSTGRES_URL, Databases, _asyncpg_url
+from tests.support import settings_for
+from trueup.audit.settings import Settings as AuditSettings
 from trueup.platform.database import Database
 from trueup.platform.messaging import UNSENT_OUTBOX_INDEX, OutboxRelay, outbox_table
 from trueup.platform.migrations import downgrade, upgrade
+from trueup.platform.service import OUTBOX_PRUNE_SECONDS, ServiceRuntime
 
 SERVICES = ("audit", "gateway", "psa_sync", "reconciliation", "vendor_ingestion", "writeback")
 
@@ -227,3 +230,42 @@ async def test_a_quiet_service_prunes_its_old_rows_too(databases: Databases) -> 
         assert await relay.prune_published(timedelta(days=7)) == 3
     finally:
         await database.dispose()
+
+
+async def test_every_service_prunes_on_a_schedule_by_its_retention_setting(
+    databases: Databases,
+) -> None:
+    settings = await settings_for(
+        AuditSettings, databases, "nats://127.0.0.1:1", outbox_retention_hours=1
+    )
+    runtime = ServiceRuntime(settings, migrations_of("audit"))
+    await asyncio.to_thread(runtime.migrate)
+    now = datetime.now(UTC)
+    try:
+        async with runtime.database.transaction() as session:
+            await session.execute(
+                outbox_table.insert(),
+                [
+                    {
+                        "event_id": event_id,
+                        "tenant_id": "tenant-a",
+                        "subject": "audit.tenant-a.entry.recorded.v1",
+                        "body": b"{}",
+                        "headers": {},
+                        "created_at": now - age,
+                        "published_at": now - age,
+                    }
+                    for event_id, age in (
+                        ("two-hours-old", timedelta(hours=2)),
+                        ("ten-minutes-old", timedelta(minutes=10)),
+                    )
+                ],
+            )
+        prune = next(t for t in runtime._periodic if t.name == "audit-outbox-prune")
+        assert prune.interval_seconds == OUTBOX_PRUNE_SECONDS
+        await prune.tick()
+        async with runtime.database.transaction() as session:
+            left = set(await session.scalars(sa.select(outbox_table.c.event_id)))
+        assert left == {"ten-minutes-old"}
+    finally:
+        await runtime.database.dispose()
