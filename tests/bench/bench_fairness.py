@@ -182,15 +182,13 @@ def publish_import(
     rows: int,
     accounts: int,
     skus: int,
-    one_lane: bool,
+    model: type[m.UsageReported],
     ready: Any,
     go: Any,
 ) -> None:
     """The import's publisher (the target of a process of its own): serialises the events,
     sets `ready`, waits for `go`, then publishes them all as fast as JetStream takes them."""
-    bodies = import_bodies(
-        rows, accounts, skus, m.UsageReported if one_lane else m.UsageImported, 1
-    )
+    bodies = import_bodies(rows, accounts, skus, model, 1)
 
     async def run() -> None:
         nc = await nats.connect(nats_url)
@@ -310,7 +308,7 @@ async def measure(nats_url: str, args: argparse.Namespace) -> dict[str, Any]:
                 args.import_rows,
                 args.big_accounts,
                 args.big_skus,
-                args.layout == "one-lane",
+                bulk_model,
                 ready,
                 go,
             ),

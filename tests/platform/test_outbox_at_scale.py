@@ -25,11 +25,27 @@ from trueup.platform.messaging import UNSENT_OUTBOX_INDEX, OutboxRelay, outbox_t
 from trueup.platform.migrations import downgrade, upgrade
 from trueup.platform.service import OUTBOX_PRUNE_SECONDS, ServiceRuntime
 
+AUDIT_SUBJECT = "audit.tenant-a.entry.recorded.v1"
 SERVICES = ("audit", "gateway", "psa_sync", "reconciliation", "vendor_ingestion", "writeback")
 
 
 def migrations_of(service: str) -> Path:
     return importlib.import_module(f"trueup.{service}.main").MIGRATIONS  # type: ignore[no-any-return]
+
+
+def outbox_row(
+    event_id: str, created: datetime, published: datetime | None, *, subject: str
+) -> dict[str, object]:
+    """An outbox row as a service stages it, created and (if not None) published then."""
+    return {
+        "event_id": event_id,
+        "tenant_id": "tenant-a",
+        "subject": subject,
+        "body": b"{}",
+        "headers": {},
+        "created_at": created,
+        "published_at": published,
+    }
 
 
 async def migrated(databases: Databases, service: str) -> Database:
@@ -128,15 +144,9 @@ async def test_the_relay_reads_the_unsent_rows_through_the_index(databases: Data
     database = await migrated(databases, "reconciliation")
     now = datetime.now(UTC)
     rows = [
-        {
-            "event_id": f"e{n}",
-            "tenant_id": "tenant-a",
-            "subject": "recon.tenant-a.cards.changed.v1",
-            "body": b"{}",
-            "headers": {},
-            "created_at": now,
-            "published_at": None if n >= 2_000 else now,
-        }
+        outbox_row(
+            f"e{n}", now, None if n >= 2_000 else now, subject="recon.tenant-a.cards.changed.v1"
+        )
         for n in range(2_003)
     ]
     relay = OutboxRelay(database, broker=None, service="reconciliation")  # type: ignore[arg-type]
@@ -183,15 +193,7 @@ async def test_published_rows_past_their_retention_are_pruned_and_unsent_ones_ke
             await session.execute(
                 outbox_table.insert(),
                 [
-                    {
-                        "event_id": event_id,
-                        "tenant_id": "tenant-a",
-                        "subject": "audit.tenant-a.entry.recorded.v1",
-                        "body": b"{}",
-                        "headers": {},
-                        "created_at": created,
-                        "published_at": published,
-                    }
+                    outbox_row(event_id, created, published, subject=AUDIT_SUBJECT)
                     for event_id, (created, published) in ages.items()
                 ],
             )
@@ -215,15 +217,7 @@ async def test_a_quiet_service_prunes_its_old_rows_too(databases: Databases) -> 
             await session.execute(
                 outbox_table.insert(),
                 [
-                    {
-                        "event_id": f"e{n}",
-                        "tenant_id": "tenant-a",
-                        "subject": "writeback.tenant-a.applied.v1",
-                        "body": b"{}",
-                        "headers": {},
-                        "created_at": old,
-                        "published_at": old,
-                    }
+                    outbox_row(f"e{n}", old, old, subject="writeback.tenant-a.applied.v1")
                     for n in range(3)
                 ],
             )
@@ -246,15 +240,7 @@ async def test_every_service_prunes_on_a_schedule_by_its_retention_setting(
             await session.execute(
                 outbox_table.insert(),
                 [
-                    {
-                        "event_id": event_id,
-                        "tenant_id": "tenant-a",
-                        "subject": "audit.tenant-a.entry.recorded.v1",
-                        "body": b"{}",
-                        "headers": {},
-                        "created_at": now - age,
-                        "published_at": now - age,
-                    }
+                    outbox_row(event_id, now - age, now - age, subject=AUDIT_SUBJECT)
                     for event_id, age in (
                         ("two-hours-old", timedelta(hours=2)),
                         ("ten-minutes-old", timedelta(minutes=10)),
