@@ -182,6 +182,44 @@ class TestWritesQuantities:
             )
         assert await cw_sim_running.control.writes() == []
 
+    async def test_a_line_item_just_checked_is_not_read_again(
+        self, cw_client: ConnectWiseClient, cw_sim_running: Any
+    ) -> None:
+        item = DEMO.line_items[2]
+        ref = LineItemRef(str(item.contract_id), str(item.id))
+        checked = await cw_client.get_line_item(ref.contract_id, ref.line_item_id)
+        before = (await cw_sim_running.control.stats())["requests"]
+        result = await cw_client.change_quantity(
+            ref, checked.quantity + 1, expected_quantity=checked.quantity, checked=checked
+        )
+        # The PATCH alone reached the PSA.
+        assert (await cw_sim_running.control.stats())["requests"] - before == 1
+        assert result.line_item is not None
+        assert result.line_item.quantity == checked.quantity + 1
+
+    async def test_a_checked_line_item_is_compared_with_the_expected_quantity(
+        self, cw_client: ConnectWiseClient, cw_sim_running: Any
+    ) -> None:
+        item = DEMO.line_items[2]
+        ref = LineItemRef(str(item.contract_id), str(item.id))
+        checked = await cw_client.get_line_item(ref.contract_id, ref.line_item_id)
+        with pytest.raises(PsaConflict):
+            await cw_client.change_quantity(
+                ref, Decimal(5), expected_quantity=checked.quantity + 1, checked=checked
+            )
+        assert await cw_sim_running.control.writes() == []
+
+    async def test_a_checked_line_item_of_another_line_is_refused(
+        self, cw_client: ConnectWiseClient, cw_sim_running: Any
+    ) -> None:
+        item, other = DEMO.line_items[2], DEMO.line_items[3]
+        other_item = await cw_client.get_line_item(str(other.contract_id), str(other.id))
+        with pytest.raises(PsaRequestError, match=f"line item {other.id} is not"):
+            await cw_client.change_quantity(
+                LineItemRef(str(item.contract_id), str(item.id)), Decimal(5), checked=other_item
+            )
+        assert await cw_sim_running.control.writes() == []
+
     async def test_add_line_item(self, cw_client: ConnectWiseClient, cw_sim_running: Any) -> None:
         products = {p.identifier: p async for p in cw_client.list_products()}
         assert len(products) >= 15

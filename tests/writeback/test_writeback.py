@@ -102,6 +102,23 @@ class TestApproveWritesOnce:
         assert len(quantity_writes(await cw.writes(), str(item.id))) == 1
         assert len(await cw.writes()) == 1  # ConnectWise's audit trail is the note
 
+    async def test_an_approval_reads_the_line_item_to_check_and_to_verify_and_no_more(
+        self, settings: Settings, cw: Sim, commands: Commands, outcomes: Outcomes, tenant: str
+    ) -> None:
+        first, second = demo_line_items(2, skip=22)
+        async with running_service(build, settings):
+            # The first job opens the connection; the second is counted alone.
+            await commands.send(approve(first, first.quantity + 1))
+            await outcomes.wait_for(1)
+            before = (await cw.control.stats())["requests"]
+            await commands.send(approve(second, second.quantity + 1))
+            events = await outcomes.wait_for(2)
+            requests = (await cw.control.stats())["requests"] - before
+        assert [e["type"] for e in events] == [APPLIED, APPLIED]
+        # The check's read is handed to the write: a read, the PATCH, the verifying read.
+        assert requests == 3
+        assert cw_quantity(cw, second.id) == second.quantity + 1
+
     async def test_autotask_gets_one_adjustment_and_a_contract_note(
         self, settings: Settings, at: Sim, commands: Commands, outcomes: Outcomes, tenant: str
     ) -> None:

@@ -213,16 +213,25 @@ class PsaClient(abc.ABC):
         effective_date: date | None = None,
         prorate: bool = False,
         expected_quantity: Decimal | None = None,
+        checked: PsaLineItem | None = None,
     ) -> WriteResult:
         """Set a line item's quantity, from `effective_date` (None: now, undated).
 
-        With `expected_quantity`, the line item is read first and `PsaConflict` is
-        raised, writing nothing, if the PSA no longer shows that quantity.
+        The write needs the line item as the PSA shows it (a cancel-and-add copies its
+        product and prices): it is read first, unless the caller passes the one it has
+        just read as `checked`. With `expected_quantity`, `PsaConflict` is raised, writing
+        nothing, if that line item no longer shows that quantity.
         """
         if quantity < 0:
             raise PsaRequestError(f"quantity must not be negative, got {quantity}")
         self._check_write_options(effective_date, prorate)
-        current = await self.get_line_item(ref.contract_id, ref.line_item_id)
+        if checked is not None and (
+            checked.contract_id != ref.contract_id or checked.id != ref.line_item_id
+        ):
+            raise PsaRequestError(
+                f"the checked line item {checked.id} is not line item {ref.line_item_id}"
+            )
+        current = checked or await self.get_line_item(ref.contract_id, ref.line_item_id)
         if expected_quantity is not None and current.quantity != expected_quantity:
             raise PsaConflict(
                 f"line item {ref.line_item_id} on contract {ref.contract_id} has quantity "

@@ -23,7 +23,8 @@ metadata = Base.metadata
 class Phase(enum.StrEnum):
     """How far a job got; each value is committed before the next step starts.
 
-    `checked` means "ready to send step `step`, nothing of it sent"; `sending` means
+    `checked` means "ready to send step `step`, nothing of it sent" (the first step goes
+    from `recorded` straight to `sending`: the check commits with it); `sending` means
     "step `step` may have reached the PSA": the only phase whose resume must first
     find out from the PSA whether the write happened. `verified` is committed only
     when a note follows; the note and the report commit together as `reported`.

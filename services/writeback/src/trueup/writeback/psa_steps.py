@@ -117,9 +117,11 @@ async def send_step(
     change: ProratedChange,
     *,
     expected_quantity: Decimal | None,
+    checked: PsaLineItem | None = None,
 ) -> StepResult:
     """Write one change. `expected_quantity` makes the client refuse (PsaConflict) a line
-    item that changed since it was checked."""
+    item that changed since it was checked; `checked` is the line item as just read, so
+    the client need not read it again."""
     options = options_for(client, change, command.prorate)
     if line_item_id is None:
         result = await client.add_line_item(
@@ -139,6 +141,7 @@ async def send_step(
             effective_date=options.effective_date,
             prorate=options.prorate,
             expected_quantity=expected_quantity,
+            checked=checked,
         )
     new_id = result.line_item.id if result.line_item is not None else line_item_id
     if new_id is None:

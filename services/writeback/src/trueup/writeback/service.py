@@ -36,6 +36,7 @@ from trueup.psa import (
     PsaClient,
     PsaConflict,
     PsaError,
+    PsaLineItem,
     PsaTransientError,
 )
 from trueup.writeback.connections import (
@@ -181,20 +182,33 @@ class JobDriver:
         if job.psa_record_url is None:
             job.psa_record_url = client.contract_audit_url(command.contract_psa_id)
         changes = ordered_changes(command)
+        # The line item as this attempt read it in the check, and whether the first step
+        # was marked `sending` by this attempt (so it cannot have been sent yet).
+        checked: PsaLineItem | None = None
+        unsent = False
         if job.phase == Phase.RECORDED.value:
             before = command.expected_quantity
             if command.action == "approve" and command.line_item_psa_id is not None:
-                item = await client.get_line_item(command.contract_psa_id, command.line_item_psa_id)
-                if command.expected_quantity is not None and item.quantity != before:
-                    await self._conflict(job, command, item.quantity)
+                checked = await client.get_line_item(
+                    command.contract_psa_id, command.line_item_psa_id
+                )
+                if command.expected_quantity is not None and checked.quantity != before:
+                    await self._conflict(job, command, checked.quantity)
                     return
-                before = item.quantity
-            await self._commit(job, phase=Phase.CHECKED, quantity_before=before)
+                before = checked.quantity
+            # Checked and about to send the first step, in one commit: resumed from
+            # `sending`, the probe finds that step unsent and it is sent then.
+            await self._commit(job, phase=Phase.SENDING, quantity_before=before)
+            unsent = True
         while job.phase in (Phase.CHECKED.value, Phase.SENDING.value):
             change = changes[job.step]
             step_before = job.quantity_before if job.step == 0 else changes[job.step - 1].quantity
             expected: Decimal | None = None
-            if job.phase == Phase.SENDING.value:
+            if unsent:
+                unsent = False
+                if command.action == "approve":
+                    expected = step_before
+            elif job.phase == Phase.SENDING.value:
                 # This step may have reached the PSA before a crash or an error.
                 probe = await probe_step(
                     client, command, job.line_item_id, change, step_before, job.created_at
@@ -211,7 +225,12 @@ class JobDriver:
                 if job.step == 0 and command.action == "approve":
                     expected = step_before
             result = await send_step(
-                client, command, job.line_item_id, change, expected_quantity=expected
+                client,
+                command,
+                job.line_item_id,
+                change,
+                expected_quantity=expected,
+                checked=checked if job.step == 0 else None,
             )
             await self._step_done(job, len(changes), result)
         if job.phase == Phase.SENT.value:
