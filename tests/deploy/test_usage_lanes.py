@@ -7,15 +7,15 @@ labels and their autoscalers differ."""
 from __future__ import annotations
 
 import copy
-import inspect
+import importlib
 import os
 from unittest import mock
 
 import pytest
-from sqlalchemy.pool import QueuePool
 
 from trueup.contracts import messages as m
 from trueup.contracts.streams import ALL_STREAMS
+from trueup.platform.database import DEFAULT_POOL_SIZE
 from trueup.reconciliation.settings import Settings
 
 LIVE = "trueup-reconciliation"
@@ -23,9 +23,21 @@ BULK = "trueup-reconciliation-bulk"
 # The durable consumer of the bulk lane, `<service>-<name>` (trueup.platform.broker and
 # trueup.reconciliation.handlers.events).
 BULK_CONSUMER = "reconciliation-usage-bulk"
-# What each replica opens at most in steady state (SQLAlchemy's default pool); the
-# migration Job opens as many again.
-POOL_SIZE = inspect.signature(QueuePool.__init__).parameters["pool_size"].default
+# PostgreSQL's `superuser_reserved_connections` default: kept for the operator.
+SUPERUSER_RESERVED = 3
+# What each replica opens at most in steady state (its pool); a migration Job opens a
+# default pool again.
+POOL_SIZES = {
+    service: importlib.import_module(f"trueup.{service}.settings").Settings().database_pool_size
+    for service in (
+        "gateway",
+        "psa_sync",
+        "vendor_ingestion",
+        "reconciliation",
+        "writeback",
+        "audit",
+    )
+}
 
 
 def _container(deployment):
@@ -186,12 +198,19 @@ def test_bulk_lane_gets_the_live_lanes_network_policies(objects, live, bulk, sel
     assert "trueup-default-deny" in policies(bulk)
 
 
-def test_both_lanes_fit_the_reconciliation_roles_connection_limit(objects):
+def test_every_services_pools_fit_its_roles_connection_limit(objects):
+    """Both reconciliation lanes share a role; writeback's pool is its own size."""
     (cluster,) = objects.of_kind("Cluster")
     limits = {role["name"]: role["connectionLimit"] for role in cluster["spec"]["managed"]["roles"]}
-    replicas = sum(
-        _max_replicas(objects, d)
-        for d in objects.of_kind("Deployment")
-        if _pod_labels(d)["trueup.io/service"] == "reconciliation"
-    )
-    assert (replicas + 1) * POOL_SIZE <= limits["trueup_reconciliation"]
+    opened: dict[str, int] = {}
+    for service, pool_size in POOL_SIZES.items():
+        replicas = sum(
+            _max_replicas(objects, d)
+            for d in objects.of_kind("Deployment")
+            if _pod_labels(d)["trueup.io/service"] == service
+        )
+        assert replicas >= 1, service
+        opened[service] = replicas * pool_size + DEFAULT_POOL_SIZE
+        assert opened[service] <= limits[f"trueup_{service}"], service
+    max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    assert sum(opened.values()) <= max_connections - SUPERUSER_RESERVED, opened

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from tests.conftest import POSTGRES_URL, Databases
 from trueup.platform.database import Database
+from trueup.platform.service import ServiceRuntime
+from trueup.writeback.settings import Settings as WritebackSettings
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL, reason="needs a PostgreSQL server (TRUEUP_TEST_POSTGRES_URL)"
@@ -87,3 +89,31 @@ async def test_a_dropped_connection_fails_one_transaction_then_the_pool_reconnec
     # each on a new server process.
     later = [await _backend_pid(database) for _ in range(3)]
     assert not set(later) & set(pids)
+
+
+async def test_as_many_transactions_as_the_pool_holds_reuse_its_connections(
+    tmp_path: Path,
+) -> None:
+    """Sixteen transactions at once, on a pool of sixteen, open sixteen connections once;
+    on the default pool of five, eleven of them opened a connection and closed it after
+    (writeback drives sixteen jobs at once)."""
+    databases = Databases("postgres", tmp_path)
+    url, schema = await databases.for_service("writeback")
+    settings = WritebackSettings(database_url=url, database_schema=schema)
+    runtime = ServiceRuntime(settings, None)
+    pids: list[int] = []
+    try:
+        assert runtime.database.engine.pool.size() == settings.database_pool_size == 16  # type: ignore[attr-defined]
+        for _ in range(3):
+            pids += await asyncio.gather(*(_held_backend_pid(runtime.database) for _ in range(16)))
+    finally:
+        await runtime.database.dispose()
+        await databases.drop()
+    assert len(set(pids)) == 16
+
+
+async def _held_backend_pid(database: Database) -> int:
+    async with database.transaction() as session:
+        pid = int(await session.scalar(sa.text("SELECT pg_backend_pid()")) or 0)
+        await asyncio.sleep(0.05)  # every transaction of the round is open at once
+        return pid

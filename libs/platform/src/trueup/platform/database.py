@@ -61,6 +61,11 @@ READONLY = "trueup_readonly"
 
 POOL_RECYCLE_SECONDS = 900
 """A pooled PostgreSQL connection older than this is replaced at its next checkout."""
+DEFAULT_POOL_SIZE = 5
+"""PostgreSQL connections a process keeps open (SQLAlchemy's default)."""
+DEFAULT_POOL_OVERFLOW = 10
+"""Connections opened beyond the pool when every pooled one is in use, each closed again
+when its transaction ends."""
 
 
 def upsert_insert(dialect: str) -> Any:
@@ -72,7 +77,15 @@ def upsert_insert(dialect: str) -> Any:
 class Database:
     """One service's database: engine, sessions, tenant-scoped transactions."""
 
-    def __init__(self, url: str, schema: str | None = None, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        schema: str | None = None,
+        *,
+        echo: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        pool_overflow: int = DEFAULT_POOL_OVERFLOW,
+    ) -> None:
         self.url = make_url(url)
         self.is_postgres = self.url.get_backend_name() == "postgresql"
         self.schema = schema if self.is_postgres else None
@@ -89,6 +102,8 @@ class Database:
             # Recycling bounds how long a connection can sit idle behind a proxy that
             # drops it silently.
             kwargs["pool_recycle"] = POOL_RECYCLE_SECONDS
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_overflow
             if self.schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
         else:

@@ -70,7 +70,12 @@ class ServiceRuntime:
         self.settings = settings
         self.name = settings.service_name
         self.migrations = migrations
-        self.database = Database(settings.resolved_database_url(), settings.resolved_schema())
+        self.database = Database(
+            settings.resolved_database_url(),
+            settings.resolved_schema(),
+            pool_size=settings.database_pool_size,
+            pool_overflow=settings.database_pool_overflow,
+        )
         self.broker = create_broker(
             settings.nats_url, self.name, graceful_timeout=settings.graceful_timeout_seconds
         )

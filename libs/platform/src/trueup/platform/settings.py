@@ -30,6 +30,18 @@ class ServiceSettings(BaseSettings):
     database_schema: str | None = Field(
         default=None, description="PostgreSQL schema of this service (default: service name)."
     )
+    database_pool_size: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "PostgreSQL connections a replica keeps open. A transaction beyond them opens a"
+            " connection of its own and closes it after: a pool smaller than the transactions"
+            " a replica runs at once spends its time connecting."
+        ),
+    )
+    database_pool_overflow: int = Field(
+        default=10, ge=0, description="Connections opened beyond the pool at a peak."
+    )
     data_dir: Path = Path(".data")
 
     http_host: str = "127.0.0.1"
