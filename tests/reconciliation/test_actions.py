@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.reconciliation.conftest import USER, Tenant
 from trueup.contracts import messages as m
@@ -17,6 +18,7 @@ from trueup.contracts import wrap
 from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import actions, cards, inputs
 from trueup.reconciliation import state as st
+from trueup.reconciliation.handlers import queries
 from trueup.reconciliation.models import CardRow
 from trueup.reconciliation.repository import Repository
 
@@ -499,3 +501,72 @@ class TestBulk:
         assert len(result.accepted) == 1
         after = await tenant.cards()
         assert (after[ENDPOINT].state, after[BACKUP].state) == ("pending", "dismissed")
+
+
+def _action(tenant: Tenant, card_id: str, action: str = "approve") -> Any:
+    return wrap(
+        r.ActionQuery(
+            card_id=card_id,
+            action=action,  # type: ignore[arg-type]
+            actor=USER,
+            idempotency_key=uuid.uuid4().hex,
+        ),
+        tenant_id=tenant.tenant_id,
+    )
+
+
+class TestTheTenantsLock:
+    """Every writer of a tenant waits while an action holds the tenant's lock: it is held
+    for the card's fresh read and the writes, not for the action's other reads."""
+
+    async def test_an_approval_makes_eight_statements_while_it_holds_the_lock(
+        self, tenant: Tenant
+    ) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(" ".join(statement.split()))
+
+        engine = tenant.database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            answer, wrote = await queries.answer_query(
+                tenant.database, _action(tenant, card.card_id)
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert wrote
+        assert isinstance(answer, r.ActionAccepted)
+        assert answer.state == "approved"
+        locked = next(i for i, s in enumerate(statements) if "FROM tenant_settings" in s)
+        while_locked = [s[:60] for s in statements[locked:]]
+        # The lock, the cycle's schedule, the idempotency key, the card; the card's
+        # update, the action; the settings row and the three events. Before, seventeen:
+        # the settings row locked three times, an event a statement, the card twice.
+        assert len(while_locked) <= 8, while_locked
+        assert sum("FOR UPDATE" in s for s in statements) <= 1, while_locked
+        assert kinds(await tenant.staged())[-3:] == [
+            "recon.*.action.recorded.v1",
+            "cmd.writeback.*.apply.v1",
+            "recon.*.cards.changed.v1",
+        ]
+
+    async def test_a_card_changed_after_the_read_ahead_is_decided_as_it_is_now(
+        self, tenant: Tenant
+    ) -> None:
+        if not tenant.database.is_postgres:
+            pytest.skip("SQLite's writers take turns: nothing changes between the reads")
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        first = _action(tenant, card.card_id)
+        async with tenant.database.transaction(tenant.tenant_id) as session:
+            held = await actions.read_ahead(session, tenant.tenant_id, first.payload)
+            assert isinstance(held[0], CardRow)
+            # Another approval of the same card commits in the meantime.
+            await queries.answer_query(tenant.database, _action(tenant, card.card_id))
+            await Repository(session, tenant.tenant_id).lock_tenant()
+            with pytest.raises(QueryFailedError) as refused:
+                await actions.act(session, tenant.tenant_id, first.payload, cause=first)
+        assert refused.value.status == 409
+        approvals = [p for k, p in await tenant.staged() if k == "cmd.writeback.*.apply.v1"]
+        assert len(approvals) == 1

@@ -55,7 +55,9 @@ async def act(
         )
     today = today or _now().date()
     await cycles.check_open_cycle(repo, request.cycle, today)
-    card = await repo.card(request.card_id)
+    # Read again even if `read_ahead` loaded it: the tenant is locked now, and the card
+    # is what the action's decision rests on.
+    card = await repo.card(request.card_id, fresh=True)
     if card is None:
         raise QueryFailedError(404, "Not Found", f"No card {request.card_id}.")
     action = d.ActionKind(request.action)
@@ -125,6 +127,8 @@ async def act(
         detail["unit_price"] = None if price is None else format(price, "f")
         detail["currency"] = currency
     _set_status(card, status)
+    card.updated_at = _now()
+    card.fingerprint = st.fingerprint(card)
     await repo.add_action(
         ActionRow(
             tenant_id=tenant_id,
@@ -138,8 +142,6 @@ async def act(
             created_at=_now(),
         )
     )
-    card.updated_at = _now()
-    card.fingerprint = st.fingerprint(card)
     await _card_state_changed(repo, card)
     if action in _RECORDED:
         first = outgoing[0] if outgoing else None
@@ -178,6 +180,30 @@ async def act(
         state=card.state,
     )
     return r.ActionAccepted(action_id=action_id, card_id=card.card_id, state=card.state)  # type: ignore[arg-type]
+
+
+async def read_ahead(session: AsyncSession, tenant_id: str, request: r.ActionQuery) -> list[Any]:
+    """Load what an action reads besides its card before the tenant's lock is taken.
+
+    Every writer of the tenant waits while an action holds the lock, so the lock is held
+    for the card's fresh read and the writes, not for these reads too: the card's
+    contract and service line change only with a PSA sync, and an action decided on them
+    a moment old is one taken a moment earlier. The rows are returned to be held: the
+    session keeps unreferenced rows only weakly.
+    """
+    repo = Repository(session, tenant_id)
+    card = await repo.card(request.card_id)
+    if card is None:
+        return []
+    held: list[Any] = [card]
+    contract_id = request.contract_id or card.contract_id
+    if contract_id:
+        held.append(await repo.get(ContractRow, contract_id))
+    if card.contract_id and card.contract_id != contract_id:
+        held.append(await repo.get(ContractRow, card.contract_id))
+    if card.service_line_id:
+        held.append(await repo.get(ServiceLineRow, card.service_line_id))
+    return held
 
 
 # The actions the activity log records: every change of a card's state. Planning an

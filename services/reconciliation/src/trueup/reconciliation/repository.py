@@ -87,6 +87,9 @@ def _update_cards_statement(names: tuple[str, ...]) -> sa.Executable:
 
 
 _SETTINGS = cast(sa.Table, TenantSettingsRow.__table__)
+_LOCKED_TENANTS = "trueup.reconciliation.locked_tenants"
+"""`session.info` key: the tenants whose settings row this transaction has locked, each
+with the row as the ORM holds it (None when it was locked without loading it)."""
 _LOCK_INPUTS = (
     sa.select(_SETTINGS.c.inputs_token, _SETTINGS.c.settings)
     .where(_SETTINGS.c.tenant_id == sa.bindparam("tenant_id"))
@@ -253,7 +256,12 @@ class Repository:
 
     # --- cards --------------------------------------------------------------------
 
-    async def card(self, card_id: str) -> CardRow | None:
+    async def card(self, card_id: str, *, fresh: bool = False) -> CardRow | None:
+        """One card; `fresh` reads it from the database even if the session holds it."""
+        if fresh:
+            return await self.session.get(
+                CardRow, (self.tenant_id, card_id), populate_existing=True
+            )
         return await self.get(CardRow, card_id)
 
     async def cards(
@@ -333,7 +341,9 @@ class Repository:
 
     async def settings_row(self) -> TenantSettingsRow | None:
         if self._settings_row is None:
-            self._settings_row = await self.get(TenantSettingsRow)
+            self._settings_row = self.session.info.get(_LOCKED_TENANTS, {}).get(
+                self.tenant_id
+            ) or await self.get(TenantSettingsRow)
         return self._settings_row
 
     async def writable_settings_row(self, *, locked: bool = False) -> TenantSettingsRow:
@@ -371,7 +381,17 @@ class Repository:
 
     async def locked_settings_row(self) -> TenantSettingsRow | None:
         """The settings row, locked to this transaction on PostgreSQL: writers to one
-        tenant's inputs take turns (SQLite writers always do)."""
+        tenant's inputs take turns (SQLite writers always do).
+
+        Locked once per transaction: a use case asks again at each step that needs the
+        lock (the query's handler, the cycle's turn, the card's change), and each ask was
+        a round trip made while every other writer of the tenant waited."""
+        locked = self.session.info.get(_LOCKED_TENANTS, {})
+        if self.tenant_id in locked:
+            row = locked[self.tenant_id] or await self.settings_row()
+            if row is not None:
+                self._settings_row = row
+                return row
         query = (
             sa.select(TenantSettingsRow)
             .where(TenantSettingsRow.tenant_id == self.tenant_id)
@@ -379,7 +399,18 @@ class Repository:
             .execution_options(populate_existing=True)
         )
         self._settings_row = (await self.session.scalars(query)).one_or_none()
+        if self._settings_row is not None:
+            self._mark_locked(self._settings_row)
         return self._settings_row
+
+    def _mark_locked(self, row: TenantSettingsRow | None) -> None:
+        # Not inside a savepoint: rolling back to it would release the lock. The row is
+        # kept (the session holds an unchanged row only weakly) so that the next ask
+        # finds it without a query.
+        if not self.session.in_nested_transaction():
+            locked = self.session.info.setdefault(_LOCKED_TENANTS, {})
+            if row is not None or self.tenant_id not in locked:
+                locked[self.tenant_id] = row
 
     async def lock_inputs(self) -> LockedInputs | None:
         """What `locked_settings_row` locks, as two columns instead of a `TenantSettingsRow`
@@ -390,6 +421,7 @@ class Repository:
         ).one_or_none()
         if found is None:
             return None
+        self._mark_locked(None)
         return LockedInputs(found.inputs_token, _billing_settings(found.settings))
 
     async def inputs_changed(
@@ -408,11 +440,14 @@ class Repository:
                 "active_accounts_delta": active_accounts_delta,
             },
         )
-        if self._settings_row is not None:
+        loaded = self.session.sync_session.identity_map.get(
+            identity_key(TenantSettingsRow, (self.tenant_id,))
+        )
+        if loaded is not None:
             # A writer that locked the tenant first holds the row as the ORM read it: a
             # later change through it (an automatic approval bumps the cards version)
             # must start from what this statement wrote, not write the old values back.
-            await self.session.refresh(self._settings_row)
+            await self.session.refresh(loaded)
 
     async def set_inputs_token(self, token: str) -> None:
         (await self.writable_settings_row()).inputs_token = token

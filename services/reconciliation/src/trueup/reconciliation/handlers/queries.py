@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trueup.contracts import Envelope, Payload
 from trueup.contracts import recon as r
 from trueup.platform.broker import query_responder
+from trueup.platform.database import Database
+from trueup.platform.messaging import staged_together
 from trueup.platform.service import ServiceRuntime
 from trueup.reconciliation import (
     actions,
@@ -62,6 +64,13 @@ ANSWERS: dict[type[Payload], Answer] = {
     r.CycleCardsQuery: lambda s, q: cycles.cycle_cards(s, q.tenant_id, q.payload),
 }
 
+ReadAhead = Callable[[AsyncSession, Envelope[Any]], Awaitable[object]]
+
+# Reads done before the tenant is locked (see `actions.read_ahead`).
+_READ_AHEAD: dict[type[Payload], ReadAhead] = {
+    r.ActionQuery: lambda s, q: actions.read_ahead(s, q.tenant_id, q.payload),
+}
+
 # Queries that change state: the outbox relay is woken after their commit.
 _WRITES = {
     r.ActionQuery,
@@ -75,26 +84,35 @@ _WRITES = {
 }
 
 
+async def answer_query(database: Database, query: Envelope[Any]) -> tuple[Payload, bool]:
+    """Answer one query in one transaction; True with the answer when it wrote (the
+    caller wakes the outbox relay after the commit).
+
+    A write locks the tenant first, after the reads it may do without the lock (see
+    `actions.read_ahead`), and stages what it announces for one statement at the end:
+    every other writer of the tenant waits while it holds the lock.
+    """
+    model = type(query.payload)
+    answer = ANSWERS[model]
+    writes = model in _WRITES
+    async with database.transaction(query.tenant_id, readonly=not writes) as session:
+        if not writes:
+            return await answer(session, query), False
+        read_ahead = _READ_AHEAD.get(model)
+        held = await read_ahead(session, query) if read_ahead else None
+        async with staged_together(session):
+            await Repository(session, query.tenant_id).lock_tenant()
+            result = await answer(session, query)
+        del held
+    return result, True
+
+
 def register(runtime: ServiceRuntime) -> None:
-    for model, answer in ANSWERS.items():
+    async def handle(query: Envelope[Any]) -> Payload:
+        result, wrote = await answer_query(runtime.database, query)
+        if wrote:
+            runtime.relay.notify()
+        return result
 
-        def handler(answer: Answer = answer, writes: bool = model in _WRITES) -> Any:
-            async def handle(query: Envelope[Any]) -> Payload:
-                async with runtime.database.transaction(
-                    query.tenant_id, readonly=not writes
-                ) as session:
-                    if writes:
-                        await Repository(session, query.tenant_id).lock_tenant()
-                    result = await answer(session, query)
-                if writes:
-                    runtime.relay.notify()
-                return result
-
-            return handle
-
-        query_responder(
-            runtime.broker,
-            service=runtime.name,
-            model=model,
-            handler=handler(),
-        )
+    for model in ANSWERS:
+        query_responder(runtime.broker, service=runtime.name, model=model, handler=handle)
