@@ -133,6 +133,63 @@ class TestOnARealServer:
                 await connection.close()
         assert sizes == [1, 200, 50]
 
+    async def test_several_types_are_handed_over_in_stream_order(
+        self, clean_nats: str, databases: Databases, tenant_ids: tuple[str, str]
+    ) -> None:
+        tenant, _ = tenant_ids
+        seen: list[str] = []
+
+        async def handler(envelopes: Sequence[Envelope[Any]]) -> None:
+            seen.extend(type(envelope.payload).__name__ for envelope in envelopes)
+
+        def build(settings: Settings) -> tuple[ServiceRuntime, FastAPI]:
+            runtime = ServiceRuntime(settings, MIGRATIONS)
+            runtime.add_batched_consumer(
+                BatchedConsumer(
+                    runtime.broker,
+                    service=runtime.name,
+                    name="types-test",
+                    subject="writeback.*.>",
+                    model=(m.WritebackApplied, m.WritebackFailed),
+                    handler=handler,
+                )
+            )
+            return runtime, runtime.http_app()
+
+        fields: dict[str, Any] = {
+            "job_id": "j",
+            "actor": m.Actor(kind="user", id="u"),
+            "idempotency_key": "k",
+            "card_id": "c",
+            "action_id": "a",
+            "psa": "connectwise",
+            "contract_psa_id": "C",
+            "line_item_psa_id": "L",
+            "quantity_before": None,
+            "quantity_after": None,
+            "effective_date": None,
+        }
+        published = [
+            m.WritebackApplied(**fields),
+            m.WritebackFailed(**fields, error="e", attempts=1, dead_lettered=False),
+            m.WritebackConflict(**fields, expected_quantity=1, found_quantity=2),
+            m.WritebackApplied(**fields),
+        ]
+        settings = await settings_for(Settings, databases, clean_nats)
+        async with running_service(build, settings):
+            connection = await nats.connect(clean_nats)
+            try:
+                js = connection.jetstream()
+                for payload in published:
+                    body = wrap(payload, tenant_id=tenant).model_dump_json()
+                    await js.publish(m.subject_for(type(payload), tenant), body.encode())
+                await eventually(lambda: _truthy(len(seen) >= 3), what="the outcomes")
+                await asyncio.sleep(0.3)
+            finally:
+                await connection.close()
+        # A type it does not take (the conflict) is acked and skipped.
+        assert seen == ["WritebackApplied", "WritebackFailed", "WritebackApplied"]
+
 
 async def _truthy(value: object) -> object:
     return value or None

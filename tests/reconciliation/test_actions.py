@@ -6,16 +6,19 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.reconciliation.conftest import USER, Tenant
 from trueup.contracts import messages as m
 from trueup.contracts import recon as r
 from trueup.contracts import wrap
 from trueup.platform.broker import QueryFailedError
+from trueup.platform.messaging import staged_together
 from trueup.reconciliation import actions, cards, inputs
 from trueup.reconciliation import state as st
 from trueup.reconciliation.handlers import queries
@@ -566,7 +569,87 @@ class TestTheTenantsLock:
             await queries.answer_query(tenant.database, _action(tenant, card.card_id))
             await Repository(session, tenant.tenant_id).lock_tenant()
             with pytest.raises(QueryFailedError) as refused:
-                await actions.act(session, tenant.tenant_id, first.payload, cause=first)
+                await queries.ANSWERS[r.ActionQuery](session, first)
         assert refused.value.status == 409
         approvals = [p for k, p in await tenant.staged() if k == "cmd.writeback.*.apply.v1"]
         assert len(approvals) == 1
+
+
+class TestOutcomesInABatch:
+    async def test_a_tenants_outcomes_take_its_lock_once_and_move_each_card(
+        self, tenant: Tenant
+    ) -> None:
+        synced = await tenant.synced({"P1": 10, "P2": 3, "P3": 7}, {"P1": 14, "P2": 5, "P3": 9})
+        names = [ENDPOINT, BACKUP, "EDR Agent"]
+        for name in names:
+            await act(tenant, synced[name].card_id, "approve")
+        common: dict[str, Any] = {
+            "actor": USER,
+            "psa": "connectwise",
+            "contract_psa_id": "C-A",
+            "quantity_before": None,
+            "quantity_after": None,
+            "effective_date": None,
+        }
+        payloads = [
+            m.WritebackApplied(
+                **common,
+                job_id="j1",
+                idempotency_key="k1",
+                action_id="a1",
+                card_id=synced[ENDPOINT].card_id,
+                line_item_psa_id="L-A-P1",
+            ),
+            m.WritebackConflict(
+                **common,
+                job_id="j2",
+                idempotency_key="k2",
+                action_id="a2",
+                card_id=synced[BACKUP].card_id,
+                line_item_psa_id="L-A-P2",
+                expected_quantity=D(3),
+                found_quantity=D(4),
+            ),
+            m.WritebackFailed(
+                **common,
+                job_id="j3",
+                idempotency_key="k3",
+                action_id="a3",
+                card_id=synced["EDR Agent"].card_id,
+                line_item_psa_id="L-A-P3",
+                error="PSA down",
+                attempts=8,
+                dead_lettered=True,
+            ),
+        ]
+        outcomes = [wrap(p, tenant_id=tenant.tenant_id) for p in payloads]
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(" ".join(statement.split()))
+
+        engine = tenant.database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            await tenant.run(partial(_in_one_statement_of_events, outcomes, tenant.tenant_id))
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        cards_now = await tenant.cards()
+        assert [cards_now[name].state for name in names] == ["applied", "conflict", "failed"]
+        assert cards_now["EDR Agent"].last_job_id == "j3"
+        # The lock, the three cards, their updates, the settings row, the three events:
+        # one at a time, each outcome made five statements of its own.
+        locked = next(i for i, s in enumerate(statements) if "FROM tenant_settings" in s)
+        while_locked = [s[:60] for s in statements[locked:]]
+        assert len(while_locked) <= 7, while_locked
+        assert sum(s.startswith("SELECT tenant_settings") for s in statements) == 1
+        staged = kinds(await tenant.staged())[-3:]
+        assert staged == ["recon.*.cards.changed.v1"] * 3
+
+
+async def _in_one_statement_of_events(
+    outcomes: list[Any], tenant_id: str, session: AsyncSession
+) -> None:
+    # As the consumer applies a batch: what it announces staged for one statement.
+    async with staged_together(session):
+        await actions.apply_writeback_outcomes(session, tenant_id, outcomes)

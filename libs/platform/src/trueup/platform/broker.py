@@ -298,8 +298,9 @@ again as batches gathered for 10 ms (`docs/benchmarks.md`)."""
 
 
 class BatchedConsumer:
-    """A durable pull consumer that hands `handler` every envelope of `model` that has
-    arrived, up to `batch_size` at once, so it can apply them in one transaction.
+    """A durable pull consumer that hands `handler` every envelope of `model` (or of each
+    of a tuple of types, in stream order) that has arrived, up to `batch_size` at once,
+    so it can apply them in one transaction.
 
     It fetches with nats-py itself rather than through faststream's batch subscriber:
     that one gathers a batch over several fetches, and nats-py 2.16 may end a late one
@@ -327,14 +328,15 @@ class BatchedConsumer:
         service: str,
         name: str,
         subject: str,
-        model: type[P],
+        model: type[P] | tuple[type[P], ...],
         handler: BatchHandler[P],
         max_deliver: int = 8,
         batch_size: int = 200,
         idle_wait_seconds: float = 0.5,
         ack_wait_seconds: float = 60.0,
     ) -> None:
-        takes(broker, model)
+        models = model if isinstance(model, tuple) else (model,)
+        takes(broker, *models)
         self.broker = broker
         self.service = service
         self.name = name
@@ -355,7 +357,8 @@ class BatchedConsumer:
             max_ack_pending=max(1000, 4 * batch_size),
         )
         self._by_type: dict[str, tuple[type[Envelope[Any]], None]] = {
-            model.message_type: (Envelope[model], None)  # type: ignore[valid-type]
+            each.message_type: (Envelope[each], None)  # type: ignore[valid-type]
+            for each in models
         }
         self._running = False
         self._task: asyncio.Task[None] | None = None

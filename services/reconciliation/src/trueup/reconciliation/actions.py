@@ -3,6 +3,7 @@ or in bulk, and the writeback outcomes that move an approved card on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -43,8 +44,12 @@ async def act(
     *,
     cause: Envelope[Any] | None = None,
     today: date | None = None,
+    card_read_ahead: bool = False,
 ) -> r.ActionAccepted:
-    """Approve, add, dismiss, restore or retry one card; idempotent by its key."""
+    """Approve, add, dismiss, restore or retry one card; idempotent by its key.
+
+    `card_read_ahead`: the card was read before the tenant was locked (`read_ahead`), so
+    it is read again; otherwise the session's copy is current."""
     repo = Repository(session, tenant_id)
     previous = await repo.action_by_key(request.idempotency_key)
     if previous is not None:
@@ -55,9 +60,8 @@ async def act(
         )
     today = today or _now().date()
     await cycles.check_open_cycle(repo, request.cycle, today)
-    # Read again even if `read_ahead` loaded it: the tenant is locked now, and the card
-    # is what the action's decision rests on.
-    card = await repo.card(request.card_id, fresh=True)
+    # The card is what the action's decision rests on: read under the tenant's lock.
+    card = await repo.card(request.card_id, fresh=card_read_ahead)
     if card is None:
         raise QueryFailedError(404, "Not Found", f"No card {request.card_id}.")
     action = d.ActionKind(request.action)
@@ -323,6 +327,25 @@ async def bulk(
         except QueryFailedError as exc:
             rejected.append(r.BulkRejection(card_id=card_id, status=exc.status, detail=exc.detail))
     return r.BulkResult(accepted=accepted, rejected=rejected)
+
+
+async def apply_writeback_outcomes(
+    session: AsyncSession,
+    tenant_id: str,
+    outcomes: Sequence[
+        Envelope[m.WritebackApplied] | Envelope[m.WritebackConflict] | Envelope[m.WritebackFailed]
+    ],
+) -> None:
+    """Several outcomes of one tenant, in their order: the tenant locked once and their
+    cards read in one statement."""
+    repo = Repository(session, tenant_id)
+    await repo.lock_tenant()
+    card_ids = {outcome.payload.card_id for outcome in outcomes}
+    # Held while the outcomes are applied: the session keeps unchanged rows only weakly.
+    held = await repo.all_of(CardRow, CardRow.card_id.in_(card_ids))
+    for outcome in outcomes:
+        await apply_writeback_outcome(session, outcome)
+    del held
 
 
 async def apply_writeback_outcome(

@@ -54,6 +54,33 @@ async def apply_usage(
     runtime.relay.notify()
 
 
+WRITEBACK_BATCH_SIZE = 100
+"""Writeback outcomes applied per fetch."""
+
+
+async def apply_writeback_outcomes(
+    runtime: ServiceRuntime, envelopes: Sequence[Envelope[Any]]
+) -> None:
+    """Apply a fetched batch of writeback outcomes in one transaction, each tenant's in
+    stream order under one take of its lock; outcomes the inbox has seen are skipped.
+
+    One at a time, each outcome locked its tenant for its own five statements and commit,
+    taking turns with the approvals that caused it: an integration approving a tenant's
+    cards one by one spent nearly half its turns on the outcomes."""
+    async with runtime.database.transaction() as session, staged_together(session):
+        fresh = await first_deliveries(session, "reconciliation-writeback", envelopes)
+        groups = by_tenant(fresh)
+        for tenant_id in sorted(groups):
+            outcomes = groups[tenant_id]
+            last = outcomes[-1]
+            with bound_context(
+                tenant_id=tenant_id, correlation_id=last.correlation_id, event_id=last.event_id
+            ):
+                await runtime.database.act_for_tenant(session, tenant_id)
+                await actions.apply_writeback_outcomes(session, tenant_id, outcomes)
+    runtime.relay.notify()
+
+
 def register(runtime: ServiceRuntime, usage_lanes: Sequence[str] = ("live", "bulk")) -> None:
     # Usage comes in bursts (a webhook storm, an import of a thousand batches): it is taken
     # a fetch at a time, each tenant's part applied and recomputed in one transaction.
@@ -83,11 +110,18 @@ def register(runtime: ServiceRuntime, usage_lanes: Sequence[str] = ("live", "bul
         {m.PsaSnapshot: inputs.apply_snapshot, m.PsaSyncCompleted: inputs.apply_sync_completed},
         subject="psa.*.>",
     )
-    runtime.consume_once(
-        "writeback",
-        dict.fromkeys(
-            (m.WritebackApplied, m.WritebackConflict, m.WritebackFailed),
-            actions.apply_writeback_outcome,
-        ),
-        subject="writeback.*.>",
+    # Outcomes come as fast as approvals are written: taken a fetch at a time, each
+    # tenant's applied under one lock. The durable consumer and the inbox keep the names
+    # they had when outcomes were applied one by one.
+    runtime.add_batched_consumer(
+        BatchedConsumer(
+            runtime.broker,
+            service=runtime.name,
+            name="writeback",
+            subject="writeback.*.>",
+            model=(m.WritebackApplied, m.WritebackConflict, m.WritebackFailed),
+            handler=partial(apply_writeback_outcomes, runtime),
+            max_deliver=runtime.settings.max_deliver,
+            batch_size=WRITEBACK_BATCH_SIZE,
+        )
     )

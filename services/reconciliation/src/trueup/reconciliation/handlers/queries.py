@@ -43,7 +43,9 @@ ANSWERS: dict[type[Payload], Answer] = {
     r.ListCardsQuery: lambda s, q: cards.list_cards(s, q.tenant_id, q.payload),
     r.GetCardQuery: lambda s, q: cards.card_details(s, q.tenant_id, q.payload.card_id),
     r.PreviewQuery: lambda s, q: cards.preview(s, q.tenant_id, q.payload),
-    r.ActionQuery: in_current_cycle(lambda s, q: actions.act(s, q.tenant_id, q.payload, cause=q)),
+    r.ActionQuery: in_current_cycle(
+        lambda s, q: actions.act(s, q.tenant_id, q.payload, cause=q, card_read_ahead=True)
+    ),
     r.BulkActionQuery: in_current_cycle(lambda s, q: actions.bulk(s, q.tenant_id, q)),
     r.ListAccountMappings: lambda s, q: mapping.list_account_mappings(s, q.tenant_id, q.payload),
     r.ChangeAccountMappings: lambda s, q: mapping.change_account_mappings(s, q.tenant_id, q),
