@@ -19,6 +19,7 @@ from trueup.contracts import recon as r
 from trueup.contracts import wrap
 from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import actions, cycles, index_cache, inputs, recompute
+from trueup.reconciliation.handlers import queries
 from trueup.reconciliation.handlers.queries import ANSWERS
 from trueup.reconciliation.handlers.schedule import close_due_cycles
 from trueup.reconciliation.repository import Repository
@@ -284,3 +285,43 @@ class TestAClosedCycleIsReadOnly:
 
         assert refused.value.status == 404
         assert (await cycle_list(stranger, NEXT)).closed == []
+
+
+class TestAnActionReadAheadAcrossACyclesTurn:
+    async def test_the_turn_recomputes_from_the_cards_as_they_are_once_locked(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An approval reads its card before it locks the tenant; if the cycle turns
+        under that lock, the turn must keep and recompute the card as another writer left
+        it meanwhile, not as it was read."""
+        if not tenant.database.is_postgres:
+            pytest.skip("SQLite's writers take turns: nothing changes between the reads")
+        ids = await decided_cycle(tenant)
+        read_ahead = queries._READ_AHEAD[r.ActionQuery]
+
+        async def read_then_dismissed_elsewhere(session: Any, query: Any) -> list[Any]:
+            held = await read_ahead(session, query)
+            # Another writer dismisses the card in the old cycle meanwhile.
+            dismiss = r.ActionQuery(
+                card_id=ids[EDR], action="dismiss", actor=USER, idempotency_key="elsewhere"
+            )
+            await tenant.run(lambda s: actions.act(s, tenant.tenant_id, dismiss, today=TODAY))
+            return held
+
+        monkeypatch.setitem(queries._READ_AHEAD, r.ActionQuery, read_then_dismissed_elsewhere)
+        next_morning = datetime.combine(NEXT, datetime.min.time(), tzinfo=UTC)
+        for module in (actions, cycles, recompute):
+            monkeypatch.setattr(module, "_now", lambda: next_morning)
+        approve = r.ActionQuery(
+            card_id=ids[EDR], action="approve", actor=USER, idempotency_key="next-day"
+        )
+
+        accepted, _ = await queries.answer_query(
+            tenant.database, wrap(approve, tenant_id=tenant.tenant_id)
+        )
+
+        # Dismissed last cycle, the card is pending again in this one and takes the approval.
+        assert isinstance(accepted, r.ActionAccepted)
+        assert accepted.state == "approved"
+        kept = await closed_cards(tenant, CYCLE.start)
+        assert next(item for item in kept.items if item.card_id == ids[EDR]).state == "dismissed"

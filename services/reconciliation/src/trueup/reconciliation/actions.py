@@ -201,13 +201,12 @@ async def read_ahead(session: AsyncSession, tenant_id: str, request: r.ActionQue
         return []
     held: list[Any] = [card]
     contract_id = request.contract_id or card.contract_id
-    if contract_id:
-        held.append(await repo.get(ContractRow, contract_id))
-    if card.contract_id and card.contract_id != contract_id:
-        held.append(await repo.get(ContractRow, card.contract_id))
+    for key in {contract_id, card.contract_id}:
+        if key:
+            held.append(await repo.get(ContractRow, key))
     if card.service_line_id:
         held.append(await repo.get(ServiceLineRow, card.service_line_id))
-    return held
+    return [row for row in held if row is not None]
 
 
 # The actions the activity log records: every change of a card's state. Planning an

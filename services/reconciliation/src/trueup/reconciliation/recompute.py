@@ -29,7 +29,7 @@ from trueup.reconciliation.models import (
     ServiceLineRow,
     ServiceMappingRow,
 )
-from trueup.reconciliation.repository import Repository
+from trueup.reconciliation.repository import READ_AHEAD_ROWS, Repository
 
 
 class StoredColumns(Protocol):
@@ -164,6 +164,10 @@ async def recompute(
     """Recompute every card of the tenant; store and announce the ones that changed."""
     repo = Repository(session, tenant_id)
     await repo.lock_tenant()
+    # A cycle's turn before an action: the action's rows read ahead of the lock may be
+    # older than it, and the session would hand them to the load below as they were.
+    for row in session.info.pop(READ_AHEAD_ROWS, ()):
+        session.expunge(row)
     index_cache.INDEXES.forget(tenant_id)
     settings = await repo.billing_settings()
     now = _now()

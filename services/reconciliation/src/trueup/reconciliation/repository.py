@@ -87,6 +87,10 @@ def _update_cards_statement(names: tuple[str, ...]) -> sa.Executable:
 
 
 _SETTINGS = cast(sa.Table, TenantSettingsRow.__table__)
+READ_AHEAD_ROWS = "trueup.reconciliation.read_ahead"
+"""`session.info` key: rows read before the tenant was locked (`actions.read_ahead`),
+held there so that the session keeps them, and dropped from it by a whole-tenant
+recompute, which must start from the rows as they are under the lock."""
 _LOCKED_TENANTS = "trueup.reconciliation.locked_tenants"
 """`session.info` key: the tenants whose settings row this transaction has locked, each
 with the row as the ORM holds it (None when it was locked without loading it)."""

@@ -23,7 +23,7 @@ from trueup.reconciliation import (
     tenant_settings,
 )
 from trueup.reconciliation.recompute import start_due_cycle
-from trueup.reconciliation.repository import Repository
+from trueup.reconciliation.repository import READ_AHEAD_ROWS, Repository
 
 Answer = Callable[[AsyncSession, Envelope[Any]], Awaitable[Payload]]
 
@@ -66,7 +66,7 @@ ANSWERS: dict[type[Payload], Answer] = {
     r.CycleCardsQuery: lambda s, q: cycles.cycle_cards(s, q.tenant_id, q.payload),
 }
 
-ReadAhead = Callable[[AsyncSession, Envelope[Any]], Awaitable[object]]
+ReadAhead = Callable[[AsyncSession, Envelope[Any]], Awaitable[list[Any]]]
 
 # Reads done before the tenant is locked (see `actions.read_ahead`).
 _READ_AHEAD: dict[type[Payload], ReadAhead] = {
@@ -101,11 +101,11 @@ async def answer_query(database: Database, query: Envelope[Any]) -> tuple[Payloa
         if not writes:
             return await answer(session, query), False
         read_ahead = _READ_AHEAD.get(model)
-        held = await read_ahead(session, query) if read_ahead else None
+        if read_ahead:
+            session.info[READ_AHEAD_ROWS] = await read_ahead(session, query)
         async with staged_together(session):
             await Repository(session, query.tenant_id).lock_tenant()
             result = await answer(session, query)
-        del held
     return result, True
 
 
