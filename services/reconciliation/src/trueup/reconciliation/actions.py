@@ -187,13 +187,14 @@ async def act(
 
 
 async def read_ahead(session: AsyncSession, tenant_id: str, request: r.ActionQuery) -> list[Any]:
-    """Load what an action reads besides its card before the tenant's lock is taken.
+    """Load an action's card, its contract and its service line before the tenant's lock
+    is taken.
 
     Every writer of the tenant waits while an action holds the lock, so the lock is held
-    for the card's fresh read and the writes, not for these reads too: the card's
-    contract and service line change only with a PSA sync, and an action decided on them
-    a moment old is one taken a moment earlier. The rows are returned to be held: the
-    session keeps unreferenced rows only weakly.
+    for the card's second, fresh read (`act(card_read_ahead=True)`) and the writes, not for
+    these reads too: the contract and the service line change only with a PSA sync, and an
+    action decided on them a moment old is one taken a moment earlier. The rows are
+    returned to be held: the session keeps unreferenced rows only weakly.
     """
     repo = Repository(session, tenant_id)
     card = await repo.card(request.card_id)

@@ -167,7 +167,8 @@ async def recompute(
     # A cycle's turn before an action: the action's rows read ahead of the lock may be
     # older than it, and the session would hand them to the load below as they were.
     for row in session.info.pop(READ_AHEAD_ROWS, ()):
-        session.expunge(row)
+        if row in session:
+            session.expunge(row)
     index_cache.INDEXES.forget(tenant_id)
     settings = await repo.billing_settings()
     now = _now()
