@@ -4,9 +4,10 @@ directly: the PSA state and usage of one account, and what the outbox staged."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -40,6 +41,22 @@ class Tenant:
         self.database = database
         self.tenant_id = f"t{uuid.uuid4().hex[:10]}"
         self.batches = 0
+
+    @contextlib.contextmanager
+    def statements(self) -> Iterator[list[str]]:
+        """The SQL statements the tenant's database runs inside the block, in order, each
+        on one line."""
+        seen: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            seen.append(" ".join(statement.split()))
+
+        engine = self.database.engine.sync_engine
+        sa.event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", record)
 
     async def run(self, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run a use case in one committed transaction, as a handler does."""

@@ -10,7 +10,6 @@ from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.reconciliation.conftest import USER, Tenant
@@ -526,24 +525,14 @@ class TestTheTenantsLock:
         self, tenant: Tenant
     ) -> None:
         card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
-        statements: list[str] = []
-
-        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            statements.append(" ".join(statement.split()))
-
-        engine = tenant.database.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
+        with tenant.statements() as statements:
             answer, wrote = await queries.answer_query(
                 tenant.database, _action(tenant, card.card_id)
             )
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
         assert wrote
         assert isinstance(answer, r.ActionAccepted)
         assert answer.state == "approved"
-        locked = next(i for i, s in enumerate(statements) if "FROM tenant_settings" in s)
-        while_locked = [s[:60] for s in statements[locked:]]
+        while_locked = _from_the_lock(statements)
         # The lock, the cycle's schedule, the idempotency key, the card; the card's
         # update, the action; the settings row and the three events. Before, seventeen:
         # the settings row locked three times, an event a statement, the card twice.
@@ -623,24 +612,14 @@ class TestOutcomesInABatch:
             ),
         ]
         outcomes = [wrap(p, tenant_id=tenant.tenant_id) for p in payloads]
-        statements: list[str] = []
-
-        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            statements.append(" ".join(statement.split()))
-
-        engine = tenant.database.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
+        with tenant.statements() as statements:
             await tenant.run(partial(_in_one_statement_of_events, outcomes, tenant.tenant_id))
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
         cards_now = await tenant.cards()
         assert [cards_now[name].state for name in names] == ["applied", "conflict", "failed"]
         assert cards_now["EDR Agent"].last_job_id == "j3"
         # The lock, the three cards, their updates, the settings row, the three events:
         # one at a time, each outcome made five statements of its own.
-        locked = next(i for i, s in enumerate(statements) if "FROM tenant_settings" in s)
-        while_locked = [s[:60] for s in statements[locked:]]
+        while_locked = _from_the_lock(statements)
         assert len(while_locked) <= 7, while_locked
         assert sum(s.startswith("SELECT tenant_settings") for s in statements) == 1
         staged = kinds(await tenant.staged())[-3:]
@@ -653,3 +632,10 @@ async def _in_one_statement_of_events(
     # As the consumer applies a batch: what it announces staged for one statement.
     async with staged_together(session):
         await actions.apply_writeback_outcomes(session, tenant_id, outcomes)
+
+
+def _from_the_lock(statements: list[str]) -> list[str]:
+    """The statements from the first that reads the tenant's settings row (its lock) on,
+    shortened to be read in a failure."""
+    locked = next(i for i, s in enumerate(statements) if "FROM tenant_settings" in s)
+    return [s[:60] for s in statements[locked:]]

@@ -16,7 +16,8 @@ from trueup.platform.messaging import by_tenant, first_deliveries, staged_togeth
 from trueup.platform.service import ServiceRuntime
 from trueup.reconciliation import actions, inputs
 
-Apply = Callable[[AsyncSession, Any], Awaitable[Any]]
+ApplyPart = Callable[[AsyncSession, str, list[Envelope[Any]]], Awaitable[object]]
+"""Applies one tenant's part of a fetched batch: (session, tenant id, its envelopes)."""
 
 
 USAGE_BATCH_SIZE = 200
@@ -40,18 +41,7 @@ async def apply_usage(
     tenant's part fails, the whole batch rolls back and `BatchedConsumer` applies each
     report on its own; an index kept in memory is then caught by its inputs token. What
     the tenants' parts announce goes to the outbox in one statement at the end."""
-    async with runtime.database.transaction() as session, staged_together(session):
-        fresh = await first_deliveries(session, "reconciliation-usage", envelopes)
-        groups = by_tenant(fresh)
-        for tenant_id in sorted(groups):
-            reports = groups[tenant_id]
-            last = reports[-1]
-            with bound_context(
-                tenant_id=tenant_id, correlation_id=last.correlation_id, event_id=last.event_id
-            ):
-                await runtime.database.act_for_tenant(session, tenant_id)
-                await inputs.apply_usage_batches(session, tenant_id, reports)
-    runtime.relay.notify()
+    await _apply_by_tenant(runtime, "reconciliation-usage", envelopes, inputs.apply_usage_batches)
 
 
 WRITEBACK_BATCH_SIZE = 100
@@ -67,17 +57,32 @@ async def apply_writeback_outcomes(
     One at a time, each outcome locked its tenant for its own five statements and commit,
     taking turns with the approvals that caused it: an integration approving a tenant's
     cards one by one spent nearly half its turns on the outcomes."""
+    await _apply_by_tenant(
+        runtime, "reconciliation-writeback", envelopes, actions.apply_writeback_outcomes
+    )
+
+
+async def _apply_by_tenant(
+    runtime: ServiceRuntime,
+    inbox: str,
+    envelopes: Sequence[Envelope[Any]],
+    apply: ApplyPart,
+) -> None:
+    """A fetched batch in one transaction: the envelopes `inbox` has not seen, each
+    tenant's handed to `apply` in their order, tenants in the order of their ids (so two
+    batches sharing tenants lock their settings rows in one order and never deadlock);
+    what they announce goes to the outbox in one statement at the end."""
     async with runtime.database.transaction() as session, staged_together(session):
-        fresh = await first_deliveries(session, "reconciliation-writeback", envelopes)
+        fresh = await first_deliveries(session, inbox, envelopes)
         groups = by_tenant(fresh)
         for tenant_id in sorted(groups):
-            outcomes = groups[tenant_id]
-            last = outcomes[-1]
+            part = groups[tenant_id]
+            last = part[-1]
             with bound_context(
                 tenant_id=tenant_id, correlation_id=last.correlation_id, event_id=last.event_id
             ):
                 await runtime.database.act_for_tenant(session, tenant_id)
-                await actions.apply_writeback_outcomes(session, tenant_id, outcomes)
+                await apply(session, tenant_id, part)
     runtime.relay.notify()
 
 
