@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +14,7 @@ from pydantic import ValidationError
 from trueup.contracts import Envelope, caused_by, wrap
 from trueup.contracts.asyncapi import render
 from trueup.contracts.catalogue import CATALOGUE
+from trueup.contracts.envelope import reply_type
 from trueup.contracts.messages import (
     UsageRecord,
     UsageReported,
@@ -82,6 +85,17 @@ class TestEnvelope:
         assert second.causation_id == first.event_id
         assert second.event_id != first.event_id
         assert second.occurred_at <= datetime.now(UTC)
+
+    def test_a_types_envelope_and_reply_models_outlive_a_garbage_collection(self) -> None:
+        """pydantic holds the models it parametrises weakly: rebuilding one after a
+        collection took 5 to 10 ms on the next message of its type."""
+        payload = UsageReported(vendor="v", source=UsageSource.CSV, batch_id="b", records=[])
+        envelope_model = weakref.ref(type(wrap(payload, tenant_id="t1")))
+        reply_model = weakref.ref(reply_type(UsageReported))
+        gc.collect()
+
+        assert envelope_model() is type(wrap(payload, tenant_id="t1"))
+        assert reply_model() is reply_type(UsageReported)
 
 
 class TestCatalogue:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar, cast
@@ -71,8 +72,18 @@ def wrap(
         fields["correlation_id"] = correlation_id
     if event_id:
         fields["event_id"] = event_id
-    model = cast("type[Envelope[PayloadT]]", Envelope[type(payload)])  # type: ignore[misc]
-    return model(**fields)
+    return envelope_type(type(payload))(**fields)
+
+
+@functools.cache
+def envelope_type(payload_type: type[PayloadT]) -> type[Envelope[PayloadT]]:
+    """`Envelope[payload_type]`, built once per process.
+
+    pydantic keeps the models it parametrises only weakly: once the garbage collector had
+    taken one, the next message of that type built it again, for 5 to 10 ms (3 % of a
+    busy reconciliation replica's time in a profile).
+    """
+    return cast("type[Envelope[PayloadT]]", Envelope[payload_type])  # type: ignore[valid-type]
 
 
 def caused_by(cause: Envelope[Any], payload: PayloadT) -> Envelope[PayloadT]:
@@ -102,3 +113,9 @@ class Reply(BaseModel, Generic[PayloadT]):
 
     result: PayloadT | None = None
     error: QueryError | None = None
+
+
+@functools.cache
+def reply_type(result_type: type[PayloadT]) -> type[Reply[PayloadT]]:
+    """`Reply[result_type]`, built once per process (see `envelope_type`)."""
+    return cast("type[Reply[PayloadT]]", Reply[result_type])  # type: ignore[valid-type]

@@ -38,7 +38,14 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.object_store import ObjectStore
 from pydantic import BaseModel, ValidationError
 
-from trueup.contracts.envelope import Envelope, Payload, QueryError, Reply
+from trueup.contracts.envelope import (
+    Envelope,
+    Payload,
+    QueryError,
+    Reply,
+    envelope_type,
+    reply_type,
+)
 from trueup.contracts.ingest import IMPORTS_BUCKET, IMPORTS_TTL_SECONDS
 from trueup.contracts.messages import spec_for
 from trueup.contracts.streams import ALL_STREAMS, StreamSpec, stream_for
@@ -241,8 +248,7 @@ def ordered_consumer(
     durable = f"{service}-{name}"
     takes(broker, *handlers)
     by_type: dict[str, tuple[type[Envelope[Any]], EventHandler[Any]]] = {
-        model.message_type: (Envelope[model], handler)  # type: ignore[valid-type]
-        for model, handler in handlers.items()
+        model.message_type: (envelope_type(model), handler) for model, handler in handlers.items()
     }
 
     @broker.subscriber(
@@ -357,8 +363,7 @@ class BatchedConsumer:
             max_ack_pending=max(1000, 4 * batch_size),
         )
         self._by_type: dict[str, tuple[type[Envelope[Any]], None]] = {
-            each.message_type: (Envelope[each], None)  # type: ignore[valid-type]
-            for each in models
+            each.message_type: (envelope_type(each), None) for each in models
         }
         self._running = False
         self._task: asyncio.Task[None] | None = None
@@ -602,7 +607,7 @@ def query_responder(
     """
     subject = spec_for(model).subject
     takes(broker, model)
-    envelope_model: type[Envelope[P]] = Envelope[model]  # type: ignore[valid-type]
+    envelope_model: type[Envelope[P]] = envelope_type(model)
 
     @broker.subscriber(
         subject,
@@ -651,8 +656,7 @@ def query_responder(
                     )
                 log.exception("query failed", subject=msg.raw_message.subject)
                 return _reply_error(500, "Internal error")
-        reply_model: type[Reply[R]] = Reply[type(result)]  # type: ignore[misc,assignment]
-        body = reply_model(result=result).model_dump_json().encode()
+        body = reply_type(type(result))(result=result).model_dump_json().encode()
         limit = _reply_limit(broker)
         if len(body) > limit:
             # NATS drops a message over its max payload: the caller would wait for its
@@ -720,4 +724,4 @@ async def ask(
 ) -> Reply[R]:
     """Send a query and parse its reply; raises TimeoutError if nobody answers in time."""
     body = await ask_raw(broker, subject, envelope, timeout=timeout)
-    return Reply[reply_model].model_validate_json(body)  # type: ignore[valid-type]
+    return reply_type(reply_model).model_validate_json(body)

@@ -7,7 +7,7 @@ from typing import TypeVar
 from faststream.nats import NatsBroker
 
 from trueup.contracts import Payload, wrap
-from trueup.contracts.envelope import Reply
+from trueup.contracts.envelope import Reply, reply_type
 from trueup.contracts.messages import subject_for
 from trueup.gateway.identity.principal import Principal
 from trueup.gateway.problems import ProblemError
@@ -43,8 +43,7 @@ async def query_raw(
         raise _unavailable(str(exc)) from exc
     if body.startswith(_RESULT_PREFIX) and body.endswith(_RESULT_SUFFIX):
         return body[len(_RESULT_PREFIX) : -len(_RESULT_SUFFIX)]
-    reply_type: type[Reply[R]] = Reply[reply_model]  # type: ignore[valid-type]
-    return _result(reply_type.model_validate_json(body)).model_dump_json().encode()
+    return _result(reply_type(reply_model).model_validate_json(body)).model_dump_json().encode()
 
 
 async def publish_event(

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from faststream.nats import NatsBroker, NatsMessage
 
-from trueup.contracts import Envelope
+from trueup.contracts.envelope import envelope_type
 from trueup.contracts.messages import CardsChanged, spec_for
 from trueup.gateway.cache import PageCache
 from trueup.platform.broker import takes
@@ -58,7 +58,7 @@ class LiveHub:
         )
         async def on_cards_changed(msg: NatsMessage) -> None:
             try:
-                envelope = Envelope[CardsChanged].model_validate_json(msg.body)
+                envelope = envelope_type(CardsChanged).model_validate_json(msg.body)
             except ValueError:
                 return
             self.pages.invalidate(envelope.tenant_id)
