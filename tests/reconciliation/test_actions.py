@@ -552,16 +552,116 @@ class TestTheTenantsLock:
         card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
         first = _action(tenant, card.card_id)
         async with tenant.database.transaction(tenant.tenant_id) as session:
-            held = await actions.read_ahead(session, tenant.tenant_id, first.payload)
+            held = await actions.read_ahead(session, tenant.tenant_id, [first.payload])
             assert isinstance(held[0], CardRow)
             # Another approval of the same card commits in the meantime.
             await queries.answer_query(tenant.database, _action(tenant, card.card_id))
             await Repository(session, tenant.tenant_id).lock_tenant()
-            with pytest.raises(QueryFailedError) as refused:
-                await queries.ANSWERS[r.ActionQuery](session, first)
-        assert refused.value.status == 409
+            (refused,) = await actions.act_together(session, tenant.tenant_id, [first])
+        assert isinstance(refused, QueryFailedError)
+        assert refused.status == 409
         approvals = [p for k, p in await tenant.staged() if k == "cmd.writeback.*.apply.v1"]
         assert len(approvals) == 1
+
+
+class TestActionsTakenTogether:
+    """Actions of one tenant that waited for its lock are taken in one transaction
+    (`actions.act_together`): each decided as if alone, the lock held about as long."""
+
+    async def test_three_approvals_hold_the_lock_for_as_many_statements_as_one(
+        self, tenant: Tenant
+    ) -> None:
+        synced = await tenant.synced({"P1": 10, "P2": 3, "P3": 7}, {"P1": 14, "P2": 5, "P3": 9})
+        names = [ENDPOINT, BACKUP, "EDR Agent"]
+        group = [_action(tenant, synced[name].card_id) for name in names]
+        with tenant.statements() as statements:
+            answers = await queries.answer_actions(tenant.database, tenant.tenant_id, group)
+        assert [a.state for a in answers if isinstance(a, r.ActionAccepted)] == ["approved"] * 3
+        cards_now = await tenant.cards()
+        assert [cards_now[name].state for name in names] == ["approved"] * 3
+        # The lock, the cycle's schedule, the keys, the cards; the actions, the cards'
+        # updates, the settings row, the events. Taken one by one: eight each.
+        while_locked = _from_the_lock(statements)
+        assert len(while_locked) <= 8, while_locked
+        staged = kinds(await tenant.staged())
+        assert staged.count("cmd.writeback.*.apply.v1") == 3
+        assert staged.count("recon.*.action.recorded.v1") == 3
+
+    async def test_a_refused_action_leaves_nothing_and_the_others_go_through(
+        self, tenant: Tenant
+    ) -> None:
+        synced = await tenant.synced({"P1": 10, "P2": 3, "P3": 7}, {"P1": 14, "P2": 5, "P3": 9})
+        await act(tenant, synced[BACKUP].card_id, "dismiss")
+        before = await tenant.staged()
+        group = [
+            _action(tenant, synced[ENDPOINT].card_id),
+            _action(tenant, synced[BACKUP].card_id),  # dismissed: refused
+            _action(tenant, "no-such-card"),
+            _action(tenant, synced["EDR Agent"].card_id),
+        ]
+
+        answers = await queries.answer_actions(tenant.database, tenant.tenant_id, group)
+
+        assert isinstance(answers[0], r.ActionAccepted)
+        assert isinstance(answers[1], QueryFailedError)
+        assert answers[1].status == 409
+        assert isinstance(answers[2], QueryFailedError)
+        assert answers[2].status == 404
+        assert isinstance(answers[3], r.ActionAccepted)
+        cards_now = await tenant.cards()
+        assert [cards_now[n].state for n in (ENDPOINT, BACKUP, "EDR Agent")] == [
+            "approved",
+            "dismissed",
+            "approved",
+        ]
+        staged = (await tenant.staged())[len(before) :]
+        commands = [p for k, p in staged if k == "cmd.writeback.*.apply.v1"]
+        assert sorted(c["card_id"] for c in commands) == sorted(
+            [synced[ENDPOINT].card_id, synced["EDR Agent"].card_id]
+        )
+        assert synced[BACKUP].card_id not in {p.get("card_id") for _, p in staged}
+
+    async def test_each_is_decided_after_the_ones_before_it(self, tenant: Tenant) -> None:
+        card = (await tenant.synced({"P1": 10}, {"P1": 14}))[ENDPOINT]
+        first = _action(tenant, card.card_id)
+        repeated = first.model_copy()  # the same request again: the same key
+        again = _action(tenant, card.card_id)  # another approval of the approved card
+
+        answers = await queries.answer_actions(
+            tenant.database, tenant.tenant_id, [first, repeated, again]
+        )
+
+        assert isinstance(answers[0], r.ActionAccepted)
+        assert isinstance(answers[1], r.ActionAccepted)
+        assert answers[1].action_id == answers[0].action_id
+        assert isinstance(answers[2], QueryFailedError)
+        assert answers[2].status == 409
+        staged = kinds(await tenant.staged())
+        assert staged.count("cmd.writeback.*.apply.v1") == 1
+
+    async def test_a_group_that_fails_is_taken_again_one_action_at_a_time(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        synced = await tenant.synced({"P1": 10, "P2": 3}, {"P1": 14, "P2": 5})
+        broken = synced[BACKUP].card_id
+        act_alone = actions.act
+
+        async def act_failing_on_one_card(
+            session: AsyncSession, tenant_id: str, request: r.ActionQuery, **kw: Any
+        ) -> r.ActionAccepted:
+            if request.card_id == broken:
+                raise RuntimeError("a bug in one action")
+            return await act_alone(session, tenant_id, request, **kw)
+
+        monkeypatch.setattr(actions, "act", act_failing_on_one_card)
+        group = [_action(tenant, synced[ENDPOINT].card_id), _action(tenant, broken)]
+
+        answers = await queries.answer_actions(tenant.database, tenant.tenant_id, group)
+
+        assert isinstance(answers[0], r.ActionAccepted)
+        assert isinstance(answers[1], RuntimeError)
+        cards_now = await tenant.cards()
+        assert (cards_now[ENDPOINT].state, cards_now[BACKUP].state) == ("approved", "pending")
 
 
 class TestOutcomesInABatch:

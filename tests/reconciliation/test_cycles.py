@@ -20,7 +20,6 @@ from trueup.contracts import wrap
 from trueup.platform.broker import QueryFailedError
 from trueup.reconciliation import actions, cycles, index_cache, inputs, recompute
 from trueup.reconciliation.handlers import queries
-from trueup.reconciliation.handlers.queries import ANSWERS
 from trueup.reconciliation.handlers.schedule import close_due_cycles
 from trueup.reconciliation.repository import Repository
 
@@ -202,10 +201,9 @@ class TestClosingACycle:
         )
 
         # Approved last cycle, the card is pending again in this one and takes the dismiss.
-        async def ask(session: Any) -> Any:
-            return await ANSWERS[r.ActionQuery](session, wrap(query, tenant_id=tenant.tenant_id))
-
-        accepted = await tenant.run(ask)
+        accepted, _ = await queries.answer_query(
+            tenant.database, wrap(query, tenant_id=tenant.tenant_id)
+        )
 
         assert accepted.state == "dismissed"
         kept = await closed_cards(tenant, CYCLE.start)
@@ -224,14 +222,14 @@ class TestTwoWritersOnANewTenantsCycle:
         if not tenant.database.is_postgres:
             pytest.skip("SQLite has one writer at a time: its transactions cannot overlap")
         both_looked = asyncio.Barrier(2)
-        original = cycles._schedule
+        original = cycles.cycle_schedule
 
         async def schedule_then_wait(repo: Repository) -> object:
             found = await original(repo)
             await asyncio.wait_for(both_looked.wait(), timeout=10)
             return found
 
-        monkeypatch.setattr(cycles, "_schedule", schedule_then_wait)
+        monkeypatch.setattr(cycles, "cycle_schedule", schedule_then_wait)
 
         async def close() -> None:
             await tenant.run(
@@ -243,8 +241,10 @@ class TestTwoWritersOnANewTenantsCycle:
         results = await asyncio.gather(close(), close(), return_exceptions=True)
 
         assert [r for r in results if isinstance(r, BaseException)] == []
-        monkeypatch.setattr(cycles, "_schedule", original)
-        schedule = await tenant.run(lambda s: cycles._schedule(Repository(s, tenant.tenant_id)))
+        monkeypatch.setattr(cycles, "cycle_schedule", original)
+        schedule = await tenant.run(
+            lambda s: cycles.cycle_schedule(Repository(s, tenant.tenant_id))
+        )
         assert schedule is not None
         assert schedule.open_start == CYCLE.start
 
@@ -297,10 +297,12 @@ class TestAnActionReadAheadAcrossACyclesTurn:
         if not tenant.database.is_postgres:
             pytest.skip("SQLite's writers take turns: nothing changes between the reads")
         ids = await decided_cycle(tenant)
-        read_ahead = queries._READ_AHEAD[r.ActionQuery]
+        read_ahead = actions.read_ahead
 
-        async def read_then_dismissed_elsewhere(session: Any, query: Any) -> list[Any]:
-            held = await read_ahead(session, query)
+        async def read_then_dismissed_elsewhere(
+            session: Any, tenant_id: str, requests: Any
+        ) -> list[Any]:
+            held = await read_ahead(session, tenant_id, requests)
             # Another writer dismisses the card in the old cycle meanwhile.
             dismiss = r.ActionQuery(
                 card_id=ids[EDR], action="dismiss", actor=USER, idempotency_key="elsewhere"
@@ -308,7 +310,7 @@ class TestAnActionReadAheadAcrossACyclesTurn:
             await tenant.run(lambda s: actions.act(s, tenant.tenant_id, dismiss, today=TODAY))
             return held
 
-        monkeypatch.setitem(queries._READ_AHEAD, r.ActionQuery, read_then_dismissed_elsewhere)
+        monkeypatch.setattr(actions, "read_ahead", read_then_dismissed_elsewhere)
         next_morning = datetime.combine(NEXT, datetime.min.time(), tzinfo=UTC)
         for module in (actions, cycles, recompute):
             monkeypatch.setattr(module, "_now", lambda: next_morning)

@@ -28,7 +28,7 @@ from trueup.platform.broker import QueryFailedError
 from trueup.platform.database import Database
 from trueup.platform.migrations import upgrade
 from trueup.reconciliation import actions, index_cache, inputs, mapping, recompute
-from trueup.reconciliation.handlers.queries import ANSWERS
+from trueup.reconciliation.handlers.queries import answer_query
 from trueup.reconciliation.index_cache import TenantIndexCache
 from trueup.reconciliation.main import MIGRATIONS
 from trueup.reconciliation.models import CardRow, Usage
@@ -90,8 +90,8 @@ class Tenant:
 
     async def ask(self, payload: Any) -> Any:
         envelope: Envelope[Any] = wrap(payload, tenant_id=self.tenant_id)
-        async with self.database.transaction(self.tenant_id) as session:
-            return await ANSWERS[type(payload)](session, envelope)
+        answer, _ = await answer_query(self.database, envelope)
+        return answer
 
     async def snapshot(self, quantities: dict[tuple[str, str], int]) -> None:
         """A PSA sync of contracts for accounts A and B (C has none), a line per product.

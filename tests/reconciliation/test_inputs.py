@@ -177,7 +177,7 @@ class TestTwoWritersOnANewTenant:
             pytest.skip("SQLite has one writer at a time: its transactions cannot overlap")
         arrived: list[str] = []
         both_there = asyncio.Event()
-        original = cycles._schedule
+        original = cycles.cycle_schedule
 
         async def schedule_when_both_are_there(repo: Repository) -> object:
             found = await original(repo)
@@ -193,7 +193,7 @@ class TestTwoWritersOnANewTenant:
                 await asyncio.sleep(0.2)
             return found
 
-        monkeypatch.setattr(cycles, "_schedule", schedule_when_both_are_there)
+        monkeypatch.setattr(cycles, "cycle_schedule", schedule_when_both_are_there)
         done = wrap(completed(), tenant_id=tenant.tenant_id)
 
         async def a_recompute() -> None:

@@ -44,7 +44,7 @@ from trueup.platform.database import Database
 from trueup.platform.messaging import outbox_table
 from trueup.platform.migrations import upgrade
 from trueup.reconciliation import actions, inputs, mapping
-from trueup.reconciliation.handlers.queries import ANSWERS
+from trueup.reconciliation.handlers.queries import ANSWERS, answer_query
 from trueup.reconciliation.main import MIGRATIONS as RECON_MIGRATIONS
 
 D = Decimal
@@ -305,8 +305,8 @@ class Tenant:
 
     async def ask(self, payload: Any) -> Any:
         envelope: Envelope[Any] = wrap(payload, tenant_id=self.tenant_id)
-        async with self.database.transaction(self.tenant_id) as session:
-            return await ANSWERS[type(payload)](session, envelope)
+        answer, _ = await answer_query(self.database, envelope)
+        return answer
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Callable[[Any], Awaitable[Any]]]:

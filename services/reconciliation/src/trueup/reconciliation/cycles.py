@@ -81,13 +81,13 @@ async def _cycle_view(repo: Repository, period: d.Period, policy: d.RoundingPoli
     )
 
 
-async def _schedule(repo: Repository) -> CycleScheduleRow | None:
+async def cycle_schedule(repo: Repository) -> CycleScheduleRow | None:
     return await repo.session.get(CycleScheduleRow, repo.tenant_id)
 
 
 async def turn(repo: Repository, start_day: int, today: date) -> d.CycleTurn:
     """The tenant's open cycle as of `today` (and the cycle that closes, if one does)."""
-    schedule = await _schedule(repo)
+    schedule = await cycle_schedule(repo)
     return d.turn_cycle(schedule.open_start if schedule else None, today, start_day)
 
 
@@ -99,7 +99,7 @@ async def close_due_cycle(
     Runs before a recompute, with the tenant's settings row locked: the cards are still
     those of the cycle that closes. Closing twice closes nothing the second time.
     """
-    schedule = await _schedule(repo)
+    schedule = await cycle_schedule(repo)
     cycle_turn = d.turn_cycle(
         schedule.open_start if schedule else None, today, settings.cycle_start_day
     )

@@ -94,6 +94,10 @@ recompute, which must start from the rows as they are under the lock."""
 _LOCKED_TENANTS = "trueup.reconciliation.locked_tenants"
 """`session.info` key: the tenants whose settings row this transaction has locked, each
 with the row as the ORM holds it (None when it was locked without loading it)."""
+_ACTIONS_BY_KEY = "trueup.reconciliation.actions_by_key"
+"""`session.info` key: the actions of the idempotency keys `read_actions` read, None for a
+key with no action yet. An action added under one of these keys is added to it, and
+written with the session's next flush instead of at once (see `actions.act_together`)."""
 _LOCK_INPUTS = (
     sa.select(_SETTINGS.c.inputs_token, _SETTINGS.c.settings)
     .where(_SETTINGS.c.tenant_id == sa.bindparam("tenant_id"))
@@ -260,13 +264,19 @@ class Repository:
 
     # --- cards --------------------------------------------------------------------
 
-    async def card(self, card_id: str, *, fresh: bool = False) -> CardRow | None:
-        """One card; `fresh` reads it from the database even if the session holds it."""
-        if fresh:
-            return await self.session.get(
-                CardRow, (self.tenant_id, card_id), populate_existing=True
-            )
+    async def card(self, card_id: str) -> CardRow | None:
         return await self.get(CardRow, card_id)
+
+    async def fresh_cards(self, card_ids: Iterable[str]) -> Sequence[CardRow]:
+        """The cards, read from the database in one statement even where the session
+        holds them."""
+        return (
+            await self.session.scalars(
+                sa.select(CardRow)
+                .where(CardRow.tenant_id == self.tenant_id, CardRow.card_id.in_(set(card_ids)))
+                .execution_options(populate_existing=True)
+            )
+        ).all()
 
     async def cards(
         self,
@@ -316,7 +326,19 @@ class Repository:
 
     # --- actions --------------------------------------------------------------------
 
+    async def read_actions(self, idempotency_keys: Iterable[str]) -> None:
+        """Read the actions of these keys in one statement, for `action_by_key` to answer
+        from (and to hold: the session keeps unchanged rows only weakly)."""
+        keys = set(idempotency_keys)
+        known: dict[str, ActionRow | None] = dict.fromkeys(keys)
+        for row in await self.all_of(ActionRow, ActionRow.idempotency_key.in_(keys)):
+            known[row.idempotency_key] = row
+        self.session.info[_ACTIONS_BY_KEY] = known
+
     async def action_by_key(self, idempotency_key: str) -> ActionRow | None:
+        known = self.session.info.get(_ACTIONS_BY_KEY, {})
+        if idempotency_key in known:
+            return known[idempotency_key]  # type: ignore[no-any-return]
         return await self.session.scalar(
             sa.select(ActionRow).where(
                 ActionRow.tenant_id == self.tenant_id, ActionRow.idempotency_key == idempotency_key
@@ -339,7 +361,11 @@ class Repository:
     async def add_action(self, row: ActionRow) -> None:
         assert row.tenant_id == self.tenant_id
         self.session.add(row)
-        await self.session.flush()
+        known = self.session.info.get(_ACTIONS_BY_KEY, {})
+        if row.idempotency_key in known:
+            known[row.idempotency_key] = row
+        else:
+            await self.session.flush()
 
     # --- settings -------------------------------------------------------------------
 
