@@ -68,9 +68,8 @@ class GroupCommit(Generic[T, R]):
                 raise
             else:
                 if len(outcomes) != len(group):
-                    outcomes = [RuntimeError("the commit did not give one outcome per item")] * len(
-                        group
-                    )
+                    miscount = RuntimeError("the commit did not give one outcome per item")
+                    outcomes = [miscount] * len(group)
                 _settle(group, outcomes)
         del self._waiting[key]
 
