@@ -30,12 +30,19 @@ async def settled() -> None:
         await asyncio.sleep(0)
 
 
-async def test_items_that_wait_for_a_group_go_together_in_the_next_in_order() -> None:
+async def holding_a_group(
+    most: int = 10,
+) -> tuple[Recorder, GroupCommit[str, str], asyncio.Task[str]]:
+    """A group commit whose first group ("a" of t1) is being committed, held there."""
     recorder = Recorder()
-    groups: GroupCommit[str, str] = GroupCommit(recorder.commit, most=10)
-
+    groups: GroupCommit[str, str] = GroupCommit(recorder.commit, most=most)
     first = asyncio.create_task(groups.submit("t1", "a"))
     await settled()
+    return recorder, groups, first
+
+
+async def test_items_that_wait_for_a_group_go_together_in_the_next_in_order() -> None:
+    recorder, groups, first = await holding_a_group()
     waiting = [asyncio.create_task(groups.submit("t1", item)) for item in ("b", "c", "d")]
     await settled()
     assert recorder.groups == [("t1", ["a"])]
@@ -48,10 +55,7 @@ async def test_items_that_wait_for_a_group_go_together_in_the_next_in_order() ->
 
 
 async def test_another_key_does_not_wait_for_a_group_in_progress() -> None:
-    recorder = Recorder()
-    groups: GroupCommit[str, str] = GroupCommit(recorder.commit, most=10)
-    held = asyncio.create_task(groups.submit("t1", "a"))
-    await settled()
+    recorder, groups, held = await holding_a_group()
 
     other = asyncio.create_task(groups.submit("t2", "x"))
     await settled()
@@ -64,10 +68,7 @@ async def test_another_key_does_not_wait_for_a_group_in_progress() -> None:
 
 
 async def test_a_group_holds_at_most_its_limit() -> None:
-    recorder = Recorder()
-    groups: GroupCommit[str, str] = GroupCommit(recorder.commit, most=2)
-    first = asyncio.create_task(groups.submit("t1", "a"))
-    await settled()
+    recorder, groups, first = await holding_a_group(most=2)
     rest = [asyncio.create_task(groups.submit("t1", item)) for item in "bcde"]
     recorder.release["t1"].set()
 
@@ -122,10 +123,7 @@ async def test_a_commit_that_miscounts_its_outcomes_fails_its_group() -> None:
 
 
 async def test_a_submitter_that_stops_waiting_does_not_stop_the_others() -> None:
-    recorder = Recorder()
-    groups: GroupCommit[str, str] = GroupCommit(recorder.commit, most=10)
-    first = asyncio.create_task(groups.submit("t1", "a"))
-    await settled()
+    recorder, groups, first = await holding_a_group()
     impatient = asyncio.create_task(groups.submit("t1", "b"))
     patient = asyncio.create_task(groups.submit("t1", "c"))
     await settled()
